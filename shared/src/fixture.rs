@@ -1,0 +1,1 @@
+//! The loopback fixture server (being built).

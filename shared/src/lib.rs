@@ -1,0 +1,51 @@
+//! The contract shared by the three runtimes of this workspace, so that one job, written once,
+//! runs unchanged on `gil-threads` (OS threads under a global interpreter lock, like CPython's
+//! `threading`), `mini-eventloop` (a cooperative single-threaded loop, like `asyncio`) and
+//! `proc-pool` (forked worker processes, like `multiprocessing.Pool`).
+//!
+//! A job is an `async` computation against a context ([`Ctx`]) that the runtime provides. Every
+//! effect the job has (a switch point, a sleep, a socket operation) goes through the context,
+//! so each runtime decides what a wait means: `gil-threads` releases its lock around the
+//! blocking call, `mini-eventloop` parks the task on its reactor, a pool worker just blocks.
+//!
+//! # Layout
+//!
+//! - [`job`]: the [`Job`] and [`Ctx`] traits and what each runtime must do at each method.
+//! - [`blocking`]: [`BlockingCtx`] and [`block_on`], the plain blocking context: the sequential
+//!   baseline, and what a process-pool worker runs a job with.
+//! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
+//!   boundaries, with its typed [`WireError`].
+//! - `limits` (feature `workloads`): [`raise_nofile_limit`] and [`stress_connections`], the only
+//!   places anything touches the process's open-file limit.
+//! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
+//!   mixed), each a [`Job`] that is also [`Wire`].
+//! - `fixture` (feature `workloads`): a loopback TCP server over `mio` that answers
+//!   length-prefixed requests after a delay, with a barrier mode that proves overlap without
+//!   timing anything.
+//!
+//! # Features
+//!
+//! By default the crate holds only the traits, the codec and the blocking context, with no
+//! dependencies. `workloads` adds the standard workloads and the fixture server (`mio`, `libc`).
+//!
+//! # Implementation
+//!
+//! The contract is in `job.rs`; the codec's rules (never trust a length prefix for allocation,
+//! never panic on input) are in `wire.rs`.
+
+pub mod blocking;
+pub mod job;
+pub mod wire;
+
+#[cfg(feature = "workloads")]
+pub mod fixture;
+#[cfg(feature = "workloads")]
+pub mod limits;
+#[cfg(feature = "workloads")]
+pub mod workloads;
+
+pub use blocking::{BlockingCtx, block_on, run_blocking};
+pub use job::{Ctx, Job};
+#[cfg(feature = "workloads")]
+pub use limits::{NofileLimit, raise_nofile_limit, stress_connections};
+pub use wire::{Wire, WireError};

@@ -1,0 +1,1 @@
+//! The standard workloads (being built).

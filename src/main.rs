@@ -1,0 +1,2 @@
+//! The compare program (being built).
+fn main() {}
