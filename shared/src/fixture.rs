@@ -1,1 +1,0 @@
-//! The loopback fixture server (being built).

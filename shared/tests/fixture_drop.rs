@@ -1,0 +1,63 @@
+//! Dropping a fixture stops it and joins its thread, whatever its connections are doing.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
+
+/// A hang guard for reads; never expected to expire.
+const GUARD: Duration = Duration::from_secs(30);
+
+/// Waits until `cond` holds, failing after [`GUARD`] instead of hanging.
+#[track_caller]
+fn wait_until(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < GUARD, "condition not reached");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Dropping a fixture with open connections, one of them with a request held by a barrier
+/// that will never open, returns (the thread is joined) and closes every connection.
+#[test]
+fn drop_with_open_connections_joins_and_closes() {
+    let fixture = Fixture::start(FixtureConfig::new().barrier(100)).unwrap();
+    let mut idle = Client::connect(fixture.addr()).unwrap();
+    let mut waiting = Client::connect(fixture.addr()).unwrap();
+    waiting.send(b"never answered").unwrap();
+    wait_until(|| {
+        let stats = fixture.stats();
+        stats.open_connections == 2 && stats.pending == 1
+    });
+    drop(fixture);
+    for client in [&mut idle, &mut waiting] {
+        client.stream().set_read_timeout(Some(GUARD)).unwrap();
+        let mut buf = [0; 16];
+        // The server's sockets are closed: EOF (or a reset where input was unread).
+        match client.stream().read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("expected the connection closed, got {other:?}"),
+        }
+    }
+}
+
+/// A stopped fixture refuses new connections: its listener is closed, not just ignored.
+#[test]
+fn drop_closes_the_listener() {
+    let fixture = Fixture::start(FixtureConfig::new()).unwrap();
+    let addr = fixture.addr();
+    drop(fixture);
+    assert!(Client::connect(addr).is_err());
+}
+
+/// A fixture with a long delay and answers in its timer queue still drops at once.
+#[test]
+fn drop_with_pending_timers() {
+    let fixture = Fixture::start(FixtureConfig::new().delay(Duration::from_secs(3_600))).unwrap();
+    let mut client = Client::connect(fixture.addr()).unwrap();
+    client.send(b"in an hour").unwrap();
+    wait_until(|| fixture.stats().pending == 1);
+    drop(fixture);
+}
