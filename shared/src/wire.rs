@@ -60,6 +60,9 @@
 //!    zero bytes (such as `((), ())`, `[u8; 0]`, `Box<()>`). Beyond a cap the result is
 //!    [`WireError::LengthTooLarge`]. Encoding is never refused, so such a vector encodes but
 //!    does not decode.
+//! 4. Hence, when `T::MIN_ENCODED_LEN` is 0, a `len` above the remaining input's length plus
+//!    [`MAX_UNBACKED_ELEMENTS`] can never decode and is [`WireError::LengthTooLarge`] at once
+//!    (rule 1 does the same job, with `Truncated`, for every other `T`).
 //!
 //! So the memory and time a decoder spends are bounded by a constant times the input's length,
 //! whatever the prefixes say.

@@ -59,9 +59,10 @@ pub enum WireError {
         /// The value found.
         value: i128,
     },
-    /// A length prefix announces more elements than the decoder allows for elements that take
-    /// no input bytes (see the module documentation, "Length prefixes"), or more than this
-    /// platform's `usize` can count.
+    /// A length prefix announces more elements than the decoder accepts: more elements that
+    /// take no input bytes than their cap, more than the remaining input plus that cap could
+    /// ever hold (for a type whose `MIN_ENCODED_LEN` is 0), or more than this platform's
+    /// `usize` can count. See the module documentation, "Length prefixes".
     LengthTooLarge {
         /// The length found.
         len: u64,

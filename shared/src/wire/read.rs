@@ -66,8 +66,16 @@ pub(super) fn backed_capacity<T>(len: usize, remaining: usize) -> usize {
 /// An element that consumed input is paid for by that input. An element that consumed none
 /// (of a type such as `((), ())`, `Box<()>` or a user's empty marker) is not, so at most
 /// [`MAX_UNBACKED_ELEMENTS`] of them are accepted per sequence, which bounds both the loop and
-/// the memory that a short input can demand.
+/// the memory that a short input can demand. It follows that at most `remaining input +
+/// MAX_UNBACKED_ELEMENTS` elements can decode, so a longer `len` is refused before the loop.
 pub(super) fn decode_elements<T: Wire>(input: &mut &[u8], len: usize) -> Result<Vec<T>, WireError> {
+    let most_decodable = input.len().saturating_add(MAX_UNBACKED_ELEMENTS);
+    if len > most_decodable {
+        return Err(WireError::LengthTooLarge {
+            len: len as u64,
+            max: most_decodable as u64,
+        });
+    }
     let mut items = Vec::with_capacity(backed_capacity::<T>(len, input.len()));
     let mut unbacked = 0usize;
     for _ in 0..len {
