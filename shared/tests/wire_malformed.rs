@@ -141,6 +141,25 @@ fn huge_length_prefix_is_truncated_before_allocating() {
     );
 }
 
+/// An array longer than the remaining input could hold is `Truncated`, on the bulk path and
+/// the per-element path alike, however many elements it has.
+#[test]
+fn array_longer_than_the_input_is_truncated() {
+    assert_eq!(
+        <[u8; 5000]>::from_bytes(&[1, 2, 3]),
+        Err(WireError::Truncated)
+    );
+    assert_eq!(<[u32; 2]>::from_bytes(&[0; 7]), Err(WireError::Truncated));
+    assert_eq!(
+        <[Option<u8>; 5000]>::from_bytes(&[1, 1]),
+        Err(WireError::Truncated)
+    );
+    assert_eq!(
+        <[String; 3]>::from_bytes(&[0; 16]),
+        Err(WireError::Truncated)
+    );
+}
+
 /// A `Vec<()>` longer than `MAX_UNIT_VEC_LEN` is `LengthTooLarge`; the cap itself decodes.
 #[test]
 fn unit_vector_above_the_cap_is_too_large() {

@@ -134,6 +134,9 @@ fn arrays_round_trip() {
     assert!(round_trip(&[0_u64; 0]).is_empty());
     assert!(round_trip(&[(); 3]).is_empty());
     round_trip(&[[1_i32, -1], [i32::MIN, i32::MAX]]);
+    round_trip(&[7_u8; 10_000]);
+    round_trip(&[Some(1_u8); 5000]);
+    round_trip(&[((), ()); 5000]);
 }
 
 /// `Option`, `Result` and `Box` round-trip each variant, nested too.

@@ -61,14 +61,24 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
     }
 
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
-        // `N` comes from the type, not from the input, so it needs none of a length prefix's
-        // caps: decode exactly `N` elements and move them into the array.
-        let mut items = Vec::with_capacity(N);
-        for _ in 0..N {
-            items.push(T::decode(input)?);
-        }
-        // The loop pushed exactly `N` elements, so the conversion cannot fail; should it ever,
-        // an error is reported rather than a panic.
+        // `N` comes from the type, not from the input. When every element takes input bytes,
+        // an array too short for the input is refused up front, as a `Vec` is, and then the
+        // element type's bulk decoder applies (one `memcpy` for `[u8; N]`). Elements that may take
+        // no bytes are decoded one by one instead, so that the caps meant for a hostile length
+        // prefix do not refuse a large array of them.
+        let items = match input.len().checked_div(T::MIN_ENCODED_LEN) {
+            Some(room) if N > room => return Err(WireError::Truncated),
+            Some(_) => T::decode_vec(input, N)?,
+            None => {
+                let mut items = Vec::with_capacity(N);
+                for _ in 0..N {
+                    items.push(T::decode(input)?);
+                }
+                items
+            }
+        };
+        // Both paths produce exactly `N` elements, so the conversion cannot fail; should it
+        // ever, an error is reported rather than a panic.
         items.try_into().map_err(|_| WireError::Truncated)
     }
 }
