@@ -15,6 +15,9 @@
 //! - **Round trip**: `T::from_bytes(&x.to_bytes()) == Ok(x)` for every value of every type here
 //!   (bit for bit for floats, NaN payloads included), except a `Vec` of elements that take no
 //!   bytes beyond the caps below.
+//! - **Canonical**: each value has exactly one encoding and no other byte string decodes to it,
+//!   so re-encoding a decoded value gives back the bytes it came from (equal values, equal
+//!   bytes: encodings may be compared or hashed).
 //!
 //! # Format
 //!
@@ -64,8 +67,8 @@
 //!    [`MAX_UNBACKED_ELEMENTS`] can never decode and is [`WireError::LengthTooLarge`] at once
 //!    (rule 1 does the same job, with `Truncated`, for every other `T`).
 //!
-//! So the memory and time a decoder spends are bounded by a constant times the input's length,
-//! whatever the prefixes say.
+//! So the memory and time a decoder spends are bounded by the input's length times a factor
+//! that depends only on the type being decoded, whatever the prefixes say.
 //!
 //! # Implementing `Wire` for your own type
 //!
