@@ -2,16 +2,21 @@
 //! fixture's barrier and then answered after a 50 ms delay: every client gets its own answer,
 //! and the fixture saw every request pending at once.
 //!
-//! It raises the open-file limit and holds two descriptors per client, so it runs alone: a
-//! `harness = false` test with its own `main`, printing the closing `N passed, N failed` line.
+//! Also: with every descriptor in use, the fixture pauses accepting instead of spinning, and
+//! recovers.
+//!
+//! It raises the open-file limit, holds two descriptors per client and later exhausts them
+//! all, so it runs alone: a `harness = false` test with its own `main`, running its checks one
+//! after the other and printing the closing `N passed, N failed` line.
 //! The check is structural (counts), never a time; the guard only turns a hang into a failure.
 
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig, FixtureStats};
 use concurrency_shared::stress_connections;
@@ -26,33 +31,95 @@ const DELAY: Duration = Duration::from_millis(50);
 /// How long the whole test may take before it counts as hung.
 const GUARD: Duration = Duration::from_secs(240);
 
+/// One check of this binary: its name and body. A body returns the fixture's final stats.
+type Check = (&'static str, fn() -> io::Result<FixtureStats>);
+
+/// The checks, run one after the other (never concurrently: each needs the process's
+/// descriptors to itself).
+const CHECKS: [Check; 2] = [
+    ("every_client_gets_its_answer", || {
+        every_client_gets_its_answer(stress_connections())
+    }),
+    (
+        "accept_pauses_when_out_of_descriptors",
+        accept_pauses_when_out_of_descriptors,
+    ),
+];
+
 fn main() -> ExitCode {
-    let clients = stress_connections();
-    eprintln!("fixture_stress: {clients} clients");
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        let result = every_client_gets_its_answer(clients);
-        // If the test thread panics instead, the channel disconnects and that is the failure.
-        let _ = done_tx.send(result);
-    });
-    match done_rx.recv_timeout(GUARD) {
-        Ok(Ok(stats)) => {
-            eprintln!("fixture_stress: {stats:?}");
-            println!("test every_client_gets_its_answer ... ok");
-            println!("1 passed, 0 failed");
-            ExitCode::SUCCESS
+    let (mut passed, mut failed) = (0, 0);
+    for (name, check) in CHECKS {
+        match run_guarded(check) {
+            Ok(stats) => {
+                eprintln!("{name}: {stats:?}");
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(why) => {
+                println!("test {name} ... FAILED: {why}");
+                failed += 1;
+            }
         }
-        Ok(Err(e)) => fail(&format!("an I/O error: {e}")),
-        Err(mpsc::RecvTimeoutError::Timeout) => fail(&format!("no result within {GUARD:?}")),
-        Err(mpsc::RecvTimeoutError::Disconnected) => fail("the test thread panicked"),
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-fn fail(why: &str) -> ExitCode {
-    println!("test every_client_gets_its_answer ... FAILED: {why}");
-    println!("0 passed, 1 failed");
-    ExitCode::FAILURE
+/// Runs `check` on its own thread, turning a panic, an error or a hang past [`GUARD`] into a
+/// failure message. (After a hang the process exits with the stuck thread still running.)
+fn run_guarded(check: fn() -> io::Result<FixtureStats>) -> Result<FixtureStats, String> {
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        // If the check panics instead, the channel disconnects and that is the failure.
+        let _ = done_tx.send(check());
+    });
+    match done_rx.recv_timeout(GUARD) {
+        Ok(Ok(stats)) => Ok(stats),
+        Ok(Err(e)) => Err(format!("an I/O error: {e}")),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!("no result within {GUARD:?}")),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err("the check panicked".to_owned()),
+    }
 }
+
+/// With every descriptor of the process in use, the fixture's `accept` fails with `EMFILE`:
+/// it pauses accepting (counted) instead of spinning or dying, and once descriptors are free
+/// again it accepts the waiting client and answers it.
+fn accept_pauses_when_out_of_descriptors() -> io::Result<FixtureStats> {
+    let fixture = Fixture::start(FixtureConfig::new())?;
+    // Take every free descriptor, then give exactly one back for the client's socket: the
+    // connection completes in the listener's backlog, but the server has no descriptor to
+    // accept it with. No other thread of this process opens descriptors meanwhile.
+    let mut hoard = Vec::new();
+    loop {
+        match File::open("/dev/null") {
+            Ok(file) => hoard.push(file),
+            Err(e) if e.raw_os_error() == Some(EMFILE) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    hoard.pop();
+    let mut client = Client::connect(fixture.addr())?;
+    client.stream().set_read_timeout(Some(GUARD))?;
+    client.send(b"after the drought")?;
+    let start = Instant::now();
+    while fixture.stats().accept_pauses == 0 {
+        assert!(start.elapsed() < GUARD, "accept never failed");
+        thread::sleep(Duration::from_millis(1));
+    }
+    drop(hoard);
+    assert_eq!(client.recv()?, b"after the drought");
+    let stats = fixture.stats();
+    assert!(stats.accept_pauses >= 1, "{stats:?}");
+    assert_eq!(stats.connections, 1, "{stats:?}");
+    Ok(stats)
+}
+
+/// Linux's `EMFILE`, "too many open files" (std has no `io::ErrorKind` for it).
+const EMFILE: i32 = 24;
 
 /// The test proper: connect every client, then every client sends, then every client reads;
 /// returns the fixture's stats after checking them.
