@@ -93,3 +93,31 @@ pub(super) fn decode_elements<T: Wire>(input: &mut &[u8], len: usize) -> Result<
     }
     Ok(items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Up-front reservations never exceed the remaining input in bytes of memory, whatever the
+    /// announced length and however large the element is in memory.
+    #[test]
+    fn reservation_is_bounded_by_the_input() {
+        assert_eq!(backed_capacity::<u8>(10, 100), 10);
+        assert_eq!(backed_capacity::<u8>(usize::MAX, 100), 100);
+        assert_eq!(backed_capacity::<u64>(usize::MAX, 100), 12);
+        assert_eq!(backed_capacity::<Option<[u8; 1024]>>(1_000_000, 4096), 3);
+        assert_eq!(backed_capacity::<()>(usize::MAX, 5), 5);
+    }
+
+    /// The input helpers advance past what they read and leave the input alone on failure.
+    #[test]
+    fn take_advances_only_on_success() {
+        let mut input = &[1_u8, 2, 3][..];
+        assert_eq!(take(&mut input, 2), Ok(&[1_u8, 2][..]));
+        assert_eq!(take(&mut input, 2), Err(WireError::Truncated));
+        assert_eq!(take_array::<2>(&mut input), Err(WireError::Truncated));
+        assert_eq!(take_byte(&mut input), Ok(3));
+        assert_eq!(take_byte(&mut input), Err(WireError::Truncated));
+        assert!(input.is_empty());
+    }
+}
