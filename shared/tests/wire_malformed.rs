@@ -92,6 +92,36 @@ fn duration_with_a_second_of_nanos_is_invalid() {
     );
 }
 
+/// A `usize` or `isize` travels as 64 bits: it decodes whenever it fits this platform's width
+/// (always, on 64 bits) and is `ValueOutOfRange` otherwise (above `u32::MAX` on 32 bits).
+#[test]
+fn pointer_sized_integers_decode_only_when_they_fit() {
+    let big = u64::MAX.to_le_bytes();
+    let negative = i64::MIN.to_le_bytes();
+    #[cfg(target_pointer_width = "64")]
+    {
+        assert_eq!(usize::from_bytes(&big), Ok(usize::MAX));
+        assert_eq!(isize::from_bytes(&negative), Ok(isize::MIN));
+    }
+    #[cfg(target_pointer_width = "32")]
+    {
+        assert_eq!(
+            usize::from_bytes(&big),
+            Err(WireError::ValueOutOfRange {
+                type_name: "usize",
+                value: i128::from(u64::MAX)
+            })
+        );
+        assert_eq!(
+            isize::from_bytes(&negative),
+            Err(WireError::ValueOutOfRange {
+                type_name: "isize",
+                value: i128::from(i64::MIN)
+            })
+        );
+    }
+}
+
 /// `from_bytes` refuses bytes after the value and says how many; `decode` leaves them unread.
 #[test]
 fn trailing_bytes_are_rejected_by_from_bytes() {
