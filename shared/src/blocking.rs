@@ -141,7 +141,9 @@ mod tests {
     #[test]
     fn pending_job_is_reported_by_name() {
         let err = std::panic::catch_unwind(|| run_blocking(&AwaitsForever)).unwrap_err();
-        let msg = err.downcast_ref::<String>().expect("panic message is a String");
+        let msg = err
+            .downcast_ref::<String>()
+            .expect("panic message is a String");
         assert!(msg.contains("AwaitsForever"), "message was: {msg}");
     }
 }

@@ -15,7 +15,7 @@
 //!   baseline, and what a process-pool worker runs a job with.
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
-//! - `limits` (feature `workloads`): [`raise_nofile_limit`] and [`stress_connections`], the only
+//! - `limits` (feature `workloads`): `raise_nofile_limit` and `stress_connections`, the only
 //!   places anything touches the process's open-file limit.
 //! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
 //!   mixed), each a [`Job`] that is also [`Wire`].
