@@ -1,5 +1,78 @@
-//! A cooperative single-threaded event loop with its own futures, executor, waker and timers over mio, the way asyncio works.
+//! A cooperative, single-threaded event loop written from scratch over `mio`: its own
+//! executor, waker, reactor and timers, the way Python's `asyncio` works.
 //!
-//! (Being built.)
+//! Tasks run one at a time on the thread that calls [`Runtime::block_on`]; a task gives up
+//! the thread only at an `.await` that is not ready. Tasks need not be `Send`; wakers are
+//! `Send + Sync` and may be called from any thread.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mini_eventloop::{Runtime, sleep, spawn};
+//!
+//! let rt = Runtime::new().unwrap();
+//! let total = rt.block_on(async {
+//!     let handles: Vec<_> = (0..10u64)
+//!         .map(|i| spawn(async move {
+//!             sleep(Duration::from_micros(100)).await;
+//!             i
+//!         }))
+//!         .collect();
+//!     let mut total = 0;
+//!     for h in handles {
+//!         total += h.await.unwrap();
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 45);
+//! ```
+//!
+//! # Layout
+//!
+//! - `runtime`: [`Runtime`], [`Builder`], [`spawn`], and **the poll loop** (run → time → poll
+//!   → wake), with the fairness policy and shutdown order.
+//! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
+//!   [`yield_now`].
+//! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
+//! - `wake_state`: the remote ready queue and the "sleeping" flag (model-checked with loom).
+//! - `reactor`: the `mio::Poll`, one registration per source, readiness and per-direction
+//!   wakers.
+//! - `timer`: the deadline queue, [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
+//! - `sys`: the `timerfd` system calls (the only `libc` calls).
+//! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
+//!   [`UdpSocket`](net::UdpSocket).
+//! - `blocking`: [`spawn_blocking`] on a bounded pool of helper threads.
+//! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels.
+//! - `stats`: [`Stats`] and [`SlowPoll`].
+//! - `job`: the shared [`Job`] contract on the loop: [`LoopCtx`], [`spawn_job`],
+//!   [`Runtime::run_jobs`].
+//!
+//! # Implementation
+//!
+//! The scheduling algorithm is whole in `runtime.rs` (`Runtime::block_on` and `Core::turn`);
+//! the cross-thread wake protocol, with its design note and diagram, is in `wake_state.rs`;
+//! readiness rules are in `reactor.rs`; the timer queue's choice is explained in `timer.rs`.
 
+mod blocking;
+mod job;
+pub mod net;
+mod reactor;
+mod runtime;
+mod shim;
+mod stats;
+pub mod sync;
+mod sys;
+mod task;
+mod timer;
+mod wake_state;
+mod waker;
+
+pub use blocking::{BlockingHandle, spawn_blocking};
 pub use concurrency_shared::{Ctx, Job, Wire};
+pub use job::{LoopCtx, spawn_job};
+pub use net::ACCEPT_BACKOFF;
+pub use runtime::{Builder, Runtime, spawn, spawn_named, stats};
+pub use stats::{SlowPoll, Stats};
+pub use task::{JoinError, JoinHandle, YieldNow, yield_now};
+pub use timer::{
+    Elapsed, Interval, MissedTickBehavior, Sleep, Timeout, interval, sleep, sleep_until, timeout,
+};

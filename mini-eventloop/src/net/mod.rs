@@ -1,0 +1,13 @@
+//! Non-blocking sockets on the loop: asyncio's streams and datagram endpoints.
+//!
+//! Invariant: every socket here is registered once with the runtime's reactor and
+//! deregistered when dropped; an operation tries the system call first and waits on the
+//! reactor only after `WouldBlock` (see `reactor.rs`).
+
+mod tcp;
+mod udp;
+
+pub use tcp::{
+    ACCEPT_BACKOFF, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
+};
+pub use udp::UdpSocket;

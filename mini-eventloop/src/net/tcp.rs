@@ -1,0 +1,412 @@
+//! TCP: a listener whose `accept` survives descriptor exhaustion, and a stream with read and
+//! write halves that two tasks can use at once.
+//!
+//! Invariant: `accept` never spins. `EMFILE`/`ENFILE` (and `ENOBUFS`/`ENOMEM`) leave the
+//! listener's readiness set (the pending connection is still there, and the edge will not be
+//! reported again), so the listener parks on a back-off timer of [`ACCEPT_BACKOFF`] and then
+//! retries; each retry is one `accept` system call, counted in the loop's statistics.
+
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::reactor::{Direction, IoSource};
+use crate::runtime::bump;
+
+/// How long a listener waits after `EMFILE`/`ENFILE` before trying `accept` again: long enough
+/// that a process out of descriptors spends well under 1% of a core on retries (one system call
+/// per 10 ms), short enough that a freed descriptor is put to use within a human-invisible delay.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// True for the errors that mean "no descriptor or memory for the new socket right now".
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// True for errors about one incoming connection only (the peer gave up before we accepted).
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// A TCP listening socket. asyncio: `asyncio.start_server`.
+///
+/// ```
+/// use mini_eventloop::{Runtime, spawn, net::{TcpListener, TcpStream}};
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let server = spawn(async move {
+///         let (mut s, _) = listener.accept().await.unwrap();
+///         let mut buf = [0; 5];
+///         let n = s.read(&mut buf).await.unwrap();
+///         s.write_all(&buf[..n]).await.unwrap();
+///     });
+///     let mut c = TcpStream::connect(addr).await.unwrap();
+///     c.write_all(b"hello").await.unwrap();
+///     let mut buf = [0; 5];
+///     c.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hello");
+///     server.await.unwrap();
+/// });
+/// ```
+pub struct TcpListener {
+    /// The registered mio listener.
+    io: IoSource<mio::net::TcpListener>,
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// Binds to `addr` (with `SO_REUSEADDR`, backlog 1024) on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or an error if called outside a runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let listener = mio::net::TcpListener::bind(addr)?;
+        Ok(TcpListener {
+            io: IoSource::new(listener)?,
+        })
+    }
+
+    /// Wraps a bound, listening std listener (switched to non-blocking here).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            io: IoSource::new(mio::net::TcpListener::from_std(listener))?,
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Waits for and accepts the next connection.
+    ///
+    /// Connections the peer aborted before they were accepted are skipped. When the process
+    /// (or system) is out of descriptors, the listener backs off for [`ACCEPT_BACKOFF`] and
+    /// retries, as often as needed, instead of failing or spinning.
+    ///
+    /// # Errors
+    ///
+    /// Any other `accept` error, or an error registering the new socket.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let counters = &self.io.core().counters;
+        loop {
+            let accepted = poll_fn(|cx| {
+                self.io.poll_io(Direction::Read, cx, |l| {
+                    bump(&counters.accept_attempts);
+                    l.accept()
+                })
+            })
+            .await;
+            match accepted {
+                Ok((stream, peer)) => return Ok((TcpStream::from_mio(stream)?, peer)),
+                Err(e) if is_resource_exhaustion(&e) => {
+                    bump(&counters.accept_backoffs);
+                    crate::sleep(ACCEPT_BACKOFF).await;
+                }
+                Err(e) if is_connection_error(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A TCP connection. asyncio: the `(reader, writer)` pair of `asyncio.open_connection`.
+pub struct TcpStream {
+    /// The registered mio stream, shared with owned halves.
+    io: Rc<IoSource<mio::net::TcpStream>>,
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// Reads into `buf` from `io` once it is readable.
+async fn read_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+    poll_fn(|cx| io.poll_io(Direction::Read, cx, |mut s| s.read(buf))).await
+}
+
+/// Writes part of `buf` to `io` once it is writable.
+async fn write_to(io: &IoSource<mio::net::TcpStream>, buf: &[u8]) -> io::Result<usize> {
+    poll_fn(|cx| io.poll_io(Direction::Write, cx, |mut s| s.write(buf))).await
+}
+
+/// Writes all of `buf`.
+async fn write_all_to(io: &IoSource<mio::net::TcpStream>, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match write_to(io, buf).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Fills `buf` exactly.
+async fn read_exact_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_from(io, &mut buf[filled..]).await {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl TcpStream {
+    /// Registers an accepted or connected mio stream.
+    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Rc::new(IoSource::new(stream)?),
+        })
+    }
+
+    /// Connects to `addr`. asyncio: `await asyncio.open_connection(host, port)`.
+    ///
+    /// # Errors
+    ///
+    /// The connection error (refused, unreachable, ...), or an error if called outside a
+    /// runtime.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A non-blocking connect finishes when the socket becomes writable; then either the
+        // socket has an error or it has a peer (mio's documented recipe).
+        loop {
+            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+            if let Some(e) = stream.io.get_ref().take_error()? {
+                return Err(e);
+            }
+            match stream.io.get_ref().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    // Spurious readiness: wait for the next edge.
+                    poll_fn(|cx| {
+                        stream
+                            .io
+                            .poll_io(Direction::Write, cx, |_| -> io::Result<()> {
+                                Err(io::ErrorKind::WouldBlock.into())
+                            })
+                    })
+                    .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads at most `buf.len()` bytes; `Ok(0)` means the peer closed its writing side (or
+    /// `buf` is empty). A reset peer gives `ConnectionReset`.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_from(&self.io, buf).await
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closes first, or the socket's error.
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact_from(&self.io, buf).await
+    }
+
+    /// Writes some of `buf`, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error (`BrokenPipe` or `ConnectionReset` after the peer is gone).
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_to(&self.io, buf).await
+    }
+
+    /// Writes all of `buf`. asyncio: `writer.write(data); await writer.drain()`.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all_to(&self.io, buf).await
+    }
+
+    /// Shuts down reading, writing or both. asyncio: `writer.write_eof()` for `Write`.
+    ///
+    /// # Errors
+    ///
+    /// The `shutdown` error.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` and friends.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    ///
+    /// # Errors
+    ///
+    /// The `setsockopt` error.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Borrowed read and write halves, usable by two futures at once (in one task with a
+    /// join, say).
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+    }
+
+    /// Owned read and write halves, for two tasks. The socket closes when both are dropped.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (
+            OwnedReadHalf {
+                io: self.io.clone(),
+            },
+            OwnedWriteHalf { io: self.io },
+        )
+    }
+}
+
+/// The reading half of a borrowed [`TcpStream`].
+#[derive(Debug)]
+pub struct ReadHalf<'a> {
+    /// The stream.
+    io: &'a IoSource<mio::net::TcpStream>,
+}
+
+/// The writing half of a borrowed [`TcpStream`].
+#[derive(Debug)]
+pub struct WriteHalf<'a> {
+    /// The stream.
+    io: &'a IoSource<mio::net::TcpStream>,
+}
+
+/// The reading half of a [`TcpStream`], owned by one task.
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    /// The stream, shared with the writing half.
+    io: Rc<IoSource<mio::net::TcpStream>>,
+}
+
+/// The writing half of a [`TcpStream`], owned by one task.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    /// The stream, shared with the reading half.
+    io: Rc<IoSource<mio::net::TcpStream>>,
+}
+
+macro_rules! read_half_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Reads at most `buf.len()` bytes; `Ok(0)` at the peer's end of stream.
+            ///
+            /// # Errors
+            ///
+            /// The socket's error.
+            pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                read_from(&self.io, buf).await
+            }
+
+            /// Reads exactly `buf.len()` bytes.
+            ///
+            /// # Errors
+            ///
+            /// `UnexpectedEof` if the peer closes first, or the socket's error.
+            pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+                read_exact_from(&self.io, buf).await
+            }
+        }
+    };
+}
+
+macro_rules! write_half_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Writes some of `buf`, returning how much.
+            ///
+            /// # Errors
+            ///
+            /// The socket's error.
+            pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                write_to(&self.io, buf).await
+            }
+
+            /// Writes all of `buf`.
+            ///
+            /// # Errors
+            ///
+            /// The socket's error.
+            pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+                write_all_to(&self.io, buf).await
+            }
+
+            /// Shuts down the writing side (the peer reads end of stream).
+            ///
+            /// # Errors
+            ///
+            /// The `shutdown` error.
+            pub fn shutdown(&self) -> io::Result<()> {
+                self.io.get_ref().shutdown(Shutdown::Write)
+            }
+        }
+    };
+}
+
+read_half_methods!(ReadHalf<'_>);
+read_half_methods!(OwnedReadHalf);
+write_half_methods!(WriteHalf<'_>);
+write_half_methods!(OwnedWriteHalf);

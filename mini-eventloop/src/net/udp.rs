@@ -1,0 +1,81 @@
+//! UDP: a datagram socket on the loop. asyncio: `loop.create_datagram_endpoint`.
+//!
+//! Invariant: one registration per socket; `send_to` and `recv_from` wait on separate
+//! directions, so one task may send while another receives.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::reactor::{Direction, IoSource};
+
+/// A UDP socket.
+///
+/// ```
+/// use mini_eventloop::{Runtime, net::UdpSocket};
+/// let rt = Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
+///     let mut buf = [0; 16];
+///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
+///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
+/// });
+/// ```
+pub struct UdpSocket {
+    /// The registered mio socket.
+    io: IoSource<mio::net::UdpSocket>,
+}
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl UdpSocket {
+    /// Binds to `addr` on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or an error if called outside a runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            io: IoSource::new(mio::net::UdpSocket::bind(addr)?)?,
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sends one datagram to `target`; returns the bytes sent.
+    ///
+    /// # Errors
+    ///
+    /// The `sendto` error.
+    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io
+                .poll_io(Direction::Write, cx, |s| s.send_to(buf, target))
+        })
+        .await
+    }
+
+    /// Receives one datagram; returns its length (truncated to `buf`) and sender.
+    ///
+    /// # Errors
+    ///
+    /// The `recvfrom` error.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))).await
+    }
+}

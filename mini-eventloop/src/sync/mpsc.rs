@@ -1,0 +1,415 @@
+//! Multi-producer, single-consumer queues: bounded with back-pressure ([`channel`]) and
+//! unbounded ([`unbounded`]). asyncio: `asyncio.Queue(maxsize)`.
+//!
+//! Invariants: values come out in the order they went in; a bounded queue never holds more
+//! than its capacity; when it frees room every waiting sender is woken (each retries, the
+//! losers wait again), so a sender whose future was dropped can never absorb the only wake;
+//! once the receiver is gone every send fails and gives the value back; once every sender is
+//! gone the receiver drains what is left and then sees `None`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use super::lock;
+
+/// The queue's state.
+#[derive(Debug)]
+struct State<T> {
+    /// Queued values.
+    queue: VecDeque<T>,
+    /// Capacity; `None` for unbounded.
+    capacity: Option<usize>,
+    /// The receiver's waker, while it waits for a value.
+    rx_waker: Option<Waker>,
+    /// Wakers of senders waiting for room.
+    tx_wakers: Vec<Waker>,
+    /// Live senders.
+    senders: usize,
+    /// The receiver has been dropped or closed.
+    rx_gone: bool,
+}
+
+/// State plus the condition variable that threads in [`Sender::blocking_send`] wait on.
+#[derive(Debug)]
+struct Chan<T> {
+    /// The state.
+    state: Mutex<State<T>>,
+    /// Signalled whenever room appears or the receiver goes away.
+    room: Condvar,
+}
+
+/// The value could not be sent: the receiver is gone. Holds the value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the receiver was dropped")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+/// Why [`Sender::try_send`] failed. Holds the value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The queue is at capacity.
+    Full(T),
+    /// The receiver is gone.
+    Closed(T),
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("the channel is full"),
+            TrySendError::Closed(_) => f.write_str("the receiver was dropped"),
+        }
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {}
+
+/// Why [`Receiver::try_recv`] returned nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing queued right now.
+    Empty,
+    /// Nothing queued and every sender is gone.
+    Disconnected,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("the channel is empty"),
+            TryRecvError::Disconnected => f.write_str("the channel is empty and closed"),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
+fn new_chan<T>(capacity: Option<usize>) -> Arc<Chan<T>> {
+    Arc::new(Chan {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            capacity,
+            rx_waker: None,
+            tx_wakers: Vec::new(),
+            senders: 1,
+            rx_gone: false,
+        }),
+        room: Condvar::new(),
+    })
+}
+
+/// A bounded queue of `capacity` values (at least 1): `send` waits while it is full.
+///
+/// ```
+/// use mini_eventloop::{Runtime, spawn, sync::mpsc};
+/// let rt = Runtime::new().unwrap();
+/// let got = rt.block_on(async {
+///     let (tx, mut rx) = mpsc::channel(2);
+///     spawn(async move {
+///         for i in 0..5 {
+///             tx.send(i).await.unwrap();
+///         }
+///     });
+///     let mut got = Vec::new();
+///     while let Some(v) = rx.recv().await {
+///         got.push(v);
+///     }
+///     got
+/// });
+/// assert_eq!(got, vec![0, 1, 2, 3, 4]);
+/// ```
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let chan = new_chan(Some(capacity.max(1)));
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// An unbounded queue: sending never waits.
+pub fn unbounded<T>() -> (UnboundedSender<T>, Receiver<T>) {
+    let chan = new_chan(None);
+    (UnboundedSender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// Queues `value` if there is room; returns the receiver's waker to wake after unlocking.
+fn try_push<T>(chan: &Chan<T>, value: T) -> Result<Option<Waker>, TrySendError<T>> {
+    let mut s = lock(&chan.state);
+    if s.rx_gone {
+        return Err(TrySendError::Closed(value));
+    }
+    if s.capacity.is_some_and(|c| s.queue.len() >= c) {
+        return Err(TrySendError::Full(value));
+    }
+    s.queue.push_back(value);
+    Ok(s.rx_waker.take())
+}
+
+/// Wakes `waker` if there is one.
+fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// The sending half of a bounded queue; clone it for more producers, any thread.
+#[derive(Debug)]
+pub struct Sender<T> {
+    /// The queue.
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if the receiver is gone.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let mut value = Some(value);
+        poll_fn(|cx| self.poll_send(cx, &mut value)).await
+    }
+
+    /// One attempt of [`Sender::send`].
+    fn poll_send(
+        &self,
+        cx: &mut Context<'_>,
+        value: &mut Option<T>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        let Some(v) = value.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        match try_push(&self.chan, v) {
+            Ok(waker) => {
+                wake(waker);
+                Poll::Ready(Ok(()))
+            }
+            Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
+            Err(TrySendError::Full(v)) => {
+                let mut s = lock(&self.chan.state);
+                // Room may have appeared between the two locks: retry at once if so.
+                if s.capacity.is_some_and(|c| s.queue.len() < c) || s.rx_gone {
+                    drop(s);
+                    *value = Some(v);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                s.tx_wakers.push(cx.waker().clone());
+                *value = Some(v);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Sends `value` if there is room right now.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        try_push(&self.chan, value).map(wake)
+    }
+
+    /// Sends `value` from a thread outside the loop, blocking that thread while the queue is
+    /// full. Never call it on the loop's own thread: it would block the loop.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if the receiver is gone.
+    pub fn blocking_send(&self, mut value: T) -> Result<(), SendError<T>> {
+        loop {
+            match try_push(&self.chan, value) {
+                Ok(waker) => {
+                    wake(waker);
+                    return Ok(());
+                }
+                Err(TrySendError::Closed(v)) => return Err(SendError(v)),
+                Err(TrySendError::Full(v)) => {
+                    value = v;
+                    let s = lock(&self.chan.state);
+                    if s.capacity.is_some_and(|c| s.queue.len() >= c) && !s.rx_gone {
+                        drop(self.chan.room.wait(s).unwrap_or_else(|p| p.into_inner()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// True if the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.chan.state).rx_gone
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        lock(&self.chan.state).senders += 1;
+        Self {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        drop_sender(&self.chan);
+    }
+}
+
+/// The last sender going away wakes the receiver so it can see the end.
+fn drop_sender<T>(chan: &Chan<T>) {
+    let waker = {
+        let mut s = lock(&chan.state);
+        s.senders -= 1;
+        if s.senders == 0 {
+            s.rx_waker.take()
+        } else {
+            None
+        }
+    };
+    wake(waker);
+}
+
+/// The sending half of an unbounded queue; clone it for more producers, any thread.
+#[derive(Debug)]
+pub struct UnboundedSender<T> {
+    /// The queue.
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> UnboundedSender<T> {
+    /// Sends `value` (never waits).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the value if the receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        match try_push(&self.chan, value) {
+            Ok(waker) => {
+                wake(waker);
+                Ok(())
+            }
+            Err(TrySendError::Closed(v) | TrySendError::Full(v)) => Err(SendError(v)),
+        }
+    }
+
+    /// True if the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.chan.state).rx_gone
+    }
+}
+
+impl<T> Clone for UnboundedSender<T> {
+    fn clone(&self) -> Self {
+        lock(&self.chan.state).senders += 1;
+        Self {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for UnboundedSender<T> {
+    fn drop(&mut self) {
+        drop_sender(&self.chan);
+    }
+}
+
+/// The receiving half of either queue.
+#[derive(Debug)]
+pub struct Receiver<T> {
+    /// The queue.
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// The next value, or `None` once the queue is empty and every sender is gone.
+    pub async fn recv(&mut self) -> Option<T> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next value.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let (value, senders) = {
+            let mut s = lock(&self.chan.state);
+            match s.queue.pop_front() {
+                Some(v) => (Some(v), std::mem::take(&mut s.tx_wakers)),
+                None if s.senders == 0 => return Poll::Ready(None),
+                None => {
+                    match &mut s.rx_waker {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                    return Poll::Pending;
+                }
+            }
+        };
+        self.chan.room.notify_all();
+        for w in senders {
+            w.wake();
+        }
+        Poll::Ready(value)
+    }
+
+    /// The next value if one is queued.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once every sender is gone.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let (value, senders) = {
+            let mut s = lock(&self.chan.state);
+            match s.queue.pop_front() {
+                Some(v) => (v, std::mem::take(&mut s.tx_wakers)),
+                None if s.senders == 0 => return Err(TryRecvError::Disconnected),
+                None => return Err(TryRecvError::Empty),
+            }
+        };
+        self.chan.room.notify_all();
+        for w in senders {
+            w.wake();
+        }
+        Ok(value)
+    }
+
+    /// Closes the queue: later sends fail; queued values can still be received.
+    pub fn close(&mut self) {
+        let senders = {
+            let mut s = lock(&self.chan.state);
+            s.rx_gone = true;
+            std::mem::take(&mut s.tx_wakers)
+        };
+        self.chan.room.notify_all();
+        for w in senders {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.close();
+        let queued = std::mem::take(&mut lock(&self.chan.state).queue);
+        drop(queued);
+    }
+}

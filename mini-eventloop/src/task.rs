@@ -1,0 +1,287 @@
+//! A spawned task: its future and, once finished, its output, in one allocation; and the
+//! [`JoinHandle`] that awaits it.
+//!
+//! Invariant: the future is polled only by the loop (through [`Runnable::poll_task`]) and is
+//! dropped in place, on the loop thread, exactly once: when it completes, panics, is aborted,
+//! or the runtime shuts down. The output is stored in the same cell until the handle takes it
+//! (or the task is dropped with no handle left, which detaches it).
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::waker::TaskId;
+
+/// Why a task produced no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinError {
+    /// The task panicked; the panic message (or a placeholder if it was not a string).
+    Panicked(String),
+    /// The task was aborted (or its runtime shut down) before it finished.
+    Cancelled,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(msg) => write!(f, "task panicked: {msg}"),
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// The message of a caught panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic payload is not a string".to_owned()
+    }
+}
+
+/// Wakes the handle's awaiter, if any.
+fn wake(joiner: Option<Waker>) {
+    if let Some(w) = joiner {
+        w.wake();
+    }
+}
+
+/// What the loop sees of a task, whatever its future type.
+pub(crate) trait Runnable {
+    /// The task's fixed data.
+    fn header(&self) -> &Header;
+    /// Polls the future once (or drops it, if the task was aborted); true when finished.
+    fn poll_task(&self) -> bool;
+    /// Drops the future in place (shutdown), recording `Cancelled`; a no-op when finished.
+    fn cancel(&self);
+}
+
+/// The type-independent part of a task.
+pub(crate) struct Header {
+    /// The task's name in the slab.
+    pub(crate) id: TaskId,
+    /// This task's waker, created once at spawn; every poll lends it to the future.
+    pub(crate) waker: Waker,
+    /// Set by [`JoinHandle::abort`]; the loop drops the future the next time it runs it.
+    pub(crate) aborted: Cell<bool>,
+    /// Set once the output (or error) is stored.
+    pub(crate) finished: Cell<bool>,
+    /// The waker of whoever awaits the [`JoinHandle`].
+    pub(crate) join_waker: Cell<Option<Waker>>,
+    /// The name given with `spawn_named`, for slow-poll reports.
+    pub(crate) name: Option<Box<str>>,
+}
+
+/// A task's life: running, then finished with its output until the handle takes it.
+enum Stage<F: Future> {
+    /// The future, pinned in place inside the task's `Rc`.
+    Running(F),
+    /// The result, waiting for the handle.
+    Finished(Result<F::Output, JoinError>),
+    /// The handle took the result.
+    Consumed,
+}
+
+/// A task: header plus stage. Lives in an `Rc` that the slab and the handle share.
+pub(crate) struct Task<F: Future> {
+    /// Fixed data.
+    header: Header,
+    /// The future or its output. Borrowed mutably only while the loop polls or drops it.
+    stage: RefCell<Stage<F>>,
+}
+
+impl<F: Future> Task<F> {
+    /// A new, running task.
+    pub(crate) fn new(header: Header, future: F) -> Self {
+        Self {
+            header,
+            stage: RefCell::new(Stage::Running(future)),
+        }
+    }
+
+    /// Stores the result (dropping the future in place) and returns the handle's awaiter, to
+    /// be woken once the stage is no longer borrowed.
+    #[must_use]
+    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Option<Waker> {
+        // Assignment drops the old `Running(F)` in place, which `Pin` allows. A panicking
+        // destructor is caught so it cannot unwind into the loop.
+        let drop_result = catch_unwind(AssertUnwindSafe(|| {
+            *stage = Stage::Consumed;
+        }));
+        *stage = Stage::Finished(match drop_result {
+            Ok(()) => result,
+            Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+        });
+        self.header.finished.set(true);
+        self.header.join_waker.take()
+    }
+}
+
+impl<F: Future> Runnable for Task<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn poll_task(&self) -> bool {
+        let mut stage = self.stage.borrow_mut();
+        let future = match &mut *stage {
+            Stage::Running(f) => f,
+            Stage::Finished(_) | Stage::Consumed => return true,
+        };
+        if self.header.aborted.get() {
+            let joiner = self.finish(&mut stage, Err(JoinError::Cancelled));
+            drop(stage);
+            wake(joiner);
+            return true;
+        }
+        // SAFETY: the future lives inside this task's `Rc` allocation and is never moved out
+        // of it: the stage is only ever assigned to (which drops the future in place) and the
+        // `Rc` is never unwrapped. So the pinning guarantee (no move until dropped) holds.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let mut cx = Context::from_waker(&self.header.waker);
+        let result = match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+            Ok(Poll::Pending) => return false,
+            Ok(Poll::Ready(out)) => Ok(out),
+            Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+        };
+        let joiner = self.finish(&mut stage, result);
+        drop(stage);
+        wake(joiner);
+        true
+    }
+
+    fn cancel(&self) {
+        let mut stage = self.stage.borrow_mut();
+        if matches!(&*stage, Stage::Running(_)) {
+            let joiner = self.finish(&mut stage, Err(JoinError::Cancelled));
+            drop(stage);
+            wake(joiner);
+        }
+    }
+}
+
+/// What a [`JoinHandle`] sees of its task.
+pub(crate) trait JoinTarget<T> {
+    /// The header (abort flag, finished flag, join waker).
+    fn header(&self) -> &Header;
+    /// Takes the result if the task has finished.
+    fn take_result(&self) -> Option<Result<T, JoinError>>;
+}
+
+impl<F: Future> JoinTarget<F::Output> for Task<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn take_result(&self) -> Option<Result<F::Output, JoinError>> {
+        // A task awaiting its own handle finds its stage borrowed: it can never finish.
+        let mut stage = self.stage.try_borrow_mut().ok()?;
+        match &*stage {
+            Stage::Finished(_) => match std::mem::replace(&mut *stage, Stage::Consumed) {
+                Stage::Finished(r) => Some(r),
+                _ => None,
+            },
+            Stage::Running(_) | Stage::Consumed => None,
+        }
+    }
+}
+
+/// An owned permission to await a spawned task's result: a future of `Result<T, JoinError>`.
+///
+/// Dropping the handle detaches the task: it keeps running and its output is dropped when it
+/// finishes. Awaiting the handle after the result was taken stays pending forever.
+pub struct JoinHandle<T> {
+    /// The task, shared with the slab while it runs.
+    task: Rc<dyn JoinTarget<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Wraps a spawned task.
+    pub(crate) fn new(task: Rc<dyn JoinTarget<T>>) -> Self {
+        Self { task }
+    }
+
+    /// Asks the loop to drop the task's future at its next turn; awaiting the handle then
+    /// gives [`JoinError::Cancelled`] (unless the task had already finished).
+    ///
+    /// Safe to call from inside the task itself: the future is dropped after its current poll.
+    pub fn abort(&self) {
+        let header = self.task.header();
+        if header.finished.get() || header.aborted.replace(true) {
+            return;
+        }
+        header.waker.wake_by_ref();
+    }
+
+    /// True once the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.header().finished.get()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(result) = self.task.take_result() {
+            return Poll::Ready(result);
+        }
+        let header = self.task.header();
+        let old = header.join_waker.take();
+        header.join_waker.set(match old {
+            Some(w) if w.will_wake(cx.waker()) => Some(w),
+            _ => Some(cx.waker().clone()),
+        });
+        Poll::Pending
+    }
+}
+
+/// Gives the other tasks (and I/O) a turn: the task is put at the back of the ready queue.
+///
+/// asyncio: `await asyncio.sleep(0)`.
+///
+/// ```
+/// let rt = mini_eventloop::Runtime::new().unwrap();
+/// rt.block_on(async { mini_eventloop::yield_now().await });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    /// Whether the first poll (the one that yields) has happened.
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
