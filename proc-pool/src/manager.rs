@@ -1,0 +1,437 @@
+//! The manager: one long-lived thread per pool that forks every worker and moves every byte
+//! between callers and workers, with a `mio` poll loop.
+//!
+//! ```text
+//!   caller threads                 manager thread (this file)              workers
+//!   ──────────────                 ──────────────────────────              ───────
+//!   map / apply / imap ──Command──▶ commands channel ─┐
+//!        (encode chunks)   + Waker (eventfd) ────────▶│ poll(): one loop over
+//!                                                     │   waker          -> take commands
+//!   ◀── ChunkOutcome ── reply channel ◀──┐            │   result pipe i  -> read answers ◀── worker i
+//!   (decode results)                     └────────────│   task pipe i    -> write frames ──▶ worker i
+//!                                                     │   pidfd i        -> reap, settle, replace
+//!                                                     │ then: kill timed-out workers,
+//!                                                     │       dispatch queued chunks,
+//!                                                     └────── wind down when closing
+//! ```
+//!
+//! Invariants:
+//! - **No busy waiting**: the thread sleeps in `poll` until a command, a pipe, a process exit
+//!   or the nearest task deadline needs it.
+//! - **No lock shared with workers**: workers are separate processes and only see pipes. The
+//!   manager shares with callers only channels and relaxed counters.
+//! - **Never blocked by a worker**: every pipe end it holds is non-blocking. It reads answers
+//!   whenever they are readable, even while it still has task bytes to write, so a worker
+//!   writing a 100 MB result and a manager writing that worker's next task cannot deadlock.
+//! - **Every chunk is answered once**: by its worker, by a settled ending (`worker.rs`), or
+//!   by the teardown; and callers also watch the manager's liveness, so even a chunk lost in a
+//!   race with shutdown cannot leave them waiting.
+//! - **All forks happen on this thread**, which lives as long as the pool: a worker's
+//!   `PR_SET_PDEATHSIG` fires when the thread that forked it exits.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::error::TaskError;
+use crate::frame::ItemOutcome;
+use crate::stats::{self, Counters};
+use crate::task::{Chunk, ChunkOutcome};
+use crate::worker::{Cause, Spec, Worker};
+
+/// The waker's token; worker `i` uses tokens `3i` (results), `3i + 1` (tasks), `3i + 2` (exit).
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// What a worker does when a worker crashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CrashPolicy {
+    /// The crashed worker's current chunk fails with [`TaskError::WorkerDied`], the worker is
+    /// replaced, and every other task goes on.
+    #[default]
+    FailTask,
+    /// The crashed worker's current chunk fails with [`TaskError::WorkerDied`], every other
+    /// pending task with [`TaskError::PoolBroken`], and so does every later submission (like
+    /// `concurrent.futures`' `BrokenProcessPool`).
+    FailPool,
+}
+
+/// A request from the pool's handle to its manager.
+pub(crate) enum Command {
+    /// Run these chunks.
+    Submit(Vec<Chunk>),
+    /// Finish what is queued, then let the workers exit.
+    Close,
+    /// Kill the workers now; pending tasks fail with `PoolClosed`.
+    Terminate,
+    /// Report the current workers' pids.
+    Pids(Sender<Vec<u32>>),
+}
+
+/// The pool's settings, fixed at build time.
+#[derive(Clone, Copy)]
+pub(crate) struct Config {
+    /// How to start a worker, and its initializer.
+    pub(crate) spec: Spec,
+    /// How many workers to keep.
+    pub(crate) workers: usize,
+    /// Retire a worker after this many tasks.
+    pub(crate) max_tasks: Option<u64>,
+    /// Kill a worker whose current task runs longer than this.
+    pub(crate) task_timeout: Option<Duration>,
+    /// What a crash does.
+    pub(crate) policy: CrashPolicy,
+}
+
+/// The manager's state, owned by its thread.
+struct Manager {
+    /// The readiness poll.
+    poll: Poll,
+    /// Settings.
+    config: Config,
+    /// Requests from the pool handle.
+    commands: Receiver<Command>,
+    /// Counters shared with the handle.
+    stats: Arc<Counters>,
+    /// One slot per worker; `None` between a worker's end and its replacement.
+    slots: Vec<Option<Worker>>,
+    /// Chunks waiting for a worker, oldest first.
+    queue: VecDeque<Chunk>,
+    /// A crash under `FailPool`, a failed initializer or a failed fork broke the pool.
+    broken: bool,
+    /// `close` was called: finish the queue, then end.
+    closing: bool,
+    /// `terminate` was called (or the handle vanished): end now.
+    terminating: bool,
+}
+
+/// Runs a pool's manager on the current thread: forks the workers, reports on `ready` whether
+/// that worked, then serves until closed or terminated. `alive` is dropped when it returns,
+/// which tells every waiting caller that no more answers will come.
+pub(crate) fn run(
+    config: Config,
+    poll: Poll,
+    commands: Receiver<Command>,
+    stats: Arc<Counters>,
+    ready: Sender<io::Result<()>>,
+    alive: Sender<()>,
+) {
+    let mut manager = Manager {
+        poll,
+        config,
+        commands,
+        stats,
+        slots: (0..config.workers).map(|_| None).collect(),
+        queue: VecDeque::new(),
+        broken: false,
+        closing: false,
+        terminating: false,
+    };
+    for slot in 0..config.workers {
+        if let Err(e) = manager.start_worker(slot) {
+            manager.teardown();
+            let _ = ready.send(Err(e));
+            return;
+        }
+    }
+    let _ = ready.send(Ok(()));
+    manager.serve();
+    manager.teardown();
+    drop(alive);
+}
+
+impl Manager {
+    /// The poll loop.
+    fn serve(&mut self) {
+        let mut events = Events::with_capacity(256);
+        while !self.finished() {
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The poll itself failed: nothing can be watched any more.
+                self.break_pool();
+                return;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.take_commands(),
+                    Token(t) => match t % 3 {
+                        0 => self.on_answers(t / 3),
+                        1 => self.on_writable(t / 3),
+                        _ => self.on_exit(t / 3),
+                    },
+                }
+            }
+            self.enforce_timeouts();
+            self.dispatch();
+            self.wind_down();
+        }
+    }
+
+    /// Whether the loop is done.
+    fn finished(&self) -> bool {
+        self.terminating
+            || (self.closing && self.queue.is_empty() && self.slots.iter().all(Option::is_none))
+    }
+
+    /// Takes every pending command.
+    fn take_commands(&mut self) {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Submit(chunks)) => {
+                    if self.broken {
+                        chunks
+                            .into_iter()
+                            .for_each(|c| self.fail(c, TaskError::PoolBroken));
+                    } else {
+                        self.queue.extend(chunks);
+                    }
+                }
+                Ok(Command::Close) => self.closing = true,
+                Ok(Command::Terminate) => self.terminating = true,
+                Ok(Command::Pids(reply)) => {
+                    let _ = reply.send(self.slots.iter().flatten().map(Worker::pid).collect());
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => return,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    self.terminating = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Forks a worker into `slot` and registers its descriptors.
+    fn start_worker(&mut self, slot: usize) -> io::Result<()> {
+        let worker = Worker::start(self.config.spec)?;
+        let (results, tasks, exit) = worker.fds();
+        let registry = self.poll.registry();
+        let registered = registry
+            .register(&mut SourceFd(&results), Token(3 * slot), Interest::READABLE)
+            .and_then(|()| match tasks {
+                Some(fd) => {
+                    registry.register(&mut SourceFd(&fd), Token(3 * slot + 1), Interest::WRITABLE)
+                }
+                None => Ok(()),
+            })
+            .and_then(|()| {
+                registry.register(
+                    &mut SourceFd(&exit),
+                    Token(3 * slot + 2),
+                    Interest::READABLE,
+                )
+            });
+        stats::add(&self.stats.workers_started, 1);
+        self.slots[slot] = Some(worker);
+        if let Err(e) = registered {
+            if let Some(worker) = self.slots[slot].take() {
+                self.forget(&worker);
+                worker.kill_and_reap();
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Deregisters a worker's descriptors (before they are closed).
+    fn forget(&self, worker: &Worker) {
+        let (results, tasks, exit) = worker.fds();
+        let registry = self.poll.registry();
+        let _ = registry.deregister(&mut SourceFd(&results));
+        if let Some(fd) = tasks {
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
+        let _ = registry.deregister(&mut SourceFd(&exit));
+    }
+
+    /// Reads a worker's answers and passes them to their callers.
+    fn on_answers(&mut self, slot: usize) {
+        let Some(worker) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let stats = &self.stats;
+        let read = worker.receive(|chunk, result| answer(stats, chunk, result));
+        stats::add(&self.stats.bytes_in, read as u64);
+    }
+
+    /// Writes more task bytes to a worker whose pipe has room again.
+    fn on_writable(&mut self, slot: usize) {
+        if let Some(worker) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+            let written = worker.flush();
+            stats::add(&self.stats.bytes_out, written as u64);
+        }
+    }
+
+    /// A worker's pidfd is readable: it exited. Settle its chunks and replace it.
+    fn on_exit(&mut self, slot: usize) {
+        // Answers written before the end are still in the pipe: they count.
+        self.on_answers(slot);
+        let Some(worker) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(status) = worker.try_reap() else {
+            return; // A stale event for this slot's previous worker.
+        };
+        let Some(worker) = self.slots[slot].take() else {
+            return;
+        };
+        self.forget(&worker);
+        let ending = worker.finish(status);
+        if let Some((chunk, err)) = ending.failed {
+            self.fail(chunk, err);
+        }
+        for chunk in ending.requeue.into_iter().rev() {
+            self.queue.push_front(chunk);
+        }
+        let counter = match ending.cause {
+            Cause::Shutdown => return,
+            Cause::InitializerPanicked => return self.break_pool(),
+            Cause::Crashed if self.config.policy == CrashPolicy::FailPool => {
+                return self.break_pool();
+            }
+            Cause::Crashed => &self.stats.replaced_crashed,
+            Cause::TimedOut => &self.stats.replaced_timed_out,
+            Cause::Retired => &self.stats.replaced_retired,
+        };
+        let needed = !self.broken && !self.terminating && (!self.closing || !self.queue.is_empty());
+        if needed {
+            stats::add(counter, 1);
+            if self.start_worker(slot).is_err() {
+                self.break_pool();
+            }
+        }
+    }
+
+    /// The nearest task deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        let timeout = self.config.task_timeout?;
+        self.slots
+            .iter()
+            .flatten()
+            .filter_map(|w| w.deadline(Some(timeout)))
+            .min()
+    }
+
+    /// Kills every worker whose current chunk is past its deadline (its pidfd then reports the
+    /// exit, and `on_exit` fails the chunk with `TimedOut` and replaces the worker).
+    fn enforce_timeouts(&mut self) {
+        let Some(timeout) = self.config.task_timeout else {
+            return;
+        };
+        let now = Instant::now();
+        for worker in self.slots.iter_mut().flatten() {
+            if worker.deadline(Some(timeout)).is_some_and(|d| d <= now) {
+                worker.kill(crate::worker::KillReason::Timeout);
+            }
+        }
+    }
+
+    /// Sends queued chunks to the least-loaded workers that have room.
+    fn dispatch(&mut self) {
+        if self.broken {
+            return;
+        }
+        let max_tasks = self.config.max_tasks;
+        while !self.queue.is_empty() {
+            let best = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    w.as_ref()
+                        .filter(|w| w.has_room(max_tasks))
+                        .map(|w| (w.load(), i))
+                })
+                .min();
+            let Some((_, slot)) = best else {
+                return;
+            };
+            let Some(chunk) = self.queue.pop_front() else {
+                return;
+            };
+            stats::add(&self.stats.tasks_sent, chunk.len as u64);
+            if let Some(worker) = self.slots[slot].as_mut() {
+                let written = worker.send(chunk, max_tasks);
+                stats::add(&self.stats.bytes_out, written as u64);
+            }
+        }
+    }
+
+    /// When closing and nothing is queued, asks every worker to leave after its last chunk.
+    fn wind_down(&mut self) {
+        if self.closing && self.queue.is_empty() {
+            self.slots.iter_mut().flatten().for_each(Worker::leave);
+        }
+    }
+
+    /// Breaks the pool: every pending chunk fails with `PoolBroken`, every worker is killed.
+    fn break_pool(&mut self) {
+        self.broken = true;
+        while let Some(chunk) = self.queue.pop_front() {
+            self.fail(chunk, TaskError::PoolBroken);
+        }
+        let mut lost = Vec::new();
+        for worker in self.slots.iter_mut().flatten() {
+            lost.extend(worker.abandon());
+        }
+        lost.into_iter()
+            .for_each(|c| self.fail(c, TaskError::PoolBroken));
+    }
+
+    /// Kills and reaps every worker; whatever is still pending fails with `PoolClosed`.
+    fn teardown(&mut self) {
+        let mut lost: Vec<Chunk> = self.queue.drain(..).collect();
+        for slot in 0..self.slots.len() {
+            if let Some(worker) = self.slots[slot].take() {
+                self.forget(&worker);
+                lost.extend(worker.kill_and_reap());
+            }
+        }
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Submit(chunks) => lost.extend(chunks),
+                Command::Pids(reply) => {
+                    let _ = reply.send(Vec::new());
+                }
+                Command::Close | Command::Terminate => {}
+            }
+        }
+        lost.into_iter()
+            .for_each(|c| self.fail(c, TaskError::PoolClosed));
+    }
+
+    /// Answers every task of `chunk` with `err`.
+    fn fail(&self, chunk: Chunk, err: TaskError) {
+        stats::add(&self.stats.tasks_failed, chunk.len as u64);
+        chunk.fail(err);
+    }
+}
+
+/// Passes a worker's answer for `chunk` to its caller, counting outcomes.
+fn answer(stats: &Counters, chunk: Chunk, result: Result<(Vec<u8>, Vec<ItemOutcome>), TaskError>) {
+    let (done, failed) = match &result {
+        Ok((_, items)) => {
+            let done = items
+                .iter()
+                .filter(|i| matches!(i, ItemOutcome::Ok(_)))
+                .count();
+            (done, items.len() - done)
+        }
+        Err(_) => (0, chunk.len),
+    };
+    stats::add(&stats.tasks_done, done as u64);
+    stats::add(&stats.tasks_failed, failed as u64);
+    let Chunk {
+        seq, len, reply, ..
+    } = chunk;
+    // A caller that stopped listening (a dropped iterator) is not an error.
+    let _ = reply.send(ChunkOutcome { seq, len, result });
+}

@@ -1,0 +1,471 @@
+//! [`Pool`], its [`Builder`], and the calls: `apply`, `map`, `imap`, `run`, ...
+//!
+//! Invariant: every call returns one `Result` per task, and no call can wait forever on a
+//! pool that has stopped (see `result.rs`). Encoding inputs and decoding results happen on the
+//! caller's thread, so the manager only moves bytes.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{BuildError, BuildErrorKind, TaskError};
+use crate::imap::Imap;
+use crate::manager::{self, Command, Config, CrashPolicy, WAKER};
+use crate::result::{AsyncResult, Received, receive};
+use crate::stats::{Counters, PoolStats};
+use crate::task::{self, Chunk, ChunkOutcome, decode_outcome};
+use crate::worker::{self, Spec, StartMethod};
+use crate::{Job, Wire};
+
+/// How many chunks one submission message carries at most, so that workers start on the first
+/// chunks of a long `map` while the caller is still encoding the rest.
+const SUBMIT_BATCH: usize = 256;
+
+/// A pool of forked worker processes, like Python's `multiprocessing.Pool`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = proc_pool::Pool::new(2)?;
+/// let squares: Result<Vec<u64>, _> = pool.map(square, 0..10).into_iter().collect();
+/// assert_eq!(squares?, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+/// assert_eq!(pool.apply(square, 12)?, 144);
+/// pool.join();
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Dropping the pool terminates it: workers are killed and reaped, pending tasks fail with
+/// [`TaskError::PoolClosed`]. Call [`join`](Pool::join) first to let them finish.
+pub struct Pool {
+    /// Requests to the manager.
+    commands: Sender<Command>,
+    /// Wakes the manager's poll after a request.
+    waker: mio::Waker,
+    /// The manager thread, until joined.
+    manager: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnects when the manager thread ends.
+    alive: Receiver<()>,
+    /// The counters the manager keeps.
+    stats: Arc<Counters>,
+    /// How many workers the pool keeps.
+    workers: usize,
+    /// `close`, `join` or `terminate` was called: refuse new work.
+    closed: AtomicBool,
+}
+
+/// Settings for a [`Pool`]; see [`Pool::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    /// Worker count; `None`: available parallelism.
+    workers: Option<usize>,
+    /// Run once in each worker before its first task.
+    initializer: Option<fn()>,
+    /// Retire a worker after this many tasks.
+    max_tasks_per_child: Option<u64>,
+    /// Kill a worker whose task runs longer.
+    task_timeout: Option<Duration>,
+    /// What a worker crash does.
+    crash_policy: CrashPolicy,
+    /// How workers are started.
+    start_method: StartMethod,
+}
+
+impl Builder {
+    /// How many workers (default: [`std::thread::available_parallelism`]).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
+        self
+    }
+
+    /// A function each worker runs once, before its first task (Python's `initializer`). If it
+    /// panics, the pool breaks: every task fails with [`TaskError::PoolBroken`] (Python
+    /// instead restarts such workers forever).
+    pub fn initializer(mut self, f: fn()) -> Self {
+        self.initializer = Some(f);
+        self
+    }
+
+    /// Retire each worker after it has been sent `k` tasks (counted in tasks, rounded up to
+    /// whole chunks) and start a fresh one (Python's `maxtasksperchild`).
+    pub fn max_tasks_per_child(mut self, k: u64) -> Self {
+        self.max_tasks_per_child = Some(k.max(1));
+        self
+    }
+
+    /// Kill the worker of a task that runs longer than `d` (a chunk of `n` tasks gets `n × d`),
+    /// failing it with [`TaskError::TimedOut`], and start a fresh worker. The clock of a chunk
+    /// starts when its worker could start it: when it was sent to an idle worker, or when the
+    /// worker answered the chunk before it.
+    pub fn task_timeout(mut self, d: Duration) -> Self {
+        self.task_timeout = Some(d);
+        self
+    }
+
+    /// What a worker crash does (default [`CrashPolicy::FailTask`]).
+    pub fn crash_policy(mut self, policy: CrashPolicy) -> Self {
+        self.crash_policy = policy;
+        self
+    }
+
+    /// How workers are started (default and, for now, only: [`StartMethod::Fork`]).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.start_method = method;
+        self
+    }
+
+    /// Starts the manager thread, which forks the workers.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if the worker count is zero, or a thread, pipe, poll or fork could not be
+    /// created (every process already started is killed and reaped).
+    pub fn build(self) -> Result<Pool, BuildError> {
+        let workers = match self.workers {
+            Some(0) => return Err(BuildError::new(BuildErrorKind::NoWorkers)),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        // Both before the first fork, so every worker inherits them.
+        worker::install_panic_hook();
+        task::token();
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let (commands, command_rx) = crossbeam_channel::unbounded();
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let (alive_tx, alive) = crossbeam_channel::bounded(1);
+        let stats = Arc::new(Counters::default());
+        let config = Config {
+            spec: Spec {
+                method: self.start_method,
+                initializer: self.initializer,
+            },
+            workers,
+            max_tasks: self.max_tasks_per_child,
+            task_timeout: self.task_timeout,
+            policy: self.crash_policy,
+        };
+        let manager_stats = Arc::clone(&stats);
+        let handle = std::thread::Builder::new()
+            .name("proc-pool-manager".into())
+            .spawn(move || {
+                manager::run(config, poll, command_rx, manager_stats, ready_tx, alive_tx)
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                return Err(e.into());
+            }
+            Err(_) => {
+                let _ = handle.join();
+                return Err(
+                    io::Error::other("the pool's manager thread ended while starting").into(),
+                );
+            }
+        }
+        Ok(Pool {
+            commands,
+            waker,
+            manager: Mutex::new(Some(handle)),
+            alive,
+            stats,
+            workers,
+            closed: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Python's default `chunksize` for `map`: `len / (4 × workers)`, rounded up, at least 1.
+pub fn auto_chunksize(len: usize, workers: usize) -> usize {
+    len.div_ceil(4 * workers.max(1)).max(1)
+}
+
+impl Pool {
+    /// A pool of `n` workers with default settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new(n: usize) -> Result<Pool, BuildError> {
+        Pool::builder().workers(n).build()
+    }
+
+    /// Settings for a pool.
+    pub fn builder() -> Builder {
+        Builder {
+            workers: None,
+            initializer: None,
+            max_tasks_per_child: None,
+            task_timeout: None,
+            crash_policy: CrashPolicy::default(),
+            start_method: StartMethod::default(),
+        }
+    }
+
+    /// How many workers the pool keeps.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The pids of the current workers (for reading their `/proc` entries; signalling them by
+    /// pid races with their replacement). Empty once the pool has stopped.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self.commands.send(Command::Pids(tx)).is_err() {
+            return Vec::new();
+        }
+        let _ = self.waker.wake();
+        let mut select = crossbeam_channel::Select::new();
+        let on_reply = select.recv(&rx);
+        select.recv(&self.alive);
+        let op = select.select();
+        if op.index() == on_reply {
+            op.recv(&rx).unwrap_or_default()
+        } else {
+            rx.try_recv().unwrap_or_default()
+        }
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        self.stats.snapshot()
+    }
+
+    /// Runs `f(x)` in a worker and waits for the result (Python's `apply`).
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`].
+    pub fn apply<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> Result<U, TaskError> {
+        self.apply_async(f, x).get()
+    }
+
+    /// Starts `f(x)` in a worker and returns a handle on its result (Python's `apply_async`).
+    pub fn apply_async<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> AsyncResult<U> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit(vec![Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx)]);
+        AsyncResult::new(rx, self.alive.clone())
+    }
+
+    /// Applies `f` to every item, in chunks of Python's default size ([`auto_chunksize`]), and
+    /// returns the results in input order.
+    pub fn map<T: Wire, U: Wire>(
+        &self,
+        f: fn(T) -> U,
+        items: impl IntoIterator<Item = T>,
+    ) -> Vec<Result<U, TaskError>> {
+        let items: Vec<T> = items.into_iter().collect();
+        let chunksize = auto_chunksize(items.len(), self.workers);
+        self.map_chunked(f, items, chunksize)
+    }
+
+    /// [`map`](Self::map) with `chunksize` items per chunk (at least 1). A chunk is the unit
+    /// that goes to a worker, and the unit that fails when its worker dies.
+    pub fn map_chunked<T: Wire, U: Wire>(
+        &self,
+        f: fn(T) -> U,
+        items: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Vec<Result<U, TaskError>> {
+        let items: Vec<T> = items.into_iter().collect();
+        self.scatter(&items, chunksize.max(1), |chunk, seq, tx| {
+            Chunk::of_fn(f, chunk, seq, tx)
+        })
+    }
+
+    /// Applies `f` to the items lazily, yielding results in input order, one item per chunk
+    /// (Python's `imap`). At most a window of chunks is in flight.
+    pub fn imap<T: Wire, U: Wire, I: IntoIterator<Item = T>>(
+        &self,
+        f: fn(T) -> U,
+        items: I,
+    ) -> Imap<'_, T, U, I::IntoIter> {
+        Imap::new(self, f, items.into_iter(), 1, true)
+    }
+
+    /// [`imap`](Self::imap) with `chunksize` items per chunk.
+    pub fn imap_chunked<T: Wire, U: Wire, I: IntoIterator<Item = T>>(
+        &self,
+        f: fn(T) -> U,
+        items: I,
+        chunksize: usize,
+    ) -> Imap<'_, T, U, I::IntoIter> {
+        Imap::new(self, f, items.into_iter(), chunksize, true)
+    }
+
+    /// Like [`imap`](Self::imap), but yields results as they complete (Python's
+    /// `imap_unordered`).
+    pub fn imap_unordered<T: Wire, U: Wire, I: IntoIterator<Item = T>>(
+        &self,
+        f: fn(T) -> U,
+        items: I,
+    ) -> Imap<'_, T, U, I::IntoIter> {
+        Imap::new(self, f, items.into_iter(), 1, false)
+    }
+
+    /// Runs a shared [`Job`] in a worker, with the blocking context, and waits for its output.
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`].
+    pub fn run<J>(&self, job: J) -> Result<J::Output, TaskError>
+    where
+        J: Job + Wire,
+        J::Output: Wire,
+    {
+        self.run_all(vec![job])
+            .pop()
+            .unwrap_or(Err(TaskError::PoolClosed))
+    }
+
+    /// Runs every job, one per chunk (jobs are coarse), and returns their outputs in input
+    /// order.
+    pub fn run_all<J>(&self, jobs: Vec<J>) -> Vec<Result<J::Output, TaskError>>
+    where
+        J: Job + Wire,
+        J::Output: Wire,
+    {
+        self.scatter(&jobs, 1, |chunk, seq, tx| Chunk::of_jobs(chunk, seq, tx))
+    }
+
+    /// Stops accepting work; queued tasks still run (Python's `close`). Later submissions fail
+    /// with [`TaskError::PoolClosed`].
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.command(Command::Close);
+    }
+
+    /// Closes the pool, waits until every queued task has finished and every worker has exited
+    /// and been reaped (Python's `close` then `join`).
+    pub fn join(&self) {
+        self.close();
+        self.wait_for_manager();
+    }
+
+    /// Kills every worker now and reaps them; pending tasks fail with
+    /// [`TaskError::PoolClosed`] (Python's `terminate`). Returns once every worker is reaped.
+    pub fn terminate(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.command(Command::Terminate);
+        self.wait_for_manager();
+    }
+
+    /// The manager's liveness link (see `result.rs`).
+    pub(crate) fn alive(&self) -> &Receiver<()> {
+        &self.alive
+    }
+
+    /// Hands chunks to the manager; if it is gone or the pool is closed, fails them here.
+    pub(crate) fn submit(&self, chunks: Vec<Chunk>) {
+        if self.closed.load(Ordering::Relaxed) {
+            chunks
+                .into_iter()
+                .for_each(|c| c.fail(TaskError::PoolClosed));
+            return;
+        }
+        if let Err(crossbeam_channel::SendError(Command::Submit(chunks))) =
+            self.commands.send(Command::Submit(chunks))
+        {
+            chunks
+                .into_iter()
+                .for_each(|c| c.fail(TaskError::PoolClosed));
+            return;
+        }
+        let _ = self.waker.wake();
+    }
+
+    /// Sends a control command.
+    fn command(&self, command: Command) {
+        if self.commands.send(command).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Joins the manager thread if nobody has yet.
+    fn wait_for_manager(&self) {
+        let handle = self
+            .manager
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The manager catches nothing: a panic there is a bug, and its teardown already ran
+            // or its workers die with the thread (parent-death signal).
+            let _ = handle.join();
+        }
+    }
+
+    /// Splits `items` into chunks, submits them in batches, and gathers the results in order.
+    fn scatter<T, U: Wire>(
+        &self,
+        items: &[T],
+        chunksize: usize,
+        make: impl Fn(&[T], usize, Sender<ChunkOutcome>) -> Chunk,
+    ) -> Vec<Result<U, TaskError>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut batch = Vec::with_capacity(SUBMIT_BATCH);
+        let mut chunks = 0;
+        for (seq, part) in items.chunks(chunksize).enumerate() {
+            batch.push(make(part, seq, tx.clone()));
+            chunks += 1;
+            if batch.len() == SUBMIT_BATCH {
+                self.submit(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(SUBMIT_BATCH),
+                ));
+            }
+        }
+        if !batch.is_empty() {
+            self.submit(batch);
+        }
+        drop(tx);
+        let mut outcomes: Vec<Option<ChunkOutcome>> = (0..chunks).map(|_| None).collect();
+        for _ in 0..chunks {
+            match receive(&rx, &self.alive, None) {
+                Received::Outcome(outcome) => {
+                    let seq = outcome.seq;
+                    if let Some(slot) = outcomes.get_mut(seq) {
+                        *slot = Some(outcome);
+                    }
+                }
+                Received::Lost | Received::Timeout => break,
+            }
+        }
+        let mut results = Vec::with_capacity(items.len());
+        for (seq, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Some(outcome) => decode_outcome(outcome, &mut results),
+                None => {
+                    let len = items.len().saturating_sub(seq * chunksize).min(chunksize);
+                    results.extend((0..len).map(|_| Err(TaskError::PoolClosed)));
+                }
+            }
+        }
+        results
+    }
+}
+
+impl Drop for Pool {
+    /// Terminates the pool: kills and reaps every worker.
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.workers)
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}

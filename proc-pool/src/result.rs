@@ -1,0 +1,147 @@
+//! Waiting for answers: [`AsyncResult`] (one task's future value) and the receive step every
+//! call uses.
+//!
+//! Invariant: a wait ends. A caller waits on its reply channel *and* on the manager's
+//! liveness link, which disconnects when the manager thread ends; the manager answers every
+//! chunk it knows of before it ends, so after the link breaks, what is not in the reply channel
+//! will never come and is reported as [`TaskError::PoolClosed`].
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, TryRecvError};
+
+use crate::Wire;
+use crate::error::TaskError;
+use crate::task::{ChunkOutcome, decode_outcome};
+
+/// What a receive found.
+pub(crate) enum Received {
+    /// A chunk's outcome.
+    Outcome(ChunkOutcome),
+    /// The manager is gone and nothing more will come.
+    Lost,
+    /// The deadline passed first.
+    Timeout,
+}
+
+/// Waits for the next outcome on `rx`, until `deadline` if given, giving up when the manager
+/// is gone (`alive` disconnected) and `rx` is empty.
+pub(crate) fn receive(
+    rx: &Receiver<ChunkOutcome>,
+    alive: &Receiver<()>,
+    deadline: Option<Instant>,
+) -> Received {
+    if let Ok(outcome) = rx.try_recv() {
+        return Received::Outcome(outcome);
+    }
+    let mut select = Select::new();
+    let on_reply = select.recv(rx);
+    select.recv(alive);
+    let op = match deadline {
+        Some(deadline) => match select.select_deadline(deadline) {
+            Ok(op) => op,
+            Err(_) => return Received::Timeout,
+        },
+        None => select.select(),
+    };
+    if op.index() == on_reply {
+        return match op.recv(rx) {
+            Ok(outcome) => Received::Outcome(outcome),
+            Err(_) => Received::Lost,
+        };
+    }
+    // The manager ended; it answered everything it knew of before, so look once more.
+    let _ = op.recv(alive);
+    match rx.try_recv() {
+        Ok(outcome) => Received::Outcome(outcome),
+        Err(_) => Received::Lost,
+    }
+}
+
+/// The pending result of [`Pool::apply_async`](crate::Pool::apply_async), like Python's
+/// `AsyncResult`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = proc_pool::Pool::new(1)?;
+/// let pending = pool.apply_async(square, 7);
+/// match pending.get_timeout(Duration::from_secs(60)) {
+///     Ok(result) => assert_eq!(result?, 49),
+///     Err(_still_pending) => unreachable!("a square takes less than a minute"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "the task runs anyway; get() is how to learn its result"]
+pub struct AsyncResult<U> {
+    /// Where the task's single outcome arrives.
+    rx: Receiver<ChunkOutcome>,
+    /// Disconnects when the pool's manager ends.
+    alive: Receiver<()>,
+    /// The result type.
+    _result: PhantomData<fn() -> U>,
+}
+
+impl<U: Wire> AsyncResult<U> {
+    /// Wraps the reply channel of a one-task chunk.
+    pub(crate) fn new(rx: Receiver<ChunkOutcome>, alive: Receiver<()>) -> Self {
+        AsyncResult {
+            rx,
+            alive,
+            _result: PhantomData,
+        }
+    }
+
+    /// Whether [`get`](Self::get) would return at once.
+    pub fn ready(&self) -> bool {
+        !self.rx.is_empty() || matches!(self.alive.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// Waits for the task and returns its result.
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`].
+    pub fn get(self) -> Result<U, TaskError> {
+        match receive(&self.rx, &self.alive, None) {
+            Received::Outcome(outcome) => first(outcome),
+            Received::Lost | Received::Timeout => Err(TaskError::PoolClosed),
+        }
+    }
+
+    /// Waits at most `timeout`; gives the handle back if the task has not finished by then.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` if the task is still running after `timeout`.
+    pub fn get_timeout(self, timeout: Duration) -> Result<Result<U, TaskError>, Self> {
+        let deadline = Instant::now().checked_add(timeout);
+        match receive(&self.rx, &self.alive, deadline) {
+            Received::Outcome(outcome) => Ok(first(outcome)),
+            Received::Lost => Ok(Err(TaskError::PoolClosed)),
+            Received::Timeout => Err(self),
+        }
+    }
+}
+
+impl<U> std::fmt::Debug for AsyncResult<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("answered", &!self.rx.is_empty())
+            .finish()
+    }
+}
+
+/// The single result of a one-task chunk.
+fn first<U: Wire>(outcome: ChunkOutcome) -> Result<U, TaskError> {
+    let mut out = Vec::with_capacity(1);
+    decode_outcome(outcome, &mut out);
+    out.pop().unwrap_or(Err(TaskError::PoolClosed))
+}

@@ -1,0 +1,323 @@
+//! Every system call the pool makes, each behind a safe wrapper (except `fork`, whose contract
+//! cannot be checked by a wrapper).
+//!
+//! Invariant: every descriptor created here is `O_CLOEXEC` from birth (no window in which an
+//! `exec` in another thread could inherit it), and every process is addressed through its
+//! pidfd, never through a bare pid that may have been reaped and reused.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// How a worker process ended, as `waitid` reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// The process called `exit`/`_exit` with this code.
+    Exited(i32),
+    /// The process was killed by this signal (`SIGKILL` is 9, `SIGABRT` 6, ...).
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signal(sig) => write!(f, "signal {sig}"),
+        }
+    }
+}
+
+/// Turns a `-1` return into the thread's `errno`.
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A pipe whose both ends are `O_CLOEXEC`: `(read end, write end)`.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    // SAFETY: `fds` is a valid, writable array of two ints, as pipe2 requires.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Puts `fd`'s open file description in non-blocking mode.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor the borrow keeps open; no memory is passed.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) }.into())?;
+    let flags = flags as libc::c_int | libc::O_NONBLOCK;
+    // SAFETY: as above.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) };
+    check(ret.into())?;
+    Ok(())
+}
+
+/// Grows a pipe's kernel buffer to `bytes` (best effort: the caller ignores a refusal, which
+/// only costs throughput).
+pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: i32) -> io::Result<()> {
+    // SAFETY: F_SETPIPE_SZ on an open descriptor; no memory is passed.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) }.into())?;
+    Ok(())
+}
+
+/// `read(2)` into `buf`; `Ok(0)` is end of file.
+#[cfg(test)]
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    check(n as libc::c_long).map(|n| n as usize)
+}
+
+/// `read(2)` into the spare capacity of `buf` (at most `max` bytes), extending its length by
+/// what was read; `Ok(0)` is end of file (or `max == 0`).
+pub fn read_spare(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    buf.reserve(max);
+    let spare = buf.spare_capacity_mut();
+    let want = spare.len().min(max);
+    // SAFETY: the spare capacity is valid for writes of `want` bytes; read(2) writes at most
+    // that many and reports how many.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+    let n = check(n as libc::c_long)? as usize;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// `write(2)` from `buf`; returns how many bytes the kernel took.
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration of the call.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    check(n as libc::c_long).map(|n| n as usize)
+}
+
+/// What [`fork`] returned in each of the two processes.
+pub enum Forked {
+    /// In the parent: the child's pid.
+    Parent(libc::pid_t),
+    /// In the child.
+    Child,
+}
+
+/// `fork(2)` through glibc (not a raw `clone`), so that glibc's own fork handlers run: they
+/// take every malloc arena lock before the fork and reinitialise them in the child, which is
+/// what makes allocation in the child safe even if another thread was inside `malloc`.
+///
+/// # Safety
+///
+/// The caller's process may have other threads. In the child, only the calling thread exists,
+/// and every lock another thread held at the moment of the fork stays locked forever. The
+/// caller must make sure the child never takes such a lock (std's stdout/stderr locks, the
+/// environment lock, any user `Mutex`) and leaves only through [`exit_now`], never by
+/// returning into code that would run the parent's destructors a second time.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: forwarded to the caller (see `# Safety`).
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// The pid of the calling process.
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// The pid of the calling process's parent (1 or a subreaper's if the parent is gone).
+pub fn getppid() -> libc::pid_t {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// Asks the kernel to send `SIGKILL` to the calling process when the *thread* that forked it
+/// exits (`PR_SET_PDEATHSIG`).
+pub fn kill_me_when_parent_thread_exits() -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and reads no memory.
+    let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    check(ret.into())?;
+    Ok(())
+}
+
+/// Closes every descriptor of the calling process from 3 up, except those in `keep`.
+pub fn close_all_from_3_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
+    keep.sort_unstable();
+    let mut first: libc::c_uint = 3;
+    for fd in keep {
+        let fd = fd as libc::c_uint;
+        if fd > first {
+            close_range(first, fd - 1)?;
+        }
+        first = fd + 1;
+    }
+    close_range(first, libc::c_uint::MAX)
+}
+
+/// `close_range(first, last, 0)`.
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> io::Result<()> {
+    // SAFETY: closing descriptors touches no memory; the caller (the worker, right after the
+    // fork) owns no Rust object that will use the closed descriptors again.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) })?;
+    Ok(())
+}
+
+/// Ends the calling process at once with `code`: no atexit handlers, no stdio flush, no
+/// destructors (in a forked worker those would be the parent's).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Kills and reaps a child of ours that has no pidfd (only when `pidfd_open` itself failed).
+/// `pid` is safe to use here: the child is not reaped yet, so its pid cannot have been reused.
+pub fn kill_and_reap_unwatched_child(pid: libc::pid_t) {
+    // SAFETY: kill and waitpid on our own unreaped child; `status` is a valid out-pointer.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, 0) == -1
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+    }
+}
+
+/// A process descriptor: a handle on one process that cannot come to name another one, even
+/// after the process has been reaped and its pid reused.
+#[derive(Debug)]
+pub struct PidFd {
+    /// The descriptor returned by `pidfd_open`.
+    fd: OwnedFd,
+    /// The pid, kept for reports (never used to signal or wait).
+    pid: libc::pid_t,
+}
+
+impl PidFd {
+    /// Opens a pidfd on `pid`, which must be an unreaped child of the calling process (then the
+    /// pid cannot have been reused: only a reap frees it, and this pool never reaps by pid).
+    pub fn open(pid: libc::pid_t) -> io::Result<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and reads no memory.
+        let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) })?;
+        // SAFETY: the syscall succeeded and returned a fresh descriptor (pidfds are always
+        // close-on-exec) that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        Ok(PidFd { fd, pid })
+    }
+
+    /// The process's pid (for reports).
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The descriptor, which becomes readable when the process exits.
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Sends `SIGKILL` to the process. A process that already exited is not an error.
+    pub fn kill(&self) -> io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sends `sig` to the process (`pidfd_send_signal`).
+    pub fn signal(&self, sig: libc::c_int) -> io::Result<()> {
+        // SAFETY: a null siginfo is allowed and means "as kill(2) would"; no other memory.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0 as libc::c_uint,
+            )
+        };
+        match check(ret) {
+            Ok(_) => Ok(()),
+            // Exited but not yet reaped: nothing left to signal.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reaps the process if it has exited: `Ok(None)` while it still runs.
+    pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+        self.wait_with(libc::WEXITED | libc::WNOHANG)
+    }
+
+    /// Waits for the process to exit and reaps it.
+    pub fn wait(&self) -> io::Result<ExitStatus> {
+        loop {
+            match self.wait_with(libc::WEXITED) {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `waitid(P_PIDFD, fd, &info, options)`.
+    fn wait_with(&self, options: libc::c_int) -> io::Result<Option<ExitStatus>> {
+        // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is valid for writes for the duration of the call.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                self.fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                options,
+            )
+        };
+        check(ret.into())?;
+        // SAFETY: waitid filled `info` (or left it zeroed under WNOHANG, where si_pid is 0).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        Ok(Some(match info.si_code {
+            libc::CLD_EXITED => ExitStatus::Exited(status),
+            _ => ExitStatus::Signal(status),
+        }))
+    }
+}
+
+impl AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// A pipe carries bytes and both ends are close-on-exec.
+    #[test]
+    fn pipe_is_cloexec_and_carries_bytes() {
+        let (r, w) = pipe().unwrap();
+        for fd in [&r, &w] {
+            // SAFETY: F_GETFD on an open descriptor.
+            let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+            assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        }
+        assert_eq!(write(w.as_fd(), b"hi").unwrap(), 2);
+        let mut buf = [0; 4];
+        assert_eq!(read(r.as_fd(), &mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], b"hi");
+    }
+
+    /// A non-blocking empty pipe reports `WouldBlock` instead of blocking.
+    #[test]
+    fn nonblocking_read_would_block() {
+        let (r, _w) = pipe().unwrap();
+        set_nonblocking(r.as_fd()).unwrap();
+        let err = read(r.as_fd(), &mut [0; 1]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+}

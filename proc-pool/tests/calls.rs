@@ -1,0 +1,233 @@
+//! The calls of a healthy pool: ordered and unordered results, chunking, the initializer,
+//! shared jobs, statistics. Forks, so it runs alone (`harness = false`).
+
+mod util;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use proc_pool::{Ctx, Job, Pool, TaskError, Wire, WireError};
+
+/// How many items the map tests use.
+const ITEMS: u64 = 10_000;
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn worker_pid(_: u32) -> u32 {
+    std::process::id()
+}
+
+/// Set by `init` in each worker.
+static INITIALIZED: AtomicU32 = AtomicU32::new(0);
+
+fn init() {
+    INITIALIZED.store(42, Ordering::Relaxed);
+}
+
+fn read_init(_: ()) -> u32 {
+    INITIALIZED.load(Ordering::Relaxed)
+}
+
+/// Sums the numbers below `n`, with a checkpoint every 1,000.
+struct SumBelow(u64);
+
+impl Wire for SumBelow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
+        u64::decode(input).map(SumBelow)
+    }
+}
+
+impl Job for SumBelow {
+    type Output = u64;
+    async fn run<C: Ctx>(&self, cx: &mut C) -> u64 {
+        let mut sum = 0;
+        for i in 0..self.0 {
+            if i % 1_000 == 0 {
+                cx.checkpoint().await;
+            }
+            sum += i;
+        }
+        sum
+    }
+}
+
+fn expected() -> Vec<Result<u64, TaskError>> {
+    (0..ITEMS).map(|x| Ok(x * x)).collect()
+}
+
+/// `map` returns every result, in input order, with auto and explicit chunk sizes.
+fn map_is_ordered() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.map(square, 0..ITEMS), expected());
+    for chunksize in [1, 7, 10_000, 50_000] {
+        assert_eq!(
+            pool.map_chunked(square, 0..ITEMS, chunksize),
+            expected(),
+            "chunksize {chunksize}"
+        );
+    }
+    assert_eq!(pool.map(square, Vec::new()), Vec::new());
+    pool.join();
+}
+
+/// Chunking follows Python's rule, and a chunk is the unit sent: with chunk size n, each
+/// worker answers whole chunks.
+fn chunking() {
+    assert_eq!(proc_pool::auto_chunksize(100_000, 2), 12_500);
+    assert_eq!(proc_pool::auto_chunksize(10, 2), 2);
+    assert_eq!(proc_pool::auto_chunksize(0, 2), 1);
+    let pool = Pool::new(2).unwrap();
+    let pids: Vec<u32> = pool
+        .map_chunked(worker_pid, 0..100, 10)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for chunk in pids.chunks(10) {
+        assert!(
+            chunk.iter().all(|p| *p == chunk[0]),
+            "a chunk ran in one worker: {chunk:?}"
+        );
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.tasks_sent, 100);
+    pool.join();
+}
+
+/// `imap` streams results in order; `imap_unordered` yields every result exactly once.
+fn imap_orders() {
+    let pool = Pool::new(2).unwrap();
+    let ordered: Vec<_> = pool.imap(square, 0..ITEMS).collect();
+    assert_eq!(ordered, expected());
+    let chunked: Vec<_> = pool.imap_chunked(square, 0..ITEMS, 64).collect();
+    assert_eq!(chunked, expected());
+    let mut unordered: Vec<u64> = pool
+        .imap_unordered(square, 0..ITEMS)
+        .map(Result::unwrap)
+        .collect();
+    unordered.sort_unstable();
+    assert_eq!(unordered, (0..ITEMS).map(|x| x * x).collect::<Vec<_>>());
+    // Dropping an iterator half-way leaves the pool usable.
+    let first: Vec<_> = pool.imap(square, 0..ITEMS).take(10).collect();
+    assert_eq!(first.len(), 10);
+    assert_eq!(pool.apply(square, 3), Ok(9));
+    pool.join();
+}
+
+/// `imap` pulls its input lazily: an endless input works.
+fn imap_is_lazy() {
+    let pool = Pool::new(2).unwrap();
+    let first: Vec<u64> = pool
+        .imap(square, 0..)
+        .take(100)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(first, (0..100).map(|x| x * x).collect::<Vec<_>>());
+    pool.join();
+}
+
+/// `apply` and `apply_async` give the value; `get_timeout` gives the handle back or the value.
+fn apply_and_async() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.apply(square, 12), Ok(144));
+    let handles: Vec<_> = (0..100).map(|x| pool.apply_async(square, x)).collect();
+    for (x, h) in handles.into_iter().enumerate() {
+        let x = x as u64;
+        match h.get_timeout(util::GUARD) {
+            Ok(r) => assert_eq!(r, Ok(x * x)),
+            Err(_) => panic!("task {x} not done within the guard"),
+        }
+    }
+    let h = pool.apply_async(square, 5);
+    let h = loop {
+        if h.ready() {
+            break h;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(h.get(), Ok(25));
+    pool.join();
+}
+
+/// The initializer runs in every worker before its tasks.
+fn initializer_runs() {
+    let pool = Pool::builder()
+        .workers(2)
+        .initializer(init)
+        .build()
+        .unwrap();
+    assert!(
+        pool.map_chunked(read_init, vec![(); 50], 1)
+            .into_iter()
+            .all(|r| r == Ok(42))
+    );
+    assert_eq!(INITIALIZED.load(Ordering::Relaxed), 0, "not in the parent");
+    pool.join();
+}
+
+/// Shared jobs run in workers with the blocking context, in input order.
+fn run_jobs() {
+    let pool = Pool::new(2).unwrap();
+    let jobs: Vec<SumBelow> = (0..20).map(|i| SumBelow(i * 1_000)).collect();
+    let want: Vec<_> = (0..20u64)
+        .map(|i| Ok((0..i * 1_000).sum::<u64>()))
+        .collect();
+    assert_eq!(pool.run_all(jobs), want);
+    assert_eq!(pool.run(SumBelow(10)), Ok(45));
+    pool.join();
+}
+
+/// After `close`, new work fails with `PoolClosed`; `join` finishes queued work first.
+fn close_and_join() {
+    let pool = Pool::new(2).unwrap();
+    let pending = pool.apply_async(square, 4);
+    pool.close();
+    assert_eq!(pool.apply(square, 2), Err(TaskError::PoolClosed));
+    pool.join();
+    assert_eq!(pending.get(), Ok(16));
+    assert!(pool.worker_pids().is_empty());
+    assert!(util::children().is_empty(), "workers reaped");
+}
+
+/// The counters add up after a join.
+fn statistics() {
+    let pool = Pool::new(2).unwrap();
+    let n = 1_000;
+    assert!(pool.map_chunked(square, 0..n, 10).iter().all(Result::is_ok));
+    pool.join();
+    let s = pool.stats();
+    assert_eq!(s.tasks_sent, n);
+    assert_eq!(s.tasks_done, n);
+    assert_eq!(s.tasks_failed, 0);
+    assert_eq!(s.workers_started, 2);
+    assert!(s.bytes_out > n * 8 && s.bytes_in > n * 8, "{s:?}");
+}
+
+/// `worker_pids` names the current workers, which are this process's children.
+fn pids_are_children() {
+    let pool = Pool::new(3).unwrap();
+    let mut pids = pool.worker_pids();
+    pids.sort_unstable();
+    assert_eq!(pids.len(), 3);
+    assert_eq!(pids, util::children());
+    drop(pool);
+    assert!(util::children().is_empty());
+}
+
+fn main() {
+    util::run(&[
+        ("map_is_ordered", map_is_ordered),
+        ("chunking", chunking),
+        ("imap_orders", imap_orders),
+        ("imap_is_lazy", imap_is_lazy),
+        ("apply_and_async", apply_and_async),
+        ("initializer_runs", initializer_runs),
+        ("run_jobs", run_jobs),
+        ("close_and_join", close_and_join),
+        ("statistics", statistics),
+        ("pids_are_children", pids_are_children),
+    ]);
+}

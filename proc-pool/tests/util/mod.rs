@@ -1,0 +1,113 @@
+//! Shared helpers of the pool's tests: a tiny sequential harness with a guard timeout (every
+//! test binary here forks, so each runs as its own process with `harness = false`), and the
+//! re-executed-child helper.
+#![allow(dead_code)]
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+/// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
+pub const GUARD: Duration = Duration::from_secs(120);
+
+/// Runs `cases` one after another in this process; prints each outcome and
+/// `N passed, M failed`, then exits non-zero if any failed. A watchdog aborts the process
+/// after [`GUARD`].
+pub fn run(cases: &[(&str, fn())]) -> ! {
+    if let Some(role) = child_role() {
+        run_child_role(cases, &role);
+    }
+    std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(|| {
+            std::thread::sleep(GUARD);
+            eprintln!("watchdog: the test binary ran past {GUARD:?}; aborting");
+            std::process::abort();
+        })
+        .expect("watchdog thread");
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in cases {
+        match panic::catch_unwind(AssertUnwindSafe(case)) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 })
+}
+
+/// The environment variable that makes a re-executed test binary play a role.
+pub const ROLE_VAR: &str = "PROC_POOL_TEST_ROLE";
+
+/// The role this process was started for, if any.
+pub fn child_role() -> Option<String> {
+    std::env::var(ROLE_VAR).ok()
+}
+
+/// In a re-executed child: runs the case named `role` (without the watchdog's printing) and
+/// exits.
+fn run_child_role(cases: &[(&str, fn())], role: &str) -> ! {
+    let role = role.split(':').next().unwrap_or_default();
+    for (name, case) in cases {
+        if *name == role {
+            case();
+            std::process::exit(0);
+        }
+    }
+    eprintln!("unknown role {role}");
+    std::process::exit(2)
+}
+
+/// The pids of this process's children, from `/proc/self/task/*/children`.
+pub fn children() -> Vec<u32> {
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+    {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// How many descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// Whether `pid` names a live (not zombie) process.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded by [`GUARD`]) until `cond` holds, polling every millisecond. For waiting on
+/// other processes' state, where no event can be waited on.
+#[track_caller]
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < GUARD, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
