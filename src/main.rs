@@ -1,2 +1,55 @@
-//! The compare program (being built).
-fn main() {}
+//! `concurrency`: the compare program. It runs the same standard jobs on every runtime of the
+//! workspace and on a sequential baseline, and prints what it measured.
+//!
+//! ```text
+//! cargo run --release                          # every workload, every runtime
+//! cargo run --release -- --workload cpu --repeat 5 --json
+//! ```
+//!
+//! # Layout
+//!
+//! - `cli`: the flags, and their validation (bad flags exit with status 2).
+//! - `workload`: the standard workload set: what jobs each workload makes and what fixture it
+//!   needs.
+//! - `runtime`: the runtimes under test, one enum arm each; adding a runtime is one arm.
+//! - `compare`: the plan: for each workload, start its fixture, run each runtime's trials.
+//! - `trial`: one measured trial, run in a fresh child process (the program re-executes itself
+//!   in a hidden role), and the parent's side that starts it and reads its report.
+//! - `fixture_proc`: the loopback fixture server in a child process of its own.
+//! - `measure`: wall time, CPU time and peak memory, read from the kernel.
+//! - `report`: the table and the JSON document.
+//!
+//! # Implementation
+//!
+//! `trial.rs` holds the measurement protocol: why each trial is a fresh process, what is
+//! timed, and how the children's memory and CPU are added in.
+
+mod cli;
+mod compare;
+mod fixture_proc;
+mod measure;
+mod report;
+mod runtime;
+mod trial;
+mod workload;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // The hidden roles come first: a trial or fixture child is this same binary, re-executed.
+    let mut args = std::env::args_os();
+    let _program = args.next();
+    match args.next().as_ref().and_then(|a| a.to_str()) {
+        Some(trial::ROLE) => return trial::child_main(args.collect()),
+        Some(fixture_proc::ROLE) => return fixture_proc::child_main(args.collect()),
+        _ => {}
+    }
+    let options = cli::parse();
+    match compare::run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("concurrency: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

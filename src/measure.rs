@@ -1,0 +1,72 @@
+//! What a trial measures, read from the kernel: CPU time from `getrusage`, peak resident
+//! memory from `/proc/<pid>/status` (`VmHWM`), another process's CPU time from
+//! `/proc/<pid>/stat`.
+//!
+//! Why not `getrusage(RUSAGE_CHILDREN)` for memory: its `ru_maxrss` is the largest peak of any
+//! single reaped child, not a sum, so a pool of workers would look as small as one of them.
+//! Its CPU times, on the other hand, are sums over every reaped child, which is what we want.
+
+use std::fs;
+use std::time::Duration;
+
+/// User plus system CPU time of this process and of every child it has reaped.
+pub fn cpu_time_with_children() -> Duration {
+    rusage_cpu(libc::RUSAGE_SELF) + rusage_cpu(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_cpu(who: libc::c_int) -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is valid and writable for the duration of the call.
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
+}
+
+/// The peak resident set (`VmHWM`, in KiB) of `pid`, or of this process for `None`; `None` if
+/// the process is gone or the kernel does not report it.
+pub fn peak_rss_kib(pid: Option<u32>) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    let status = fs::read_to_string(path).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User plus system CPU time that process `pid` has used so far, from `/proc/<pid>/stat`.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after
+    // the last ')'. utime and stime are fields 14 and 15, so the 12th and 13th after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
+    Some(Duration::from_nanos(
+        (utime + stime) * 1_000_000_000 / ticks,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This process's own figures are readable and plausible.
+    #[test]
+    fn reads_own_figures() {
+        assert!(peak_rss_kib(None).is_some_and(|kib| kib > 0));
+        assert!(process_cpu_time(std::process::id()).is_some());
+    }
+}

@@ -1,0 +1,179 @@
+//! One measured trial, in a fresh child process.
+//!
+//! ```text
+//! parent (compare)                         child (this binary, role `__trial`)
+//!   spawn `<exe> __trial <spec as JSON>' --> raise the open-file limit
+//!                                            build the jobs (not timed)
+//!                                            t0, cpu0
+//!                                            runtime.run(jobs)  -- may fork workers, which
+//!                                                                  it reaps before returning
+//!                                            wall, cpu (self + reaped children), VmHWM
+//!                                            check every output against its known value
+//!   read the last stdout line  <------------ print the report as one JSON line
+//! ```
+//!
+//! Why a fresh process per trial: peak memory (`VmHWM`) only ever grows, so it is only
+//! meaningful for a process that ran one trial; and a trial that leaks threads, sockets or
+//! timers cannot disturb the next one.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use concurrency_shared::raise_nofile_limit;
+use concurrency_shared::workloads::Workload;
+use serde::{Deserialize, Serialize};
+
+use crate::measure;
+use crate::runtime::RuntimeKind;
+use crate::workload::{self, WorkloadKind};
+
+/// The hidden first argument that selects the trial role.
+pub const ROLE: &str = "__trial";
+
+/// What a trial runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialSpec {
+    /// Which workload's jobs.
+    pub workload: WorkloadKind,
+    /// On which runtime.
+    pub runtime: RuntimeKind,
+    /// How many jobs.
+    pub tasks: usize,
+    /// With how many threads or processes.
+    pub workers: usize,
+    /// The fixture server, for the workloads that talk to one.
+    pub server: Option<SocketAddr>,
+}
+
+/// What a trial measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialReport {
+    /// Wall time of the run in seconds, runtime start-up and shut-down included.
+    pub wall_s: f64,
+    /// CPU time of the trial process and its reaped workers during the run, in seconds.
+    pub cpu_s: f64,
+    /// Peak resident memory of the trial process plus its workers, in KiB.
+    pub peak_rss_kib: u64,
+    /// Jobs whose output equalled the known correct output.
+    pub correct: usize,
+    /// The first wrong output or error, if any.
+    pub first_failure: Option<String>,
+}
+
+/// Runs one trial in a child process and returns its report.
+pub fn run(spec: &TrialSpec) -> Result<TrialReport, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .arg(ROLE)
+        .arg(spec_json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start a trial process: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last_line = stdout.lines().last().unwrap_or_default();
+    match serde_json::from_str(last_line) {
+        Ok(report) if output.status.success() => Ok(report),
+        _ => Err(format!(
+            "trial {} on {} failed ({}){}",
+            spec.workload.name(),
+            spec.runtime.name(),
+            output.status,
+            if last_line.is_empty() {
+                String::new()
+            } else {
+                format!(": {last_line}")
+            }
+        )),
+    }
+}
+
+/// The trial role's `main`: runs the spec given as the first argument and prints its report.
+pub fn child_main(args: Vec<OsString>) -> ExitCode {
+    let Some(spec) = args
+        .first()
+        .and_then(|a| a.to_str())
+        .and_then(|s| serde_json::from_str::<TrialSpec>(s).ok())
+    else {
+        eprintln!("concurrency {ROLE}: expected one argument, a trial spec in JSON");
+        return ExitCode::from(2);
+    };
+    // Thousands of connections need more descriptors than the usual soft limit of 1,024.
+    if let Err(e) = raise_nofile_limit() {
+        eprintln!("concurrency {ROLE}: cannot raise the open-file limit: {e}");
+    }
+    let report = match run_spec(&spec) {
+        Ok(report) => report,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serde_json::to_string(&report) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("cannot encode the report: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_spec(spec: &TrialSpec) -> Result<TrialReport, String> {
+    let server = || {
+        spec.server
+            .ok_or_else(|| format!("workload {} needs a server", spec.workload.name()))
+    };
+    let (tasks, rt, workers) = (spec.tasks, spec.runtime, spec.workers);
+    Ok(match spec.workload {
+        WorkloadKind::Cpu => measure(workload::cpu_jobs(tasks), rt, workers),
+        WorkloadKind::Sleep => measure(workload::sleep_jobs(tasks), rt, workers),
+        WorkloadKind::SlowIo => measure(workload::slow_io_jobs(tasks, server()?), rt, workers),
+        WorkloadKind::FastIo => measure(workload::fast_io_jobs(tasks, server()?), rt, workers),
+        WorkloadKind::Mixed => measure(workload::mixed_jobs(tasks, server()?), rt, workers),
+    })
+}
+
+/// Times `jobs` on `runtime`, then checks every output against its job's known value.
+fn measure<W: Workload>(jobs: Vec<W>, runtime: RuntimeKind, workers: usize) -> TrialReport {
+    // The expected outputs are computed after the run, so that their memory is not counted,
+    // but from clones of the jobs taken before it, since the runtime consumes them.
+    let encoded: Vec<Vec<u8>> = jobs.iter().map(|j| j.to_bytes()).collect();
+
+    let cpu_before = measure::cpu_time_with_children();
+    let started = Instant::now();
+    let outcome = runtime.run(jobs, workers);
+    let wall = started.elapsed();
+    let cpu = measure::cpu_time_with_children().saturating_sub(cpu_before);
+    let peak_rss_kib = measure::peak_rss_kib(None).unwrap_or(0) + outcome.workers_peak_rss_kib;
+
+    let mut correct = 0;
+    let mut first_failure = None;
+    for (i, (bytes, output)) in encoded.iter().zip(outcome.outputs).enumerate() {
+        let verdict = match (W::from_bytes(bytes), output) {
+            (Ok(job), Ok(got)) if got == job.expected() => Ok(()),
+            (Ok(job), Ok(got)) => Err(format!("expected {:?}, got {got:?}", job.expected())),
+            (Err(e), _) => Err(format!("cannot rebuild the job: {e}")),
+            (_, Err(e)) => Err(e),
+        };
+        match verdict {
+            Ok(()) => correct += 1,
+            Err(why) => {
+                first_failure.get_or_insert_with(|| format!("job {i}: {why}"));
+            }
+        }
+    }
+    TrialReport {
+        wall_s: wall.as_secs_f64(),
+        cpu_s: cpu.as_secs_f64(),
+        peak_rss_kib,
+        correct,
+        first_failure,
+    }
+}
