@@ -4,5 +4,5 @@
 //! loom model in `tests/loom_waker.rs` can compile the very same file against loom's types by
 //! declaring its own `shim` module (loom stays a dev-dependency; see that test).
 
-pub(crate) use std::sync::Mutex;
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::{Mutex, MutexGuard};

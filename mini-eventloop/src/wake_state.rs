@@ -7,32 +7,39 @@
 //! # The protocol
 //!
 //! States of the loop as seen from other threads: **running** (`sleeping == false`) and
-//! **may be asleep** (`sleeping == true`).
+//! **may be asleep** (`sleeping == true`). The flag lives inside the queue's mutex.
 //!
-//! Loop thread, before it blocks ([`WakeState::prepare_sleep`]):
-//! 1. `sleeping.store(true)`
-//! 2. `pending.load()`: if a remote wake is queued, undo step 1 and poll without blocking.
+//! Loop thread, before it blocks ([`WakeState::prepare_sleep`]), under the mutex:
+//! 1. if the queue is non-empty, do not block (poll with a zero timeout);
+//! 2. else set `sleeping = true`, unlock, and block in the poll.
 //!
-//! Remote waker ([`WakeState::push`]):
-//! 1. push the task's name under the queue's mutex, then `pending.store(true)`
-//! 2. `sleeping.load()`: if set, `swap(false)`; whoever turns it from true to false pokes.
+//! Remote waker ([`WakeState::push`]), under the mutex:
+//! 1. push the task's name;
+//! 2. if `sleeping`, clear it and, after unlocking, poke the `mio::Waker`.
 //!
 //! ```text
-//!   loop thread                          remote thread
-//!   sleeping = true  ──┐          ┌──  queue.push(id); pending = true
-//!   read pending     ──┼──────────┼──  read sleeping
-//!                      └─ SeqCst ─┘
-//!   at least one of the two reads sees the other's write (a total order over the four)
+//!   loop thread                         remote thread
+//!   lock ─ queue empty? ─ sleeping=true ─ unlock ── poll(blocks) ◄──── poke
+//!                                                                       ▲
+//!                                       lock ─ push ─ sleeping? ─ clear ┘─ unlock
 //! ```
 //!
-//! This is Dekker's pattern: all four operations are `SeqCst`, so they fall in one total
-//! order; whichever store comes first in it is seen by the other side's load. Either the loop
-//! sees `pending` and does not block, or the remote side sees `sleeping` and pokes. Relaxed or
-//! acquire/release would allow both loads to miss both stores (store buffering), which is the
-//! lost wake-up. The `swap` makes exactly one of many concurrent wakers pay for the poke.
+//! The two critical sections are ordered by the mutex. If the push comes first, the loop sees
+//! a non-empty queue and does not block; if the loop's comes first, the push sees `sleeping`
+//! and pokes. Clearing the flag makes exactly one of many concurrent wakers pay for the poke;
+//! a poke that arrives before the loop reaches `epoll_wait` is not lost (the waker's eventfd
+//! stays readable until the poll reports it).
+//!
+//! Why a mutex and not a lone `SeqCst` atomic flag (Dekker's pattern): the push needs the
+//! mutex anyway, a flag read inside the same critical section is exact with no fence argument
+//! to get right, and loom (which treats `SeqCst` as acquire/release) can check it; it did
+//! find the lost wake-up in an earlier atomic-only version. The lock is uncontended on the
+//! loop side and taken only when the loop is about to make a blocking system call. The
+//! `pending` atomic is only a hint that spares the loop the lock on every tick: it is set
+//! inside the critical section after a push and cleared inside the drain.
 //!
 //! After [`WakeState::close`] (the runtime is gone) every push is refused, so wakers that
-//! outlive their runtime neither leak queue entries nor touch a closed poll.
+//! outlive their runtime neither leak queue entries nor poke a closed poll.
 
 use crate::shim::{AtomicBool, Mutex, Ordering};
 
@@ -47,18 +54,25 @@ pub enum Pushed {
     Closed,
 }
 
-/// The remote ready queue plus the flags of the sleep protocol (see the module docs).
+/// The state guarded by the mutex.
 #[derive(Debug)]
-pub struct WakeState<T> {
-    /// Names of tasks woken from other threads, drained by the loop. Guarded by its mutex.
-    queue: Mutex<Vec<T>>,
-    /// Set (under the mutex) when the queue may be non-empty; cleared by the loop's drain.
-    pending: AtomicBool,
+struct Inner<T> {
+    /// Names of tasks woken from other threads, drained by the loop.
+    queue: Vec<T>,
     /// Set by the loop just before it may block; cleared by the loop when it wakes, or by the
     /// one remote waker that takes the job of poking it.
-    sleeping: AtomicBool,
+    sleeping: bool,
     /// Set once by the runtime's drop; from then on pushes are refused.
-    closed: AtomicBool,
+    closed: bool,
+}
+
+/// The remote ready queue plus the flag of the sleep protocol (see the module docs).
+#[derive(Debug)]
+pub struct WakeState<T> {
+    /// The queue and the flags.
+    inner: Mutex<Inner<T>>,
+    /// A hint for the loop: true if the queue may be non-empty. Written under the mutex.
+    pending: AtomicBool,
 }
 
 impl<T> Default for WakeState<T> {
@@ -71,63 +85,70 @@ impl<T> WakeState<T> {
     /// An empty queue with the loop running.
     pub fn new() -> Self {
         Self {
-            queue: Mutex::new(Vec::new()),
+            inner: Mutex::new(Inner {
+                queue: Vec::new(),
+                sleeping: false,
+                closed: false,
+            }),
             pending: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Locks the state, recovering from poisoning (no critical section here can panic
+    /// half-way, except by running out of memory).
+    fn lock(&self) -> crate::shim::MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues `item` from any thread and says whether the loop must be poked.
     pub fn push(&self, item: T) -> Pushed {
-        if self.closed.load(Ordering::Acquire) {
+        let mut inner = self.lock();
+        if inner.closed {
             return Pushed::Closed;
         }
-        {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.push(item);
-            self.pending.store(true, Ordering::SeqCst);
-        }
-        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+        inner.queue.push(item);
+        self.pending.store(true, Ordering::Release);
+        if std::mem::replace(&mut inner.sleeping, false) {
             Pushed::QueuedMustPoke
         } else {
             Pushed::Queued
         }
     }
 
-    /// A cheap hint for the loop: true if something may be queued.
+    /// A cheap hint for the loop: true if something may be queued. A stale `false` is
+    /// harmless: [`WakeState::prepare_sleep`] checks the queue itself.
     pub fn has_pending(&self) -> bool {
-        self.pending.load(Ordering::Relaxed)
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Moves everything queued into `out` (loop thread).
     pub fn drain_into(&self, out: &mut Vec<T>) {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        self.pending.store(false, Ordering::SeqCst);
-        out.append(&mut queue);
+        let mut inner = self.lock();
+        self.pending.store(false, Ordering::Release);
+        out.append(&mut inner.queue);
     }
 
-    /// Announces that the loop is about to block (loop thread). Returns false, with the flag
-    /// cleared again, if a remote wake is already queued: then the loop must not block.
+    /// Announces that the loop is about to block (loop thread). Returns false if a remote
+    /// wake is already queued: then the loop must not block.
     pub fn prepare_sleep(&self) -> bool {
-        self.sleeping.store(true, Ordering::SeqCst);
-        if self.pending.load(Ordering::SeqCst) {
-            self.sleeping.store(false, Ordering::SeqCst);
+        let mut inner = self.lock();
+        if !inner.queue.is_empty() {
             return false;
         }
+        inner.sleeping = true;
         true
     }
 
     /// The loop is awake again (loop thread, after its poll returned).
     pub fn woke(&self) {
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.lock().sleeping = false;
     }
 
     /// Refuses all later pushes and drops whatever is queued (runtime drop).
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.clear();
-        self.pending.store(false, Ordering::SeqCst);
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.queue.clear();
+        self.pending.store(false, Ordering::Release);
     }
 }
