@@ -3,7 +3,7 @@
 //! and the fixture saw every request pending at once.
 //!
 //! Also: with every descriptor in use, the fixture pauses accepting instead of spinning, and
-//! recovers.
+//! recovers; and a dropped fixture's port refuses connections.
 //!
 //! It raises the open-file limit, holds two descriptors per client and later exhausts them
 //! all, so it runs alone: a `harness = false` test with its own `main`, running its checks one
@@ -36,7 +36,7 @@ type Check = (&'static str, fn() -> io::Result<FixtureStats>);
 
 /// The checks, run one after the other (never concurrently: each needs the process's
 /// descriptors to itself).
-const CHECKS: [Check; 2] = [
+const CHECKS: [Check; 3] = [
     ("every_client_gets_its_answer", || {
         every_client_gets_its_answer(stress_connections())
     }),
@@ -44,6 +44,7 @@ const CHECKS: [Check; 2] = [
         "accept_pauses_when_out_of_descriptors",
         accept_pauses_when_out_of_descriptors,
     ),
+    ("drop_closes_the_listener", drop_closes_the_listener),
 ];
 
 fn main() -> ExitCode {
@@ -115,6 +116,22 @@ fn accept_pauses_when_out_of_descriptors() -> io::Result<FixtureStats> {
     let stats = fixture.stats();
     assert!(stats.accept_pauses >= 1, "{stats:?}");
     assert_eq!(stats.connections, 1, "{stats:?}");
+    Ok(stats)
+}
+
+/// A dropped fixture refuses new connections: its listener is closed, not just ignored.
+///
+/// It lives here, not with the other drop tests, because it needs the freed port to stay
+/// free: in a harness running tests in parallel, another test's fixture could bind it.
+fn drop_closes_the_listener() -> io::Result<FixtureStats> {
+    let fixture = Fixture::start(FixtureConfig::new())?;
+    let addr = fixture.addr();
+    let mut client = Client::connect(addr)?;
+    assert_eq!(client.round_trip(b"x")?, b"x");
+    let stats = fixture.stats();
+    drop(fixture);
+    let refused = Client::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
     Ok(stats)
 }
 
