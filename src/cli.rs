@@ -2,6 +2,7 @@
 //! status 2; an unknown workload or runtime lists the valid names.
 
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
@@ -43,6 +44,10 @@ pub struct Options {
     /// Print one JSON document (with the machine's description) instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a bar chart (speedup and peak memory per workload and runtime) as SVG.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// A `--workload` value: one workload or all of them.

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::chart;
 use crate::cli::Options;
 use crate::fixture_proc::FixtureProcess;
 use crate::report::{self, Row};
@@ -40,6 +41,10 @@ pub fn run(options: &Options) -> Result<(), String> {
             );
             rows.push(run_row(options, workload, runtime, fixture.as_ref())?);
         }
+    }
+    if let Some(path) = &options.svg {
+        chart::write(path, &rows)?;
+        eprintln!("chart written to {}", path.display());
     }
     report::print(options, &rows)
 }

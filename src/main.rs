@@ -18,12 +18,14 @@
 //! - `fixture_proc`: the loopback fixture server in a child process of its own.
 //! - `measure`: wall time, CPU time and peak memory, read from the kernel.
 //! - `report`: the table and the JSON document.
+//! - `chart`: the SVG bar chart written by `--svg`.
 //!
 //! # Implementation
 //!
 //! `trial.rs` holds the measurement protocol: why each trial is a fresh process, what is
 //! timed, and how the children's memory and CPU are added in.
 
+mod chart;
 mod cli;
 mod compare;
 mod fixture_proc;

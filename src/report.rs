@@ -105,7 +105,7 @@ impl Row {
 }
 
 /// The sequential baseline's median wall time for `workload`, if it was run.
-fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
+pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
     rows.iter()
         .find(|r| r.workload == workload && r.runtime == RuntimeKind::Sequential)
         .map(|r| r.wall().median)
