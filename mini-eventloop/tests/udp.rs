@@ -1,0 +1,32 @@
+//! UDP on the loop: datagrams between two sockets, both directions.
+
+mod util;
+
+use mini_eventloop::net::UdpSocket;
+use mini_eventloop::spawn;
+
+/// Datagrams sent each way arrive with the right sender address.
+#[test]
+fn ping_pong() {
+    util::run(async {
+        let a = UdpSocket::bind(util::any_port()).unwrap();
+        let b = UdpSocket::bind(util::any_port()).unwrap();
+        let a_addr = a.local_addr().unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let responder = spawn(async move {
+            let mut buf = [0; 64];
+            for _ in 0..10 {
+                let (n, from) = b.recv_from(&mut buf).await.unwrap();
+                b.send_to(&buf[..n], from).await.unwrap();
+            }
+        });
+        let mut buf = [0; 64];
+        for i in 0..10u8 {
+            a.send_to(&[i; 8], b_addr).await.unwrap();
+            let (n, from) = a.recv_from(&mut buf).await.unwrap();
+            assert_eq!((&buf[..n], from), (&[i; 8][..], b_addr));
+        }
+        responder.await.unwrap();
+        let _ = a_addr;
+    });
+}
