@@ -218,16 +218,19 @@ fn pids_are_children() {
 }
 
 fn main() {
-    util::run(&[
-        ("map_is_ordered", map_is_ordered),
-        ("chunking", chunking),
-        ("imap_orders", imap_orders),
-        ("imap_is_lazy", imap_is_lazy),
-        ("apply_and_async", apply_and_async),
-        ("initializer_runs", initializer_runs),
-        ("run_jobs", run_jobs),
-        ("close_and_join", close_and_join),
-        ("statistics", statistics),
-        ("pids_are_children", pids_are_children),
-    ]);
+    util::run(
+        &[
+            ("map_is_ordered", map_is_ordered),
+            ("chunking", chunking),
+            ("imap_orders", imap_orders),
+            ("imap_is_lazy", imap_is_lazy),
+            ("apply_and_async", apply_and_async),
+            ("initializer_runs", initializer_runs),
+            ("run_jobs", run_jobs),
+            ("close_and_join", close_and_join),
+            ("statistics", statistics),
+            ("pids_are_children", pids_are_children),
+        ],
+        &[],
+    );
 }

@@ -11,10 +11,11 @@ pub const GUARD: Duration = Duration::from_secs(120);
 
 /// Runs `cases` one after another in this process; prints each outcome and
 /// `N passed, M failed`, then exits non-zero if any failed. A watchdog aborts the process
-/// after [`GUARD`].
-pub fn run(cases: &[(&str, fn())]) -> ! {
+/// after [`GUARD`]. If this process was re-executed to play one of `roles`
+/// (see [`ROLE_VAR`]), it plays it instead.
+pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
     if let Some(role) = child_role() {
-        run_child_role(cases, &role);
+        run_child_role(roles, &role);
     }
     std::thread::Builder::new()
         .name("watchdog".into())
@@ -49,11 +50,9 @@ pub fn child_role() -> Option<String> {
     std::env::var(ROLE_VAR).ok()
 }
 
-/// In a re-executed child: runs the case named `role` (without the watchdog's printing) and
-/// exits.
-fn run_child_role(cases: &[(&str, fn())], role: &str) -> ! {
-    let role = role.split(':').next().unwrap_or_default();
-    for (name, case) in cases {
+/// In a re-executed child: plays the role named `role` and exits.
+fn run_child_role(roles: &[(&str, fn())], role: &str) -> ! {
+    for (name, case) in roles {
         if *name == role {
             case();
             std::process::exit(0);

@@ -1,0 +1,330 @@
+//! Faults: panics, killed, aborting, exiting and stopped workers, garbled answers, retirement,
+//! termination, huge results, a failing initializer, under both crash policies. Forks and
+//! kills, so it runs alone (`harness = false`).
+
+mod util;
+
+use std::ffi::CString;
+use std::io::Read;
+use std::time::Duration;
+
+use proc_pool::{CrashPolicy, ExitStatus, Pool, TaskError};
+
+/// How many ordinary tasks run around a fault.
+const OTHERS: u64 = 1_000;
+
+/// 100 MB: bigger than any pipe buffer by far.
+const HUGE: usize = 100 * 1024 * 1024;
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn worker_pid(_: u64) -> u32 {
+    std::process::id()
+}
+
+fn panics_on_3(x: u64) -> u64 {
+    assert_ne!(x, 3, "three is not allowed");
+    x
+}
+
+fn aborts(_: u64) -> u64 {
+    std::process::abort()
+}
+
+fn exits(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; the test wants an exit that runs no handlers.
+    unsafe { libc::_exit(3) }
+}
+
+/// Announces its pid on the FIFO at `path`, then waits to be killed.
+fn victim(path: String) -> u64 {
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open fifo");
+    std::io::Write::write_all(&mut fifo, format!("{}\n", std::process::id()).as_bytes())
+        .expect("write pid");
+    drop(fifo);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn sleeps_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn garbles(x: u64) -> u64 {
+    proc_pool::garble_next_answer();
+    x
+}
+
+fn huge_result(len: u64) -> Vec<u8> {
+    vec![7; len as usize]
+}
+
+fn sum_bytes(v: Vec<u8>) -> u64 {
+    v.iter().map(|&b| u64::from(b)).sum()
+}
+
+fn init_panics() {
+    panic!("the initializer fails");
+}
+
+/// A FIFO in a fresh temporary directory.
+fn fifo() -> String {
+    let dir = std::env::temp_dir().join(format!("proc-pool-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("victim");
+    let _ = std::fs::remove_file(&path);
+    let c = CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    path.to_str().unwrap().to_owned()
+}
+
+/// Starts `victim` in `pool` and returns its pid once it runs (read from the FIFO, which
+/// blocks until the victim has opened it: no sleeping).
+fn start_victim(pool: &Pool) -> (proc_pool::AsyncResult<u64>, u32) {
+    let path = fifo();
+    let pending = pool.apply_async(victim, path.clone());
+    let mut line = String::new();
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_to_string(&mut line)
+        .unwrap();
+    (pending, line.trim().parse().unwrap())
+}
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: `pid` is an unreaped child of this process (a worker), so it cannot be reused.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+/// A panicking task fails alone with its message; its worker survives.
+fn panic_is_a_value() {
+    let pool = Pool::new(2).unwrap();
+    let results = pool.map_chunked(panics_on_3, 0..10, 1);
+    for (x, r) in results.into_iter().enumerate() {
+        match r {
+            Err(TaskError::Panicked(msg)) => {
+                assert_eq!(x, 3);
+                assert!(msg.contains("three is not allowed"), "{msg}");
+            }
+            other => assert_eq!(other, Ok(x as u64)),
+        }
+    }
+    pool.join();
+    assert_eq!(pool.stats().workers_started, 2, "no worker was replaced");
+}
+
+/// FailTask: a worker SIGKILLed mid-task fails that task with `WorkerDied`; the tasks queued
+/// around it (some prefetched by the same worker) all succeed; the worker is replaced.
+fn sigkill_fail_task() {
+    let pool = Pool::new(2).unwrap();
+    let (pending, pid) = start_victim(&pool);
+    let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
+    kill(pid, libc::SIGKILL);
+    assert_eq!(
+        pending.get(),
+        Err(TaskError::WorkerDied {
+            pid,
+            status: ExitStatus::Signal(libc::SIGKILL)
+        })
+    );
+    for (x, h) in others.into_iter().enumerate() {
+        assert_eq!(h.get(), Ok(x as u64 * x as u64));
+    }
+    assert_eq!(pool.worker_pids().len(), 2);
+    assert!(!pool.worker_pids().contains(&pid));
+    let stats = pool.stats();
+    assert_eq!(stats.replaced_crashed, 1);
+    assert_eq!(stats.workers_started, 3);
+    pool.join();
+}
+
+/// FailPool: the killed worker's task fails with `WorkerDied`, every other pending task with
+/// `PoolBroken`, and so does every later submission.
+fn sigkill_fail_pool() {
+    let pool = Pool::builder()
+        .workers(2)
+        .crash_policy(CrashPolicy::FailPool)
+        .build()
+        .unwrap();
+    let (pending, pid) = start_victim(&pool);
+    let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
+    kill(pid, libc::SIGKILL);
+    assert_eq!(
+        pending.get(),
+        Err(TaskError::WorkerDied {
+            pid,
+            status: ExitStatus::Signal(libc::SIGKILL)
+        })
+    );
+    for (x, h) in others.into_iter().enumerate() {
+        match h.get() {
+            Ok(v) => assert_eq!(v, x as u64 * x as u64),
+            Err(e) => assert_eq!(e, TaskError::PoolBroken),
+        }
+    }
+    assert_eq!(pool.apply(square, 2), Err(TaskError::PoolBroken));
+    assert_eq!(
+        pool.map(square, 0..10),
+        vec![Err(TaskError::PoolBroken); 10]
+    );
+    drop(pool);
+    assert!(util::children().is_empty());
+}
+
+/// A task calling `abort` or `_exit` fails with `WorkerDied` and its status; the rest succeed.
+fn abort_and_exit() {
+    let pool = Pool::new(2).unwrap();
+    let aborted = pool.apply(aborts, 0);
+    assert!(
+        matches!(
+            aborted,
+            Err(TaskError::WorkerDied {
+                status: ExitStatus::Signal(libc::SIGABRT),
+                ..
+            })
+        ),
+        "{aborted:?}"
+    );
+    let exited = pool.apply(exits, 0);
+    assert!(
+        matches!(
+            exited,
+            Err(TaskError::WorkerDied {
+                status: ExitStatus::Exited(3),
+                ..
+            })
+        ),
+        "{exited:?}"
+    );
+    assert!(pool.map(square, 0..OTHERS).iter().all(Result::is_ok));
+    assert_eq!(pool.stats().replaced_crashed, 2);
+    pool.join();
+}
+
+/// A stopped worker's task times out: the worker is killed and replaced, the other tasks
+/// (including the one prefetched behind the stuck one) succeed.
+fn stopped_worker_times_out() {
+    let pool = Pool::builder()
+        .workers(2)
+        .task_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let stopped = pool.worker_pids()[0];
+    kill(stopped, libc::SIGSTOP);
+    let results = pool.map_chunked(square, 0..20, 1);
+    let timed_out = results
+        .iter()
+        .filter(|r| **r == Err(TaskError::TimedOut))
+        .count();
+    assert_eq!(timed_out, 1, "{results:?}");
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+    assert!(!pool.worker_pids().contains(&stopped));
+    assert_eq!(pool.stats().replaced_timed_out, 1);
+    pool.join();
+}
+
+/// A garbled answer is a `Codec` error for its chunk, not a panic; the pool goes on.
+fn garbled_answer_is_codec_error() {
+    let pool = Pool::new(1).unwrap();
+    let results = pool.map_chunked(garbles, 0..3, 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(TaskError::Codec(_)))),
+        "{results:?}"
+    );
+    assert_eq!(pool.apply(square, 5), Ok(25));
+    pool.join();
+}
+
+/// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
+fn max_tasks_per_child() {
+    let pool = Pool::builder()
+        .workers(2)
+        .max_tasks_per_child(10)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = pool
+        .map_chunked(worker_pid, 0..100, 1)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut distinct = pids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() >= 10, "{} workers", distinct.len());
+    for pid in &distinct {
+        assert!(pids.iter().filter(|p| *p == pid).count() <= 10);
+    }
+    pool.join();
+    assert!(pool.stats().replaced_retired >= 8, "{:?}", pool.stats());
+    assert!(util::children().is_empty());
+}
+
+/// `terminate` while tasks run: they fail with `PoolClosed`, every worker is reaped.
+fn terminate_while_running() {
+    let pool = Pool::new(2).unwrap();
+    let pending: Vec<_> = (0..20)
+        .map(|_| pool.apply_async(sleeps_ms, 60_000))
+        .collect();
+    pool.terminate();
+    for h in pending {
+        assert_eq!(h.get(), Err(TaskError::PoolClosed));
+    }
+    assert!(util::children().is_empty());
+    assert_eq!(pool.apply(square, 1), Err(TaskError::PoolClosed));
+}
+
+/// A 100 MB result and a 100 MB input cross without deadlock.
+fn huge_payloads() {
+    let pool = Pool::new(2).unwrap();
+    let big = pool.apply(huge_result, HUGE as u64).unwrap();
+    assert_eq!(big.len(), HUGE);
+    assert!(big.iter().all(|&b| b == 7));
+    assert_eq!(pool.apply(sum_bytes, big), Ok(7 * HUGE as u64));
+    pool.join();
+}
+
+/// A panicking initializer breaks the pool instead of restarting workers forever.
+fn initializer_panic_breaks_pool() {
+    let pool = Pool::builder()
+        .workers(2)
+        .initializer(init_panics)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(square, 2), Err(TaskError::PoolBroken));
+    drop(pool);
+    assert!(util::children().is_empty());
+}
+
+fn main() {
+    util::run(
+        &[
+            ("panic_is_a_value", panic_is_a_value),
+            ("sigkill_fail_task", sigkill_fail_task),
+            ("sigkill_fail_pool", sigkill_fail_pool),
+            ("abort_and_exit", abort_and_exit),
+            ("stopped_worker_times_out", stopped_worker_times_out),
+            (
+                "garbled_answer_is_codec_error",
+                garbled_answer_is_codec_error,
+            ),
+            ("max_tasks_per_child", max_tasks_per_child),
+            ("terminate_while_running", terminate_while_running),
+            ("huge_payloads", huge_payloads),
+            (
+                "initializer_panic_breaks_pool",
+                initializer_panic_breaks_pool,
+            ),
+        ],
+        &[],
+    );
+}
