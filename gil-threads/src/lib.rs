@@ -1,5 +1,69 @@
-//! OS threads scheduled by a global interpreter lock, the way CPython's threading works.
+//! OS threads scheduled by a global interpreter lock, the way CPython's `threading` works.
 //!
-//! (Being built.)
+//! Real OS threads; one global interpreter lock (GIL) decides which of them may run
+//! "interpreter code" at any instant. The lock follows CPython's `Python/ceval_gil.c`: a thread
+//! that wants the GIL waits one **switch interval**, then sets a **drop request**; the holder
+//! honours it at its next [`Gil::checkpoint`] (a bytecode boundary) and, by **forced
+//! switching**, cannot take the GIL straight back. [`Gil::allow_threads`] releases it around
+//! blocking work. Besides CPython's [`Policy::Fair`], [`Policy::Fifo`] hands the GIL directly
+//! to the longest waiter, and [`Policy::IoPriority`] fixes the convoy effect (bpo-7946).
+//!
+//! The [`Gil`] token is the compiler-checked proof that a thread holds the GIL; [`GilCell`]
+//! is state guarded by it.
+//!
+//! # Layout
+//!
+//! - [`gil`]: the GIL itself: take, drop, checkpoint, forced switching, the policies.
+//! - `sync`: the shim through which every mutex, condvar and atomic comes (std or loom).
+//! - `token`: the [`Gil`] token.
+//! - `interpreter`: [`Interpreter`], its builder and shutdown.
+//! - `thread`: spawning, [`JoinHandle`], [`current_thread`].
+//! - `cell`: [`GilCell`].
+//! - `ctx`: [`GilCtx`], the shared [`Job`] contract on interpreter threads.
+//! - `lock`: [`Lock`] and [`RLock`], GIL-aware.
+//! - `event`: [`Event`].
+//! - `condition`: [`Condition`].
+//! - `queue`: [`Queue`] (bounded or not, `task_done`/`join`).
+//! - `executor`: [`ThreadPoolExecutor`] and its [`TaskHandle`].
+//! - `stats`: [`Stats`] and [`GilCounters`].
+//! - `error`: the error types.
+//!
+//! # Implementation
+//!
+//! The algorithm is whole in `src/gil.rs`, which opens with a design note (states, numbered
+//! protocol steps, the races prevented, why the memory orderings suffice, a diagram) and is
+//! meant to be read top to bottom.
 
+pub mod gil;
+
+mod cell;
+mod condition;
+mod ctx;
+mod error;
+mod event;
+mod executor;
+mod interpreter;
+mod lock;
+mod queue;
+mod stats;
+mod sync;
+mod thread;
+mod token;
+
+pub use cell::GilCell;
 pub use concurrency_shared::{Ctx, Job, Wire};
+pub use condition::{Condition, ConditionGuard};
+pub use ctx::GilCtx;
+pub use error::{
+    BorrowError, BuildError, ExecutorShutDown, Full, GilError, InvalidInterval, JoinError,
+    TaskError, Timeout, TooManyTaskDone,
+};
+pub use event::Event;
+pub use executor::{TaskHandle, ThreadPoolExecutor};
+pub use gil::Policy;
+pub use interpreter::{DEFAULT_SWITCH_INTERVAL, Interpreter, InterpreterBuilder, InterpreterId};
+pub use lock::{Lock, LockGuard, RLock, RLockGuard};
+pub use queue::Queue;
+pub use stats::{GilCounters, Stats, ThreadStats};
+pub use thread::{Builder, JoinHandle, ThreadId, ThreadInfo, current_thread};
+pub use token::Gil;

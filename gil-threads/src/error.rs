@@ -1,0 +1,220 @@
+//! The crate's error types, one cause per variant, each with `Display` and `Error`.
+//!
+//! Invariant: no error here carries a `Box<dyn Error>`; a failed hand-off of a value gives the
+//! value back inside the error ([`Full`]).
+
+use std::fmt;
+
+use crate::interpreter::InterpreterId;
+
+/// How an interpreter thread (or a task) ended without producing its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinError {
+    /// The thread's closure panicked; the panic message (or a placeholder for a non-string
+    /// payload). The GIL was released on the way out and the other threads went on.
+    Panicked(String),
+    /// The interpreter was shutting down: the thread could not be started, or it is a daemon
+    /// thread that asked for the GIL after shutdown and was unwound out of the interpreter.
+    ShuttingDown,
+    /// The operating system refused to create the thread (the `io::Error` message).
+    Spawn(String),
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(msg) => write!(f, "the thread panicked: {msg}"),
+            JoinError::ShuttingDown => f.write_str("the interpreter is shutting down"),
+            JoinError::Spawn(msg) => write!(f, "the thread could not be spawned: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Why [`Interpreter::with_gil`](crate::Interpreter::with_gil) could not enter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GilError {
+    /// This thread already has a live [`Gil`](crate::Gil) token (of any interpreter); a thread
+    /// never holds two at once.
+    AlreadyHeld,
+    /// The interpreter has been shut down.
+    ShuttingDown,
+}
+
+impl fmt::Display for GilError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GilError::AlreadyHeld => f.write_str("this thread already holds a GIL token"),
+            GilError::ShuttingDown => f.write_str("the interpreter is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for GilError {}
+
+/// A switch interval must be strictly positive (as for Python's `sys.setswitchinterval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidInterval;
+
+impl fmt::Display for InvalidInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the switch interval must be strictly positive")
+    }
+}
+
+impl std::error::Error for InvalidInterval {}
+
+/// Why [`InterpreterBuilder::build`](crate::InterpreterBuilder::build) failed. Opaque, so that
+/// causes can be added without breaking callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    /// The cause.
+    kind: BuildErrorKind,
+}
+
+/// The causes of a [`BuildError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BuildErrorKind {
+    /// See [`InvalidInterval`].
+    Interval,
+}
+
+impl BuildError {
+    /// The error for an invalid switch interval.
+    pub(crate) fn interval() -> Self {
+        Self {
+            kind: BuildErrorKind::Interval,
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            BuildErrorKind::Interval => InvalidInterval.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Why a [`GilCell`](crate::GilCell) refused a borrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BorrowError {
+    /// The token is another interpreter's GIL, which does not guard this cell.
+    WrongInterpreter {
+        /// The interpreter the cell belongs to.
+        cell: InterpreterId,
+        /// The interpreter whose token was offered.
+        gil: InterpreterId,
+    },
+    /// Two mutable borrows of the same cell were asked for at once.
+    SameCell,
+}
+
+impl fmt::Display for BorrowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BorrowError::WrongInterpreter { cell, gil } => write!(
+                f,
+                "the cell belongs to interpreter {cell} but the GIL offered is interpreter {gil}'s"
+            ),
+            BorrowError::SameCell => f.write_str("the same cell was borrowed mutably twice"),
+        }
+    }
+}
+
+impl std::error::Error for BorrowError {}
+
+/// A blocking call gave up after its timeout; nothing was taken or changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout;
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+/// A bounded [`Queue`](crate::Queue) stayed full until the timeout; the item is given back.
+#[derive(PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+impl<T> fmt::Debug for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<T> fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the queue is full")
+    }
+}
+
+impl<T> std::error::Error for Full<T> {}
+
+/// [`Queue::task_done`](crate::Queue::task_done) was called more times than items were put
+/// (Python raises `ValueError` here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyTaskDone;
+
+impl fmt::Display for TooManyTaskDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done() called more times than there were items")
+    }
+}
+
+impl std::error::Error for TooManyTaskDone {}
+
+/// Why a [`TaskHandle`](crate::TaskHandle) gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// The task panicked; the panic message.
+    Panicked(String),
+    /// The task never ran: its worker was refused at interpreter shutdown.
+    Cancelled,
+    /// `result_timeout` gave up; the task may still finish, so ask again.
+    Timeout,
+    /// The result was already taken by an earlier call.
+    Taken,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(msg) => write!(f, "the task panicked: {msg}"),
+            TaskError::Cancelled => f.write_str("the task was cancelled before it ran"),
+            TaskError::Timeout => f.write_str("timed out waiting for the task"),
+            TaskError::Taken => f.write_str("the task's result was already taken"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// The executor was shut down; no new task is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutorShutDown;
+
+impl fmt::Display for ExecutorShutDown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the executor has been shut down")
+    }
+}
+
+impl std::error::Error for ExecutorShutDown {}
+
+/// The panic message of a payload caught at a thread or task boundary.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,282 @@
+//! [`ThreadPoolExecutor`]: a fixed set of interpreter threads running submitted closures
+//! (Python's `concurrent.futures.ThreadPoolExecutor`).
+//!
+//! Invariants: every submitted task ends in exactly one outcome for its [`TaskHandle`]: its
+//! value, `Panicked` (caught at the task boundary; the worker goes on), or `Cancelled` (the
+//! task was dropped unrun, which drops its result sender). The executor registers an at-exit
+//! hook with its interpreter, like CPython's `threading._register_atexit`, so interpreter
+//! shutdown closes the queue, lets the workers drain it, and joins them.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::error::{ExecutorShutDown, TaskError, panic_message};
+use crate::interpreter::{Interpreter, Runtime};
+use crate::sync::{self, Mutex};
+use crate::thread::{Builder, JoinHandle};
+use crate::token::{self, Gil, ShutdownUnwind};
+
+/// A unit of work as a worker sees it.
+type Task = Box<dyn FnOnce(&mut Gil) + Send>;
+
+/// What the executor's owner and its at-exit hook share.
+#[derive(Debug)]
+struct Shared {
+    /// The task queue's producing end; `None` once shut down.
+    tx: Mutex<Option<Sender<Task>>>,
+}
+
+impl Shared {
+    /// Closes the queue: workers finish what is queued, then leave.
+    fn close(&self) {
+        sync::lock(&self.tx).take();
+    }
+}
+
+/// A pool of interpreter threads that run submitted closures.
+///
+/// ```
+/// use gil_threads::{Interpreter, ThreadPoolExecutor};
+///
+/// let interp = Interpreter::new();
+/// let pool = ThreadPoolExecutor::new(&interp, 2);
+/// let squares = interp.with_gil(|gil| pool.map(gil, |_gil, x: u64| x * x, 0..5)).unwrap();
+/// let squares: Vec<u64> = squares.unwrap().into_iter().map(Result::unwrap).collect();
+/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// pool.shutdown_blocking(true);
+/// ```
+#[derive(Debug)]
+pub struct ThreadPoolExecutor {
+    /// Shared with the at-exit hook.
+    shared: Arc<Shared>,
+    /// The worker threads, until joined.
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ThreadPoolExecutor {
+    /// Starts `workers` (at least one) non-daemon interpreter threads named `executor-<i>`.
+    pub fn new(interp: &Interpreter, workers: usize) -> Self {
+        Self::start(interp.runtime(), workers)
+    }
+
+    /// [`new`](ThreadPoolExecutor::new) from an interpreter thread: the workers join the
+    /// token's interpreter.
+    pub fn new_in(gil: &Gil, workers: usize) -> Self {
+        Self::start(gil.runtime(), workers)
+    }
+
+    /// Starts the workers in `rt`.
+    fn start(rt: &Arc<Runtime>, workers: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded::<Task>();
+        let shared = Arc::new(Shared {
+            tx: Mutex::new(Some(tx)),
+        });
+        let hook_target: Weak<Shared> = Arc::downgrade(&shared);
+        rt.at_exit(Box::new(move || {
+            if let Some(shared) = hook_target.upgrade() {
+                shared.close();
+            }
+        }));
+        let handles = (0..workers.max(1))
+            .map(|i| {
+                let rx = rx.clone();
+                Builder::new(Arc::clone(rt))
+                    .name(format!("executor-{i}"))
+                    .spawn(move |gil| work(gil, &rx))
+            })
+            .collect();
+        Self {
+            shared,
+            workers: Mutex::new(handles),
+        }
+    }
+
+    /// Queues `f` to run on a worker with the GIL held.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecutorShutDown`] once the executor (or its interpreter) was shut down.
+    pub fn submit<F, T>(&self, f: F) -> Result<TaskHandle<T>, ExecutorShutDown>
+    where
+        F: FnOnce(&mut Gil) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (result_tx, result_rx) = crossbeam_channel::bounded(1);
+        let task: Task = Box::new(move |gil| {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(gil)));
+            let result = match outcome {
+                Ok(value) => Ok(value),
+                // The worker is leaving a shut-down interpreter: the task never finished.
+                Err(payload) if payload.is::<ShutdownUnwind>() => panic::resume_unwind(payload),
+                Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
+            };
+            // The handle may be gone; then nobody wants the result.
+            let _ = result_tx.send(result);
+        });
+        let tx = sync::lock(&self.shared.tx);
+        match tx.as_ref() {
+            Some(tx) if tx.send(task).is_ok() => Ok(TaskHandle {
+                rx: result_rx,
+                taken: false,
+            }),
+            _ => Err(ExecutorShutDown),
+        }
+    }
+
+    /// Runs `f` on every item on the workers and waits (GIL released) for all the results,
+    /// in input order.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecutorShutDown`] if the executor was shut down before every item was submitted.
+    pub fn map<F, I, T>(
+        &self,
+        gil: &mut Gil,
+        f: F,
+        items: impl IntoIterator<Item = I>,
+    ) -> Result<Vec<Result<T, TaskError>>, ExecutorShutDown>
+    where
+        F: Fn(&mut Gil, I) -> T + Send + Sync + 'static,
+        I: Send + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handles = items
+            .into_iter()
+            .map(|item| {
+                let f = Arc::clone(&f);
+                self.submit(move |gil| f(gil, item))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(handles.into_iter().map(|h| h.result(gil)).collect())
+    }
+
+    /// Stops accepting tasks; with `wait`, waits (GIL released) for the queued tasks to
+    /// finish and the workers to leave.
+    pub fn shutdown(&self, gil: &mut Gil, wait: bool) {
+        self.shared.close();
+        if wait {
+            gil.allow_threads(|| self.join_workers());
+        }
+    }
+
+    /// [`shutdown`](ThreadPoolExecutor::shutdown) for a thread outside the interpreter.
+    pub fn shutdown_blocking(&self, wait: bool) {
+        self.shared.close();
+        if wait {
+            self.join_workers();
+        }
+    }
+
+    /// Joins every worker.
+    fn join_workers(&self) {
+        let workers = std::mem::take(&mut *sync::lock(&self.workers));
+        for worker in workers {
+            // A worker ends only by draining the queue or being refused at shutdown.
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    /// Shuts down and waits for the workers, unless this thread holds a GIL (the workers
+    /// need it to finish; they still drain the queue and leave on their own).
+    fn drop(&mut self) {
+        let wait = !token::holds_any_token();
+        self.shutdown_blocking(wait);
+    }
+}
+
+/// A worker's loop: take a task (GIL released while waiting), run it, until the queue closes.
+fn work(gil: &mut Gil, rx: &Receiver<Task>) {
+    loop {
+        let task = match rx.try_recv() {
+            Ok(task) => task,
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) => match gil.allow_threads(|| rx.recv()) {
+                Ok(task) => task,
+                Err(_) => return,
+            },
+        };
+        task(gil);
+    }
+}
+
+/// The pending result of a submitted task (Python's `concurrent.futures.Future`).
+#[derive(Debug)]
+#[must_use = "a TaskHandle is how the task's result is collected"]
+pub struct TaskHandle<T> {
+    /// Receives the task's outcome; disconnected unsent if the task was dropped unrun.
+    rx: Receiver<Result<T, TaskError>>,
+    /// Whether the outcome was already taken by `result_timeout`.
+    taken: bool,
+}
+
+impl<T> TaskHandle<T> {
+    /// Turns a receive failure into the task's error.
+    fn unrun(&self) -> TaskError {
+        if self.taken {
+            TaskError::Taken
+        } else {
+            TaskError::Cancelled
+        }
+    }
+
+    /// Waits (GIL released) for the task's outcome.
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`].
+    pub fn result(self, gil: &mut Gil) -> Result<T, TaskError> {
+        match self.rx.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Disconnected) => Err(self.unrun()),
+            Err(TryRecvError::Empty) => gil.allow_threads(|| self.result_blocking()),
+        }
+    }
+
+    /// Like [`result`](TaskHandle::result), giving up after `timeout`; the handle stays usable.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Timeout`] if the task is not done yet (ask again), otherwise the task's
+    /// error, or [`TaskError::Taken`] if an earlier call returned its outcome.
+    pub fn result_timeout(&mut self, gil: &mut Gil, timeout: Duration) -> Result<T, TaskError> {
+        let outcome = match self.rx.try_recv() {
+            Ok(result) => Ok(result),
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {
+                let rx = &self.rx;
+                gil.allow_threads(|| rx.recv_timeout(timeout))
+            }
+        };
+        match outcome {
+            Ok(result) => {
+                self.taken = true;
+                result
+            }
+            Err(RecvTimeoutError::Timeout) => Err(TaskError::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(self.unrun()),
+        }
+    }
+
+    /// [`result`](TaskHandle::result) for a thread outside the interpreter.
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`].
+    pub fn result_blocking(self) -> Result<T, TaskError> {
+        match self.rx.recv() {
+            Ok(result) => result,
+            Err(_) => Err(self.unrun()),
+        }
+    }
+
+    /// Whether the outcome is ready (Python's `Future.done()`).
+    pub fn is_done(&self) -> bool {
+        !self.rx.is_empty() || self.taken
+    }
+}

@@ -1,0 +1,669 @@
+//! The global interpreter lock: who may run interpreter code, and how it changes hands.
+//!
+//! This file is the whole algorithm, meant to be read top to bottom. It follows CPython's
+//! `Python/ceval_gil.c` (the "new GIL" of Python 3.2, by Antoine Pitrou) for [`Policy::Fair`],
+//! and adds two policies that change only *who gets the GIL next*. Everything else in the crate
+//! (the [`Gil`](crate::Gil) token, threads, cells, primitives) is built on the five operations
+//! at the bottom: `GilCore::take`, `GilCore::release`, `GilCore::yield_if_requested`,
+//! `GilCore::begin_finalizing` and the statistics snapshot.
+//!
+//! # The model
+//!
+//! The GIL is a boolean, **locked**, guarded by one mutex (`state`) that is only ever held for
+//! a few instructions. Beside it:
+//!
+//! - **holder**: the thread that owns the GIL (the one whose `Gil` token is live and not lent
+//!   out through `allow_threads`);
+//! - **switch_number**: how many times the GIL has been taken since the start; a waiter uses it
+//!   to tell "nobody else got the GIL while I slept" from "the GIL moved, just not to me";
+//! - **drop_request**: a waiter's demand that the holder let go, and *which waiter made it*;
+//!   mirrored into the `breaker` atomic so that the holder can notice it with one relaxed load;
+//! - **interval**: the switch interval (default 5 ms, like `sys.getswitchinterval()`).
+//!
+//! # The protocol ([`Policy::Fair`], CPython's)
+//!
+//! 1. **take**: lock `state`. While the GIL is locked, wait on `gil_cond` for at most one
+//!    interval.
+//! 2. If that wait *timed out* and `switch_number` did not move while we slept, the holder has
+//!    kept the GIL for a whole interval: set the **drop request** (and the breaker bit).
+//! 3. When the GIL is free, take it: `locked = true`, `holder = me`, `switch_number += 1`; clear
+//!    any drop request (it was aimed at the previous holder); wake a forced-switch dropper.
+//! 4. **checkpoint** (a "bytecode boundary"): one relaxed load of `breaker`. Zero: carry on.
+//!    Non-zero: lock `state`; if the request is still pending, **drop**: `locked = false`,
+//!    signal `gil_cond`.
+//! 5. **forced switching**: a thread that dropped on request then waits on `switch_cond` until
+//!    `switch_number` moves (another thread took the GIL), and only then takes it again
+//!    (step 1). Without this, the dropper, already running on a CPU, would usually win the race
+//!    against the waiter it just woke, and the request would achieve nothing.
+//! 6. **allow_threads** (blocking work): drop without a request, run the work, take (step 1)
+//!    like any other thread.
+//!
+//! ```text
+//!   holder H                                   waiter W
+//!   --------                                   --------
+//!   runs, checkpoint: breaker == 0             take: GIL locked -> wait(gil_cond, interval)
+//!   runs, checkpoint: breaker == 0               ... timed out, switch_number unchanged
+//!                                                -> drop_request = W, breaker |= DROP
+//!   checkpoint: breaker != 0
+//!     lock; request pending -> drop:
+//!     locked = false, notify gil_cond ------->   wakes; GIL free -> take:
+//!     wait(switch_cond) until                    locked, holder = W, switch_number += 1,
+//!       switch_number moves   <--------------    drop_request = none, notify switch_cond
+//!     take: GIL locked -> wait(gil_cond, ...)    W runs
+//! ```
+//!
+//! # The other policies: who is next
+//!
+//! - [`Policy::Fifo`] (Ruby's GVL, roughly): waiters queue in arrival order, each on its own
+//!   condition variable, and the releasing thread **hands the GIL directly** to the head of the
+//!   queue: `locked` never goes false while anyone waits, so no thundering herd, no race that
+//!   the dropper could win, and forced switching is implied (the dropper joins the tail).
+//! - [`Policy::IoPriority`] fixes the **convoy effect** (bpo-7946, python/cpython#52194): under
+//!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
+//!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
+//!   at about one round trip per interval. Here a thread returning from `allow_threads` queues
+//!   in a priority lane and sets the drop request **at once**; the CPU-bound holder gives way
+//!   at its next checkpoint, microseconds later. To bound starvation the other way, a CPU lane
+//!   waiter that has waited a full interval becomes **starving** and goes before the I/O lane.
+//!
+//! # Races this prevents
+//!
+//! - *Lost wake-up*: every change of `locked`, `holder`, `switch_number` and the queues, and
+//!   every wait on a condition variable, happens with `state` locked, and a condition variable
+//!   wait releases the mutex atomically; a notify can therefore never fall between a waiter's
+//!   check and its sleep.
+//! - *Dropper retakes at once*: step 5 (Fair) and the direct hand-off (Fifo, IoPriority).
+//! - *Stale request*: a request is cleared whenever the GIL changes hands (step 3), so it never
+//!   survives to bother the next holder; and the holder re-checks it under the mutex (step 4),
+//!   so a stale breaker bit costs one lock, never a switch.
+//! - *Orphaned request* (the class of python/cpython#96387, where finalisation hung): a drop
+//!   request belongs to the thread that made it. A daemon thread refused at finalisation
+//!   withdraws its request and makes no new ones, and the forced-switch wait of step 5 also
+//!   ends when nobody is waiting for the GIL any more, so a holder is never left waiting for a
+//!   requester that is gone.
+//!
+//! # Why the orderings suffice
+//!
+//! All the protocol's state lives under the mutex, which gives every happens-before edge the
+//! protocol needs. The `breaker` atomic is only a **hint** read with `Relaxed` ordering: a
+//! stale zero delays a switch by one checkpoint (the store becomes visible promptly on every
+//! cache-coherent machine), and a stale non-zero sends the holder into the slow path, which
+//! re-reads the truth under the mutex. No data is published through the atomic.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::stats::{GilCounters, Stats, ThreadStats};
+use crate::sync::{self, AtomicU8, Clocked, Condvar, IntervalClock, Mutex, MutexGuard, Ordering};
+use crate::thread::ThreadId;
+
+/// How the GIL chooses the next thread to run, fixed per interpreter by
+/// [`InterpreterBuilder::policy`](crate::InterpreterBuilder::policy).
+///
+/// | policy | next holder | wins when |
+/// |---|---|---|
+/// | `Fair` | whichever waiter the OS wakes first, after a forced switch | you want CPython's behaviour, to compare against it |
+/// | `Fifo` | the longest waiting thread, handed the GIL directly | many threads pass the GIL around voluntarily: cheapest hand-off, strict turn-taking |
+/// | `IoPriority` | a thread returning from blocking I/O, at once | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// CPython's algorithm: timed waits, drop requests, forced switching.
+    #[default]
+    Fair,
+    /// A FIFO queue of waiters, each handed the GIL directly by the thread that releases it.
+    Fifo,
+    /// Like `Fifo`, but a thread returning from `allow_threads` jumps the queue and asks the
+    /// holder to drop at once; a CPU-bound waiter starved for a whole interval goes first.
+    IoPriority,
+}
+
+/// A thread's identity inside the GIL: a process-unique number (see [`ThreadId`]).
+pub(crate) type ThreadKey = u64;
+
+/// Bit of `breaker`: a drop request is pending.
+const DROP_REQUEST: u8 = 1;
+/// Bit of `breaker`: the interpreter is finalising; daemon threads must leave.
+const FINALIZING: u8 = 2;
+
+/// Why a thread is taking the GIL; decides its lane under [`Policy::IoPriority`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The thread's first take.
+    Start,
+    /// Retaking after dropping on request at a checkpoint (a CPU-bound thread).
+    Preempted,
+    /// Retaking after `allow_threads` (blocking work, usually I/O).
+    Returning,
+}
+
+/// What a thread holding the GIL must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Carry on.
+    Admitted,
+    /// The interpreter is finalising and this is a daemon thread: it holds the GIL now (so
+    /// its destructors run under it) but must unwind out of the interpreter.
+    ShuttingDown,
+}
+
+/// A thread's seat at the GIL: who it is, whether it is a daemon, and the condition variable
+/// on which it alone is woken when the GIL is handed to it (the queued policies).
+#[derive(Debug)]
+pub(crate) struct Seat {
+    /// The thread's key; written once.
+    pub(crate) key: ThreadKey,
+    /// Whether finalisation refuses this thread; written once.
+    pub(crate) daemon: bool,
+    /// Private wake-up for direct hand-off; always waited on with `GilCore::state` locked.
+    wake: Condvar,
+}
+
+impl Seat {
+    /// A seat for the thread `key`.
+    pub(crate) fn new(key: ThreadKey, daemon: bool) -> Self {
+        Self {
+            key,
+            daemon,
+            wake: Condvar::new(),
+        }
+    }
+}
+
+/// A thread waiting in a queue lane (the queued policies).
+#[derive(Debug)]
+struct Waiter {
+    /// Whom to wake, and whom to hand the GIL to.
+    seat: Arc<Seat>,
+    /// When it started waiting, for the wait-time statistics.
+    since: Instant,
+    /// Set when a CPU lane waiter has waited a whole interval (IoPriority's starvation bound).
+    starving: bool,
+}
+
+/// What the GIL knows about one thread: its statistics and when its current hold began.
+#[derive(Debug)]
+struct ThreadRecord {
+    /// The thread's name, if it has one.
+    name: Option<String>,
+    /// Whether it is a daemon thread.
+    daemon: bool,
+    /// Whether the thread has left the interpreter for good.
+    finished: bool,
+    /// Its counters; written by whichever thread performs a take/release for it.
+    counters: GilCounters,
+    /// When its current hold began, while it holds the GIL.
+    taken_at: Option<Instant>,
+}
+
+/// Everything guarded by `GilCore::state`.
+#[derive(Debug)]
+struct GilState {
+    /// Fixed at construction.
+    policy: Policy,
+    /// The switch interval; written by `set_interval`.
+    interval: Duration,
+    /// Whether some thread holds the GIL.
+    locked: bool,
+    /// Which thread holds it (`Some` exactly when `locked`).
+    holder: Option<ThreadKey>,
+    /// The thread that held it last, to count real switches.
+    last_holder: Option<ThreadKey>,
+    /// How many times the GIL has been taken.
+    switch_number: u64,
+    /// The pending drop request and the thread that made it.
+    drop_request: Option<ThreadKey>,
+    /// `Fair`: threads waiting on `gil_cond`.
+    fair_waiters: usize,
+    /// `Fair`: droppers waiting on `switch_cond` for a switch (step 5).
+    switch_waiters: usize,
+    /// Queued policies: threads back from `allow_threads` (IoPriority only).
+    io_lane: VecDeque<Waiter>,
+    /// Queued policies: everybody else, in arrival order.
+    cpu_lane: VecDeque<Waiter>,
+    /// Set once by `begin_finalizing`: daemon threads must leave.
+    finalizing: bool,
+    /// Per-thread records, by key.
+    threads: HashMap<ThreadKey, ThreadRecord>,
+    /// Interpreter-wide counters (kept separately so that tests can check they add up).
+    totals: GilCounters,
+    /// The switch-interval clock (explicit under loom, empty otherwise).
+    #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
+    clock: IntervalClock,
+}
+
+impl Clocked for GilState {
+    fn clock(&self) -> &IntervalClock {
+        &self.clock
+    }
+}
+
+/// One interpreter's GIL.
+#[derive(Debug)]
+pub(crate) struct GilCore {
+    /// The eval breaker: `DROP_REQUEST | FINALIZING` bits, written under `state`, read
+    /// relaxed by `checkpoint` as a hint (see "Why the orderings suffice").
+    breaker: AtomicU8,
+    /// The protocol's state.
+    state: Mutex<GilState>,
+    /// `Fair`: waiters for `locked == false`.
+    gil_cond: Condvar,
+    /// `Fair`: forced-switch droppers waiting for `switch_number` to move.
+    switch_cond: Condvar,
+}
+
+impl GilCore {
+    /// A free GIL with the given policy and switch interval.
+    pub(crate) fn new(policy: Policy, interval: Duration) -> Self {
+        Self {
+            breaker: AtomicU8::new(0),
+            state: Mutex::new(GilState {
+                policy,
+                interval,
+                locked: false,
+                holder: None,
+                last_holder: None,
+                switch_number: 0,
+                drop_request: None,
+                fair_waiters: 0,
+                switch_waiters: 0,
+                io_lane: VecDeque::new(),
+                cpu_lane: VecDeque::new(),
+                finalizing: false,
+                threads: HashMap::new(),
+                totals: GilCounters::default(),
+                clock: IntervalClock::default(),
+            }),
+            gil_cond: Condvar::new(),
+            switch_cond: Condvar::new(),
+        }
+    }
+
+    /// Whether anything asks the holder to stop at a checkpoint: the one relaxed load of the
+    /// fast path (step 4).
+    #[inline]
+    pub(crate) fn breaker_set(&self) -> bool {
+        self.breaker.load(Ordering::Relaxed) != 0
+    }
+
+    /// Registers a thread for statistics (idempotent: a foreign thread may enter many times).
+    pub(crate) fn register(&self, key: ThreadKey, name: Option<String>, daemon: bool) {
+        let mut st = sync::lock(&self.state);
+        let record = st.threads.entry(key).or_insert_with(|| ThreadRecord {
+            name: None,
+            daemon,
+            finished: false,
+            counters: GilCounters::default(),
+            taken_at: None,
+        });
+        record.finished = false;
+        if record.name.is_none() {
+            record.name = name;
+        }
+    }
+
+    /// Marks a thread as gone for good (its statistics stay).
+    pub(crate) fn retire(&self, key: ThreadKey) {
+        if let Some(record) = sync::lock(&self.state).threads.get_mut(&key) {
+            record.finished = true;
+        }
+    }
+
+    /// Steps 1–3: blocks until the calling thread holds the GIL.
+    pub(crate) fn take(&self, seat: &Arc<Seat>, reason: Reason) -> Admission {
+        let since = Instant::now();
+        let st = sync::lock(&self.state);
+        let st = self.take_locked(st, seat, reason, since);
+        admission(&st, seat)
+    }
+
+    /// Steps 1–3 with `state` already locked; returns with the GIL held by `seat`.
+    fn take_locked<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, GilState>,
+        seat: &Arc<Seat>,
+        reason: Reason,
+        since: Instant,
+    ) -> MutexGuard<'a, GilState> {
+        if !st.locked {
+            // Free, and (invariant of the queued policies) nobody queued: take it.
+            debug_assert!(st.io_lane.is_empty() && st.cpu_lane.is_empty());
+            self.grant(&mut st, seat.key, since);
+            return st;
+        }
+        if st.policy == Policy::Fair {
+            st.fair_waiters += 1;
+            while st.locked {
+                let switch_before = st.switch_number;
+                let interval = st.interval;
+                let (guard, timed_out) = sync::wait_interval(&self.gil_cond, st, interval);
+                st = guard;
+                // Step 2: a whole interval passed and the GIL did not move: ask the holder.
+                // A notified (not timed-out) waiter must not ask: the GIL just changed hands.
+                if st.locked && timed_out && st.switch_number == switch_before {
+                    self.request_drop(&mut st, seat);
+                }
+            }
+            st.fair_waiters -= 1;
+            self.grant(&mut st, seat.key, since);
+            return st;
+        }
+        // Queued policies: join a lane; the releasing thread will grant us the GIL directly.
+        let io = st.policy == Policy::IoPriority && reason == Reason::Returning;
+        let waiter = Waiter {
+            seat: Arc::clone(seat),
+            since,
+            starving: false,
+        };
+        if io {
+            st.io_lane.push_back(waiter);
+            // The convoy fix: back from I/O, ask at once instead of after an interval.
+            self.request_drop(&mut st, seat);
+        } else {
+            st.cpu_lane.push_back(waiter);
+        }
+        while st.holder != Some(seat.key) {
+            let switch_before = st.switch_number;
+            let interval = st.interval;
+            let (guard, timed_out) = sync::wait_interval(&seat.wake, st, interval);
+            st = guard;
+            if st.holder == Some(seat.key) || !timed_out {
+                continue;
+            }
+            let starving = st.policy == Policy::IoPriority && mark_starving(&mut st, seat.key);
+            if starving || st.switch_number == switch_before {
+                self.request_drop(&mut st, seat);
+            }
+        }
+        st
+    }
+
+    /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under the
+    /// queued policies, by the releasing thread on the taker's behalf.
+    fn grant(&self, st: &mut GilState, key: ThreadKey, since: Instant) {
+        let now = Instant::now();
+        st.locked = true;
+        st.holder = Some(key);
+        st.switch_number += 1;
+        // Any pending request was aimed at the previous holder: satisfied or moot now.
+        if st.drop_request.take().is_some() {
+            self.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
+        }
+        let switched = st.last_holder.is_some_and(|last| last != key);
+        let waited = now.saturating_duration_since(since);
+        st.totals.record_take(waited, switched);
+        if let Some(record) = st.threads.get_mut(&key) {
+            record.counters.record_take(waited, switched);
+            record.taken_at = Some(now);
+        }
+        // Step 5's other half: a forced-switch dropper is waiting for exactly this.
+        if st.switch_waiters > 0 {
+            self.switch_cond.notify_all();
+        }
+    }
+
+    /// Step 2: records a drop request made by `seat`, unless one is pending already or the
+    /// requester is a daemon being refused at finalisation (such a thread makes no requests).
+    fn request_drop(&self, st: &mut GilState, seat: &Seat) {
+        if st.drop_request.is_some() || (st.finalizing && seat.daemon) {
+            return;
+        }
+        st.drop_request = Some(seat.key);
+        self.breaker.fetch_or(DROP_REQUEST, Ordering::Relaxed);
+        st.totals.drop_requests += 1;
+        if let Some(record) = st.threads.get_mut(&seat.key) {
+            record.counters.drop_requests += 1;
+        }
+    }
+
+    /// Step 6's first half (and the end of a thread): gives the GIL up without a request.
+    pub(crate) fn release(&self, seat: &Seat) {
+        let mut st = sync::lock(&self.state);
+        self.release_locked(&mut st, seat.key);
+    }
+
+    /// Drops the GIL held by `key`: frees it (`Fair`) or hands it to the next in line.
+    fn release_locked(&self, st: &mut GilState, key: ThreadKey) {
+        debug_assert_eq!(st.holder, Some(key), "only the holder releases the GIL");
+        let now = Instant::now();
+        if let Some(record) = st.threads.get_mut(&key)
+            && let Some(taken_at) = record.taken_at.take()
+        {
+            let held = now.saturating_duration_since(taken_at);
+            record.counters.hold_total += held;
+            st.totals.hold_total += held;
+        }
+        st.holder = None;
+        st.last_holder = Some(key);
+        if st.policy == Policy::Fair {
+            st.locked = false;
+            if st.fair_waiters > 0 {
+                self.gil_cond.notify_one();
+            }
+            return;
+        }
+        match next_in_line(st) {
+            Some(next) => {
+                // Direct hand-off: `locked` stays true, so nobody can slip in between.
+                self.grant(st, next.seat.key, next.since);
+                next.seat.wake.notify_one();
+            }
+            None => st.locked = false,
+        }
+    }
+
+    /// Step 4's slow path and step 5: called by the holder at a checkpoint when the breaker is
+    /// set. Drops and retakes the GIL if a drop request is really pending.
+    pub(crate) fn yield_if_requested(&self, seat: &Arc<Seat>) -> Admission {
+        let bits = self.breaker.load(Ordering::Relaxed);
+        if bits & DROP_REQUEST == 0 {
+            // Only FINALIZING: no need to lock for a non-daemon thread.
+            return if seat.daemon && bits & FINALIZING != 0 {
+                Admission::ShuttingDown
+            } else {
+                Admission::Admitted
+            };
+        }
+        let mut st = sync::lock(&self.state);
+        if st.drop_request.is_none() {
+            // A stale hint: the request was withdrawn or satisfied.
+            return admission(&st, seat);
+        }
+        st.totals.forced_switches += 1;
+        if let Some(record) = st.threads.get_mut(&seat.key) {
+            record.counters.forced_switches += 1;
+        }
+        self.release_locked(&mut st, seat.key);
+        if st.policy == Policy::Fair {
+            // FORCE_SWITCHING: do not compete until someone else has had the GIL. Also stop
+            // waiting if nobody waits for the GIL any more (the requester is gone), so an
+            // orphaned request can never leave us here.
+            let switch_before = st.switch_number;
+            st.switch_waiters += 1;
+            while st.switch_number == switch_before && st.fair_waiters > 0 {
+                st = sync::wait(&self.switch_cond, st);
+            }
+            st.switch_waiters -= 1;
+        }
+        let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
+        admission(&st, seat)
+    }
+
+    /// Finalisation: from now on daemon threads are refused. A pending request made by a
+    /// daemon is withdrawn (it belongs to a thread that is leaving).
+    pub(crate) fn begin_finalizing(&self) {
+        let mut st = sync::lock(&self.state);
+        if st.finalizing {
+            return;
+        }
+        st.finalizing = true;
+        let daemon_request = st
+            .drop_request
+            .is_some_and(|key| st.threads.get(&key).is_some_and(|r| r.daemon));
+        if daemon_request {
+            st.drop_request = None;
+            self.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
+        }
+        self.breaker.fetch_or(FINALIZING, Ordering::Relaxed);
+    }
+
+    /// The switch interval.
+    pub(crate) fn interval(&self) -> Duration {
+        sync::lock(&self.state).interval
+    }
+
+    /// Changes the switch interval; waiters pick it up at their next wait.
+    pub(crate) fn set_interval(&self, interval: Duration) {
+        sync::lock(&self.state).interval = interval;
+    }
+
+    /// The policy.
+    pub(crate) fn policy(&self) -> Policy {
+        sync::lock(&self.state).policy
+    }
+
+    /// How many times the GIL has been taken. Stable while the caller holds the GIL.
+    pub(crate) fn switch_number(&self) -> u64 {
+        sync::lock(&self.state).switch_number
+    }
+
+    /// A consistent snapshot of the counters (the current hold counted up to now).
+    pub(crate) fn stats(&self) -> Stats {
+        let st = sync::lock(&self.state);
+        let now = Instant::now();
+        let mut interpreter = st.totals.clone();
+        let mut threads: Vec<ThreadStats> = st
+            .threads
+            .iter()
+            .map(|(&key, record)| {
+                let mut counters = record.counters.clone();
+                if let Some(taken_at) = record.taken_at {
+                    let ongoing = now.saturating_duration_since(taken_at);
+                    counters.hold_total += ongoing;
+                    interpreter.hold_total += ongoing;
+                }
+                ThreadStats {
+                    id: ThreadId(key),
+                    name: record.name.clone(),
+                    daemon: record.daemon,
+                    finished: record.finished,
+                    counters,
+                }
+            })
+            .collect();
+        threads.sort_by_key(|t| t.id);
+        Stats {
+            switch_number: st.switch_number,
+            interpreter,
+            threads,
+        }
+    }
+
+    /// Advances the modelled switch-interval clock by one interval: every timed waiter wakes
+    /// up "timed out". Only exists under loom, whose timed waits never time out.
+    #[cfg(gil_threads_loom)]
+    pub(crate) fn tick(&self) {
+        let mut st = sync::lock(&self.state);
+        st.clock.ticks += 1;
+        self.gil_cond.notify_all();
+        for waiter in st.io_lane.iter().chain(st.cpu_lane.iter()) {
+            waiter.seat.wake.notify_one();
+        }
+    }
+}
+
+/// Whether a thread that now holds the GIL may carry on.
+fn admission(st: &GilState, seat: &Seat) -> Admission {
+    if st.finalizing && seat.daemon {
+        Admission::ShuttingDown
+    } else {
+        Admission::Admitted
+    }
+}
+
+/// Marks the CPU lane entry of `key` as starving; returns whether it is in that lane.
+fn mark_starving(st: &mut GilState, key: ThreadKey) -> bool {
+    match st.cpu_lane.iter_mut().find(|w| w.seat.key == key) {
+        Some(waiter) => {
+            waiter.starving = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Who gets the GIL on release under the queued policies: a starving CPU waiter, then the I/O
+/// lane, then the CPU lane. Under `Fifo` the I/O lane is always empty.
+fn next_in_line(st: &mut GilState) -> Option<Waiter> {
+    if st.cpu_lane.front().is_some_and(|w| w.starving) {
+        return st.cpu_lane.pop_front();
+    }
+    st.io_lane.pop_front().or_else(|| st.cpu_lane.pop_front())
+}
+
+/// The GIL core with a public face, for the loom model in `tests/loom_gil.rs` only.
+#[cfg(gil_threads_loom)]
+#[doc(hidden)]
+pub mod model {
+    use std::sync::Arc;
+
+    use super::{Admission, GilCore, Policy, Reason, Seat};
+    use crate::stats::Stats;
+
+    /// A bare GIL.
+    #[derive(Debug)]
+    pub struct ModelGil(GilCore);
+
+    /// A thread's seat at a [`ModelGil`].
+    #[derive(Debug, Clone)]
+    pub struct ModelSeat(Arc<Seat>);
+
+    impl ModelGil {
+        /// A free GIL (the interval is irrelevant: the clock is `tick`).
+        pub fn new(policy: Policy) -> Self {
+            Self(GilCore::new(policy, std::time::Duration::from_millis(5)))
+        }
+
+        /// Registers thread `key` and gives it a seat.
+        pub fn seat(&self, key: u64, daemon: bool) -> ModelSeat {
+            self.0.register(key, None, daemon);
+            ModelSeat(Arc::new(Seat::new(key, daemon)))
+        }
+
+        /// Takes the GIL; `returning` marks a return from blocking work. False if refused.
+        pub fn take(&self, seat: &ModelSeat, returning: bool) -> bool {
+            let reason = if returning {
+                Reason::Returning
+            } else {
+                Reason::Start
+            };
+            self.0.take(&seat.0, reason) == Admission::Admitted
+        }
+
+        /// Releases the GIL.
+        pub fn release(&self, seat: &ModelSeat) {
+            self.0.release(&seat.0);
+        }
+
+        /// A checkpoint: the fast path, then the slow one if the breaker is set. False if
+        /// refused.
+        pub fn checkpoint(&self, seat: &ModelSeat) -> bool {
+            !self.0.breaker_set() || self.0.yield_if_requested(&seat.0) == Admission::Admitted
+        }
+
+        /// Begins finalisation.
+        pub fn finalize(&self) {
+            self.0.begin_finalizing();
+        }
+
+        /// One switch interval passes.
+        pub fn tick(&self) {
+            self.0.tick();
+        }
+
+        /// The statistics.
+        pub fn stats(&self) -> Stats {
+            self.0.stats()
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The [`Interpreter`]: one GIL, the threads that share it, and their shutdown.
+//!
+//! Invariant: shutdown goes through three phases in order, like CPython's
+//! `threading._shutdown` followed by finalisation: (1) **closing**: no new thread starts and
+//! the at-exit hooks run (executors close their queues); (2) the non-daemon threads are
+//! joined; (3) **finalizing**: daemon threads are refused the GIL from then on, by unwinding.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{BuildError, GilError, InvalidInterval};
+use crate::gil::{Admission, GilCore, Policy, Seat};
+use crate::stats::Stats;
+use crate::sync::{self, Mutex};
+use crate::thread::{self, Builder, JoinHandle};
+use crate::token::{self, Gil};
+
+/// CPython's default switch interval (`sys.getswitchinterval()` is 0.005).
+pub const DEFAULT_SWITCH_INTERVAL: Duration = Duration::from_millis(5);
+
+/// An interpreter's identity: unique in the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InterpreterId(pub(crate) u64);
+
+impl fmt::Display for InterpreterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An OS thread the interpreter started, kept so that shutdown can join it.
+#[derive(Debug)]
+pub(crate) struct Registered {
+    /// The thread's key.
+    pub(crate) key: u64,
+    /// Daemon threads are not joined.
+    pub(crate) daemon: bool,
+    /// The OS thread.
+    pub(crate) handle: std::thread::JoinHandle<()>,
+}
+
+/// A hook run at the start of shutdown (Python's `threading._register_atexit`).
+pub(crate) type AtExit = Box<dyn FnOnce() + Send>;
+
+/// Threads and hooks, guarded by `Runtime::registry`.
+pub(crate) struct Registry {
+    /// Set by shutdown's phase 1: no new thread starts.
+    pub(crate) closing: bool,
+    /// The threads started and not yet reaped.
+    pub(crate) threads: Vec<Registered>,
+    /// Hooks to run at shutdown, in registration order.
+    pub(crate) atexit: Vec<AtExit>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("closing", &self.closing)
+            .field("threads", &self.threads.len())
+            .field("atexit", &self.atexit.len())
+            .finish()
+    }
+}
+
+/// What an interpreter's threads share.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    /// Its identity.
+    pub(crate) id: InterpreterId,
+    /// Its GIL.
+    pub(crate) gil: GilCore,
+    /// Its threads and at-exit hooks; locked before the GIL's state, never after.
+    pub(crate) registry: Mutex<Registry>,
+}
+
+impl Runtime {
+    /// Registers a hook to run at the start of shutdown; runs it at once if shutdown began.
+    pub(crate) fn at_exit(&self, hook: AtExit) {
+        let mut registry = sync::lock(&self.registry);
+        if registry.closing {
+            drop(registry);
+            hook();
+        } else {
+            registry.atexit.push(hook);
+        }
+    }
+}
+
+/// A set of OS threads that run "interpreter code" one at a time, under one global
+/// interpreter lock, the way CPython's `threading` does.
+///
+/// Dropping it shuts it down (see [`shutdown`](Interpreter::shutdown)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use gil_threads::{GilCell, Interpreter};
+///
+/// let interp = Interpreter::new();
+/// let counter = Arc::new(GilCell::new(interp.id(), 0u64));
+/// let workers: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = Arc::clone(&counter);
+///         interp.spawn(move |gil| {
+///             for _ in 0..1_000 {
+///                 *counter.borrow_mut(gil).unwrap() += 1;
+///                 gil.checkpoint();
+///             }
+///         })
+///     })
+///     .collect();
+/// for w in workers {
+///     w.join().unwrap();
+/// }
+/// let total = interp.with_gil(|gil| *counter.borrow(gil).unwrap()).unwrap();
+/// assert_eq!(total, 4_000);
+/// ```
+#[derive(Debug)]
+pub struct Interpreter {
+    /// What its threads share.
+    rt: Arc<Runtime>,
+}
+
+impl Default for Interpreter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Interpreter {
+    /// An interpreter with the [`Fair`](Policy::Fair) policy and a 5 ms switch interval.
+    pub fn new() -> Self {
+        Self::with(Policy::Fair, DEFAULT_SWITCH_INTERVAL)
+    }
+
+    /// A builder to choose the policy and switch interval.
+    pub fn builder() -> InterpreterBuilder {
+        InterpreterBuilder::default()
+    }
+
+    /// An interpreter with these settings (already validated).
+    fn with(policy: Policy, interval: Duration) -> Self {
+        Self {
+            rt: Arc::new(Runtime {
+                id: InterpreterId(sync::ids::interpreter()),
+                gil: GilCore::new(policy, interval),
+                registry: Mutex::new(Registry {
+                    closing: false,
+                    threads: Vec::new(),
+                    atexit: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// This interpreter's id (what a [`GilCell`](crate::GilCell) is tied to).
+    pub fn id(&self) -> InterpreterId {
+        self.rt.id
+    }
+
+    /// The policy chosen at construction.
+    pub fn policy(&self) -> Policy {
+        self.rt.gil.policy()
+    }
+
+    /// The switch interval (Python's `sys.getswitchinterval()`).
+    pub fn switch_interval(&self) -> Duration {
+        self.rt.gil.interval()
+    }
+
+    /// Changes the switch interval at run time (Python's `sys.setswitchinterval()`); waiting
+    /// threads use it from their next wait.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInterval`] if `interval` is zero.
+    pub fn set_switch_interval(&self, interval: Duration) -> Result<(), InvalidInterval> {
+        if interval.is_zero() {
+            return Err(InvalidInterval);
+        }
+        self.rt.gil.set_interval(interval);
+        Ok(())
+    }
+
+    /// Starts a non-daemon thread that takes the GIL and runs `f`
+    /// (Python's `threading.Thread(target=f).start()`).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce(&mut Gil) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.thread_builder().spawn(f)
+    }
+
+    /// A builder for a thread with a name, the daemon flag or a stack size.
+    pub fn thread_builder(&self) -> Builder {
+        Builder::new(Arc::clone(&self.rt))
+    }
+
+    /// Runs `f` on the calling thread with the GIL held (C's `PyGILState_Ensure` /
+    /// `PyGILState_Release`), waiting for it like any other thread.
+    ///
+    /// # Errors
+    ///
+    /// [`GilError::AlreadyHeld`] if this thread already has a token (re-entry is refused),
+    /// [`GilError::ShuttingDown`] once shutdown has begun.
+    pub fn with_gil<R>(&self, f: impl FnOnce(&mut Gil) -> R) -> Result<R, GilError> {
+        if sync::lock(&self.rt.registry).closing {
+            return Err(GilError::ShuttingDown);
+        }
+        let me = thread::current_thread();
+        self.rt.gil.register(me.id.0, me.name, false);
+        let seat = Arc::new(Seat::new(me.id.0, false));
+        let (mut gil, admission) = Gil::enter(Arc::clone(&self.rt), seat)?;
+        debug_assert_eq!(
+            admission,
+            Admission::Admitted,
+            "a non-daemon is never refused"
+        );
+        Ok(f(&mut gil))
+    }
+
+    /// A consistent snapshot of the GIL statistics, per interpreter and per thread.
+    pub fn stats(&self) -> Stats {
+        self.rt.gil.stats()
+    }
+
+    /// Shuts the interpreter down: no new threads start, at-exit hooks run (executors close),
+    /// the non-daemon threads are joined, then daemon threads are refused the GIL: each one
+    /// unwinds out of the interpreter the next time it wants the GIL (at a checkpoint, or on
+    /// returning from `allow_threads`), its join giving
+    /// [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
+    ///
+    /// Idempotent; also run on drop. Called on a thread that holds this interpreter's GIL
+    /// (the interpreter dropped inside one of its own threads), it cannot wait for the other
+    /// threads, which need the GIL to finish: it closes and finalises without joining.
+    pub fn shutdown(&self) {
+        let hooks = {
+            let mut registry = sync::lock(&self.rt.registry);
+            registry.closing = true;
+            std::mem::take(&mut registry.atexit)
+        };
+        for hook in hooks {
+            hook();
+        }
+        if !token::holds_token_of(self.rt.id) {
+            let me = thread::current_thread().id.0;
+            loop {
+                let batch: Vec<Registered> = {
+                    let mut registry = sync::lock(&self.rt.registry);
+                    let (joinable, kept) = std::mem::take(&mut registry.threads)
+                        .into_iter()
+                        .partition(|r| !r.daemon && r.key != me);
+                    registry.threads = kept;
+                    joinable
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for thread in batch {
+                    // The thread boundary catches every panic, so the OS join cannot fail.
+                    let _ = thread.handle.join();
+                }
+            }
+        }
+        self.rt.gil.begin_finalizing();
+    }
+
+    /// The runtime, for the crate's other modules.
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.rt
+    }
+}
+
+impl Drop for Interpreter {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Chooses an interpreter's policy and switch interval.
+///
+/// ```
+/// use std::time::Duration;
+/// use gil_threads::{Interpreter, Policy};
+///
+/// let interp = Interpreter::builder()
+///     .switch_interval(Duration::from_millis(1))
+///     .policy(Policy::IoPriority)
+///     .build()
+///     .unwrap();
+/// assert_eq!(interp.policy(), Policy::IoPriority);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct InterpreterBuilder {
+    /// The switch interval.
+    interval: Duration,
+    /// The policy.
+    policy: Policy,
+}
+
+impl Default for InterpreterBuilder {
+    fn default() -> Self {
+        Self {
+            interval: DEFAULT_SWITCH_INTERVAL,
+            policy: Policy::Fair,
+        }
+    }
+}
+
+impl InterpreterBuilder {
+    /// Sets the switch interval (default 5 ms).
+    pub fn switch_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Sets the policy (default [`Policy::Fair`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the interpreter.
+    ///
+    /// # Errors
+    ///
+    /// If the switch interval is zero.
+    pub fn build(self) -> Result<Interpreter, BuildError> {
+        if self.interval.is_zero() {
+            return Err(BuildError::interval());
+        }
+        Ok(Interpreter::with(self.policy, self.interval))
+    }
+}

@@ -1,0 +1,109 @@
+//! The one door to synchronisation primitives: every `Mutex`, `Condvar` and atomic the crate
+//! uses comes from here, so that `--cfg gil_threads_loom` swaps them all for `loom`'s models.
+//!
+//! Invariant: no module names `std::sync::{Mutex, Condvar}` or `std::sync::atomic` directly,
+//! except for the process-wide id counters below, which only hand out unique numbers and carry
+//! no happens-before edge anybody relies on (and must be `static`, which loom's types cannot be).
+//!
+//! Two helpers hide what the two worlds do differently:
+//!
+//! - [`lock`] and [`wait`] recover a poisoned mutex: the GIL's own critical sections never run
+//!   user code, and the primitives built on this module keep their state consistent at every
+//!   unlock, so a panic elsewhere must not turn into a second panic here.
+//! - [`wait_interval`] is the **switch-interval clock**. With std it is a real timed wait. loom's
+//!   timed waits never time out, so under loom the clock is explicit: the state guarded by the
+//!   mutex carries an [`IntervalClock`] whose ticks a model test advances by hand, and a wait
+//!   "timed out" exactly when a tick happened while it slept.
+
+use std::sync::PoisonError;
+use std::time::Duration;
+
+#[cfg(not(gil_threads_loom))]
+pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
+#[cfg(not(gil_threads_loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+#[cfg(gil_threads_loom)]
+pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
+#[cfg(gil_threads_loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+
+/// Process-wide counters that only hand out ids (see the module docs for why they are std).
+pub(crate) mod ids {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The next thread key; 0 is never handed out.
+    static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+    /// The next interpreter id; 0 is never handed out.
+    static NEXT_INTERPRETER: AtomicU64 = AtomicU64::new(1);
+
+    /// A fresh, process-unique thread key.
+    pub(crate) fn thread() -> u64 {
+        NEXT_THREAD.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh, process-unique interpreter id.
+    pub(crate) fn interpreter() -> u64 {
+        NEXT_INTERPRETER.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Locks `m`, recovering the data if a previous holder panicked.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `cv`, recovering the data if a previous holder panicked.
+pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `cv` for at most `d` (a user-facing timeout: a primitive's `*_timeout` method).
+/// Returns the guard and whether the wait timed out. Under loom it never times out.
+pub(crate) fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    d: Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    let (guard, result) = cv
+        .wait_timeout(guard, d)
+        .unwrap_or_else(PoisonError::into_inner);
+    (guard, result.timed_out())
+}
+
+/// The clock that says when a switch interval has passed. Empty with std (the OS clock is the
+/// clock); under loom, a tick count that a model advances with `GilCore::tick`.
+#[derive(Debug, Default)]
+pub(crate) struct IntervalClock {
+    /// How many times the model advanced the clock; a waiter that sees it change "timed out".
+    #[cfg(gil_threads_loom)]
+    pub(crate) ticks: u64,
+}
+
+/// State guarded by a mutex that carries an [`IntervalClock`].
+pub(crate) trait Clocked {
+    /// The clock inside the guarded state.
+    #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
+    fn clock(&self) -> &IntervalClock;
+}
+
+/// Waits on `cv` for one switch interval. Returns the guard and whether the interval elapsed
+/// (the wait timed out) rather than the waiter being notified.
+pub(crate) fn wait_interval<'a, T: Clocked>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    interval: Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    #[cfg(not(gil_threads_loom))]
+    {
+        wait_timeout(cv, guard, interval)
+    }
+    #[cfg(gil_threads_loom)]
+    {
+        let _ = interval;
+        let before = guard.clock().ticks;
+        let guard = wait(cv, guard);
+        let timed_out = guard.clock().ticks != before;
+        (guard, timed_out)
+    }
+}

@@ -1,0 +1,285 @@
+//! Interpreter threads: spawning, the thread boundary, joining, and `current_thread`.
+//!
+//! Invariant: the thread boundary ([`run_thread`]) is the only place a thread's outcome is
+//! decided. Whatever the closure does (return, panic, be unwound at shutdown), the token is
+//! dropped inside the `catch_unwind` (releasing the GIL), the thread is retired from the GIL's
+//! records, and exactly one `Result<T, JoinError>` is stored for [`JoinHandle::join`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use crate::error::{JoinError, panic_message};
+use crate::gil::{Admission, Seat};
+use crate::interpreter::{Registered, Runtime};
+use crate::sync::{self, Condvar, Mutex};
+use crate::token::{Gil, ShutdownUnwind};
+
+/// A thread's identity: unique in the process, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub(crate) u64);
+
+impl ThreadId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What [`current_thread`] says about a thread (Python's `threading.current_thread()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// The thread's id.
+    pub id: ThreadId,
+    /// Its name: the one given to [`Builder::name`], or the OS thread's name for a thread the
+    /// interpreter did not start.
+    pub name: Option<String>,
+    /// Whether it is a daemon thread.
+    pub daemon: bool,
+}
+
+thread_local! {
+    /// This thread's identity, set at the start of an interpreter thread or on first use.
+    static CURRENT: RefCell<Option<ThreadInfo>> = const { RefCell::new(None) };
+}
+
+/// The calling thread's identity. Threads that the interpreter did not start (the main
+/// thread, a thread entering with [`Interpreter::with_gil`](crate::Interpreter::with_gil)) get
+/// an id on first use and are never daemons.
+pub fn current_thread() -> ThreadInfo {
+    CURRENT.with(|c| {
+        c.borrow_mut()
+            .get_or_insert_with(|| ThreadInfo {
+                id: ThreadId(sync::ids::thread()),
+                name: std::thread::current().name().map(str::to_owned),
+                daemon: false,
+            })
+            .clone()
+    })
+}
+
+/// Builds an interpreter thread: name, daemon flag, stack size. Made by
+/// [`Interpreter::thread_builder`](crate::Interpreter::thread_builder).
+///
+/// ```
+/// use gil_threads::Interpreter;
+///
+/// let interp = Interpreter::new();
+/// let handle = interp
+///     .thread_builder()
+///     .name("worker-1")
+///     .stack_size(256 * 1024)
+///     .spawn(|gil| gil.current_thread().name);
+/// assert_eq!(handle.join(), Ok(Some("worker-1".to_owned())));
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `spawn` is called"]
+pub struct Builder {
+    /// The interpreter the thread will run in.
+    rt: Arc<Runtime>,
+    /// The thread's name.
+    name: Option<String>,
+    /// Whether shutdown leaves it running (and refuses it the GIL).
+    daemon: bool,
+    /// The OS thread's stack size in bytes.
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder for a non-daemon thread with the default stack.
+    pub(crate) fn new(rt: Arc<Runtime>) -> Self {
+        Self {
+            rt,
+            name: None,
+            daemon: false,
+            stack_size: None,
+        }
+    }
+
+    /// Names the thread (also the OS thread's name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes it a daemon thread: [`Interpreter::shutdown`](crate::Interpreter::shutdown) does
+    /// not wait for it, and once shutdown is done the thread is unwound out of the interpreter
+    /// the next time it wants the GIL (its join gives
+    /// [`JoinError::ShuttingDown`]).
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
+    }
+
+    /// Sets the OS thread's stack size in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the thread; it takes the GIL, then runs `f`.
+    ///
+    /// Never fails here: if the interpreter is shutting down or the OS refuses the thread,
+    /// the handle's [`join`](JoinHandle::join) reports it.
+    pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce(&mut Gil) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let id = ThreadId(sync::ids::thread());
+        let info = ThreadInfo {
+            id,
+            name: self.name.clone(),
+            daemon: self.daemon,
+        };
+        let packet = Arc::new(Packet::new());
+        let mut registry = sync::lock(&self.rt.registry);
+        if registry.closing {
+            packet.set(Err(JoinError::ShuttingDown));
+            return JoinHandle { info, packet };
+        }
+        // Reap the OS handles of threads that are done, so the registry stays small.
+        registry.threads.retain(|r| !r.handle.is_finished());
+        self.rt.gil.register(id.0, self.name.clone(), self.daemon);
+        let mut os = std::thread::Builder::new();
+        if let Some(name) = &self.name {
+            os = os.name(name.clone());
+        }
+        if let Some(bytes) = self.stack_size {
+            os = os.stack_size(bytes);
+        }
+        let rt = Arc::clone(&self.rt);
+        let thread_packet = Arc::clone(&packet);
+        let thread_info = info.clone();
+        match os.spawn(move || run_thread(rt, thread_info, f, &thread_packet)) {
+            Ok(handle) => registry.threads.push(Registered {
+                key: id.0,
+                daemon: self.daemon,
+                handle,
+            }),
+            Err(e) => {
+                self.rt.gil.retire(id.0);
+                packet.set(Err(JoinError::Spawn(e.to_string())));
+            }
+        }
+        JoinHandle { info, packet }
+    }
+}
+
+/// The thread boundary: takes the GIL, runs `f`, turns every way out into a `Result`.
+fn run_thread<F, T>(rt: Arc<Runtime>, info: ThreadInfo, f: F, packet: &Packet<T>)
+where
+    F: FnOnce(&mut Gil) -> T,
+{
+    CURRENT.with(|c| *c.borrow_mut() = Some(info.clone()));
+    let key = info.id.0;
+    let seat = Arc::new(Seat::new(key, info.daemon));
+    let gil_rt = Arc::clone(&rt);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || {
+        let (mut gil, admission) = match Gil::enter(gil_rt, seat) {
+            Ok(entered) => entered,
+            // Unreachable for a fresh thread, which has no token yet; kept total.
+            Err(_) => return Err(JoinError::ShuttingDown),
+        };
+        if admission == Admission::ShuttingDown {
+            return Err(JoinError::ShuttingDown);
+        }
+        Ok(f(&mut gil))
+    }));
+    let result = match outcome {
+        Ok(result) => result,
+        Err(payload) if payload.is::<ShutdownUnwind>() => Err(JoinError::ShuttingDown),
+        Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+    };
+    rt.gil.retire(key);
+    packet.set(result);
+}
+
+/// Where a thread leaves its outcome for whoever joins it.
+#[derive(Debug)]
+struct Packet<T> {
+    /// The outcome, once the thread is done; taken by `join`.
+    slot: Mutex<Option<Result<T, JoinError>>>,
+    /// Signalled when `slot` is filled.
+    done: Condvar,
+}
+
+impl<T> Packet<T> {
+    /// An empty packet.
+    fn new() -> Self {
+        Self {
+            slot: Mutex::new(None),
+            done: Condvar::new(),
+        }
+    }
+
+    /// Stores the outcome and wakes the joiner.
+    fn set(&self, result: Result<T, JoinError>) {
+        *sync::lock(&self.slot) = Some(result);
+        self.done.notify_all();
+    }
+
+    /// Waits for the outcome and takes it.
+    fn take(&self) -> Result<T, JoinError> {
+        let mut slot = sync::lock(&self.slot);
+        loop {
+            if let Some(result) = slot.take() {
+                return result;
+            }
+            slot = sync::wait(&self.done, slot);
+        }
+    }
+
+    /// Whether the outcome is there.
+    fn is_set(&self) -> bool {
+        sync::lock(&self.slot).is_some()
+    }
+}
+
+/// An owned permission to wait for an interpreter thread's result (Python's `Thread.join`).
+///
+/// Dropping it detaches the thread (it still runs, and shutdown still joins it if it is not
+/// a daemon).
+#[derive(Debug)]
+#[must_use = "dropping a JoinHandle detaches the thread; join it to see its result"]
+pub struct JoinHandle<T> {
+    /// The thread's identity.
+    info: ThreadInfo,
+    /// Its outcome.
+    packet: Arc<Packet<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish, from a thread that does **not** hold this
+    /// interpreter's GIL (the joined thread may need it to finish). From an interpreter thread,
+    /// use [`join_gil`](JoinHandle::join_gil).
+    pub fn join(self) -> Result<T, JoinError> {
+        self.packet.take()
+    }
+
+    /// Waits for the thread to finish from an interpreter thread, releasing the GIL while
+    /// blocked.
+    pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinError> {
+        if self.is_finished() {
+            return self.join();
+        }
+        gil.allow_threads(move || self.join())
+    }
+
+    /// Whether the thread has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_set()
+    }
+
+    /// The thread's identity.
+    pub fn thread(&self) -> &ThreadInfo {
+        &self.info
+    }
+}

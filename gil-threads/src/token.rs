@@ -1,0 +1,230 @@
+//! The [`Gil`] token: the proof, checked by the compiler, that this thread holds this
+//! interpreter's GIL.
+//!
+//! Invariants:
+//! - a `Gil` exists only while its thread holds the GIL, except inside
+//!   [`Gil::allow_threads`], which borrows it mutably for exactly the time the GIL is released;
+//! - it is `!Send` and `!Sync` (a raw-pointer marker), not `Clone`, has private fields and no
+//!   public constructor; the runtime lends it as `&mut Gil` and drops it (releasing the GIL)
+//!   when the thread leaves the interpreter, panicking or not;
+//! - a thread never has two tokens at once (a thread-local flag refuses re-entry), so two
+//!   `&mut` borrows of one [`GilCell`](crate::GilCell) can never come from two tokens.
+//!
+//! ```compile_fail
+//! // A token cannot move to another thread.
+//! fn assert_send<T: Send>() {}
+//! assert_send::<gil_threads::Gil>();
+//! ```
+//!
+//! ```compile_fail
+//! // Nor be shared with one.
+//! fn assert_sync<T: Sync>() {}
+//! assert_sync::<gil_threads::Gil>();
+//! ```
+//!
+//! ```compile_fail
+//! // Users cannot make one.
+//! let gil = gil_threads::Gil {};
+//! ```
+//!
+//! ```compile_fail
+//! // Nor copy one.
+//! let interp = gil_threads::Interpreter::new();
+//! interp.with_gil(|gil| {
+//!     let twin = gil.clone();
+//! });
+//! ```
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::panic;
+use std::sync::Arc;
+
+use crate::error::GilError;
+use crate::gil::{Admission, Reason, Seat};
+use crate::interpreter::{InterpreterId, Runtime};
+use crate::stats::Stats;
+use crate::thread::{self, Builder, JoinHandle, ThreadInfo};
+
+thread_local! {
+    /// Whether this thread has a live token (of any interpreter).
+    static TOKEN_LIVE: Cell<Option<InterpreterId>> = const { Cell::new(None) };
+}
+
+/// The private panic payload that unwinds a daemon thread out of a shut-down interpreter; the
+/// thread boundary turns it into [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
+pub(crate) struct ShutdownUnwind;
+
+/// Whether this thread has a live token for interpreter `id`.
+pub(crate) fn holds_token_of(id: InterpreterId) -> bool {
+    TOKEN_LIVE.with(|t| t.get() == Some(id))
+}
+
+/// Whether this thread has a live token of any interpreter.
+pub(crate) fn holds_any_token() -> bool {
+    TOKEN_LIVE.with(|t| t.get().is_some())
+}
+
+/// Proof that the current thread holds an interpreter's GIL.
+///
+/// You never build one: the runtime lends it to the closure of a spawned thread
+/// ([`Interpreter::spawn`](crate::Interpreter::spawn)) or of
+/// [`Interpreter::with_gil`](crate::Interpreter::with_gil) as `&mut Gil`. Interpreter code
+/// calls [`checkpoint`](Gil::checkpoint) often (CPython's bytecode boundary) and wraps blocking
+/// work in [`allow_threads`](Gil::allow_threads).
+///
+/// ```
+/// use gil_threads::Interpreter;
+///
+/// let interp = Interpreter::new();
+/// let worker = interp.spawn(|gil| {
+///     let mut sum = 0u64;
+///     for i in 0..10_000u64 {
+///         sum += i;
+///         gil.checkpoint();
+///     }
+///     // Blocking work lets the other threads run.
+///     gil.allow_threads(|| std::thread::yield_now());
+///     sum
+/// });
+/// assert_eq!(worker.join(), Ok(49_995_000));
+/// ```
+#[derive(Debug)]
+pub struct Gil {
+    /// The interpreter whose GIL this is.
+    rt: Arc<Runtime>,
+    /// This thread's seat at that GIL.
+    seat: Arc<Seat>,
+    /// `!Send` and `!Sync`.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Gil {
+    /// Takes the GIL for the current thread and makes its token. Refuses re-entry.
+    pub(crate) fn enter(rt: Arc<Runtime>, seat: Arc<Seat>) -> Result<(Gil, Admission), GilError> {
+        if holds_any_token() {
+            return Err(GilError::AlreadyHeld);
+        }
+        let admission = rt.gil.take(&seat, Reason::Start);
+        TOKEN_LIVE.with(|t| t.set(Some(rt.id)));
+        let gil = Gil {
+            rt,
+            seat,
+            _not_send: PhantomData,
+        };
+        Ok((gil, admission))
+    }
+
+    /// A bytecode boundary: if another thread asked for the GIL, give it up and take it again
+    /// (after that thread had its turn). Costs one relaxed atomic load when nobody asks.
+    ///
+    /// # Panics
+    ///
+    /// Never panics in the ordinary sense; but in a **daemon** thread of an interpreter that
+    /// has been shut down, it unwinds the thread with a private payload that the thread
+    /// boundary reports as [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
+    #[inline]
+    pub fn checkpoint(&mut self) {
+        if self.rt.gil.breaker_set() {
+            self.checkpoint_slow();
+        }
+    }
+
+    /// The slow path of [`checkpoint`](Gil::checkpoint), kept out of line so the fast path
+    /// stays a load and a branch.
+    #[cold]
+    #[inline(never)]
+    fn checkpoint_slow(&mut self) {
+        let admission = self.rt.gil.yield_if_requested(&self.seat);
+        leave_if_refused(admission);
+    }
+
+    /// Releases the GIL around `f` (blocking work: I/O, sleeping, waiting on a lock), then
+    /// takes it back, queueing like any other thread. Like CPython's
+    /// `Py_BEGIN_ALLOW_THREADS` / `Py_END_ALLOW_THREADS`.
+    ///
+    /// The token is borrowed mutably for the duration, so no borrow of a
+    /// [`GilCell`](crate::GilCell) can survive it. If `f` panics, the GIL is taken back before
+    /// the panic goes on (never panicking a second time), so a caller that catches the panic
+    /// still holds it.
+    ///
+    /// # Panics
+    ///
+    /// Only as [`checkpoint`](Gil::checkpoint) does: a daemon thread returning into a shut-down
+    /// interpreter unwinds.
+    pub fn allow_threads<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        /// Retakes the GIL if `f` unwinds.
+        struct Retake<'a>(&'a Gil);
+        impl Drop for Retake<'_> {
+            fn drop(&mut self) {
+                // Unwinding already: take the GIL back whatever the admission says.
+                let _ = self.0.rt.gil.take(&self.0.seat, Reason::Returning);
+            }
+        }
+
+        self.rt.gil.release(&self.seat);
+        let retake = Retake(self);
+        let result = f();
+        std::mem::forget(retake);
+        let admission = self.rt.gil.take(&self.seat, Reason::Returning);
+        leave_if_refused(admission);
+        result
+    }
+
+    /// The interpreter whose GIL this is.
+    pub fn interpreter_id(&self) -> InterpreterId {
+        self.rt.id
+    }
+
+    /// How many times this interpreter's GIL has been taken so far (CPython's
+    /// `switch_number`). It cannot change while this token is usable, only across a
+    /// [`checkpoint`](Gil::checkpoint) or [`allow_threads`](Gil::allow_threads).
+    pub fn switch_number(&self) -> u64 {
+        self.rt.gil.switch_number()
+    }
+
+    /// The current thread's identity.
+    pub fn current_thread(&self) -> ThreadInfo {
+        thread::current_thread()
+    }
+
+    /// Spawns a non-daemon thread in the same interpreter (see
+    /// [`Interpreter::spawn`](crate::Interpreter::spawn)).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce(&mut Gil) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.thread_builder().spawn(f)
+    }
+
+    /// A builder for a thread in the same interpreter.
+    pub fn thread_builder(&self) -> Builder {
+        Builder::new(Arc::clone(&self.rt))
+    }
+
+    /// A snapshot of the interpreter's statistics.
+    pub fn stats(&self) -> Stats {
+        self.rt.gil.stats()
+    }
+
+    /// The runtime, for the crate's other modules.
+    pub(crate) fn runtime(&self) -> &Arc<Runtime> {
+        &self.rt
+    }
+}
+
+impl Drop for Gil {
+    fn drop(&mut self) {
+        self.rt.gil.release(&self.seat);
+        TOKEN_LIVE.with(|t| t.set(None));
+    }
+}
+
+/// Unwinds a daemon thread out of a shut-down interpreter, unless it is unwinding already (a
+/// second panic would abort the process).
+fn leave_if_refused(admission: Admission) {
+    if admission == Admission::ShuttingDown && !std::thread::panicking() {
+        panic::resume_unwind(Box::new(ShutdownUnwind));
+    }
+}

@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use gil_threads::{Interpreter, Policy};
+
+/// Every policy, so that each behaviour is checked under all of them.
+pub const POLICIES: [Policy; 3] = [Policy::Fair, Policy::Fifo, Policy::IoPriority];
+
+/// A short switch interval, so that tests see many switches in little time.
+pub const TEST_INTERVAL: Duration = Duration::from_micros(500);
+
+/// A generous guard against hangs: never a synchronisation device.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// An interpreter with `policy` and the test switch interval.
+#[track_caller]
+pub fn interpreter(policy: Policy) -> Interpreter {
+    Interpreter::builder()
+        .policy(policy)
+        .switch_interval(TEST_INTERVAL)
+        .build()
+        .expect("a valid interpreter configuration")
+}
+
+/// Counts the threads inside "interpreter code" and remembers the most ever seen at once.
+#[derive(Debug, Default)]
+pub struct Occupancy {
+    /// Threads inside now.
+    inside: AtomicUsize,
+    /// The maximum of `inside` ever observed.
+    max: AtomicUsize,
+}
+
+impl Occupancy {
+    /// Marks the calling thread as inside.
+    pub fn enter(&self) {
+        let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+    }
+
+    /// Marks the calling thread as outside.
+    pub fn leave(&self) {
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most threads ever inside at once.
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), seeded per thread.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a non-zero seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+/// Spins (with checkpoints) until `done` holds, giving up after the hang guard.
+#[track_caller]
+pub fn wait_until(gil: &mut gil_threads::Gil, mut done: impl FnMut(&mut gil_threads::Gil) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(gil) {
+        assert!(start.elapsed() < HANG_GUARD, "condition never became true");
+        gil.allow_threads(std::thread::yield_now);
+    }
+}
