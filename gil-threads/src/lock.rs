@@ -125,7 +125,7 @@ impl Lock {
 
     /// Acquires the lock if it is free, without blocking.
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
-        self.try_raw().then_some(LockGuard { lock: self })
+        self.try_raw().then(|| LockGuard { lock: self })
     }
 
     /// Acquires the lock from a thread outside the interpreter.

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use util::{HANG_GUARD, POLICIES};
 
 /// How many forced drops the observed thread must see.
-const FORCED_DROPS: u64 = 200;
+const FORCED_DROPS: u64 = 100;
 
 /// Under every policy, every checkpoint that gave the GIL up saw another thread take it
 /// before the dropper retook it.

@@ -1,0 +1,82 @@
+//! The statistics add up: per-thread counters sum to the interpreter's, and the relations
+//! between counters that the protocol implies hold.
+
+mod util;
+
+use std::sync::Arc;
+
+use gil_threads::{Event, ThreadId};
+use util::POLICIES;
+
+/// Threads in the run.
+const THREADS: usize = 4;
+/// Checkpoints per thread.
+const CHECKPOINTS: usize = 20_000;
+/// `allow_threads` calls per thread.
+const RELEASES: usize = 200;
+
+/// Under every policy, after a contended run: totals equal the sum over threads, every thread
+/// took the GIL once per entry and once per return from `allow_threads` at least, switches
+/// never exceed acquisitions, and forced switches never exceed drop requests.
+#[test]
+fn counters_add_up() {
+    for policy in POLICIES {
+        let interp = util::interpreter(policy);
+        let ids: Vec<ThreadId> = {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    interp.spawn(|gil| {
+                        for i in 0..CHECKPOINTS {
+                            gil.checkpoint();
+                            if i % (CHECKPOINTS / RELEASES) == 0 {
+                                gil.allow_threads(|| ());
+                            }
+                        }
+                        gil.current_thread().id
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        };
+        let stats = interp.stats();
+        assert_eq!(stats.sum_of_threads(), stats.interpreter, "{policy:?}");
+        let totals = &stats.interpreter;
+        assert_eq!(totals.acquisitions, stats.switch_number);
+        assert!(totals.switches <= totals.acquisitions);
+        assert!(totals.forced_switches <= totals.drop_requests, "{totals:?}");
+        assert!(totals.wait_max <= totals.wait_total);
+        for id in ids {
+            let t = stats.thread(id).expect("every thread is recorded");
+            assert!(t.finished);
+            let c = &t.counters;
+            assert!(
+                c.acquisitions >= 1 + RELEASES as u64 + c.forced_switches,
+                "{c:?}"
+            );
+        }
+    }
+}
+
+/// A thread is credited with at least the time it measured itself running under the GIL
+/// (a structural bound, not a threshold), and appears with its name.
+#[test]
+fn hold_time_and_names() {
+    let interp = util::interpreter(gil_threads::Policy::Fair);
+    let done = Arc::new(Event::new());
+    let done2 = Arc::clone(&done);
+    let h = interp.thread_builder().name("holder").spawn(move |gil| {
+        let start = std::time::Instant::now();
+        for _ in 0..10_000 {
+            gil.checkpoint();
+        }
+        let inside = start.elapsed();
+        done2.set();
+        (gil.current_thread().id, inside)
+    });
+    let (id, inside) = h.join().unwrap();
+    let stats = interp.stats();
+    let t = stats.thread(id).unwrap();
+    assert_eq!(t.name.as_deref(), Some("holder"));
+    assert!(t.counters.hold_total >= inside);
+    assert!(done.is_set());
+}
