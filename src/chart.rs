@@ -86,6 +86,7 @@ fn panel(
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
         .x_labels(workloads.len() * 2 + 1)
         .x_label_formatter(&|x| {
             // Only the group centres (k + 0.5) are labelled, with the workload's name.

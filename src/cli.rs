@@ -45,6 +45,10 @@ pub struct Options {
     #[arg(long)]
     pub json: bool,
 
+    /// Skip the memory table (peak memory with 100, 1,000 and 10,000 jobs waiting at once).
+    #[arg(long)]
+    pub skip_memory: bool,
+
     /// Also write a bar chart (speedup and peak memory per workload and runtime) as SVG.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,

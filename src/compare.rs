@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::chart;
 use crate::cli::Options;
 use crate::fixture_proc::FixtureProcess;
+use crate::memory;
 use crate::report::{self, Row};
 use crate::runtime::RuntimeKind;
 use crate::trial::{self, TrialSpec};
@@ -42,11 +43,16 @@ pub fn run(options: &Options) -> Result<(), String> {
             rows.push(run_row(options, workload, runtime, fixture.as_ref())?);
         }
     }
+    let memory = if options.skip_memory {
+        Vec::new()
+    } else {
+        memory::run(options)?
+    };
     if let Some(path) = &options.svg {
         chart::write(path, &rows)?;
         eprintln!("chart written to {}", path.display());
     }
-    report::print(options, &rows)
+    report::print(options, &rows, &memory)
 }
 
 fn run_row(

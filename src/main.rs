@@ -18,6 +18,8 @@
 //! - `fixture_proc`: the loopback fixture server in a child process of its own.
 //! - `measure`: wall time, CPU time and peak memory, read from the kernel.
 //! - `report`: the table and the JSON document.
+//! - `verdict`: which runtime won each workload, next to the rule of thumb.
+//! - `memory`: the second table: peak memory with N jobs waiting at once, per runtime.
 //! - `chart`: the SVG bar chart written by `--svg`.
 //!
 //! # Implementation
@@ -30,9 +32,11 @@ mod cli;
 mod compare;
 mod fixture_proc;
 mod measure;
+mod memory;
 mod report;
 mod runtime;
 mod trial;
+mod verdict;
 mod workload;
 
 use std::process::ExitCode;

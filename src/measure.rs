@@ -42,6 +42,17 @@ pub fn peak_rss_kib(pid: Option<u32>) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The proportional set size (`Pss`, in KiB) of process `pid` now: its private pages plus its
+/// share of pages it shares with others. Summed over forked workers, it counts the pages
+/// they share with their parent (copy-on-write after fork) once, where `VmHWM` would count
+/// them in every worker. It is a current figure, not a peak: read it while the workers still
+/// hold what they used.
+pub fn proportional_set_kib(pid: u32) -> Option<u64> {
+    let rollup = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// User plus system CPU time that process `pid` has used so far, from `/proc/<pid>/stat`.
 pub fn process_cpu_time(pid: u32) -> Option<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -68,5 +79,6 @@ mod tests {
     fn reads_own_figures() {
         assert!(peak_rss_kib(None).is_some_and(|kib| kib > 0));
         assert!(process_cpu_time(std::process::id()).is_some());
+        assert!(proportional_set_kib(std::process::id()).is_some_and(|kib| kib > 0));
     }
 }

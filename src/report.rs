@@ -8,8 +8,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::Options;
+use crate::memory;
 use crate::runtime::RuntimeKind;
 use crate::trial::TrialReport;
+use crate::verdict;
 use crate::workload::WorkloadKind;
 
 /// The trials of one workload on one runtime.
@@ -112,11 +114,22 @@ pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
 }
 
 /// Prints `rows` as `options` asks; fails if any output was wrong, after printing.
-pub fn print(options: &Options, rows: &[Row]) -> Result<(), String> {
+pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Result<(), String> {
     if options.json {
-        print_json(rows)?;
+        print_json(rows, memory)?;
     } else {
         print_table(rows);
+        let verdict = verdict::lines(rows);
+        if !verdict.is_empty() {
+            println!("\nverdict (a winner only where its min-max range overlaps no other):");
+            for line in verdict {
+                println!("  {line}");
+            }
+        }
+        if !memory.is_empty() {
+            memory::print_table(memory);
+        }
+        println!("{}", Environment::read().summary());
     }
     let wrong: Vec<String> = rows
         .iter()
@@ -185,7 +198,6 @@ fn print_table(rows: &[Row]) {
              full count; memory is not scaled."
         );
     }
-    println!("{}", Environment::read().summary());
 }
 
 /// The machine a run was made on.
@@ -236,7 +248,7 @@ struct JsonRow<'a> {
     trials: &'a [TrialReport],
 }
 
-fn print_json(rows: &[Row]) -> Result<(), String> {
+fn print_json(rows: &[Row], memory: &[memory::Cell]) -> Result<(), String> {
     let json_rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|r| {
@@ -262,6 +274,8 @@ fn print_json(rows: &[Row]) -> Result<(), String> {
     let doc = serde_json::json!({
         "environment": Environment::read(),
         "results": json_rows,
+        "memory": memory,
+        "verdict": verdict::lines(rows),
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     println!("{text}");

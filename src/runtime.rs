@@ -6,6 +6,13 @@ use concurrency_shared::run_blocking;
 use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
+use crate::measure;
+
+/// The most interpreter threads a trial starts: one per job up to here, so 2,000 slow round
+/// trips run as two waves of threads instead of 2,000 threads (the memory table, which is
+/// about exactly that cost, lifts the cap).
+const THREAD_CAP: usize = 1_024;
+
 /// One way of running a batch of jobs.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ValueEnum,
@@ -14,52 +21,115 @@ use serde::{Deserialize, Serialize};
 pub enum RuntimeKind {
     /// One job after another on the calling thread: the baseline every speedup is against.
     Sequential,
+    /// `gil-threads`: one interpreter thread per job (up to a cap), one GIL.
+    GilThreads,
+    /// `mini-eventloop`: every job a task on one thread.
+    MiniEventloop,
+    /// `proc-pool`: forked worker processes, one per core.
+    ProcPool,
 }
 
 /// What a batch of jobs gave back.
 pub struct RunOutcome<T> {
     /// Each job's output in input order, or why the runtime could not produce it.
     pub outputs: Vec<Result<T, String>>,
-    /// The sum of the peak resident sets of worker processes the runtime used, in KiB.
-    pub workers_peak_rss_kib: u64,
+    /// The memory of worker processes the runtime used, in KiB (their proportional share,
+    /// read before they exit).
+    pub workers_rss_kib: u64,
 }
 
 impl RuntimeKind {
     /// Every runtime, in table order.
-    pub const ALL: [RuntimeKind; 1] = [RuntimeKind::Sequential];
+    pub const ALL: [RuntimeKind; 4] = [
+        RuntimeKind::Sequential,
+        RuntimeKind::GilThreads,
+        RuntimeKind::MiniEventloop,
+        RuntimeKind::ProcPool,
+    ];
 
     /// The name used on the command line and in the table.
     pub fn name(self) -> &'static str {
         match self {
             RuntimeKind::Sequential => "sequential",
+            RuntimeKind::GilThreads => "gil-threads",
+            RuntimeKind::MiniEventloop => "mini-eventloop",
+            RuntimeKind::ProcPool => "proc-pool",
         }
     }
 
     /// The threads or processes used for `tasks` jobs unless `--workers` says otherwise.
-    pub fn default_workers(self, _tasks: usize) -> usize {
+    pub fn default_workers(self, tasks: usize) -> usize {
         match self {
-            RuntimeKind::Sequential => 1,
+            RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
+            RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),
+            RuntimeKind::ProcPool => std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+
+    /// The workers needed to hold `jobs` jobs waiting all at once (one thread or process per
+    /// job, one thread for tasks), or `None` for a runtime that cannot.
+    pub fn workers_for_all_at_once(self, jobs: usize) -> Option<usize> {
+        match self {
+            RuntimeKind::Sequential => None,
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool => Some(jobs),
+            RuntimeKind::MiniEventloop => Some(1),
+        }
+    }
+
+    /// Whether each worker is a process of its own.
+    pub fn forks_processes(self) -> bool {
+        matches!(self, RuntimeKind::ProcPool)
     }
 
     /// Whether this runtime works through jobs one after another (with `workers` lanes), so
     /// that on a workload of uniform jobs a sample of them, scaled, measures it fairly.
     pub fn runs_jobs_in_turn(self) -> bool {
-        match self {
-            RuntimeKind::Sequential => true,
-        }
+        matches!(self, RuntimeKind::Sequential | RuntimeKind::ProcPool)
     }
 
     /// Runs `jobs` with `workers` threads or processes and returns their outputs in order.
-    pub fn run<W>(self, jobs: Vec<W>, _workers: usize) -> RunOutcome<W::Output>
-    where
-        W: Workload,
-    {
-        match self {
-            RuntimeKind::Sequential => RunOutcome {
-                outputs: jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
-                workers_peak_rss_kib: 0,
+    /// The runtime is started and shut down inside, so its costs are part of the run.
+    pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
+        let mut workers_rss_kib = 0;
+        let outputs = match self {
+            RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
+            RuntimeKind::GilThreads => {
+                let interp = gil_threads::Interpreter::new();
+                stringify(interp.run_jobs(jobs, workers))
+            }
+            RuntimeKind::MiniEventloop => match mini_eventloop::Runtime::new() {
+                Ok(mut rt) => stringify(rt.run_jobs(jobs)),
+                Err(e) => fail_all(jobs.len(), &format!("cannot start the event loop: {e}")),
             },
+            RuntimeKind::ProcPool => match proc_pool::Pool::new(workers) {
+                Ok(pool) => {
+                    let outputs = stringify(pool.run_all(jobs));
+                    workers_rss_kib = pool
+                        .worker_pids()
+                        .into_iter()
+                        .filter_map(measure::proportional_set_kib)
+                        .sum();
+                    // Dropping the pool reaps its workers, so their CPU time is counted.
+                    drop(pool);
+                    outputs
+                }
+                Err(e) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
+            },
+        };
+        RunOutcome {
+            outputs,
+            workers_rss_kib,
         }
     }
+}
+
+fn stringify<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Result<T, String>> {
+    results
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn fail_all<T>(jobs: usize, why: &str) -> Vec<Result<T, String>> {
+    (0..jobs).map(|_| Err(why.to_owned())).collect()
 }

@@ -137,6 +137,7 @@ fn run_spec(spec: &TrialSpec) -> Result<TrialReport, String> {
         WorkloadKind::SlowIo => measure(workload::slow_io_jobs(tasks, server()?), rt, workers),
         WorkloadKind::FastIo => measure(workload::fast_io_jobs(tasks, server()?), rt, workers),
         WorkloadKind::Mixed => measure(workload::mixed_jobs(tasks, server()?), rt, workers),
+        WorkloadKind::Idle => measure(workload::idle_jobs(tasks), rt, workers),
     })
 }
 
@@ -151,7 +152,7 @@ fn measure<W: Workload>(jobs: Vec<W>, runtime: RuntimeKind, workers: usize) -> T
     let outcome = runtime.run(jobs, workers);
     let wall = started.elapsed();
     let cpu = measure::cpu_time_with_children().saturating_sub(cpu_before);
-    let peak_rss_kib = measure::peak_rss_kib(None).unwrap_or(0) + outcome.workers_peak_rss_kib;
+    let peak_rss_kib = measure::peak_rss_kib(None).unwrap_or(0) + outcome.workers_rss_kib;
 
     let mut correct = 0;
     let mut first_failure = None;

@@ -38,6 +38,10 @@ const MIXED_NAP: Duration = Duration::from_millis(10);
 const MIXED_ROUND_TRIPS: u32 = 4;
 const MIXED_PRIME_SPAN: u64 = 20_000;
 
+/// The idle job's one nap: long enough that 10,000 threads or processes are all started
+/// before the first one wakes, so the peak really holds every job at once.
+const IDLE_NAP: Duration = Duration::from_millis(1_000);
+
 /// Each sleep-bound job's naps.
 const SLEEP_NAPS: u32 = 2;
 const SLEEP_NAP: Duration = Duration::from_millis(10);
@@ -58,6 +62,9 @@ pub enum WorkloadKind {
     FastIo,
     /// A slice of CPU work, a nap and a few slow round trips per job.
     Mixed,
+    /// One long nap per job: what the memory table holds many of at once.
+    #[value(skip)]
+    Idle,
 }
 
 impl WorkloadKind {
@@ -78,6 +85,7 @@ impl WorkloadKind {
             WorkloadKind::SlowIo => "slow-io",
             WorkloadKind::FastIo => "fast-io",
             WorkloadKind::Mixed => "mixed",
+            WorkloadKind::Idle => "idle",
         }
     }
 
@@ -89,13 +97,14 @@ impl WorkloadKind {
             WorkloadKind::SlowIo => 2_000,
             WorkloadKind::FastIo => 4,
             WorkloadKind::Mixed => 64,
+            WorkloadKind::Idle => 100,
         }
     }
 
     /// The fixture server's answer delay, for the workloads that talk to one.
     pub fn fixture_delay(self) -> Option<Duration> {
         match self {
-            WorkloadKind::Cpu | WorkloadKind::Sleep => None,
+            WorkloadKind::Cpu | WorkloadKind::Sleep | WorkloadKind::Idle => None,
             WorkloadKind::SlowIo => Some(SLOW_IO_DELAY),
             WorkloadKind::FastIo => Some(Duration::ZERO),
             WorkloadKind::Mixed => Some(MIXED_DELAY),
@@ -110,7 +119,7 @@ impl WorkloadKind {
             // Prime ranges higher up cost more: always measured whole.
             WorkloadKind::Cpu => false,
             WorkloadKind::Sleep | WorkloadKind::SlowIo | WorkloadKind::FastIo => true,
-            WorkloadKind::Mixed => true,
+            WorkloadKind::Mixed | WorkloadKind::Idle => true,
         }
     }
 }
@@ -153,4 +162,9 @@ pub fn mixed_jobs(tasks: usize, server: SocketAddr) -> Vec<Mixed> {
             )
         })
         .collect()
+}
+
+/// The idle jobs of the memory table: one long nap each.
+pub fn idle_jobs(tasks: usize) -> Vec<Sleeper> {
+    (0..tasks).map(|_| Sleeper::new(1, IDLE_NAP)).collect()
 }
