@@ -1,0 +1,140 @@
+//! A `loom` model of the GIL's take / drop / forced-switch protocol, run with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg gil_threads_loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     CARGO_TARGET_DIR=target/loom cargo test -p gil-threads --release --test loom_gil
+//! ```
+//!
+//! loom's timed waits never time out, so the switch interval is a modelled clock: a "ticker"
+//! thread advances it with `ModelGil::tick`, and a waiter's wait counts as timed out exactly
+//! when a tick happened while it slept. loom then explores every interleaving (up to the
+//! preemption bound) and reports a data race on the guarded cell (mutual exclusion broken),
+//! a deadlock (a lost wake-up, or a holder left waiting for a requester that is gone), or a
+//! failed assertion.
+
+#![cfg(gil_threads_loom)]
+
+use gil_threads::Policy;
+use gil_threads::gil::model::{ModelGil, ModelSeat};
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+
+/// Checkpoints the holder passes in each model.
+const CHECKPOINTS: usize = 2;
+
+/// Data only the GIL holder may touch; loom flags any unsynchronised access.
+struct Guarded(UnsafeCell<u64>);
+
+// SAFETY: the model only touches the cell while holding the GIL; if the protocol failed to
+// exclude, loom's `UnsafeCell` would report the race (that is what the model checks).
+unsafe impl Sync for Guarded {}
+
+impl Guarded {
+    /// A read-modify-write, as interpreter code would do.
+    fn bump(&self) {
+        // SAFETY: called only while holding the GIL (checked by loom, see above).
+        self.0.with_mut(|v| unsafe { *v += 1 });
+    }
+}
+
+/// Runs the holder's part: `CHECKPOINTS` checkpoints, each one checking that if the GIL
+/// changed hands across it, another thread took it in between (switch_number grew by >= 2).
+fn holder_loop(gil: &ModelGil, seat: &ModelSeat, data: &Guarded) {
+    for _ in 0..CHECKPOINTS {
+        data.bump();
+        let before = gil.stats().switch_number;
+        assert!(gil.checkpoint(seat));
+        let after = gil.stats().switch_number;
+        assert!(
+            after == before || after - before >= 2,
+            "the dropper retook the GIL at once"
+        );
+    }
+    data.bump();
+}
+
+/// One holder doing checkpoints, one waiter, one tick of the clock: mutual exclusion, no
+/// deadlock, forced switching, under `policy`. Under `IoPriority` the waiter comes back from
+/// "I/O" and asks at once, without needing the tick.
+fn take_drop_forced_switch(policy: Policy) {
+    loom::model(move || {
+        let gil = Arc::new(ModelGil::new(policy));
+        let data = Arc::new(Guarded(UnsafeCell::new(0)));
+        let holder = gil.seat(1, false);
+        let waiter = gil.seat(2, false);
+        assert!(gil.take(&holder, false));
+
+        let (gil2, data2) = (Arc::clone(&gil), Arc::clone(&data));
+        let waiting = thread::spawn(move || {
+            assert!(gil2.take(&waiter, policy == Policy::IoPriority));
+            data2.bump();
+            gil2.release(&waiter);
+        });
+        let gil3 = Arc::clone(&gil);
+        let ticker = thread::spawn(move || gil3.tick());
+
+        holder_loop(&gil, &holder, &data);
+        gil.release(&holder);
+        waiting.join().unwrap();
+        ticker.join().unwrap();
+
+        let stats = gil.stats();
+        assert_eq!(stats.sum_of_threads(), stats.interpreter);
+        assert!(stats.interpreter.forced_switches <= stats.interpreter.drop_requests);
+        data.0
+            .with(|v| assert_eq!(unsafe { *v }, CHECKPOINTS as u64 + 2));
+    });
+}
+
+/// `Fair` (CPython's algorithm).
+#[test]
+fn fair() {
+    take_drop_forced_switch(Policy::Fair);
+}
+
+/// `Fifo` direct hand-off.
+#[test]
+fn fifo() {
+    take_drop_forced_switch(Policy::Fifo);
+}
+
+/// `IoPriority`: the returning waiter asks at once.
+#[test]
+fn io_priority() {
+    take_drop_forced_switch(Policy::IoPriority);
+}
+
+/// python/cpython#96387's class: a daemon waiter that made a drop request is refused when
+/// finalisation begins; the holder (a non-daemon) must never be left waiting in the forced
+/// switch for it, and the daemon still gets the GIL once to unwind. loom reports any
+/// interleaving that deadlocks.
+#[test]
+fn finalising_requester_never_strands_the_holder() {
+    loom::model(|| {
+        let gil = Arc::new(ModelGil::new(Policy::Fair));
+        let holder = gil.seat(1, false);
+        let daemon = gil.seat(2, true);
+        assert!(gil.take(&holder, false));
+
+        let gil2 = Arc::clone(&gil);
+        let daemon_thread = thread::spawn(move || {
+            let admitted = gil2.take(&daemon, false);
+            gil2.release(&daemon);
+            admitted
+        });
+        let gil3 = Arc::clone(&gil);
+        let clock = thread::spawn(move || {
+            gil3.tick();
+            gil3.finalize();
+        });
+
+        for _ in 0..CHECKPOINTS {
+            assert!(gil.checkpoint(&holder), "a non-daemon is never refused");
+        }
+        gil.release(&holder);
+        clock.join().unwrap();
+        // Admitted only if it got the GIL before finalisation began.
+        let _admitted = daemon_thread.join().unwrap();
+    });
+}
