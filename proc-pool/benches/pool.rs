@@ -8,6 +8,9 @@
 //!   workers, rayon with 2 threads (goal: ≥ 1.9× sequential, ≥ 0.95× rayon);
 //! - `start_shutdown`: `Pool::new(n)` then `join`, for 2 and 8 workers.
 
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -55,7 +58,13 @@ fn read_exact(fd: &OwnedFd, buf: &mut [u8]) -> bool {
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: the buffer tail is valid for writes of its length.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
         if n <= 0 {
             return false;
         }
@@ -85,7 +94,11 @@ impl Echo {
             // SAFETY: _exit has no preconditions.
             unsafe { libc::_exit(0) };
         }
-        Echo { to_child, from_child, pid }
+        Echo {
+            to_child,
+            from_child,
+            pid,
+        }
     }
 
     fn round_trip(&self, x: u64) -> u64 {
@@ -109,23 +122,37 @@ impl Drop for Echo {
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
-    group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     let echo = Echo::start();
-    group.bench_function("raw_pipe_ping_pong", |b| b.iter(|| echo.round_trip(black_box(7))));
+    group.bench_function("raw_pipe_ping_pong", |b| {
+        b.iter(|| echo.round_trip(black_box(7)))
+    });
     drop(echo);
     let pool = Pool::new(1).unwrap();
-    group.bench_function("pool_apply", |b| b.iter(|| pool.apply(identity, black_box(7)).unwrap()));
+    group.bench_function("pool_apply", |b| {
+        b.iter(|| pool.apply(identity, black_box(7)).unwrap())
+    });
     drop(pool);
     group.finish();
 }
 
 fn map_100k(c: &mut Criterion) {
     let mut group = c.benchmark_group("map_100k");
-    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(TINY_TASKS));
     let pool = Pool::new(2).unwrap();
     group.bench_function("chunksize_1", |b| {
-        b.iter(|| assert_eq!(pool.map_chunked(tiny, 0..TINY_TASKS, 1).len(), TINY_TASKS as usize))
+        b.iter(|| {
+            assert_eq!(
+                pool.map_chunked(tiny, 0..TINY_TASKS, 1).len(),
+                TINY_TASKS as usize
+            )
+        })
     });
     group.bench_function("chunksize_auto", |b| {
         b.iter(|| assert_eq!(pool.map(tiny, 0..TINY_TASKS).len(), TINY_TASKS as usize))
@@ -135,7 +162,10 @@ fn map_100k(c: &mut Criterion) {
 
 fn primes(c: &mut Criterion) {
     let mut group = c.benchmark_group("primes");
-    group.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     let jobs = PrimeCount::split(0, PRIMES_BELOW, PRIME_JOBS);
     let expected: u64 = jobs.iter().map(run_blocking).sum();
     group.bench_function("sequential", |b| {
@@ -144,16 +174,24 @@ fn primes(c: &mut Criterion) {
     let pool = Pool::new(2).unwrap();
     group.bench_function("proc_pool_2", |b| {
         b.iter(|| {
-            let total: u64 = pool.run_all(jobs.clone()).into_iter().map(Result::unwrap).sum();
+            let total: u64 = pool
+                .run_all(jobs.clone())
+                .into_iter()
+                .map(Result::unwrap)
+                .sum();
             assert_eq!(total, expected);
         })
     });
     drop(pool);
-    let rayon = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     group.bench_function("rayon_2", |b| {
         b.iter(|| {
             use rayon::prelude::*;
-            let total: u64 = rayon.install(|| jobs.par_iter().with_max_len(1).map(run_blocking).sum());
+            let total: u64 =
+                rayon.install(|| jobs.par_iter().with_max_len(1).map(run_blocking).sum());
             assert_eq!(total, expected);
         })
     });
@@ -162,7 +200,10 @@ fn primes(c: &mut Criterion) {
 
 fn start_shutdown(c: &mut Criterion) {
     let mut group = c.benchmark_group("start_shutdown");
-    group.sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     for workers in [2, 8] {
         group.bench_with_input(BenchmarkId::from_parameter(workers), &workers, |b, &n| {
             b.iter(|| Pool::new(n).unwrap().join())
