@@ -31,7 +31,15 @@ fn bad_flags_exit_with_status_2() {
 /// A small real run prints one table row per runtime, every result checked.
 #[test]
 fn small_run_prints_checked_rows() {
-    let out = concurrency(&["--workload", "fast-io", "--tasks", "2", "--repeat", "1"]);
+    let out = concurrency(&[
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "2",
+        "--repeat",
+        "1",
+        "--skip-memory",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -59,6 +67,7 @@ fn json_output_is_one_document() {
         "1",
         "--repeat",
         "1",
+        "--skip-memory",
         "--json",
     ]);
     assert!(out.status.success());
