@@ -61,10 +61,11 @@
 //! - [`Policy::IoPriority`] fixes the **convoy effect** (bpo-7946, python/cpython#52194): under
 //!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
 //!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
-//!   at about one round trip per interval. Here a thread returning from `allow_threads` queues
-//!   in a priority lane and sets the drop request **at once**; the CPU-bound holder gives way
-//!   at its next checkpoint, microseconds later. To bound starvation the other way, a CPU lane
-//!   waiter that has waited a full interval becomes **starving** and goes before the I/O lane.
+//!   at about one round trip per interval. Here a thread returning from `allow_threads` sets
+//!   the drop request **at once** (step 1 skips the wait of step 2); the CPU-bound holder gives
+//!   way at its next checkpoint, microseconds later, and forced switching makes sure the
+//!   I/O thread gets it. Everything else is `Fair`, so a CPU-bound waiter still gets its turn
+//!   after one interval: its own request makes the I/O thread drop at its next checkpoint.
 //!
 //! # Races this prevents
 //!
@@ -95,7 +96,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::stats::{GilCounters, Stats, ThreadStats};
-use crate::sync::{self, AtomicU8, Clocked, Condvar, IntervalClock, Mutex, MutexGuard, Ordering};
+use crate::sync::{
+    self, AtomicBool, AtomicU8, Clocked, Condvar, IntervalClock, Mutex, MutexGuard, Ordering,
+};
 use crate::thread::ThreadId;
 
 /// How the GIL chooses the next thread to run, fixed per interpreter by
@@ -105,7 +108,7 @@ use crate::thread::ThreadId;
 /// |---|---|---|
 /// | `Fair` | whichever waiter the OS wakes first, after a forced switch | you want CPython's behaviour, to compare against it |
 /// | `Fifo` | the longest waiting thread, handed the GIL directly | many threads pass the GIL around voluntarily: cheapest hand-off, strict turn-taking |
-/// | `IoPriority` | a thread returning from blocking I/O, at once | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
+/// | `IoPriority` | a thread returning from blocking I/O, within one checkpoint | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
     /// CPython's algorithm: timed waits, drop requests, forced switching.
@@ -113,8 +116,8 @@ pub enum Policy {
     Fair,
     /// A FIFO queue of waiters, each handed the GIL directly by the thread that releases it.
     Fifo,
-    /// Like `Fifo`, but a thread returning from `allow_threads` jumps the queue and asks the
-    /// holder to drop at once; a CPU-bound waiter starved for a whole interval goes first.
+    /// Like `Fair`, but a thread returning from `allow_threads` (blocking I/O) asks the holder
+    /// to drop at once instead of after a switch interval.
     IoPriority,
 }
 
@@ -126,7 +129,14 @@ const DROP_REQUEST: u8 = 1;
 /// Bit of `breaker`: the interpreter is finalising; daemon threads must leave.
 const FINALIZING: u8 = 2;
 
-/// Why a thread is taking the GIL; decides its lane under [`Policy::IoPriority`].
+/// How many times (`IoPriority`) a thread back from I/O polls for the GIL after asking for it
+/// before it sleeps. The holder gives way at its next checkpoint, typically well under a
+/// microsecond away, while sleeping and being woken costs several microseconds of futex and
+/// scheduler latency per round trip: that latency is the convoy. A few thousand
+/// `spin_loop` hints are a few microseconds, a bounded price only paid after a request.
+const IO_SPIN_LIMIT: u32 = 4_000;
+
+/// Why a thread is taking the GIL; [`Policy::IoPriority`] favours `Returning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
     /// The thread's first take.
@@ -148,7 +158,7 @@ pub(crate) enum Admission {
 }
 
 /// A thread's seat at the GIL: who it is, whether it is a daemon, and the condition variable
-/// on which it alone is woken when the GIL is handed to it (the queued policies).
+/// on which it alone is woken when the GIL is handed to it (`Fifo`).
 #[derive(Debug)]
 pub(crate) struct Seat {
     /// The thread's key; written once.
@@ -170,15 +180,13 @@ impl Seat {
     }
 }
 
-/// A thread waiting in a queue lane (the queued policies).
+/// A thread waiting in the `Fifo` queue.
 #[derive(Debug)]
 struct Waiter {
     /// Whom to wake, and whom to hand the GIL to.
     seat: Arc<Seat>,
     /// When it started waiting, for the wait-time statistics.
     since: Instant,
-    /// Set when a CPU lane waiter has waited a whole interval (IoPriority's starvation bound).
-    starving: bool,
 }
 
 /// What the GIL knows about one thread: its statistics and when its current hold began.
@@ -213,14 +221,12 @@ struct GilState {
     switch_number: u64,
     /// The pending drop request and the thread that made it.
     drop_request: Option<ThreadKey>,
-    /// `Fair`: threads waiting on `gil_cond`.
+    /// `Fair`, `IoPriority`: threads waiting on `gil_cond`.
     fair_waiters: usize,
-    /// `Fair`: droppers waiting on `switch_cond` for a switch (step 5).
+    /// `Fair`, `IoPriority`: droppers waiting on `switch_cond` for a switch (step 5).
     switch_waiters: usize,
-    /// Queued policies: threads back from `allow_threads` (IoPriority only).
-    io_lane: VecDeque<Waiter>,
-    /// Queued policies: everybody else, in arrival order.
-    cpu_lane: VecDeque<Waiter>,
+    /// `Fifo`: the waiting threads, in arrival order.
+    queue: VecDeque<Waiter>,
     /// Set once by `begin_finalizing`: daemon threads must leave.
     finalizing: bool,
     /// Per-thread records, by key.
@@ -244,11 +250,14 @@ pub(crate) struct GilCore {
     /// The eval breaker: `DROP_REQUEST | FINALIZING` bits, written under `state`, read
     /// relaxed by `checkpoint` as a hint (see "Why the orderings suffice").
     breaker: AtomicU8,
+    /// Mirror of `locked`, written under `state`: a hint polled by `IoPriority`'s short spin,
+    /// which then re-checks under the mutex.
+    locked_hint: AtomicBool,
     /// The protocol's state.
     state: Mutex<GilState>,
-    /// `Fair`: waiters for `locked == false`.
+    /// `Fair`, `IoPriority`: waiters for `locked == false`.
     gil_cond: Condvar,
-    /// `Fair`: forced-switch droppers waiting for `switch_number` to move.
+    /// `Fair`, `IoPriority`: forced-switch droppers waiting for `switch_number` to move.
     switch_cond: Condvar,
 }
 
@@ -257,6 +266,7 @@ impl GilCore {
     pub(crate) fn new(policy: Policy, interval: Duration) -> Self {
         Self {
             breaker: AtomicU8::new(0),
+            locked_hint: AtomicBool::new(false),
             state: Mutex::new(GilState {
                 policy,
                 interval,
@@ -267,8 +277,7 @@ impl GilCore {
                 drop_request: None,
                 fair_waiters: 0,
                 switch_waiters: 0,
-                io_lane: VecDeque::new(),
-                cpu_lane: VecDeque::new(),
+                queue: VecDeque::new(),
                 finalizing: false,
                 threads: HashMap::new(),
                 totals: GilCounters::default(),
@@ -326,13 +335,19 @@ impl GilCore {
         since: Instant,
     ) -> MutexGuard<'a, GilState> {
         if !st.locked {
-            // Free, and (invariant of the queued policies) nobody queued: take it.
-            debug_assert!(st.io_lane.is_empty() && st.cpu_lane.is_empty());
+            // Free, and (invariant of `Fifo`) nobody queued: take it.
+            debug_assert!(st.queue.is_empty());
             self.grant(&mut st, seat.key, since);
             return st;
         }
-        if st.policy == Policy::Fair {
+        if st.policy != Policy::Fifo {
             st.fair_waiters += 1;
+            if st.policy == Policy::IoPriority && reason == Reason::Returning {
+                // The convoy fix: back from I/O, ask at once instead of after an interval,
+                // and poll briefly for the holder's next checkpoint before sleeping.
+                self.request_drop(&mut st, seat);
+                st = self.spin_until_free(st);
+            }
             while st.locked {
                 let switch_before = st.switch_number;
                 let interval = st.interval;
@@ -348,41 +363,46 @@ impl GilCore {
             self.grant(&mut st, seat.key, since);
             return st;
         }
-        // Queued policies: join a lane; the releasing thread will grant us the GIL directly.
-        let io = st.policy == Policy::IoPriority && reason == Reason::Returning;
-        let waiter = Waiter {
+        // `Fifo`: join the queue; the releasing thread will grant us the GIL directly.
+        st.queue.push_back(Waiter {
             seat: Arc::clone(seat),
             since,
-            starving: false,
-        };
-        if io {
-            st.io_lane.push_back(waiter);
-            // The convoy fix: back from I/O, ask at once instead of after an interval.
-            self.request_drop(&mut st, seat);
-        } else {
-            st.cpu_lane.push_back(waiter);
-        }
+        });
         while st.holder != Some(seat.key) {
             let switch_before = st.switch_number;
             let interval = st.interval;
             let (guard, timed_out) = sync::wait_interval(&seat.wake, st, interval);
             st = guard;
-            if st.holder == Some(seat.key) || !timed_out {
-                continue;
-            }
-            let starving = st.policy == Policy::IoPriority && mark_starving(&mut st, seat.key);
-            if starving || st.switch_number == switch_before {
+            // Step 2, as for `Fair`.
+            if st.holder != Some(seat.key) && timed_out && st.switch_number == switch_before {
                 self.request_drop(&mut st, seat);
             }
         }
         st
     }
 
-    /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under the
-    /// queued policies, by the releasing thread on the taker's behalf.
+    /// `IoPriority`: unlocks `state` and polls `locked_hint` for a bounded number of rounds,
+    /// then locks it again. The caller's loop re-checks `locked` under the mutex either way.
+    fn spin_until_free<'a>(&'a self, st: MutexGuard<'a, GilState>) -> MutexGuard<'a, GilState> {
+        if cfg!(gil_threads_loom) {
+            return st;
+        }
+        drop(st);
+        for _ in 0..IO_SPIN_LIMIT {
+            if !self.locked_hint.load(Ordering::Relaxed) {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        sync::lock(&self.state)
+    }
+
+    /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under
+    /// `Fifo`, by the releasing thread on the taker's behalf.
     fn grant(&self, st: &mut GilState, key: ThreadKey, since: Instant) {
         let now = Instant::now();
         st.locked = true;
+        self.locked_hint.store(true, Ordering::Relaxed);
         st.holder = Some(key);
         st.switch_number += 1;
         // Any pending request was aimed at the previous holder: satisfied or moot now.
@@ -422,7 +442,8 @@ impl GilCore {
         self.release_locked(&mut st, seat.key);
     }
 
-    /// Drops the GIL held by `key`: frees it (`Fair`) or hands it to the next in line.
+    /// Drops the GIL held by `key`: frees it (`Fair`, `IoPriority`) or hands it to the head of
+    /// the queue (`Fifo`).
     fn release_locked(&self, st: &mut GilState, key: ThreadKey) {
         debug_assert_eq!(st.holder, Some(key), "only the holder releases the GIL");
         let now = Instant::now();
@@ -435,20 +456,24 @@ impl GilCore {
         }
         st.holder = None;
         st.last_holder = Some(key);
-        if st.policy == Policy::Fair {
+        if st.policy != Policy::Fifo {
             st.locked = false;
+            self.locked_hint.store(false, Ordering::Relaxed);
             if st.fair_waiters > 0 {
                 self.gil_cond.notify_one();
             }
             return;
         }
-        match next_in_line(st) {
+        match st.queue.pop_front() {
             Some(next) => {
                 // Direct hand-off: `locked` stays true, so nobody can slip in between.
                 self.grant(st, next.seat.key, next.since);
                 next.seat.wake.notify_one();
             }
-            None => st.locked = false,
+            None => {
+                st.locked = false;
+                self.locked_hint.store(false, Ordering::Relaxed);
+            }
         }
     }
 
@@ -474,7 +499,7 @@ impl GilCore {
             record.counters.forced_switches += 1;
         }
         self.release_locked(&mut st, seat.key);
-        if st.policy == Policy::Fair {
+        if st.policy != Policy::Fifo {
             // FORCE_SWITCHING: do not compete until someone else has had the GIL. Also stop
             // waiting if nobody waits for the GIL any more (the requester is gone), so an
             // orphaned request can never leave us here.
@@ -566,7 +591,7 @@ impl GilCore {
         let mut st = sync::lock(&self.state);
         st.clock.ticks += 1;
         self.gil_cond.notify_all();
-        for waiter in st.io_lane.iter().chain(st.cpu_lane.iter()) {
+        for waiter in &st.queue {
             waiter.seat.wake.notify_one();
         }
     }
@@ -578,92 +603,5 @@ fn admission(st: &GilState, seat: &Seat) -> Admission {
         Admission::ShuttingDown
     } else {
         Admission::Admitted
-    }
-}
-
-/// Marks the CPU lane entry of `key` as starving; returns whether it is in that lane.
-fn mark_starving(st: &mut GilState, key: ThreadKey) -> bool {
-    match st.cpu_lane.iter_mut().find(|w| w.seat.key == key) {
-        Some(waiter) => {
-            waiter.starving = true;
-            true
-        }
-        None => false,
-    }
-}
-
-/// Who gets the GIL on release under the queued policies: a starving CPU waiter, then the I/O
-/// lane, then the CPU lane. Under `Fifo` the I/O lane is always empty.
-fn next_in_line(st: &mut GilState) -> Option<Waiter> {
-    if st.cpu_lane.front().is_some_and(|w| w.starving) {
-        return st.cpu_lane.pop_front();
-    }
-    st.io_lane.pop_front().or_else(|| st.cpu_lane.pop_front())
-}
-
-/// The GIL core with a public face, for the loom model in `tests/loom_gil.rs` only.
-#[cfg(gil_threads_loom)]
-#[doc(hidden)]
-pub mod model {
-    use std::sync::Arc;
-
-    use super::{Admission, GilCore, Policy, Reason, Seat};
-    use crate::stats::Stats;
-
-    /// A bare GIL.
-    #[derive(Debug)]
-    pub struct ModelGil(GilCore);
-
-    /// A thread's seat at a [`ModelGil`].
-    #[derive(Debug, Clone)]
-    pub struct ModelSeat(Arc<Seat>);
-
-    impl ModelGil {
-        /// A free GIL (the interval is irrelevant: the clock is `tick`).
-        pub fn new(policy: Policy) -> Self {
-            Self(GilCore::new(policy, std::time::Duration::from_millis(5)))
-        }
-
-        /// Registers thread `key` and gives it a seat.
-        pub fn seat(&self, key: u64, daemon: bool) -> ModelSeat {
-            self.0.register(key, None, daemon);
-            ModelSeat(Arc::new(Seat::new(key, daemon)))
-        }
-
-        /// Takes the GIL; `returning` marks a return from blocking work. False if refused.
-        pub fn take(&self, seat: &ModelSeat, returning: bool) -> bool {
-            let reason = if returning {
-                Reason::Returning
-            } else {
-                Reason::Start
-            };
-            self.0.take(&seat.0, reason) == Admission::Admitted
-        }
-
-        /// Releases the GIL.
-        pub fn release(&self, seat: &ModelSeat) {
-            self.0.release(&seat.0);
-        }
-
-        /// A checkpoint: the fast path, then the slow one if the breaker is set. False if
-        /// refused.
-        pub fn checkpoint(&self, seat: &ModelSeat) -> bool {
-            !self.0.breaker_set() || self.0.yield_if_requested(&seat.0) == Admission::Admitted
-        }
-
-        /// Begins finalisation.
-        pub fn finalize(&self) {
-            self.0.begin_finalizing();
-        }
-
-        /// One switch interval passes.
-        pub fn tick(&self) {
-            self.0.tick();
-        }
-
-        /// The statistics.
-        pub fn stats(&self) -> Stats {
-            self.0.stats()
-        }
     }
 }

@@ -19,12 +19,12 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 #[cfg(not(gil_threads_loom))]
-pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 #[cfg(gil_threads_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 #[cfg(gil_threads_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
