@@ -605,3 +605,70 @@ fn admission(st: &GilState, seat: &Seat) -> Admission {
         Admission::Admitted
     }
 }
+
+/// The GIL core with a public face, for the loom model in `tests/loom_gil.rs` only.
+#[cfg(gil_threads_loom)]
+#[doc(hidden)]
+pub mod model {
+    use std::sync::Arc;
+
+    use super::{Admission, GilCore, Policy, Reason, Seat};
+    use crate::stats::Stats;
+
+    /// A bare GIL.
+    #[derive(Debug)]
+    pub struct ModelGil(GilCore);
+
+    /// A thread's seat at a [`ModelGil`].
+    #[derive(Debug, Clone)]
+    pub struct ModelSeat(Arc<Seat>);
+
+    impl ModelGil {
+        /// A free GIL (the interval is irrelevant: the clock is `tick`).
+        pub fn new(policy: Policy) -> Self {
+            Self(GilCore::new(policy, std::time::Duration::from_millis(5)))
+        }
+
+        /// Registers thread `key` and gives it a seat.
+        pub fn seat(&self, key: u64, daemon: bool) -> ModelSeat {
+            self.0.register(key, None, daemon);
+            ModelSeat(Arc::new(Seat::new(key, daemon)))
+        }
+
+        /// Takes the GIL; `returning` marks a return from blocking work. False if refused.
+        pub fn take(&self, seat: &ModelSeat, returning: bool) -> bool {
+            let reason = if returning {
+                Reason::Returning
+            } else {
+                Reason::Start
+            };
+            self.0.take(&seat.0, reason) == Admission::Admitted
+        }
+
+        /// Releases the GIL.
+        pub fn release(&self, seat: &ModelSeat) {
+            self.0.release(&seat.0);
+        }
+
+        /// A checkpoint: the fast path, then the slow one if the breaker is set. False if
+        /// refused.
+        pub fn checkpoint(&self, seat: &ModelSeat) -> bool {
+            !self.0.breaker_set() || self.0.yield_if_requested(&seat.0) == Admission::Admitted
+        }
+
+        /// Begins finalisation.
+        pub fn finalize(&self) {
+            self.0.begin_finalizing();
+        }
+
+        /// One switch interval passes.
+        pub fn tick(&self) {
+            self.0.tick();
+        }
+
+        /// The statistics.
+        pub fn stats(&self) -> Stats {
+            self.0.stats()
+        }
+    }
+}
