@@ -8,7 +8,7 @@
 //!   [u64 len][u64 token][u64 trampoline][u64 function][u32 n]  n x ([u64 len][input bytes])
 //!
 //! result frame (worker -> manager), one per chunk, in the order the chunks were sent:
-//!   [u64 len][u32 n]  n x ([u8 outcome][u64 len][bytes])
+//!   [u64 len][u64 run time in ns][u32 n]  n x ([u8 outcome][u64 len][bytes])
 //!   outcome 0: bytes = the Wire encoding of the result
 //!   outcome 1: bytes = the panic message (UTF-8)
 //!   outcome 2: bytes = why the worker could not decode the input (UTF-8)
@@ -131,14 +131,15 @@ pub enum ItemOutcome {
     Err(TaskError),
 }
 
-/// Splits a result frame's body into `expected` outcomes.
+/// Splits a result frame's body into the chunk's run time (ns) and `expected` outcomes.
 ///
 /// # Errors
 ///
 /// A [`WireError`] if the body is not exactly `expected` well-formed outcomes.
-pub fn parse_result(body: &[u8], expected: usize) -> Result<Vec<ItemOutcome>, WireError> {
+pub fn parse_result(body: &[u8], expected: usize) -> Result<(u64, Vec<ItemOutcome>), WireError> {
     const FRAME: &str = "proc-pool result frame";
     let mut cur = Cursor::new(body);
+    let run_ns = cur.u64()?;
     let n = cur.u32()? as usize;
     if n != expected {
         return Err(WireError::Invalid {
@@ -173,7 +174,7 @@ pub fn parse_result(body: &[u8], expected: usize) -> Result<Vec<ItemOutcome>, Wi
             remaining: body.len() - cur.offset_in(body),
         });
     }
-    Ok(items)
+    Ok((run_ns, items))
 }
 
 /// A frame whose length prefix is beyond [`MAX_FRAME_LEN`]: the stream is garbage.
@@ -258,6 +259,7 @@ mod tests {
 
     fn result_body(items: &[(u8, &[u8])]) -> Vec<u8> {
         let mut out = Vec::new();
+        out.extend_from_slice(&1234u64.to_le_bytes());
         out.extend_from_slice(&(items.len() as u32).to_le_bytes());
         for (tag, bytes) in items {
             out.push(*tag);
@@ -270,7 +272,8 @@ mod tests {
     #[test]
     fn parses_outcomes() {
         let body = result_body(&[(OUTCOME_OK, b"abc"), (OUTCOME_PANICKED, b"boom")]);
-        let items = parse_result(&body, 2).unwrap();
+        let (run_ns, items) = parse_result(&body, 2).unwrap();
+        assert_eq!(run_ns, 1234);
         match &items[0] {
             ItemOutcome::Ok(r) => assert_eq!(&body[r.clone()], b"abc"),
             other => panic!("{other:?}"),

@@ -129,7 +129,7 @@ impl<T: Wire, U: Wire, I: Iterator<Item = T>> Iterator for Imap<'_, T, U, I> {
             if self.outstanding == 0 {
                 return None;
             }
-            match receive(&self.rx, self.pool.alive(), None) {
+            match receive(&self.rx, Some(self.pool.alive()), None) {
                 Received::Outcome(outcome) => self.accept(outcome),
                 Received::Lost | Received::Timeout => {
                     // The pool ended under us: every outstanding task is lost.

@@ -32,7 +32,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
@@ -41,6 +41,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::error::TaskError;
 use crate::frame::ItemOutcome;
 use crate::stats::{self, Counters};
+use crate::sys;
 use crate::task::{Chunk, ChunkOutcome};
 use crate::worker::{Cause, Spec, Worker};
 
@@ -151,7 +152,7 @@ impl Manager {
         while !self.finished() {
             let timeout = self
                 .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+                .map(|d| Duration::from_nanos(d.saturating_sub(sys::monotonic_ns())));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -285,7 +286,7 @@ impl Manager {
         };
         self.forget(&worker);
         let ending = worker.finish(status);
-        if let Some((chunk, err)) = ending.failed {
+        for (chunk, err) in ending.failed {
             self.fail(chunk, err);
         }
         for chunk in ending.requeue.into_iter().rev() {
@@ -310,8 +311,8 @@ impl Manager {
         }
     }
 
-    /// The nearest task deadline.
-    fn next_deadline(&self) -> Option<Instant> {
+    /// The nearest task deadline (monotonic ns).
+    fn next_deadline(&self) -> Option<u64> {
         let timeout = self.config.task_timeout?;
         self.slots
             .iter()
@@ -326,7 +327,7 @@ impl Manager {
         let Some(timeout) = self.config.task_timeout else {
             return;
         };
-        let now = Instant::now();
+        let now = sys::monotonic_ns();
         for worker in self.slots.iter_mut().flatten() {
             if worker.deadline(Some(timeout)).is_some_and(|d| d <= now) {
                 worker.kill(crate::worker::KillReason::Timeout);
@@ -352,16 +353,20 @@ impl Manager {
                 })
                 .min();
             let Some((_, slot)) = best else {
-                return;
+                break;
             };
             let Some(chunk) = self.queue.pop_front() else {
-                return;
+                break;
             };
             stats::add(&self.stats.tasks_sent, chunk.len as u64);
             if let Some(worker) = self.slots[slot].as_mut() {
-                let written = worker.send(chunk, max_tasks);
-                stats::add(&self.stats.bytes_out, written as u64);
+                worker.send(chunk, max_tasks);
             }
+        }
+        // One write per worker for everything queued in this round.
+        for worker in self.slots.iter_mut().flatten() {
+            let written = worker.flush();
+            stats::add(&self.stats.bytes_out, written as u64);
         }
     }
 

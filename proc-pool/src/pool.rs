@@ -430,7 +430,7 @@ impl Pool {
         drop(tx);
         let mut outcomes: Vec<Option<ChunkOutcome>> = (0..chunks).map(|_| None).collect();
         for _ in 0..chunks {
-            match receive(&rx, &self.alive, None) {
+            match receive(&rx, None, None) {
                 Received::Outcome(outcome) => {
                     let seq = outcome.seq;
                     if let Some(slot) = outcomes.get_mut(seq) {

@@ -1,10 +1,13 @@
 //! Waiting for answers: [`AsyncResult`] (one task's future value) and the receive step every
 //! call uses.
 //!
-//! Invariant: a wait ends. A caller waits on its reply channel *and* on the manager's
-//! liveness link, which disconnects when the manager thread ends; the manager answers every
-//! chunk it knows of before it ends, so after the link breaks, what is not in the reply channel
-//! will never come and is reported as [`TaskError::PoolClosed`].
+//! Invariant: a wait ends. Every chunk carries a clone of its caller's reply sender, and
+//! the manager answers every chunk it holds before it ends; a chunk it never took (still in
+//! the command channel when the manager ended) is dropped with that channel, dropping its
+//! sender. So a caller that holds no sender itself (`apply`, `map`, an [`AsyncResult`]) can
+//! just wait on its reply channel: it gets the answer or a disconnection, reported as
+//! [`TaskError::PoolClosed`]. A caller that keeps a sender to make more chunks (`imap`) also
+//! watches the manager's liveness link, which disconnects when the manager thread ends.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -25,13 +28,25 @@ pub(crate) enum Received {
     Timeout,
 }
 
-/// Waits for the next outcome on `rx`, until `deadline` if given, giving up when the manager
-/// is gone (`alive` disconnected) and `rx` is empty.
+/// Waits for the next outcome on `rx`, until `deadline` if given. With `alive` (for callers
+/// that hold a sender of `rx` themselves), also gives up when the manager is gone and `rx` is
+/// empty.
 pub(crate) fn receive(
     rx: &Receiver<ChunkOutcome>,
-    alive: &Receiver<()>,
+    alive: Option<&Receiver<()>>,
     deadline: Option<Instant>,
 ) -> Received {
+    let Some(alive) = alive else {
+        let received = match deadline {
+            Some(deadline) => rx.recv_deadline(deadline).map_err(|e| e.is_timeout()),
+            None => rx.recv().map_err(|_| false),
+        };
+        return match received {
+            Ok(outcome) => Received::Outcome(outcome),
+            Err(true) => Received::Timeout,
+            Err(false) => Received::Lost,
+        };
+    };
     if let Ok(outcome) = rx.try_recv() {
         return Received::Outcome(outcome);
     }
@@ -83,7 +98,7 @@ pub(crate) fn receive(
 pub struct AsyncResult<U> {
     /// Where the task's single outcome arrives.
     rx: Receiver<ChunkOutcome>,
-    /// Disconnects when the pool's manager ends.
+    /// Disconnects when the pool's manager ends (for [`ready`](Self::ready)).
     alive: Receiver<()>,
     /// The result type.
     _result: PhantomData<fn() -> U>,
@@ -110,7 +125,7 @@ impl<U: Wire> AsyncResult<U> {
     ///
     /// The task's [`TaskError`].
     pub fn get(self) -> Result<U, TaskError> {
-        match receive(&self.rx, &self.alive, None) {
+        match receive(&self.rx, None, None) {
             Received::Outcome(outcome) => first(outcome),
             Received::Lost | Received::Timeout => Err(TaskError::PoolClosed),
         }
@@ -123,7 +138,7 @@ impl<U: Wire> AsyncResult<U> {
     /// `Err(self)` if the task is still running after `timeout`.
     pub fn get_timeout(self, timeout: Duration) -> Result<Result<U, TaskError>, Self> {
         let deadline = Instant::now().checked_add(timeout);
-        match receive(&self.rx, &self.alive, deadline) {
+        match receive(&self.rx, None, deadline) {
             Received::Outcome(outcome) => Ok(first(outcome)),
             Received::Lost => Ok(Err(TaskError::PoolClosed)),
             Received::Timeout => Err(self),

@@ -173,6 +173,85 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock `Instant` uses, readable as a number that
+/// means the same in every process of the machine.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// How many counters a [`SharedCounters`] page holds.
+pub const SHARED_COUNTERS: usize = 4;
+
+/// A page of memory shared with the processes forked after its creation, holding
+/// [`SHARED_COUNTERS`] atomic counters (all zero at first). Not shared with processes forked
+/// after [`keep_from_later_forks`](Self::keep_from_later_forks).
+#[derive(Debug)]
+pub struct SharedCounters {
+    /// The start of the mapping (page-aligned, `PAGE` bytes).
+    ptr: std::ptr::NonNull<libc::c_void>,
+}
+
+/// The size of a [`SharedCounters`] mapping.
+const PAGE: usize = 4096;
+
+impl SharedCounters {
+    /// Maps a fresh zeroed page, `MAP_SHARED | MAP_ANONYMOUS`.
+    pub fn new() -> io::Result<SharedCounters> {
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(SharedCounters { ptr })
+    }
+
+    /// Marks the page `MADV_DONTFORK`: processes forked from now on do not get it (so each
+    /// worker maps its own page only).
+    pub fn keep_from_later_forks(&self) -> io::Result<()> {
+        // SAFETY: advice on our own mapping, which stays valid.
+        check(unsafe { libc::madvise(self.ptr.as_ptr(), PAGE, libc::MADV_DONTFORK) }.into())?;
+        Ok(())
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &[std::sync::atomic::AtomicU64; SHARED_COUNTERS] {
+        // SAFETY: the mapping is PAGE bytes, page-aligned (so aligned for AtomicU64), zeroed at
+        // creation (a valid AtomicU64 value), and lives as long as `self`; the other process
+        // touches it only through atomic operations too, so there is no data race.
+        unsafe {
+            &*self
+                .ptr
+                .as_ptr()
+                .cast::<[std::sync::atomic::AtomicU64; SHARED_COUNTERS]>()
+        }
+    }
+}
+
+impl Drop for SharedCounters {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping; no reference from `counters` outlives `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr(), PAGE) };
+    }
+}
+
 /// Kills and reaps a child of ours that has no pidfd (only when `pidfd_open` itself failed).
 /// `pid` is safe to use here: the child is not reaped yet, so its pid cannot have been reused.
 pub fn kill_and_reap_unwatched_child(pid: libc::pid_t) {

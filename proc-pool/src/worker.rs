@@ -25,11 +25,15 @@
 //! ```
 //!
 //! Invariants:
-//! - **Exactly the head fails.** A worker runs its chunks one at a time, in the order sent,
-//!   and writes each answer before it starts the next chunk. So when it dies, every chunk whose
-//!   answer arrived is done, the oldest unanswered one (the *head*) is the only one that may
-//!   have started, and the ones behind it (at most [`PREFETCH`]) never ran: they go back to the
-//!   queue and run elsewhere, exactly once.
+//! - **Only what ran fails, and nothing runs twice.** A worker runs its chunks one at a time,
+//!   in the order sent, and publishes two counters in a page of memory it shares with the
+//!   manager (no lock: each counter has one writer, the worker): chunks *started* and chunks
+//!   *completed*. When it dies, the chunks it never started (at most [`PREFETCH`]) are
+//!   requeued and run elsewhere; the one it was running fails with the cause (`WorkerDied`,
+//!   `TimedOut`); chunks it completed whose answers it had not sent yet fail with
+//!   `WorkerDied` (their answers died with it). Answers wait in the worker at most
+//!   [`ANSWER_BATCH_NS`] of work (see `serve`), so that last case only hits tasks that finished
+//!   within that time before the end.
 //! - **After the fork the worker takes no lock another thread may hold.** It never returns
 //!   into the parent's code (it leaves with `_exit`), writes with raw `write(2)`, keeps std's
 //!   panic hook quiet (no stderr lock, no backtrace lock), and owns no descriptor but its two
@@ -43,19 +47,38 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::WireError;
 use crate::error::{ExitStatus, TaskError};
 use crate::frame::{self, FrameBuf, ItemOutcome};
-use crate::sys::{self, PidFd};
+use crate::sys::{self, PidFd, SharedCounters};
 use crate::task::{BadFrame, Chunk, TaskFrame};
 
-/// How many chunks a worker may hold beyond the one it is running. Prefetching hides the
-/// round trip to the manager between chunks; keeping it small bounds how much work waits
-/// behind a slow chunk. These chunks never fail with their worker: they are requeued.
-pub const PREFETCH: usize = 3;
+/// How many chunks a worker may hold beyond the one it is running, while its chunks are short.
+/// Prefetching hides the round trip to the manager between chunks (and lets the worker read
+/// several frames per `read`); these chunks never fail with their worker: they are requeued.
+pub const PREFETCH: usize = 8;
+
+/// A worker whose last chunk ran longer than this gets no prefetch: the round trip it would
+/// hide (tens of microseconds) is then below 1% of a chunk, while prefetched coarse chunks
+/// would unbalance the workers at the end of a map.
+pub const PREFETCH_ONLY_BELOW_NS: u64 = 2_000_000;
+
+/// The longest a worker holds finished answers to send them together (one `write`, one
+/// wake-up of the manager, for many short chunks). A chunk that runs longer than this is
+/// answered at once.
+pub const ANSWER_BATCH_NS: u64 = 100_000;
+
+/// A worker sends its held answers once they reach this many bytes.
+const ANSWER_BATCH_BYTES: usize = 256 * 1024;
+
+/// Index of the shared counter: chunks the worker has started.
+const STARTED: usize = 0;
+/// Index of the shared counter: chunks the worker has completed (answer built).
+const COMPLETED: usize = 1;
+/// Index of the shared counter: when `STARTED` or `COMPLETED` last changed (monotonic ns).
+const CHANGED_AT: usize = 2;
 
 /// Exit code of a worker whose initializer panicked.
 pub(crate) const EXIT_INIT_PANICKED: i32 = 70;
@@ -145,10 +168,18 @@ pub(crate) enum Cause {
 pub(crate) struct Ending {
     /// Why it ended.
     pub(crate) cause: Cause,
-    /// The head chunk, if one was in flight, with the error its tasks get.
-    pub(crate) failed: Option<(Chunk, TaskError)>,
+    /// Chunks that ran (or were running) and get no answer, each with its error.
+    pub(crate) failed: Vec<(Chunk, TaskError)>,
     /// Chunks that never started, oldest first: to run elsewhere.
     pub(crate) requeue: Vec<Chunk>,
+}
+
+/// A chunk sent to a worker and not answered yet.
+struct InFlight {
+    /// The chunk.
+    chunk: Chunk,
+    /// When it was handed to the worker (monotonic ns).
+    sent_at: u64,
 }
 
 /// The manager's handle on one worker process.
@@ -159,16 +190,20 @@ pub(crate) struct Worker {
     task_tx: Option<OwnedFd>,
     /// The read end of the result pipe (non-blocking).
     result_rx: OwnedFd,
+    /// The worker's progress counters (written by the worker only).
+    progress: SharedCounters,
     /// Result bytes received, cut into frames.
     inbox: FrameBuf,
     /// Task frames not yet taken by the pipe; bytes before `outbox_pos` were written.
     outbox: Vec<u8>,
     /// How much of `outbox` the pipe has taken.
     outbox_pos: usize,
-    /// Chunks sent and not yet answered, oldest (the head) first.
-    in_flight: VecDeque<Chunk>,
-    /// Since when the head chunk may have been running.
-    head_since: Instant,
+    /// Chunks sent and not yet answered, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// Chunks answered over its life: the worker's index of `in_flight[0]`.
+    answered: u64,
+    /// How long its last answered chunk ran (ns), for the prefetch decision.
+    last_run_ns: u64,
     /// Tasks sent to this worker over its life (for `max_tasks_per_child`).
     tasks_sent: u64,
     /// Close the task pipe as soon as the outbox is flushed (retirement or pool shutdown).
@@ -190,6 +225,7 @@ impl Worker {
     fn fork(spec: Spec) -> io::Result<Worker> {
         let (task_rx, task_tx) = sys::pipe()?;
         let (result_rx, result_tx) = sys::pipe()?;
+        let progress = SharedCounters::new()?;
         let parent = sys::getpid();
         // SAFETY: in the child, `worker_main` never returns (it leaves with `_exit`) and keeps
         // the rules of this module's invariants: no lock another thread may hold, no stdio.
@@ -197,6 +233,7 @@ impl Worker {
             sys::Forked::Child => worker_main(
                 task_rx.as_raw_fd(),
                 result_tx.as_raw_fd(),
+                progress.counters(),
                 parent,
                 spec.initializer,
             ),
@@ -212,9 +249,10 @@ impl Worker {
                         return Err(e);
                     }
                 };
-                let nonblocking = sys::set_nonblocking(task_tx.as_fd())
-                    .and_then(|()| sys::set_nonblocking(result_rx.as_fd()));
-                if let Err(e) = nonblocking {
+                let setup = sys::set_nonblocking(task_tx.as_fd())
+                    .and_then(|()| sys::set_nonblocking(result_rx.as_fd()))
+                    .and_then(|()| progress.keep_from_later_forks());
+                if let Err(e) = setup {
                     let _ = pidfd.kill();
                     let _ = pidfd.wait();
                     return Err(e);
@@ -226,11 +264,13 @@ impl Worker {
                     pidfd,
                     task_tx: Some(task_tx),
                     result_rx,
+                    progress,
                     inbox: FrameBuf::new(),
                     outbox: Vec::new(),
                     outbox_pos: 0,
                     in_flight: VecDeque::new(),
-                    head_since: Instant::now(),
+                    answered: 0,
+                    last_run_ns: 0,
                     tasks_sent: 0,
                     leave_when_flushed: false,
                     killed_for: None,
@@ -255,10 +295,15 @@ impl Worker {
 
     /// Whether it can take another chunk now (`max_tasks`: its `max_tasks_per_child`).
     pub(crate) fn has_room(&self, max_tasks: Option<u64>) -> bool {
+        let prefetch = if self.last_run_ns > PREFETCH_ONLY_BELOW_NS {
+            0
+        } else {
+            PREFETCH
+        };
         self.task_tx.is_some()
             && !self.leave_when_flushed
             && self.killed_for.is_none()
-            && self.in_flight.len() <= PREFETCH
+            && self.in_flight.len() <= prefetch
             && max_tasks.is_none_or(|max| self.tasks_sent < max)
     }
 
@@ -267,19 +312,18 @@ impl Worker {
         self.in_flight.len()
     }
 
-    /// Queues `chunk`'s frame for the worker and writes what the pipe takes. Returns the bytes
-    /// written. Asks it to leave once it has reached `max_tasks`.
-    pub(crate) fn send(&mut self, chunk: Chunk, max_tasks: Option<u64>) -> usize {
-        if self.in_flight.is_empty() {
-            self.head_since = Instant::now();
-        }
+    /// Queues `chunk`'s frame for the worker (written by the next [`flush`](Self::flush)).
+    /// Asks it to leave once it has been sent `max_tasks` tasks.
+    pub(crate) fn send(&mut self, chunk: Chunk, max_tasks: Option<u64>) {
         self.outbox.extend_from_slice(&chunk.frame);
         self.tasks_sent += chunk.len as u64;
-        self.in_flight.push_back(chunk);
+        self.in_flight.push_back(InFlight {
+            chunk,
+            sent_at: sys::monotonic_ns(),
+        });
         if max_tasks.is_some_and(|max| self.tasks_sent >= max) {
             self.leave_when_flushed = true;
         }
-        self.flush()
     }
 
     /// Asks the worker to leave once it has answered everything it holds (its task pipe is
@@ -332,16 +376,20 @@ impl Worker {
                         return read;
                     }
                 };
-                let Some(chunk) = self.in_flight.pop_front() else {
+                let Some(InFlight { chunk, .. }) = self.in_flight.pop_front() else {
                     // An answer nobody asked for: the stream cannot be trusted any more.
                     self.kill(KillReason::Garbage);
                     return read;
                 };
-                self.head_since = Instant::now();
+                self.answered += 1;
                 let body = self.inbox.take(range);
-                let result = frame::parse_result(&body, chunk.len)
-                    .map(|items| (body, items))
-                    .map_err(TaskError::Codec);
+                let result = match frame::parse_result(&body, chunk.len) {
+                    Ok((run_ns, items)) => {
+                        self.last_run_ns = run_ns;
+                        Ok((body, items))
+                    }
+                    Err(e) => Err(TaskError::Codec(e)),
+                };
                 answer(chunk, result);
             }
             match self.inbox.fill(self.result_rx.as_fd()) {
@@ -353,13 +401,43 @@ impl Worker {
         }
     }
 
-    /// When its head chunk must be answered by, if a timeout applies.
-    pub(crate) fn deadline(&self, task_timeout: Option<std::time::Duration>) -> Option<Instant> {
-        let head = self.in_flight.front()?;
+    /// The worker's progress: (chunks started, chunks completed, when either last changed).
+    fn progress(&self) -> (u64, u64, u64) {
+        let counters = self.progress.counters();
+        // Acquire pairs with the worker's Release stores: the time read after is at least
+        // as recent as the counts.
+        let started = counters[STARTED].load(Ordering::Acquire);
+        let completed = counters[COMPLETED].load(Ordering::Acquire);
+        (
+            started,
+            completed,
+            counters[CHANGED_AT].load(Ordering::Relaxed),
+        )
+    }
+
+    /// When (monotonic ns) the chunk it is running, or the next one it should start, must be
+    /// done by, if `task_timeout` applies: `task_timeout` per task of the chunk, counted from
+    /// when the chunk started, or, for one not started yet, from when the worker could have
+    /// started it (it was sent and the previous one was done).
+    pub(crate) fn deadline(&self, task_timeout: Option<std::time::Duration>) -> Option<u64> {
+        let timeout = u64::try_from(task_timeout?.as_nanos()).unwrap_or(u64::MAX);
         if self.killed_for.is_some() {
             return None;
         }
-        Some(self.head_since + task_timeout? * head.len.try_into().unwrap_or(u32::MAX))
+        let (started, completed, changed_at) = self.progress();
+        let (index, since) = if started > completed {
+            (started - 1, changed_at)
+        } else {
+            let next = self
+                .in_flight
+                .get(usize::try_from(started.checked_sub(self.answered)?).ok()?)?;
+            (started, changed_at.max(next.sent_at))
+        };
+        let chunk = &self
+            .in_flight
+            .get(usize::try_from(index.checked_sub(self.answered)?).ok()?)?
+            .chunk;
+        Some(since.saturating_add(timeout.saturating_mul(chunk.len as u64)))
     }
 
     /// Kills the process (through its pidfd) and remembers why.
@@ -374,9 +452,9 @@ impl Worker {
 
     /// Kills it without waiting (the pool broke) and hands back its unanswered chunks; its
     /// exit is reaped later through its pidfd.
-    pub(crate) fn abandon(&mut self) -> VecDeque<Chunk> {
+    pub(crate) fn abandon(&mut self) -> Vec<Chunk> {
         self.kill(KillReason::Shutdown);
-        std::mem::take(&mut self.in_flight)
+        self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
 
     /// Reaps it if it has exited.
@@ -385,14 +463,14 @@ impl Worker {
     }
 
     /// Kills it and waits for it (pool teardown). Returns its chunks, unanswered.
-    pub(crate) fn kill_and_reap(mut self) -> VecDeque<Chunk> {
+    pub(crate) fn kill_and_reap(mut self) -> Vec<Chunk> {
         self.kill(KillReason::Shutdown);
         // Cannot block for long: SIGKILL cannot be caught, and the process is our child.
         let _ = self.pidfd.wait();
-        std::mem::take(&mut self.in_flight)
+        self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
 
-    /// Settles a dead (reaped) worker's chunks according to why it ended.
+    /// Settles a dead (reaped) worker's chunks according to why it ended and how far it got.
     pub(crate) fn finish(mut self, status: ExitStatus) -> Ending {
         let cause = match (self.killed_for, status) {
             (Some(KillReason::Timeout), _) => Cause::TimedOut,
@@ -406,6 +484,10 @@ impl Worker {
             }
             (None, _) => Cause::Crashed,
         };
+        let died = TaskError::WorkerDied {
+            pid: self.pid(),
+            status,
+        };
         let error = match (cause, self.killed_for) {
             (Cause::TimedOut, _) => TaskError::TimedOut,
             (_, Some(KillReason::Garbage)) => TaskError::Codec(WireError::Invalid {
@@ -414,22 +496,44 @@ impl Worker {
             }),
             (Cause::Shutdown, _) => TaskError::PoolClosed,
             (Cause::InitializerPanicked, _) => TaskError::PoolBroken,
-            _ => TaskError::WorkerDied {
-                pid: self.pid(),
-                status,
-            },
+            _ => died.clone(),
         };
-        let failed = self.in_flight.pop_front().map(|chunk| (chunk, error));
+        // The process is gone: its counters are final. Chunks it started are in
+        // `in_flight[..started - answered]`; the last of them was running unless completed.
+        let (started, completed, _) = self.progress();
+        let ran = usize::try_from(started.saturating_sub(self.answered)).unwrap_or(usize::MAX);
+        let ran = ran.min(self.in_flight.len());
+        let running = started > completed;
+        let failed = self
+            .in_flight
+            .drain(..ran)
+            .enumerate()
+            .map(|(i, f)| {
+                let was_running = running && i + 1 == ran;
+                let err = if was_running || self.killed_for == Some(KillReason::Garbage) {
+                    error.clone()
+                } else {
+                    died.clone()
+                };
+                (f.chunk, err)
+            })
+            .collect();
         Ending {
             cause,
             failed,
-            requeue: self.in_flight.drain(..).collect(),
+            requeue: self.in_flight.drain(..).map(|f| f.chunk).collect(),
         }
     }
 }
 
 /// The worker process, from the fork to `_exit`. Never returns.
-fn worker_main(task_rx: RawFd, result_tx: RawFd, parent: libc::pid_t, init: Option<fn()>) -> ! {
+fn worker_main(
+    task_rx: RawFd,
+    result_tx: RawFd,
+    progress: &[AtomicU64; sys::SHARED_COUNTERS],
+    parent: libc::pid_t,
+    init: Option<fn()>,
+) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
     if sys::kill_me_when_parent_thread_exits().is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
@@ -455,13 +559,25 @@ fn worker_main(task_rx: RawFd, result_tx: RawFd, parent: libc::pid_t, init: Opti
             OwnedFd::from_raw_fd(result_tx),
         )
     };
-    serve(&task_rx, &result_tx)
+    serve(&task_rx, &result_tx, progress)
 }
 
-/// The worker's loop: answer every chunk, in order, until the task pipe ends.
-fn serve(task_rx: &OwnedFd, result_tx: &OwnedFd) -> ! {
+/// The worker's loop: run every chunk, in order, until the task pipe ends.
+///
+/// Answers are held and sent together while chunks are short: a held answer is sent when
+/// no complete task frame is left to run (before blocking on `read`), when the held answers
+/// are [`ANSWER_BATCH_BYTES`] or more, when the oldest has waited [`ANSWER_BATCH_NS`], or at
+/// once after a chunk that itself ran that long.
+fn serve(
+    task_rx: &OwnedFd,
+    result_tx: &OwnedFd,
+    progress: &[AtomicU64; sys::SHARED_COUNTERS],
+) -> ! {
     let mut inbox = FrameBuf::new();
-    let mut answer = Vec::new();
+    let mut answers = Vec::new();
+    // When the oldest held answer was finished.
+    let mut held_since: Option<u64> = None;
+    let mut chunks: u64 = 0;
     loop {
         loop {
             let range = match inbox.next_frame() {
@@ -469,20 +585,32 @@ fn serve(task_rx: &OwnedFd, result_tx: &OwnedFd) -> ! {
                 Ok(None) => break,
                 Err(frame::FrameTooLong) => sys::exit_now(EXIT_BAD_FRAME),
             };
-            answer.clear();
-            run_chunk(inbox.get(range), &mut answer);
+            let started_at = sys::monotonic_ns();
+            progress[CHANGED_AT].store(started_at, Ordering::Relaxed);
+            progress[STARTED].store(chunks + 1, Ordering::Release);
+            let frame_at = answers.len();
+            run_chunk(inbox.get(range), &mut answers, started_at);
+            chunks += 1;
+            let done_at = sys::monotonic_ns();
+            progress[CHANGED_AT].store(done_at, Ordering::Relaxed);
+            progress[COMPLETED].store(chunks, Ordering::Release);
             if GARBLE_NEXT_ANSWER.swap(false, Ordering::Relaxed) {
-                answer.truncate(8);
-                answer.extend_from_slice(b"not a result frame");
-                frame::finish_frame(&mut answer, 0);
+                answers.truncate(frame_at + 8);
+                answers.extend_from_slice(b"not a result frame");
+                frame::finish_frame(&mut answers, frame_at);
             }
-            if write_all(result_tx, &answer).is_err() {
-                sys::exit_now(EXIT_PIPE_FAILED);
+            let oldest = *held_since.get_or_insert(done_at);
+            if done_at - started_at >= ANSWER_BATCH_NS
+                || done_at - oldest >= ANSWER_BATCH_NS
+                || answers.len() >= ANSWER_BATCH_BYTES
+            {
+                send_answers(result_tx, &mut answers);
+                held_since = None;
             }
-            // Do not keep a huge answer's buffer for the worker's whole life.
-            if answer.capacity() > 4 * frame::READ_SIZE {
-                answer = Vec::new();
-            }
+        }
+        if !answers.is_empty() {
+            send_answers(result_tx, &mut answers);
+            held_since = None;
         }
         match inbox.fill(task_rx.as_fd()) {
             Ok(0) => sys::exit_now(0),
@@ -493,13 +621,27 @@ fn serve(task_rx: &OwnedFd, result_tx: &OwnedFd) -> ! {
     }
 }
 
-/// Runs one chunk, writing its whole result frame into `out`.
-fn run_chunk(body: &[u8], out: &mut Vec<u8>) {
+/// Writes the held answers and empties the buffer.
+fn send_answers(result_tx: &OwnedFd, answers: &mut Vec<u8>) {
+    if write_all(result_tx, answers).is_err() {
+        sys::exit_now(EXIT_PIPE_FAILED);
+    }
+    answers.clear();
+    // Do not keep a huge answer's buffer for the worker's whole life.
+    if answers.capacity() > 4 * frame::READ_SIZE {
+        *answers = Vec::new();
+    }
+}
+
+/// Runs one chunk, appending its whole result frame to `out`.
+fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
     let task = match TaskFrame::parse(body) {
         Ok(task) => task,
         Err(BadFrame::ForeignToken | BadFrame::Malformed) => sys::exit_now(EXIT_BAD_FRAME),
     };
     let at = frame::begin_frame(out);
+    let run_ns_at = out.len();
+    out.extend_from_slice(&0u64.to_le_bytes());
     out.extend_from_slice(&(task.inputs.len() as u32).to_le_bytes());
     for input in task.inputs {
         let tag_at = out.len();
@@ -519,6 +661,8 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>) {
             out[tag_at] = tag;
         });
     }
+    let run_ns = sys::monotonic_ns().saturating_sub(started_at);
+    out[run_ns_at..run_ns_at + 8].copy_from_slice(&run_ns.to_le_bytes());
     frame::finish_frame(out, at);
 }
 

@@ -209,9 +209,29 @@ fn abort_and_exit() {
     pool.join();
 }
 
-/// A stopped worker's task times out: the worker is killed and replaced, the other tasks
-/// (including the one prefetched behind the stuck one) succeed.
-fn stopped_worker_times_out() {
+/// A stuck task (its worker SIGSTOPped mid-task) fails with `TimedOut`; its worker is killed
+/// and replaced; the tasks around it succeed.
+fn stuck_task_times_out() {
+    let pool = Pool::builder()
+        .workers(2)
+        .task_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let (pending, pid) = start_victim(&pool);
+    kill(pid, libc::SIGSTOP);
+    let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
+    assert_eq!(pending.get(), Err(TaskError::TimedOut));
+    for (x, h) in others.into_iter().enumerate() {
+        assert_eq!(h.get(), Ok(x as u64 * x as u64));
+    }
+    assert!(!pool.worker_pids().contains(&pid));
+    assert_eq!(pool.stats().replaced_timed_out, 1);
+    pool.join();
+}
+
+/// A worker stopped while idle cannot start the chunks sent to it: past the timeout it is
+/// killed and replaced, and those chunks, which never started, run elsewhere and succeed.
+fn stopped_idle_worker_is_replaced() {
     let pool = Pool::builder()
         .workers(2)
         .task_timeout(Duration::from_millis(300))
@@ -220,12 +240,7 @@ fn stopped_worker_times_out() {
     let stopped = pool.worker_pids()[0];
     kill(stopped, libc::SIGSTOP);
     let results = pool.map_chunked(square, 0..20, 1);
-    let timed_out = results
-        .iter()
-        .filter(|r| **r == Err(TaskError::TimedOut))
-        .count();
-    assert_eq!(timed_out, 1, "{results:?}");
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+    assert_eq!(results, (0..20).map(|x| Ok(x * x)).collect::<Vec<_>>());
     assert!(!pool.worker_pids().contains(&stopped));
     assert_eq!(pool.stats().replaced_timed_out, 1);
     pool.join();
@@ -312,7 +327,11 @@ fn main() {
             ("sigkill_fail_task", sigkill_fail_task),
             ("sigkill_fail_pool", sigkill_fail_pool),
             ("abort_and_exit", abort_and_exit),
-            ("stopped_worker_times_out", stopped_worker_times_out),
+            ("stuck_task_times_out", stuck_task_times_out),
+            (
+                "stopped_idle_worker_is_replaced",
+                stopped_idle_worker_is_replaced,
+            ),
             (
                 "garbled_answer_is_codec_error",
                 garbled_answer_is_codec_error,
