@@ -32,7 +32,9 @@ pub enum TaskError {
     Codec(WireError),
     /// The pool stopped for good before the task finished: a worker crash under
     /// [`CrashPolicy::FailPool`](crate::CrashPolicy::FailPool), a worker initializer that
-    /// failed, or a worker that could not be started.
+    /// failed, or a worker that could not be started. Also what every call returns in a
+    /// process forked from the one that built the pool (inside a task, say), where the pool's
+    /// manager thread does not exist.
     PoolBroken,
     /// The task was submitted after [`close`](crate::Pool::close), or was still pending when
     /// the pool was terminated.

@@ -74,4 +74,4 @@ pub use stats::PoolStats;
 pub use worker::{PREFETCH, StartMethod};
 
 #[doc(hidden)]
-pub use worker::garble_next_answer;
+pub use worker::{break_answer_framing, garble_next_answer};

@@ -114,13 +114,15 @@ struct Manager {
 /// that worked, then serves until closed or terminated. `alive` is dropped when it returns,
 /// which tells every waiting caller that no more answers will come.
 pub(crate) fn run(
-    config: Config,
+    mut config: Config,
     poll: Poll,
     commands: Receiver<Command>,
     stats: Arc<Counters>,
     ready: Sender<io::Result<()>>,
     alive: Sender<()>,
 ) {
+    // Writing to the pipe of a worker that just died must not kill the process.
+    config.spec.signal_mask = sys::block_sigpipe().ok();
     let mut manager = Manager {
         poll,
         config,

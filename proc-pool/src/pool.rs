@@ -59,6 +59,9 @@ pub struct Pool {
     workers: usize,
     /// `close`, `join` or `terminate` was called: refuse new work.
     closed: AtomicBool,
+    /// The process that built the pool. In a process forked from it (by other code), this
+    /// handle is a copy whose manager thread does not exist there: it refuses every call.
+    owner: u32,
 }
 
 /// Settings for a [`Pool`]; see [`Pool::builder`].
@@ -147,6 +150,7 @@ impl Builder {
             spec: Spec {
                 method: self.start_method,
                 initializer: self.initializer,
+                signal_mask: None,
             },
             workers,
             max_tasks: self.max_tasks_per_child,
@@ -180,6 +184,7 @@ impl Builder {
             stats,
             workers,
             closed: AtomicBool::new(false),
+            owner: std::process::id(),
         })
     }
 }
@@ -219,6 +224,9 @@ impl Pool {
     /// The pids of the current workers (for reading their `/proc` entries; signalling them by
     /// pid races with their replacement). Empty once the pool has stopped.
     pub fn worker_pids(&self) -> Vec<u32> {
+        if !self.is_owner() {
+            return Vec::new();
+        }
         let (tx, rx) = crossbeam_channel::bounded(1);
         if self.commands.send(Command::Pids(tx)).is_err() {
             return Vec::new();
@@ -383,15 +391,23 @@ impl Pool {
         let _ = self.waker.wake();
     }
 
+    /// Whether this is the process that built the pool (not a forked copy of it).
+    fn is_owner(&self) -> bool {
+        std::process::id() == self.owner
+    }
+
     /// Sends a control command.
     fn command(&self, command: Command) {
-        if self.commands.send(command).is_ok() {
+        if self.is_owner() && self.commands.send(command).is_ok() {
             let _ = self.waker.wake();
         }
     }
 
     /// Joins the manager thread if nobody has yet.
     fn wait_for_manager(&self) {
+        if !self.is_owner() {
+            return;
+        }
         let handle = self
             .manager
             .lock()

@@ -173,6 +173,35 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// A thread's signal mask, saved to be restored.
+#[derive(Clone, Copy)]
+pub struct SignalMask(libc::sigset_t);
+
+/// Blocks `SIGPIPE` on the calling thread, returning the previous mask. A write to a pipe whose
+/// reader died then fails with `EPIPE` instead of killing the process (in case the program
+/// did not ignore `SIGPIPE`, as Rust's runtime does).
+pub fn block_sigpipe() -> io::Result<SignalMask> {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it; pthread_sigmask
+    // reads `set` and writes `old`, both valid for the call.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        let ret = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        if ret != 0 {
+            return Err(io::Error::from_raw_os_error(ret));
+        }
+        Ok(SignalMask(old))
+    }
+}
+
+/// Sets the calling thread's signal mask to `mask`.
+pub fn set_signal_mask(mask: &SignalMask) {
+    // SAFETY: `mask.0` is a valid sigset_t; a null `oldset` is allowed.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask.0, std::ptr::null_mut()) };
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock `Instant` uses, readable as a number that
 /// means the same in every process of the machine.
 pub fn monotonic_ns() -> u64 {

@@ -47,7 +47,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use crate::WireError;
 use crate::error::{ExitStatus, TaskError};
@@ -107,19 +107,33 @@ pub(crate) struct Spec {
     pub(crate) method: StartMethod,
     /// Run once in the worker before any task.
     pub(crate) initializer: Option<fn()>,
+    /// The signal mask to give the worker: the manager thread's, before it blocked `SIGPIPE`.
+    pub(crate) signal_mask: Option<sys::SignalMask>,
 }
 
 /// Set in a worker right after the fork; makes the pool's panic hook silent there.
 static IN_WORKER: AtomicBool = AtomicBool::new(false);
 
-/// Set by [`garble_next_answer`]; read by the worker when it writes an answer.
-static GARBLE_NEXT_ANSWER: AtomicBool = AtomicBool::new(false);
+/// How the worker should spoil its next answer (test hooks): 0 not at all, [`GARBLE_BODY`],
+/// or [`GARBLE_LENGTH`].
+static GARBLE_NEXT_ANSWER: AtomicU8 = AtomicU8::new(0);
+/// Send a well-delimited frame whose body is garbage.
+const GARBLE_BODY: u8 = 1;
+/// Send a length prefix no frame can have.
+const GARBLE_LENGTH: u8 = 2;
 
 /// Test hook: called from inside a task, makes the worker send a malformed answer for the
 /// current chunk (a well-delimited frame whose body is garbage).
 #[doc(hidden)]
 pub fn garble_next_answer() {
-    GARBLE_NEXT_ANSWER.store(true, Ordering::Relaxed);
+    GARBLE_NEXT_ANSWER.store(GARBLE_BODY, Ordering::Relaxed);
+}
+
+/// Test hook: called from inside a task, makes the worker send an absurd length prefix for
+/// the current chunk's answer, so that the rest of its stream cannot be framed.
+#[doc(hidden)]
+pub fn break_answer_framing() {
+    GARBLE_NEXT_ANSWER.store(GARBLE_LENGTH, Ordering::Relaxed);
 }
 
 /// Installs, once per process, a panic hook that stays silent in workers and calls the
@@ -235,7 +249,7 @@ impl Worker {
                 result_tx.as_raw_fd(),
                 progress.counters(),
                 parent,
-                spec.initializer,
+                spec,
             ),
             sys::Forked::Parent(pid) => {
                 drop(task_rx);
@@ -532,9 +546,12 @@ fn worker_main(
     result_tx: RawFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
     parent: libc::pid_t,
-    init: Option<fn()>,
+    spec: Spec,
 ) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
+    if let Some(mask) = &spec.signal_mask {
+        sys::set_signal_mask(mask);
+    }
     if sys::kill_me_when_parent_thread_exits().is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
     }
@@ -545,7 +562,7 @@ fn worker_main(
     if sys::close_all_from_3_except(&[task_rx, result_tx]).is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
     }
-    if let Some(init) = init
+    if let Some(init) = spec.initializer
         && panic::catch_unwind(init).is_err()
     {
         sys::exit_now(EXIT_INIT_PANICKED);
@@ -594,10 +611,14 @@ fn serve(
             let done_at = sys::monotonic_ns();
             progress[CHANGED_AT].store(done_at, Ordering::Relaxed);
             progress[COMPLETED].store(chunks, Ordering::Release);
-            if GARBLE_NEXT_ANSWER.swap(false, Ordering::Relaxed) {
-                answers.truncate(frame_at + 8);
-                answers.extend_from_slice(b"not a result frame");
-                frame::finish_frame(&mut answers, frame_at);
+            match GARBLE_NEXT_ANSWER.swap(0, Ordering::Relaxed) {
+                GARBLE_BODY => {
+                    answers.truncate(frame_at + 8);
+                    answers.extend_from_slice(b"not a result frame");
+                    frame::finish_frame(&mut answers, frame_at);
+                }
+                GARBLE_LENGTH => answers[frame_at..frame_at + 8].copy_from_slice(&[0xff; 8]),
+                _ => {}
             }
             let oldest = *held_since.get_or_insert(done_at);
             if done_at - started_at >= ANSWER_BATCH_NS

@@ -55,6 +55,16 @@ impl Job for SumBelow {
     }
 }
 
+/// A pool reachable from tasks, to check what a task sees when it uses it.
+static GLOBAL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+
+fn uses_global_pool(x: u64) -> Option<u64> {
+    match GLOBAL.get()?.apply(square, x) {
+        Err(TaskError::PoolBroken) => None,
+        other => Some(other.unwrap_or(0)),
+    }
+}
+
 fn expected() -> Vec<Result<u64, TaskError>> {
     (0..ITEMS).map(|x| Ok(x * x)).collect()
 }
@@ -217,6 +227,15 @@ fn pids_are_children() {
     assert!(util::children().is_empty());
 }
 
+/// A pool used inside a worker (a forked copy of its handle) refuses with `PoolBroken`
+/// instead of waiting for a manager thread that does not exist there.
+fn forked_copy_refuses() {
+    let pool = GLOBAL.get_or_init(|| Pool::new(1).unwrap());
+    assert_eq!(pool.apply(uses_global_pool, 3), Ok(None));
+    assert_eq!(pool.apply(square, 3), Ok(9));
+    pool.terminate();
+}
+
 fn main() {
     util::run(
         &[
@@ -230,6 +249,7 @@ fn main() {
             ("close_and_join", close_and_join),
             ("statistics", statistics),
             ("pids_are_children", pids_are_children),
+            ("forked_copy_refuses", forked_copy_refuses),
         ],
         &[],
     );

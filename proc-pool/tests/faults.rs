@@ -62,6 +62,11 @@ fn garbles(x: u64) -> u64 {
     x
 }
 
+fn breaks_framing(x: u64) -> u64 {
+    proc_pool::break_answer_framing();
+    x
+}
+
 fn huge_result(len: u64) -> Vec<u8> {
     vec![7; len as usize]
 }
@@ -260,6 +265,19 @@ fn garbled_answer_is_codec_error() {
     pool.join();
 }
 
+/// An answer whose length prefix is absurd (the stream cannot be framed any more) is a
+/// `Codec` error for its chunk; the worker is killed and replaced; the pool goes on.
+fn broken_framing_is_codec_error() {
+    let pool = Pool::new(1).unwrap();
+    let pid = pool.worker_pids()[0];
+    let result = pool.apply(breaks_framing, 1);
+    assert!(matches!(result, Err(TaskError::Codec(_))), "{result:?}");
+    assert_eq!(pool.apply(square, 5), Ok(25));
+    assert!(!pool.worker_pids().contains(&pid));
+    assert_eq!(pool.stats().replaced_crashed, 1);
+    pool.join();
+}
+
 /// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
 fn max_tasks_per_child() {
     let pool = Pool::builder()
@@ -335,6 +353,10 @@ fn main() {
             (
                 "garbled_answer_is_codec_error",
                 garbled_answer_is_codec_error,
+            ),
+            (
+                "broken_framing_is_codec_error",
+                broken_framing_is_codec_error,
             ),
             ("max_tasks_per_child", max_tasks_per_child),
             ("terminate_while_running", terminate_while_running),
