@@ -339,6 +339,14 @@ impl<S: Source> IoSource<S> {
         Poll::Pending
     }
 
+    /// Forgets `dir`'s readiness: only for an operation whose "not yet" is not reported as
+    /// `WouldBlock` (a connect still in progress).
+    pub(crate) fn clear_readiness(&self, dir: Direction) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !dir.mask());
+    }
+
     /// Runs `op` while `dir` is ready; on `WouldBlock` clears the readiness and waits.
     pub(crate) fn poll_io<R>(
         &self,
@@ -351,11 +359,7 @@ impl<S: Source> IoSource<S> {
                 return Poll::Pending;
             }
             match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.state
-                        .readiness
-                        .set(self.state.readiness.get() & !dir.mask());
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(dir),
                 result => return Poll::Ready(result),
             }
         }

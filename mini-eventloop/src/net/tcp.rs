@@ -216,15 +216,9 @@ impl TcpStream {
             match stream.io.get_ref().peer_addr() {
                 Ok(_) => return Ok(stream),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    // Spurious readiness: wait for the next edge.
-                    poll_fn(|cx| {
-                        stream
-                            .io
-                            .poll_io(Direction::Write, cx, |_| -> io::Result<()> {
-                                Err(io::ErrorKind::WouldBlock.into())
-                            })
-                    })
-                    .await?;
+                    // Still in progress (a spurious or early edge): for a connect this is the
+                    // `WouldBlock`, so clear the readiness and wait for the next edge.
+                    stream.io.clear_readiness(Direction::Write);
                 }
                 Err(e) => return Err(e),
             }

@@ -1,0 +1,90 @@
+//! `stress_connections()` (about 9,700 here) TCP connections open at once on loopback, each
+//! echoing through the loop, connected in waves of at most [`IN_FLIGHT`] connects.
+//!
+//! It raises the process's open-file limit, so it runs alone: `harness = false`, its own
+//! `main`, which prints a closing line like the harness does.
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use mini_eventloop::net::{TcpListener, TcpStream};
+use mini_eventloop::sync::{mpsc, oneshot};
+use mini_eventloop::{Runtime, spawn, timeout};
+
+/// The most connects in flight at once (the listener's backlog is 1024).
+const IN_FLIGHT: usize = 1_000;
+
+/// Proves that `connections` connections are open at once, each having echoed its id.
+fn stress(connections: usize) {
+    let rt = Runtime::builder().event_capacity(4096).build().unwrap();
+    rt.block_on(async {
+        timeout(util::HANG_GUARD, async {
+            let listener = TcpListener::bind(util::any_port()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            // Server: one echo task per connection; it echoes 8 bytes, then waits for the
+            // client's end of stream.
+            spawn(async move {
+                loop {
+                    let (mut s, _) = listener.accept().await.unwrap();
+                    spawn(async move {
+                        let mut id = [0; 8];
+                        s.read_exact(&mut id).await.unwrap();
+                        s.write_all(&id).await.unwrap();
+                        let mut rest = [0; 1];
+                        assert_eq!(s.read(&mut rest).await.unwrap(), 0);
+                    });
+                }
+            });
+
+            let (echoed_tx, mut echoed_rx) = mpsc::unbounded();
+            let releases = Rc::new(RefCell::new(Vec::with_capacity(connections)));
+            let mut clients = Vec::with_capacity(connections);
+            let mut started = 0;
+            while started < connections {
+                let wave = IN_FLIGHT.min(connections - started);
+                for id in started..started + wave {
+                    let echoed = echoed_tx.clone();
+                    let (release_tx, release_rx) = oneshot::channel::<()>();
+                    releases.borrow_mut().push(release_tx);
+                    clients.push(spawn(async move {
+                        let mut s = TcpStream::connect(addr).await.unwrap();
+                        let id = (id as u64).to_le_bytes();
+                        s.write_all(&id).await.unwrap();
+                        let mut back = [0; 8];
+                        s.read_exact(&mut back).await.unwrap();
+                        assert_eq!(back, id);
+                        echoed.send(()).unwrap();
+                        // Hold the connection open until every client is connected.
+                        release_rx.await.unwrap();
+                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                    }));
+                }
+                for _ in 0..wave {
+                    echoed_rx.recv().await.unwrap();
+                }
+                started += wave;
+            }
+            // All `connections` are open at once now: both ends of each are live tasks.
+            let alive = mini_eventloop::stats().tasks_alive;
+            assert!(alive >= 2 * connections as u64, "only {alive} tasks alive");
+            for tx in releases.borrow_mut().drain(..) {
+                tx.send(()).unwrap();
+            }
+            for c in clients {
+                c.await.unwrap();
+            }
+        })
+        .await
+        .expect("stress test hung");
+    });
+}
+
+fn main() {
+    let connections = concurrency_shared::stress_connections();
+    println!("running 1 test");
+    stress(connections);
+    println!("test stress_connections ({connections} connections) ... ok");
+    println!("\ntest result: ok. 1 passed, 0 failed");
+}
