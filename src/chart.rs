@@ -25,6 +25,49 @@ const PALETTE: [RGBColor; 4] = [
     RGBColor(0, 158, 115),
 ];
 
+/// How a panel maps values to bar heights.
+#[derive(Clone, Copy)]
+enum Scale {
+    /// Bars as tall as the value, from zero.
+    Linear,
+    /// Bars as tall as the value's base-10 logarithm, from 1 (so a value below 1 points down):
+    /// speedups run from below 1x to about 1,000x, which a linear axis would flatten.
+    Log10,
+}
+
+impl Scale {
+    fn height(self, value: f64) -> f64 {
+        match self {
+            Scale::Linear => value,
+            Scale::Log10 => value.max(1e-3).log10(),
+        }
+    }
+
+    fn label(self, height: f64) -> String {
+        match self {
+            Scale::Linear => format!("{height:.0}"),
+            Scale::Log10 => {
+                let value = 10f64.powf(height);
+                if value >= 1.0 {
+                    format!("{value:.0}x")
+                } else {
+                    format!("{value:.2}x")
+                }
+            }
+        }
+    }
+}
+
+/// One panel's content.
+struct Panel<'a> {
+    title: &'a str,
+    y_desc: &'a str,
+    scale: Scale,
+    /// The value of a row, and how it is written above its bar.
+    value: &'a dyn Fn(&Row) -> f64,
+    format: &'a dyn Fn(f64) -> String,
+}
+
 /// Writes the chart of `rows` to `path`.
 pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
@@ -41,48 +84,48 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
-    panel(
-        &top,
-        "Speedup over sequential (higher is better)",
-        "x sequential",
-        &workloads,
-        &runtimes,
-        rows,
-        speedup,
-    )?;
-    panel(
-        &bottom,
-        "Peak memory, trial process + workers (MiB)",
-        "MiB",
-        &workloads,
-        &runtimes,
-        rows,
-        Row::peak_mib,
-    )?;
+    let speedup_panel = Panel {
+        title: "Speedup over sequential (log scale; higher is better)",
+        y_desc: "x sequential",
+        scale: Scale::Log10,
+        value: &speedup,
+        format: &|v| format!("{v:.1}"),
+    };
+    let memory_panel = Panel {
+        title: "Peak memory, trial process + workers (MiB)",
+        y_desc: "MiB",
+        scale: Scale::Linear,
+        value: &Row::peak_mib,
+        format: &|v| format!("{v:.1}"),
+    };
+    draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
+    draw_panel(&bottom, &memory_panel, &workloads, &runtimes, rows)?;
     root.present()
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// One bar chart: a group per workload, a bar per runtime, the value given by `value`.
-fn panel(
+/// One bar chart: a group per workload, a bar per runtime, its value written above it.
+fn draw_panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    title: &str,
-    y_label: &str,
+    panel: &Panel<'_>,
     workloads: &[WorkloadKind],
     runtimes: &[RuntimeKind],
     rows: &[Row],
-    value: impl Fn(&Row) -> f64,
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-    let y_max = rows.iter().map(&value).fold(0.0_f64, f64::max).max(1.0) * 1.15;
+    let heights = rows.iter().map(|r| panel.scale.height((panel.value)(r)));
+    let (low, high) = heights.fold((0.0_f64, 0.0_f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
+    // Head room above the tallest bar for its label.
+    let top = high.max(1.0) * 1.15;
     let groups = workloads.len() as f64;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 20))
+        .caption(panel.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..groups, 0.0..y_max)
+        .build_cartesian_2d(0.0..groups, low.min(0.0)..top)
         .map_err(err)?;
+    let scale = panel.scale;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -97,29 +140,39 @@ fn panel(
                 _ => String::new(),
             }
         })
-        .y_desc(y_label)
+        .y_label_formatter(&|y| scale.label(*y))
+        .y_desc(panel.y_desc)
         .draw()
         .map_err(err)?;
 
     let bar = 0.8 / runtimes.len().max(1) as f64;
     for (i, &runtime) in runtimes.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
-        let bars = rows
+        let placed: Vec<(f64, f64, f64)> = rows
             .iter()
             .filter(|r| r.runtime == runtime)
             .filter_map(|r| {
                 let k = workloads.iter().position(|&w| w == r.workload)? as f64;
-                let x0 = k + 0.1 + bar * i as f64;
-                Some(Rectangle::new(
-                    [(x0, 0.0), (x0 + bar * 0.9, value(r))],
-                    colour.filled(),
-                ))
-            });
+                let value = (panel.value)(r);
+                Some((k + 0.1 + bar * i as f64, scale.height(value), value))
+            })
+            .collect();
         chart
-            .draw_series(bars)
+            .draw_series(placed.iter().map(|&(x0, h, _)| {
+                Rectangle::new([(x0, 0.0), (x0 + bar * 0.9, h)], colour.filled())
+            }))
             .map_err(err)?
             .label(runtime.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+        chart
+            .draw_series(placed.iter().map(|&(x0, h, value)| {
+                Text::new(
+                    (panel.format)(value),
+                    (x0, h.max(0.0) + top * 0.06),
+                    ("sans-serif", 10),
+                )
+            }))
+            .map_err(err)?;
     }
     chart
         .configure_series_labels()
