@@ -28,12 +28,12 @@
 //! - **Only what ran fails, and nothing runs twice.** A worker runs its chunks one at a time,
 //!   in the order sent, and publishes two counters in a page of memory it shares with the
 //!   manager (no lock: each counter has one writer, the worker): chunks *started* and chunks
-//!   *completed*. When it dies, the chunks it never started (at most [`PREFETCH`]) are
-//!   requeued and run elsewhere; the one it was running fails with the cause (`WorkerDied`,
-//!   `TimedOut`); chunks it completed whose answers it had not sent yet fail with
-//!   `WorkerDied` (their answers died with it). Answers wait in the worker at most
-//!   [`ANSWER_BATCH_NS`] of work (see `serve`), so that last case only hits tasks that finished
-//!   within that time before the end.
+//!   *completed*, and writes each chunk's answer before it starts the next one. When it dies,
+//!   every chunk whose answer arrived is done; the one it was running fails with the cause
+//!   (`WorkerDied`, `TimedOut`); the chunks it never started (at most [`PREFETCH`]) are
+//!   requeued and run elsewhere, once. (Answers are not held back to be batched: that would
+//!   save a `write` per chunk, but a crash would then lose answers of tasks that had already
+//!   run, and they could only be failed or run twice.)
 //! - **After the fork the worker takes no lock another thread may hold.** It never returns
 //!   into the parent's code (it leaves with `_exit`), writes with raw `write(2)`, keeps std's
 //!   panic hook quiet (no stderr lock, no backtrace lock), and owns no descriptor but its two
@@ -55,7 +55,8 @@ use crate::frame::{self, FrameBuf, ItemOutcome};
 use crate::sys::{self, PidFd, SharedCounters};
 use crate::task::{BadFrame, Chunk, TaskFrame};
 
-/// How many chunks a worker may hold beyond the one it is running, while its chunks are short.
+/// How many chunks a worker may hold beyond the one it is running, while its chunks are short
+/// (none until its first chunk has been timed).
 /// Prefetching hides the round trip to the manager between chunks (and lets the worker read
 /// several frames per `read`); these chunks never fail with their worker: they are requeued.
 pub const PREFETCH: usize = 8;
@@ -64,14 +65,6 @@ pub const PREFETCH: usize = 8;
 /// hide (tens of microseconds) is then below 1% of a chunk, while prefetched coarse chunks
 /// would unbalance the workers at the end of a map.
 pub const PREFETCH_ONLY_BELOW_NS: u64 = 2_000_000;
-
-/// The longest a worker holds finished answers to send them together (one `write`, one
-/// wake-up of the manager, for many short chunks). A chunk that runs longer than this is
-/// answered at once.
-pub const ANSWER_BATCH_NS: u64 = 100_000;
-
-/// A worker sends its held answers once they reach this many bytes.
-const ANSWER_BATCH_BYTES: usize = 256 * 1024;
 
 /// Index of the shared counter: chunks the worker has started.
 const STARTED: usize = 0;
@@ -216,8 +209,9 @@ pub(crate) struct Worker {
     in_flight: VecDeque<InFlight>,
     /// Chunks answered over its life: the worker's index of `in_flight[0]`.
     answered: u64,
-    /// How long its last answered chunk ran (ns), for the prefetch decision.
-    last_run_ns: u64,
+    /// How long its last answered chunk ran (ns), for the prefetch decision; `None` before
+    /// its first answer.
+    last_run_ns: Option<u64>,
     /// Tasks sent to this worker over its life (for `max_tasks_per_child`).
     tasks_sent: u64,
     /// Close the task pipe as soon as the outbox is flushed (retirement or pool shutdown).
@@ -284,7 +278,7 @@ impl Worker {
                     outbox_pos: 0,
                     in_flight: VecDeque::new(),
                     answered: 0,
-                    last_run_ns: 0,
+                    last_run_ns: None,
                     tasks_sent: 0,
                     leave_when_flushed: false,
                     killed_for: None,
@@ -309,10 +303,10 @@ impl Worker {
 
     /// Whether it can take another chunk now (`max_tasks`: its `max_tasks_per_child`).
     pub(crate) fn has_room(&self, max_tasks: Option<u64>) -> bool {
-        let prefetch = if self.last_run_ns > PREFETCH_ONLY_BELOW_NS {
-            0
-        } else {
-            PREFETCH
+        // Until a chunk has been timed, assume chunks are long: no prefetch.
+        let prefetch = match self.last_run_ns {
+            Some(ns) if ns <= PREFETCH_ONLY_BELOW_NS => PREFETCH,
+            _ => 0,
         };
         self.task_tx.is_some()
             && !self.leave_when_flushed
@@ -399,7 +393,7 @@ impl Worker {
                 let body = self.inbox.take(range);
                 let result = match frame::parse_result(&body, chunk.len) {
                     Ok((run_ns, items)) => {
-                        self.last_run_ns = run_ns;
+                        self.last_run_ns = Some(run_ns);
                         Ok((body, items))
                     }
                     Err(e) => Err(TaskError::Codec(e)),
@@ -513,7 +507,8 @@ impl Worker {
             _ => died.clone(),
         };
         // The process is gone: its counters are final. Chunks it started are in
-        // `in_flight[..started - answered]`; the last of them was running unless completed.
+        // `in_flight[..started - answered]`: the last of them was running unless completed,
+        // and a completed one among them is one whose answer it died while writing.
         let (started, completed, _) = self.progress();
         let ran = usize::try_from(started.saturating_sub(self.answered)).unwrap_or(usize::MAX);
         let ran = ran.min(self.in_flight.len());
@@ -579,21 +574,15 @@ fn worker_main(
     serve(&task_rx, &result_tx, progress)
 }
 
-/// The worker's loop: run every chunk, in order, until the task pipe ends.
-///
-/// Answers are held and sent together while chunks are short: a held answer is sent when
-/// no complete task frame is left to run (before blocking on `read`), when the held answers
-/// are [`ANSWER_BATCH_BYTES`] or more, when the oldest has waited [`ANSWER_BATCH_NS`], or at
-/// once after a chunk that itself ran that long.
+/// The worker's loop: run every chunk, in order, answering each before starting the next,
+/// until the task pipe ends. One `read` may bring several (prefetched) frames.
 fn serve(
     task_rx: &OwnedFd,
     result_tx: &OwnedFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
 ) -> ! {
     let mut inbox = FrameBuf::new();
-    let mut answers = Vec::new();
-    // When the oldest held answer was finished.
-    let mut held_since: Option<u64> = None;
+    let mut answer = Vec::new();
     let mut chunks: u64 = 0;
     loop {
         loop {
@@ -605,33 +594,27 @@ fn serve(
             let started_at = sys::monotonic_ns();
             progress[CHANGED_AT].store(started_at, Ordering::Relaxed);
             progress[STARTED].store(chunks + 1, Ordering::Release);
-            let frame_at = answers.len();
-            run_chunk(inbox.get(range), &mut answers, started_at);
+            answer.clear();
+            run_chunk(inbox.get(range), &mut answer, started_at);
             chunks += 1;
-            let done_at = sys::monotonic_ns();
-            progress[CHANGED_AT].store(done_at, Ordering::Relaxed);
+            progress[CHANGED_AT].store(sys::monotonic_ns(), Ordering::Relaxed);
             progress[COMPLETED].store(chunks, Ordering::Release);
             match GARBLE_NEXT_ANSWER.swap(0, Ordering::Relaxed) {
                 GARBLE_BODY => {
-                    answers.truncate(frame_at + 8);
-                    answers.extend_from_slice(b"not a result frame");
-                    frame::finish_frame(&mut answers, frame_at);
+                    answer.truncate(8);
+                    answer.extend_from_slice(b"not a result frame");
+                    frame::finish_frame(&mut answer, 0);
                 }
-                GARBLE_LENGTH => answers[frame_at..frame_at + 8].copy_from_slice(&[0xff; 8]),
+                GARBLE_LENGTH => answer[..8].copy_from_slice(&[0xff; 8]),
                 _ => {}
             }
-            let oldest = *held_since.get_or_insert(done_at);
-            if done_at - started_at >= ANSWER_BATCH_NS
-                || done_at - oldest >= ANSWER_BATCH_NS
-                || answers.len() >= ANSWER_BATCH_BYTES
-            {
-                send_answers(result_tx, &mut answers);
-                held_since = None;
+            if write_all(result_tx, &answer).is_err() {
+                sys::exit_now(EXIT_PIPE_FAILED);
             }
-        }
-        if !answers.is_empty() {
-            send_answers(result_tx, &mut answers);
-            held_since = None;
+            // Do not keep a huge answer's buffer for the worker's whole life.
+            if answer.capacity() > 4 * frame::READ_SIZE {
+                answer = Vec::new();
+            }
         }
         match inbox.fill(task_rx.as_fd()) {
             Ok(0) => sys::exit_now(0),
@@ -639,18 +622,6 @@ fn serve(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => sys::exit_now(EXIT_PIPE_FAILED),
         }
-    }
-}
-
-/// Writes the held answers and empties the buffer.
-fn send_answers(result_tx: &OwnedFd, answers: &mut Vec<u8>) {
-    if write_all(result_tx, answers).is_err() {
-        sys::exit_now(EXIT_PIPE_FAILED);
-    }
-    answers.clear();
-    // Do not keep a huge answer's buffer for the worker's whole life.
-    if answers.capacity() > 4 * frame::READ_SIZE {
-        *answers = Vec::new();
     }
 }
 
