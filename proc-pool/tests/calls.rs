@@ -190,6 +190,18 @@ fn run_jobs() {
     pool.join();
 }
 
+/// The workspace's standard jobs give their known outputs when run in workers.
+fn standard_workloads() {
+    use concurrency_shared::workloads::{PrimeCount, Sleeper, Workload};
+    let pool = Pool::new(2).unwrap();
+    let primes = PrimeCount::split(0, 200_000, 8);
+    let want: Vec<_> = primes.iter().map(|j| Ok(j.expected())).collect();
+    assert_eq!(pool.run_all(primes), want);
+    let naps = Sleeper::new(3, std::time::Duration::from_millis(1));
+    assert_eq!(pool.run(naps), Ok(naps.expected()));
+    pool.join();
+}
+
 /// After `close`, new work fails with `PoolClosed`; `join` finishes queued work first.
 fn close_and_join() {
     let pool = Pool::new(2).unwrap();
@@ -246,6 +258,7 @@ fn main() {
             ("apply_and_async", apply_and_async),
             ("initializer_runs", initializer_runs),
             ("run_jobs", run_jobs),
+            ("standard_workloads", standard_workloads),
             ("close_and_join", close_and_join),
             ("statistics", statistics),
             ("pids_are_children", pids_are_children),

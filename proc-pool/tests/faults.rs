@@ -96,7 +96,11 @@ fn fifo() -> String {
 fn start_victim(pool: &Pool) -> (proc_pool::AsyncResult<u64>, u32) {
     // Warm up: once workers have timed a short chunk they prefetch, so the victim's worker
     // will hold queued chunks when it dies (which must be requeued, not failed).
-    assert!(pool.map_chunked(square, 0..100, 1).iter().all(Result::is_ok));
+    assert!(
+        pool.map_chunked(square, 0..100, 1)
+            .iter()
+            .all(Result::is_ok)
+    );
     let path = fifo();
     let pending = pool.apply_async(victim, path.clone());
     let mut line = String::new();
