@@ -24,12 +24,16 @@ const HOT_LOOP: u64 = 10_000;
 /// Units of CPU-bound work, split between the threads.
 const CPU_WORK: u64 = 4_000_000;
 
-/// One step of a small pseudo-random computation: the "bytecode" of the hot loop.
+/// A few rounds of a small pseudo-random computation: the "bytecode" of the hot loop, a few
+/// nanoseconds of dependent arithmetic (a CPython bytecode costs roughly 5 to 50 ns).
 #[inline(always)]
-fn step(x: u64) -> u64 {
-    let x = x ^ (x << 13);
-    let x = x ^ (x >> 7);
-    x ^ (x << 17)
+fn step(mut x: u64) -> u64 {
+    for _ in 0..4 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    x
 }
 
 /// The hot loop, with or without a checkpoint per iteration.
@@ -96,8 +100,8 @@ fn raw_ping_pong(iters: u64) -> Duration {
 }
 
 /// Ping-pong through the GIL alone: each thread flips a turn in a `GilCell` and passes the
-/// GIL with `allow_threads(|| ())`; under the queued policies the release hands the GIL to the
-/// other thread, queued since its own release, so turns alternate strictly without spinning.
+/// GIL with `Gil::yield_now`, which hands it to the waiting thread and queues behind it in
+/// one step, so turns alternate strictly, each thread blocked while the other runs.
 fn gil_direct_ping_pong(policy: Policy, iters: u64) -> Duration {
     let interp = Interpreter::builder().policy(policy).build().unwrap();
     let turn = Arc::new(GilCell::new(interp.id(), 0u8));
@@ -110,7 +114,7 @@ fn gil_direct_ping_pong(policy: Policy, iters: u64) -> Duration {
                     *turn.borrow_mut(gil).unwrap() = 1 - me;
                     done += 1;
                 }
-                gil.allow_threads(|| ());
+                gil.yield_now();
             }
             start.elapsed()
         }
@@ -160,7 +164,7 @@ fn ping_pong(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4))
         .sample_size(20);
     group.bench_function("raw_mutex_condvar", |b| b.iter_custom(raw_ping_pong));
-    for policy in [Policy::Fifo, Policy::IoPriority] {
+    for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
         group.bench_function(BenchmarkId::new("gil_direct", format!("{policy:?}")), |b| {
             b.iter_custom(|iters| gil_direct_ping_pong(policy, iters))
         });

@@ -130,11 +130,12 @@ const DROP_REQUEST: u8 = 1;
 const FINALIZING: u8 = 2;
 
 /// How many times (`IoPriority`) a thread back from I/O polls for the GIL after asking for it
-/// before it sleeps. The holder gives way at its next checkpoint, typically well under a
-/// microsecond away, while sleeping and being woken costs several microseconds of futex and
-/// scheduler latency per round trip: that latency is the convoy. A few thousand
-/// `spin_loop` hints are a few microseconds, a bounded price only paid after a request.
-const IO_SPIN_LIMIT: u32 = 4_000;
+/// before it sleeps, yielding its CPU between polls. The holder gives way at its next
+/// checkpoint, typically well under a microsecond away, while sleeping and being woken costs
+/// several microseconds of futex and scheduler latency per round trip: that latency is the
+/// convoy. Yielding (rather than a `spin_loop` hint) lets the holder run if it shares our CPU;
+/// 20 rounds bound the price to a few tens of microseconds, paid only after a request.
+const IO_SPIN_LIMIT: u32 = 20;
 
 /// Why a thread is taking the GIL; [`Policy::IoPriority`] favours `Returning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +393,7 @@ impl GilCore {
             if !self.locked_hint.load(Ordering::Relaxed) {
                 break;
             }
-            std::hint::spin_loop();
+            std::thread::yield_now();
         }
         sync::lock(&self.state)
     }
@@ -506,6 +507,36 @@ impl GilCore {
             let switch_before = st.switch_number;
             st.switch_waiters += 1;
             while st.switch_number == switch_before && st.fair_waiters > 0 {
+                st = sync::wait(&self.switch_cond, st);
+            }
+            st.switch_waiters -= 1;
+        }
+        let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
+        admission(&st, seat)
+    }
+
+    /// A voluntary switch (what Python code uses `time.sleep(0)` for): if another thread is
+    /// waiting for the GIL, give it the GIL and take it back after that thread's turn; if
+    /// nobody waits, return at once. Unlike a drop then a take (`allow_threads(|| ())`), the
+    /// release and the re-queueing happen in one critical section, so the other thread cannot
+    /// release the GIL into the gap, and turns alternate strictly without spinning.
+    pub(crate) fn yield_now(&self, seat: &Arc<Seat>) -> Admission {
+        let mut st = sync::lock(&self.state);
+        let others_waiting = if st.policy == Policy::Fifo {
+            !st.queue.is_empty()
+        } else {
+            st.fair_waiters + st.switch_waiters > 0
+        };
+        if !others_waiting {
+            return admission(&st, seat);
+        }
+        self.release_locked(&mut st, seat.key);
+        if st.policy != Policy::Fifo {
+            // As step 5, but a dropper still in its own switch wait also counts as waiting:
+            // it was notified by the grant that gave us the GIL and will take it next.
+            let switch_before = st.switch_number;
+            st.switch_waiters += 1;
+            while st.switch_number == switch_before && st.fair_waiters + st.switch_waiters > 1 {
                 st = sync::wait(&self.switch_cond, st);
             }
             st.switch_waiters -= 1;
@@ -654,6 +685,11 @@ pub mod model {
         /// refused.
         pub fn checkpoint(&self, seat: &ModelSeat) -> bool {
             !self.0.breaker_set() || self.0.yield_if_requested(&seat.0) == Admission::Admitted
+        }
+
+        /// A voluntary switch. False if refused.
+        pub fn yield_now(&self, seat: &ModelSeat) -> bool {
+            self.0.yield_now(&seat.0) == Admission::Admitted
         }
 
         /// Begins finalisation.

@@ -171,6 +171,20 @@ impl Gil {
         result
     }
 
+    /// Lets another thread run: if some thread waits for the GIL, hands it over and takes it
+    /// back after that thread's turn; if none waits, returns at once. What Python code uses
+    /// `time.sleep(0)` for, without a sleep. Two threads that each flip a turn and call
+    /// `yield_now` alternate strictly, each blocked (not spinning) while the other runs.
+    ///
+    /// # Panics
+    ///
+    /// Only as [`checkpoint`](Gil::checkpoint) does: a daemon thread of a shut-down
+    /// interpreter unwinds.
+    pub fn yield_now(&mut self) {
+        let admission = self.rt.gil.yield_now(&self.seat);
+        leave_if_refused(admission);
+    }
+
     /// The interpreter whose GIL this is.
     pub fn interpreter_id(&self) -> InterpreterId {
         self.rt.id

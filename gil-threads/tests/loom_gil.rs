@@ -139,3 +139,32 @@ fn finalising_requester_never_strands_the_holder() {
         let _admitted = daemon_thread.join().unwrap();
     });
 }
+
+/// `yield_now` between a holder and a waiter: mutual exclusion and no deadlock, whether or not
+/// the waiter is already waiting when the holder yields, under every policy.
+#[test]
+fn voluntary_yield() {
+    for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
+        loom::model(move || {
+            let gil = Arc::new(ModelGil::new(policy));
+            let data = Arc::new(Guarded(UnsafeCell::new(0)));
+            let holder = gil.seat(1, false);
+            let waiter = gil.seat(2, false);
+            assert!(gil.take(&holder, false));
+
+            let (gil2, data2) = (Arc::clone(&gil), Arc::clone(&data));
+            let other = thread::spawn(move || {
+                assert!(gil2.take(&waiter, false));
+                data2.bump();
+                assert!(gil2.yield_now(&waiter));
+                data2.bump();
+                gil2.release(&waiter);
+            });
+            data.bump();
+            assert!(gil.yield_now(&holder));
+            data.bump();
+            gil.release(&holder);
+            other.join().unwrap();
+        });
+    }
+}
