@@ -77,8 +77,9 @@ fn main() -> std::io::Result<()> {
         let primes = cpu.join().expect("the cpu thread finished");
         let stats = interp.stats();
         println!(
-            "{policy:<10?}: io {rate:>8.0} round trips/s, cpu found {primes:>7} primes; \
+            "{:<10}: io {rate:>8.0} round trips/s, cpu found {primes:>7} primes; \
              switches {}, forced {}, drop requests {}",
+            format!("{policy:?}"),
             stats.interpreter.switches,
             stats.interpreter.forced_switches,
             stats.interpreter.drop_requests,
