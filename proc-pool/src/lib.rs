@@ -71,7 +71,7 @@ pub use manager::CrashPolicy;
 pub use pool::{Builder, Pool, auto_chunksize};
 pub use result::AsyncResult;
 pub use stats::PoolStats;
-pub use worker::{PREFETCH, StartMethod};
+pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};
 
 #[doc(hidden)]
 pub use worker::{break_answer_framing, garble_next_answer};

@@ -55,16 +55,17 @@ use crate::frame::{self, FrameBuf, ItemOutcome};
 use crate::sys::{self, PidFd, SharedCounters};
 use crate::task::{BadFrame, Chunk, TaskFrame};
 
-/// How many chunks a worker may hold beyond the one it is running, while its chunks are short
-/// (none until its first chunk has been timed).
-/// Prefetching hides the round trip to the manager between chunks (and lets the worker read
-/// several frames per `read`); these chunks never fail with their worker: they are requeued.
-pub const PREFETCH: usize = 8;
+/// The most chunks a worker may hold beyond the one it is running. Prefetching hides the
+/// round trip to the manager between chunks (and lets the worker read several frames per
+/// `read`); prefetched chunks never fail with their worker: they are requeued.
+pub const PREFETCH: usize = 32;
 
-/// A worker whose last chunk ran longer than this gets no prefetch: the round trip it would
-/// hide (tens of microseconds) is then below 1% of a chunk, while prefetched coarse chunks
-/// would unbalance the workers at the end of a map.
-pub const PREFETCH_ONLY_BELOW_NS: u64 = 2_000_000;
+/// How much work (by the duration of its last chunk) a worker may hold beyond the chunk it
+/// runs: enough to cover several manager round trips (tens of microseconds each), small
+/// enough that at the end of a `map` no worker sits on more than this while another idles.
+/// So tiny chunks get the full [`PREFETCH`], chunks of 100 µs get 5, chunks of 0.5 ms or more
+/// get none, and so does a worker whose chunks have not been timed yet.
+pub const PREFETCH_BUDGET_NS: u64 = 500_000;
 
 /// Index of the shared counter: chunks the worker has started.
 const STARTED: usize = 0;
@@ -304,10 +305,9 @@ impl Worker {
     /// Whether it can take another chunk now (`max_tasks`: its `max_tasks_per_child`).
     pub(crate) fn has_room(&self, max_tasks: Option<u64>) -> bool {
         // Until a chunk has been timed, assume chunks are long: no prefetch.
-        let prefetch = match self.last_run_ns {
-            Some(ns) if ns <= PREFETCH_ONLY_BELOW_NS => PREFETCH,
-            _ => 0,
-        };
+        let prefetch = self.last_run_ns.map_or(0, |ns| {
+            usize::try_from(PREFETCH_BUDGET_NS / ns.max(1)).map_or(PREFETCH, |n| n.min(PREFETCH))
+        });
         self.task_tx.is_some()
             && !self.leave_when_flushed
             && self.killed_for.is_none()

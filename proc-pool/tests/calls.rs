@@ -127,15 +127,24 @@ fn imap_orders() {
     pool.join();
 }
 
-/// `imap` pulls its input lazily: an endless input works.
+/// `imap` pulls its input lazily, a bounded window ahead of what was consumed: an endless
+/// input works, and memory stays bounded.
 fn imap_is_lazy() {
     let pool = Pool::new(2).unwrap();
+    let pulled = std::cell::Cell::new(0u64);
+    let input = (0..).inspect(|_| pulled.set(pulled.get() + 1));
     let first: Vec<u64> = pool
-        .imap(square, 0..)
+        .imap(square, input)
         .take(100)
         .map(Result::unwrap)
         .collect();
     assert_eq!(first, (0..100).map(|x| x * x).collect::<Vec<_>>());
+    let window = (pool.workers() * (proc_pool::PREFETCH + 1)) as u64;
+    assert!(
+        pulled.get() <= 100 + window,
+        "pulled {} inputs",
+        pulled.get()
+    );
     pool.join();
 }
 
