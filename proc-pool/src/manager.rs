@@ -24,8 +24,9 @@
 //!   whenever they are readable, even while it still has task bytes to write, so a worker
 //!   writing a 100 MB result and a manager writing that worker's next task cannot deadlock.
 //! - **Every chunk is answered once**: by its worker, by a settled ending (`worker.rs`), or
-//!   by the teardown; and callers also watch the manager's liveness, so even a chunk lost in a
-//!   race with shutdown cannot leave them waiting.
+//!   by the teardown. A chunk that never reached the manager (still in the command channel
+//!   when it ended) is dropped with that channel, which disconnects its caller's reply
+//!   channel: no caller is left waiting (`result.rs`).
 //! - **All forks happen on this thread**, which lives as long as the pool: a worker's
 //!   `PR_SET_PDEATHSIG` fires when the thread that forked it exits.
 
@@ -48,7 +49,7 @@ use crate::worker::{Cause, Spec, Worker};
 /// The waker's token; worker `i` uses tokens `3i` (results), `3i + 1` (tasks), `3i + 2` (exit).
 pub(crate) const WAKER: Token = Token(usize::MAX);
 
-/// What a worker does when a worker crashes.
+/// What the pool does when a worker crashes (dies on its own while it holds a chunk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CrashPolicy {
     /// The crashed worker's current chunk fails with [`TaskError::WorkerDied`], the worker is

@@ -219,6 +219,20 @@ pub(crate) struct Worker {
     leave_when_flushed: bool,
     /// Set when the manager killed it, and why.
     killed_for: Option<KillReason>,
+    /// Whether its exit status has been collected (then its pid may already name another
+    /// process, but the pidfd still names the dead one).
+    reaped: bool,
+}
+
+impl Drop for Worker {
+    /// A handle never goes away with its process unreaped (not even if the manager panics):
+    /// kill it and collect it.
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = self.pidfd.kill();
+            let _ = self.pidfd.wait();
+        }
+    }
 }
 
 impl Worker {
@@ -283,6 +297,7 @@ impl Worker {
                     tasks_sent: 0,
                     leave_when_flushed: false,
                     killed_for: None,
+                    reaped: false,
                 })
             }
         }
@@ -466,8 +481,10 @@ impl Worker {
     }
 
     /// Reaps it if it has exited.
-    pub(crate) fn try_reap(&self) -> Option<ExitStatus> {
-        self.pidfd.try_wait().ok().flatten()
+    pub(crate) fn try_reap(&mut self) -> Option<ExitStatus> {
+        let status = self.pidfd.try_wait().ok().flatten();
+        self.reaped |= status.is_some();
+        status
     }
 
     /// Kills it and waits for it (pool teardown). Returns its chunks, unanswered.
@@ -475,6 +492,7 @@ impl Worker {
         self.kill(KillReason::Shutdown);
         // Cannot block for long: SIGKILL cannot be caught, and the process is our child.
         let _ = self.pidfd.wait();
+        self.reaped = true;
         self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
 
