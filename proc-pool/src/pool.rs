@@ -105,9 +105,13 @@ impl Builder {
     }
 
     /// Kill the worker of a task that runs longer than `d` (a chunk of `n` tasks gets `n × d`),
-    /// failing it with [`TaskError::TimedOut`], and start a fresh worker. The clock of a chunk
-    /// starts when its worker could start it: when it was sent to an idle worker, or when the
-    /// worker answered the chunk before it.
+    /// failing it with [`TaskError::TimedOut`], and start a fresh worker.
+    ///
+    /// The clock of a chunk starts when the worker starts it (workers publish that in memory
+    /// shared with the manager). A chunk the worker has not started yet counts from when it
+    /// could have: when it was sent, or when the worker finished the chunk before. A worker
+    /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
+    /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self
@@ -205,6 +209,25 @@ impl Pool {
     }
 
     /// Settings for a pool.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use proc_pool::{CrashPolicy, Pool};
+    ///
+    /// fn quiet_start() {}
+    ///
+    /// let pool = Pool::builder()
+    ///     .workers(2)
+    ///     .initializer(quiet_start)
+    ///     .max_tasks_per_child(1_000)
+    ///     .task_timeout(Duration::from_secs(30))
+    ///     .crash_policy(CrashPolicy::FailTask)
+    ///     .build()?;
+    /// assert_eq!(pool.workers(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder() -> Builder {
         Builder {
             workers: None,
@@ -312,6 +335,20 @@ impl Pool {
 
     /// Like [`imap`](Self::imap), but yields results as they complete (Python's
     /// `imap_unordered`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// fn double(x: u32) -> u32 {
+    ///     2 * x
+    /// }
+    ///
+    /// let pool = proc_pool::Pool::new(2)?;
+    /// let mut doubled: Vec<u32> = pool.imap_unordered(double, 0..100).collect::<Result<_, _>>()?;
+    /// doubled.sort_unstable();
+    /// assert_eq!(doubled, (0..100).map(|x| 2 * x).collect::<Vec<_>>());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn imap_unordered<T: Wire, U: Wire, I: IntoIterator<Item = T>>(
         &self,
         f: fn(T) -> U,
@@ -336,7 +373,20 @@ impl Pool {
     }
 
     /// Runs every job, one per chunk (jobs are coarse), and returns their outputs in input
-    /// order.
+    /// order. Each job runs in a worker with the shared blocking context
+    /// ([`run_blocking`](crate::run_blocking)): its waits are plain blocking calls.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use concurrency_shared::workloads::{PrimeCount, Workload};
+    ///
+    /// let pool = proc_pool::Pool::new(2)?;
+    /// let jobs = PrimeCount::split(0, 100_000, 4);
+    /// let expected: Vec<_> = jobs.iter().map(|job| Ok(job.expected())).collect();
+    /// assert_eq!(pool.run_all(jobs), expected);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn run_all<J>(&self, jobs: Vec<J>) -> Vec<Result<J::Output, TaskError>>
     where
         J: Job + Wire,
