@@ -18,8 +18,9 @@
 //! Invariants:
 //! - **No busy waiting**: the thread sleeps in `poll` until a command, a pipe, a process exit
 //!   or the nearest task deadline needs it.
-//! - **No lock shared with workers**: workers are separate processes and only see pipes. The
-//!   manager shares with callers only channels and relaxed counters.
+//! - **No lock shared with workers**: workers are separate processes; they see their two pipes
+//!   and one page of progress counters, atomics that only the worker writes. The manager
+//!   shares with callers only channels and relaxed counters.
 //! - **Never blocked by a worker**: every pipe end it holds is non-blocking. It reads answers
 //!   whenever they are readable, even while it still has task bytes to write, so a worker
 //!   writing a 100 MB result and a manager writing that worker's next task cannot deadlock.

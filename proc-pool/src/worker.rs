@@ -5,23 +5,25 @@
 //! ```text
 //!  manager thread                                      worker process
 //!  ──────────────                                      ──────────────
-//!  Worker::start ── pipes (O_CLOEXEC) ── fork ──────▶  worker_main
+//!  Worker::start ── pipes (O_CLOEXEC), shared page ──▶ fork ──▶ worker_main
 //!       │  pidfd_open(child)                            │ PR_SET_PDEATHSIG(SIGKILL), then
 //!       │  parent ends non-blocking, registered         │   getppid() check (parent already gone?)
 //!       │  with the manager's poll                      │ close_range: keep only its two pipe ends
 //!       ▼                                               │ initializer() (a panic: exit 70)
-//!  send(chunk) ── task frame ──────────────────────▶    ▼
-//!       │  in_flight: [head, prefetched ...]          serve: read frame, check token,
-//!       │                                              for each task: trampoline under
-//!  receive() ◀──────────────── result frame ──────     catch_unwind, then write the answer
-//!       │  answer goes to the head chunk's caller       │
-//!       │                                               │ ends by one of:
+//!  send(chunk) ── task frames ─────────────────────▶    ▼
+//!       │  in_flight: [running, prefetched ...]       serve: read frames; for each chunk:
+//!       │                                               started += 1 (shared page)
+//!       │                                               each task: trampoline under catch_unwind
+//!       │                                               completed += 1, write the answer
+//!  receive() ◀──────────────── result frame ──────      │
+//!       │  answer goes to the chunk's caller            │ ends by one of:
 //!       ▼                                               │  EOF on the task pipe -> _exit(0)
-//!  pidfd readable ──▶ drain results, waitid(P_PIDFD)    │  SIGKILL (test, timeout, terminate)
+//!  pidfd readable ──▶ drain answers, waitid(P_PIDFD)    │  SIGKILL (test, timeout, terminate)
 //!       ▼                                               │  abort / exit inside a task
-//!  finish(status) -> Ending { cause, failed head chunk, chunks to run elsewhere }
+//!  finish(status) -> Ending { cause, failed: the chunk that was running,
+//!       │                     requeue: the chunks it never started }
 //!       ▼
-//!  manager: count the cause, answer/requeue chunks, start a replacement (or break the pool)
+//!  manager: count the cause, fail/requeue chunks, start a replacement (or break the pool)
 //! ```
 //!
 //! Invariants:
