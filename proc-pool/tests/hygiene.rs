@@ -18,9 +18,12 @@ fn square(x: u64) -> u64 {
 }
 
 /// 1,000 create/use/drop cycles (ended by drop, `join` or `terminate` in turn) leave this
-/// process with the descriptors and children it had before.
+/// process with the descriptors, children and memory mappings it had before.
 fn no_leaks_across_cycles() {
+    // One cycle first, so that one-time allocations (thread stacks, malloc arenas) exist.
+    Pool::new(2).unwrap().join();
     let fds_before = util::open_fds();
+    let maps_before = mappings();
     assert!(util::children().is_empty());
     for i in 0..CYCLES {
         let pool = Pool::new(2).unwrap();
@@ -37,6 +40,20 @@ fn no_leaks_across_cycles() {
         "children left: {:?}",
         util::children()
     );
+    // Each worker's shared page is unmapped with it (allow a few for malloc's own arenas).
+    let maps_after = mappings();
+    assert!(
+        maps_after <= maps_before + 8,
+        "mappings grew from {maps_before} to {maps_after}"
+    );
+}
+
+/// How many memory mappings this process has.
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Every descriptor the pool opened in this process is close-on-exec.
