@@ -226,7 +226,7 @@ fn abort_and_exit() {
 fn stuck_task_times_out() {
     let pool = Pool::builder()
         .workers(2)
-        .task_timeout(Duration::from_millis(300))
+        .task_timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
     let (pending, pid) = start_victim(&pool);
@@ -246,7 +246,7 @@ fn stuck_task_times_out() {
 fn stopped_idle_worker_is_replaced() {
     let pool = Pool::builder()
         .workers(2)
-        .task_timeout(Duration::from_millis(300))
+        .task_timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
     let stopped = pool.worker_pids()[0];
