@@ -10,6 +10,10 @@ use crate::report::Row;
 use crate::runtime::RuntimeKind;
 use crate::workload::WorkloadKind;
 
+/// The fewest trials per runtime for which a winner may be named: a single trial has no
+/// min-max range to compare.
+const MIN_TRIALS: usize = 2;
+
 /// What the rule of thumb predicts for a workload, and why a measurement may disagree.
 struct Rule {
     /// The runtime the rule names, if it names one.
@@ -86,7 +90,14 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
         .map(|r| format!("{} {:.2}x", r.runtime.name(), speedup(r)))
         .collect::<Vec<_>>()
         .join(", ");
-    let outcome = if tied.is_empty() {
+    // One trial has no spread, so no range can be said not to overlap.
+    let too_few_trials = contenders.iter().any(|r| r.trials.len() < MIN_TRIALS);
+    let outcome = if too_few_trials {
+        format!(
+            "{} leads, but with fewer than {MIN_TRIALS} trials per runtime no winner is named",
+            best.runtime.name()
+        )
+    } else if tied.is_empty() {
         format!("{} wins", best.runtime.name())
     } else {
         let mut names = vec![best.runtime.name()];
@@ -96,6 +107,7 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
     let rule = rule(workload);
     let agreement = match rule.predicts {
         None => String::new(),
+        Some(_) if too_few_trials => String::new(),
         Some(predicted) if predicted == best.runtime && tied.is_empty() => " - agrees.".to_owned(),
         Some(predicted)
             if predicted == best.runtime || tied.iter().any(|r| r.runtime == predicted) =>
@@ -187,15 +199,28 @@ mod tests {
         assert!(line.contains("DISAGREES"), "{line}");
     }
 
+    /// One trial per runtime is too few to name a winner, however far apart they are.
+    #[test]
+    fn one_trial_names_no_winner() {
+        let w = WorkloadKind::Cpu;
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0]),
+            row(w, RuntimeKind::GilThreads, &[2.0]),
+            row(w, RuntimeKind::ProcPool, &[1.0]),
+        ]);
+        assert!(line.contains("proc-pool leads"), "{line}");
+        assert!(!line.contains("wins") && !line.contains("agrees"), "{line}");
+    }
+
     /// A runtime that gave wrong results cannot win.
     #[test]
     fn wrong_results_do_not_win() {
         let w = WorkloadKind::Cpu;
-        let mut wrong = row(w, RuntimeKind::ProcPool, &[0.1]);
+        let mut wrong = row(w, RuntimeKind::ProcPool, &[0.1, 0.1]);
         wrong.trials[0].first_failure = Some("job 0: expected 1, got 2".to_owned());
         let line = only_line(&[
-            row(w, RuntimeKind::Sequential, &[2.0]),
-            row(w, RuntimeKind::GilThreads, &[1.9]),
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::GilThreads, &[1.9, 1.9]),
             wrong,
         ]);
         assert!(line.contains("gil-threads wins"), "{line}");
