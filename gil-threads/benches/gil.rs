@@ -13,7 +13,7 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -105,8 +105,11 @@ fn raw_ping_pong(iters: u64) -> Duration {
 fn gil_direct_ping_pong(policy: Policy, iters: u64) -> Duration {
     let interp = Interpreter::builder().policy(policy).build().unwrap();
     let turn = Arc::new(GilCell::new(interp.id(), 0u8));
-    let run = |me: u8, turn: Arc<GilCell<u8>>| {
+    // Both threads start together, so the timing excludes thread start-up.
+    let start_line = Arc::new(Barrier::new(2));
+    let run = |me: u8, turn: Arc<GilCell<u8>>, start_line: Arc<Barrier>| {
         move |gil: &mut Gil| {
+            gil.allow_threads(|| start_line.wait());
             let start = Instant::now();
             let mut done = 0;
             while done < iters {
@@ -119,8 +122,8 @@ fn gil_direct_ping_pong(policy: Policy, iters: u64) -> Duration {
             start.elapsed()
         }
     };
-    let a = interp.spawn(run(0, Arc::clone(&turn)));
-    let b = interp.spawn(run(1, turn));
+    let a = interp.spawn(run(0, Arc::clone(&turn), Arc::clone(&start_line)));
+    let b = interp.spawn(run(1, turn, start_line));
     let elapsed = a.join().unwrap();
     b.join().unwrap();
     elapsed

@@ -372,6 +372,15 @@ impl GilCore {
             seat: Arc::clone(seat),
             since,
         });
+        self.wait_in_queue(st, seat)
+    }
+
+    /// `Fifo`: waits, already queued, until a releasing thread grants `seat` the GIL.
+    fn wait_in_queue<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, GilState>,
+        seat: &Seat,
+    ) -> MutexGuard<'a, GilState> {
         while st.holder != Some(seat.key) {
             let switch_before = st.switch_number;
             let interval = st.interval;
@@ -540,8 +549,19 @@ impl GilCore {
         if !others_waiting {
             return admission(&st, seat);
         }
+        if st.policy == Policy::Fifo {
+            // Queue behind the head first, then hand the head the GIL: the notify is the
+            // last thing before our own wait, so the woken thread rarely finds the mutex held.
+            st.queue.push_back(Waiter {
+                seat: Arc::clone(seat),
+                since: Instant::now(),
+            });
+            self.release_locked(&mut st, seat.key);
+            let st = self.wait_in_queue(st, seat);
+            return admission(&st, seat);
+        }
         self.release_locked(&mut st, seat.key);
-        if st.policy != Policy::Fifo {
+        {
             // As step 5, but a dropper still in its own switch wait also counts as waiting:
             // it was notified by the grant that gave us the GIL and will take it next.
             let switch_before = st.switch_number;

@@ -5,11 +5,31 @@
 //! that wants the GIL waits one **switch interval**, then sets a **drop request**; the holder
 //! honours it at its next [`Gil::checkpoint`] (a bytecode boundary) and, by **forced
 //! switching**, cannot take the GIL straight back. [`Gil::allow_threads`] releases it around
-//! blocking work. Besides CPython's [`Policy::Fair`], [`Policy::Fifo`] hands the GIL directly
-//! to the longest waiter, and [`Policy::IoPriority`] fixes the convoy effect (bpo-7946).
+//! blocking work, and [`Gil::yield_now`] hands it over voluntarily. Besides CPython's
+//! [`Policy::Fair`], [`Policy::Fifo`] hands the GIL directly to the longest waiter, and
+//! [`Policy::IoPriority`] fixes the convoy effect (bpo-7946): a thread back from blocking I/O
+//! asks for the GIL at once.
 //!
 //! The [`Gil`] token is the compiler-checked proof that a thread holds the GIL; [`GilCell`]
-//! is state guarded by it.
+//! is state guarded by it. Threads ([`Interpreter::spawn`], [`Builder`]), GIL-aware
+//! primitives ([`Lock`], [`RLock`], [`Event`], [`Condition`], [`Queue`],
+//! [`ThreadPoolExecutor`]) and the shared [`Job`] contract ([`GilCtx`],
+//! [`Interpreter::spawn_job`], [`Interpreter::run_jobs`]) are built on it.
+//!
+//! ```
+//! use gil_threads::Interpreter;
+//!
+//! let interp = Interpreter::new();
+//! let t = interp.spawn(|gil| {
+//!     let mut n = 0u64;
+//!     for i in 0..1_000 {
+//!         n += i;
+//!         gil.checkpoint();
+//!     }
+//!     n
+//! });
+//! assert_eq!(t.join(), Ok(499_500));
+//! ```
 //!
 //! # Layout
 //!
@@ -67,3 +87,8 @@ pub use queue::Queue;
 pub use stats::{GilCounters, Stats, ThreadStats};
 pub use thread::{Builder, JoinHandle, ThreadId, ThreadInfo, current_thread};
 pub use token::Gil;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
