@@ -273,6 +273,18 @@ impl Pool {
 
     /// Runs `f(x)` in a worker and waits for the result (Python's `apply`).
     ///
+    /// A task is a plain `fn`: a closure that captures state does not compile, since nothing
+    /// but the `Wire`-encoded input crosses into the worker.
+    ///
+    /// ```compile_fail
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = proc_pool::Pool::new(1)?;
+    /// let offset = 10u64;
+    /// let _ = pool.apply(move |x: u64| x + offset, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// The task's [`TaskError`].
