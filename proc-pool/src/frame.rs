@@ -203,6 +203,10 @@ impl FrameBuf {
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
+            // Do not keep a huge frame's buffer for the pipe's whole life.
+            if self.buf.capacity() > 4 * READ_SIZE {
+                self.buf = Vec::new();
+            }
         } else if self.start > READ_SIZE && self.start * 2 > self.buf.len() {
             self.buf.drain(..self.start);
             self.start = 0;

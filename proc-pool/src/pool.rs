@@ -547,3 +547,34 @@ impl std::fmt::Debug for Pool {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    /// A pool can be shared between threads, and a pending result moved to another thread.
+    #[test]
+    fn handles_cross_threads() {
+        send_sync::<Pool>();
+        send::<AsyncResult<u64>>();
+    }
+
+    /// Python's chunk size rule: `ceil(len / (4 × workers))`, at least 1.
+    #[test]
+    fn chunksize_rule() {
+        assert_eq!(auto_chunksize(100_000, 2), 12_500);
+        assert_eq!(auto_chunksize(9, 2), 2);
+        assert_eq!(auto_chunksize(0, 8), 1);
+        assert_eq!(auto_chunksize(5, 0), 2);
+    }
+
+    /// Zero workers is a build error, not a panic or a pool that hangs.
+    #[test]
+    fn zero_workers_is_an_error() {
+        let err = Pool::builder().workers(0).build().unwrap_err();
+        assert!(err.to_string().contains("at least one worker"), "{err}");
+    }
+}
