@@ -139,6 +139,12 @@ fn sigkill_fail_task() {
     let pool = Pool::new(2).unwrap();
     let (pending, pid) = start_victim(&pool);
     let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
+    // The victim never returns by itself: a bounded wait gives the handle back.
+    assert!(!pending.ready());
+    let pending = match pending.get_timeout(Duration::from_millis(10)) {
+        Err(still_pending) => still_pending,
+        Ok(result) => panic!("the victim returned {result:?}"),
+    };
     kill(pid, libc::SIGKILL);
     assert_eq!(
         pending.get(),
