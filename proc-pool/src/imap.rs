@@ -18,6 +18,8 @@ use crate::{Wire, worker};
 /// An iterator over the results of `f` applied to each input, computed by the pool.
 ///
 /// Dropping it early is fine: chunks already submitted still run, their results are discarded.
+/// If the pool stops under it, each task in flight yields [`TaskError::PoolClosed`] and the
+/// iterator ends there, without consuming the rest of its input.
 pub struct Imap<'pool, T, U, I> {
     /// The pool doing the work.
     pool: &'pool Pool,
@@ -31,6 +33,8 @@ pub struct Imap<'pool, T, U, I> {
     window: usize,
     /// Chunks submitted and not yet handed out.
     outstanding: usize,
+    /// Tasks in those chunks.
+    outstanding_tasks: usize,
     /// The next chunk's sequence number.
     next_seq: usize,
     /// In order mode: the sequence number to hand out next. `None`: any order.
@@ -63,6 +67,7 @@ impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
             // Enough to keep every worker busy with its prefetch, and no more.
             window: pool.workers() * (worker::PREFETCH + 1),
             outstanding: 0,
+            outstanding_tasks: 0,
             next_seq: 0,
             next_out: ordered.then_some(0),
             early: BTreeMap::new(),
@@ -82,6 +87,7 @@ impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
                 self.tx = None;
                 break;
             }
+            self.outstanding_tasks += inputs.len();
             batch.push(Chunk::of_fn(self.f, &inputs, self.next_seq, tx.clone()));
             self.next_seq += 1;
         }
@@ -96,6 +102,7 @@ impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
         match &mut self.next_out {
             None => {
                 self.outstanding -= 1;
+                self.outstanding_tasks -= outcome.len;
                 decode_into(outcome, &mut self.ready);
             }
             Some(next) => {
@@ -103,6 +110,7 @@ impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
                 while let Some(outcome) = self.early.remove(next) {
                     *next += 1;
                     self.outstanding -= 1;
+                    self.outstanding_tasks -= outcome.len;
                     decode_into(outcome, &mut self.ready);
                 }
             }
@@ -132,11 +140,13 @@ impl<T: Wire, U: Wire, I: Iterator<Item = T>> Iterator for Imap<'_, T, U, I> {
             match receive(&self.rx, Some(self.pool.alive()), None) {
                 Received::Outcome(outcome) => self.accept(outcome),
                 Received::Lost | Received::Timeout => {
-                    // The pool ended under us: every outstanding task is lost.
+                    // The pool ended under us: every task in flight is lost; stop there.
                     self.tx = None;
                     self.early.clear();
                     self.outstanding = 0;
-                    return Some(Err(TaskError::PoolClosed));
+                    let lost = std::mem::take(&mut self.outstanding_tasks);
+                    self.ready
+                        .extend((0..lost).map(|_| Err(TaskError::PoolClosed)));
                 }
             }
         }

@@ -329,6 +329,26 @@ fn terminate_while_running() {
     assert_eq!(pool.apply(square, 1), Err(TaskError::PoolClosed));
 }
 
+/// `terminate` from another thread while an `imap` waits: the iterator yields `PoolClosed` for
+/// the task in flight and ends.
+fn terminate_under_imap() {
+    let pool = Pool::new(1).unwrap();
+    let path = fifo();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut line = String::new();
+            std::fs::File::open(&path)
+                .unwrap()
+                .read_to_string(&mut line)
+                .unwrap();
+            pool.terminate();
+        });
+        let results: Vec<_> = pool.imap(victim, vec![path.clone()]).collect();
+        assert_eq!(results, vec![Err(TaskError::PoolClosed)]);
+    });
+    assert!(util::children().is_empty());
+}
+
 /// A 100 MB result and a 100 MB input cross without deadlock.
 fn huge_payloads() {
     let pool = Pool::new(2).unwrap();
@@ -373,6 +393,7 @@ fn main() {
             ),
             ("max_tasks_per_child", max_tasks_per_child),
             ("terminate_while_running", terminate_while_running),
+            ("terminate_under_imap", terminate_under_imap),
             ("huge_payloads", huge_payloads),
             (
                 "initializer_panic_breaks_pool",
