@@ -77,3 +77,8 @@ pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};
 
 #[doc(hidden)]
 pub use worker::{break_answer_framing, garble_next_answer};
+
+/// The README's code blocks, compiled and run as doctests so its quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
