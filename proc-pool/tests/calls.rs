@@ -211,6 +211,26 @@ fn standard_workloads() {
     pool.join();
 }
 
+/// Several threads share one pool; each gets its own results, in its own order.
+fn concurrent_callers() {
+    let pool = Pool::new(2).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                let base = t * 1_000_000;
+                let got = pool.map_chunked(square, base..base + 2_000, 3);
+                assert_eq!(
+                    got,
+                    (base..base + 2_000).map(|x| Ok(x * x)).collect::<Vec<_>>()
+                );
+                assert_eq!(pool.apply(square, t), Ok(t * t));
+            });
+        }
+    });
+    pool.join();
+}
+
 /// After `close`, new work fails with `PoolClosed`; `join` finishes queued work first.
 fn close_and_join() {
     let pool = Pool::new(2).unwrap();
@@ -268,6 +288,7 @@ fn main() {
             ("initializer_runs", initializer_runs),
             ("run_jobs", run_jobs),
             ("standard_workloads", standard_workloads),
+            ("concurrent_callers", concurrent_callers),
             ("close_and_join", close_and_join),
             ("statistics", statistics),
             ("pids_are_children", pids_are_children),
