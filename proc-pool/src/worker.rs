@@ -151,7 +151,7 @@ pub(crate) fn install_panic_hook() {
 /// Why the manager killed a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KillReason {
-    /// Its head chunk ran past the task timeout.
+    /// The chunk it ran (or should have started) went past the task timeout.
     Timeout,
     /// Its answers lost their framing (an absurd length prefix).
     Garbage,
