@@ -47,6 +47,11 @@ use crate::sys;
 use crate::task::{Chunk, ChunkOutcome};
 use crate::worker::{Cause, Spec, Worker};
 
+/// How many workers in a row may be killed for not starting any chunk in time before the
+/// pool gives up and breaks: a replacement that hangs the same way (in its initializer, say)
+/// would otherwise be replaced forever while the tasks wait.
+const STUCK_STARTS_LIMIT: u32 = 3;
+
 /// The waker's token; worker `i` uses tokens `3i` (results), `3i + 1` (tasks), `3i + 2` (exit).
 pub(crate) const WAKER: Token = Token(usize::MAX);
 
@@ -110,6 +115,9 @@ struct Manager {
     closing: bool,
     /// `terminate` was called (or the handle vanished): end now.
     terminating: bool,
+    /// Workers killed in a row for a timeout before they started any chunk; reset by any
+    /// answer.
+    stuck_starts: u32,
 }
 
 /// Runs a pool's manager on the current thread: forks the workers, reports on `ready` whether
@@ -135,6 +143,7 @@ pub(crate) fn run(
         broken: false,
         closing: false,
         terminating: false,
+        stuck_starts: 0,
     };
     for slot in 0..config.workers {
         if let Err(e) = manager.start_worker(slot) {
@@ -263,8 +272,15 @@ impl Manager {
             return;
         };
         let stats = &self.stats;
-        let read = worker.receive(|chunk, result| answer(stats, chunk, result));
+        let mut answered = false;
+        let read = worker.receive(|chunk, result| {
+            answered = true;
+            answer(stats, chunk, result);
+        });
         stats::add(&self.stats.bytes_in, read as u64);
+        if answered {
+            self.stuck_starts = 0;
+        }
     }
 
     /// Writes more task bytes to a worker whose pipe has room again.
@@ -289,6 +305,7 @@ impl Manager {
             return;
         };
         self.forget(&worker);
+        let never_started = !worker.started_any();
         let ending = worker.finish(status);
         for (chunk, err) in ending.failed {
             self.fail(chunk, err);
@@ -303,6 +320,13 @@ impl Manager {
                 return self.break_pool();
             }
             Cause::Crashed => &self.stats.replaced_crashed,
+            Cause::TimedOut if never_started => {
+                self.stuck_starts += 1;
+                if self.stuck_starts >= STUCK_STARTS_LIMIT {
+                    return self.break_pool();
+                }
+                &self.stats.replaced_timed_out
+            }
             Cause::TimedOut => &self.stats.replaced_timed_out,
             Cause::Retired => &self.stats.replaced_retired,
         };

@@ -112,6 +112,9 @@ impl Builder {
     /// could have: when it was sent, or when the worker finished the chunk before. A worker
     /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
     /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
+    /// A worker's initializer runs before its first chunk, so it counts against that chunk;
+    /// when three workers in a row are killed before starting anything (an initializer that
+    /// hangs), the pool breaks instead of replacing them forever.
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self

@@ -498,6 +498,12 @@ impl Worker {
         self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
 
+    /// Whether it ever started a chunk (a worker that never did may be stuck in its
+    /// initializer).
+    pub(crate) fn started_any(&self) -> bool {
+        self.progress().0 > 0
+    }
+
     /// Settles a dead (reaped) worker's chunks according to why it ended and how far it got.
     pub(crate) fn finish(mut self, status: ExitStatus) -> Ending {
         let cause = match (self.killed_for, status) {

@@ -75,6 +75,12 @@ fn sum_bytes(v: Vec<u8>) -> u64 {
     v.iter().map(|&b| u64::from(b)).sum()
 }
 
+fn init_hangs() {
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 fn init_panics() {
     panic!("the initializer fails");
 }
@@ -371,6 +377,23 @@ fn initializer_panic_breaks_pool() {
     assert!(util::children().is_empty());
 }
 
+/// With a timeout, workers that hang in their initializer are killed and replaced a few
+/// times, then the pool breaks: the tasks fail with `PoolBroken` instead of waiting forever.
+fn hanging_initializer_breaks_pool() {
+    let pool = Pool::builder()
+        .workers(2)
+        .initializer(init_hangs)
+        .task_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.map_chunked(square, 0..4, 1),
+        vec![Err(TaskError::PoolBroken); 4]
+    );
+    drop(pool);
+    assert!(util::children().is_empty());
+}
+
 fn main() {
     util::run(
         &[
@@ -398,6 +421,10 @@ fn main() {
             (
                 "initializer_panic_breaks_pool",
                 initializer_panic_breaks_pool,
+            ),
+            (
+                "hanging_initializer_breaks_pool",
+                hanging_initializer_breaks_pool,
             ),
         ],
         &[],
