@@ -143,6 +143,13 @@ pub fn kill_me_when_parent_thread_exits() -> io::Result<()> {
     Ok(())
 }
 
+/// Names the calling thread (for a single-threaded worker: the process, as `ps` shows it).
+pub fn set_thread_name(name: &std::ffi::CStr) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string (truncated to 16 bytes by the kernel),
+    // which `name` is for the duration of the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+}
+
 /// Closes every descriptor of the calling process from 3 up, except those in `keep`.
 pub fn close_all_from_3_except(keep: &[RawFd]) -> io::Result<()> {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();

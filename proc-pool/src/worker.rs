@@ -573,6 +573,7 @@ fn worker_main(
     if let Some(mask) = &spec.signal_mask {
         sys::set_signal_mask(mask);
     }
+    sys::set_thread_name(c"proc-pool-work");
     if sys::kill_me_when_parent_thread_exits().is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
     }
