@@ -74,6 +74,11 @@ fn main() {
         let total: f64 = holds.iter().sum();
         let shares: Vec<f64> = holds.iter().map(|h| 100.0 * h / total).collect();
         let fair = shares.iter().all(|s| (20.0..=30.0).contains(s));
+        let verdict = match (quick, fair) {
+            (true, _) => "quick run (cargo test): too short to judge",
+            (false, true) => "within 25 % ± 5 %",
+            (false, false) => "OUTSIDE 25 % ± 5 %",
+        };
         println!(
             "{:<12} {:>7.1}% {:>7.1}% {:>7.1}% {:>7.1}%   {} (switches {}, wall {:?})",
             format!("{policy:?}"),

@@ -168,3 +168,40 @@ fn voluntary_yield() {
         });
     }
 }
+
+/// Three contenders: a holder doing checkpoints, a thread starting and a thread returning from
+/// I/O, and one clock tick: mutual exclusion, no deadlock and forced switching with two
+/// waiters, under every policy.
+#[test]
+fn two_waiters() {
+    for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
+        loom::model(move || {
+            let gil = Arc::new(ModelGil::new(policy));
+            let data = Arc::new(Guarded(UnsafeCell::new(0)));
+            let holder = gil.seat(1, false);
+            assert!(gil.take(&holder, false));
+            let waiters: Vec<_> = [(2, false), (3, true)]
+                .into_iter()
+                .map(|(key, returning)| {
+                    let seat = gil.seat(key, false);
+                    let (gil, data) = (Arc::clone(&gil), Arc::clone(&data));
+                    thread::spawn(move || {
+                        assert!(gil.take(&seat, returning));
+                        data.bump();
+                        gil.release(&seat);
+                    })
+                })
+                .collect();
+            let gil2 = Arc::clone(&gil);
+            let ticker = thread::spawn(move || gil2.tick());
+            holder_loop(&gil, &holder, &data);
+            gil.release(&holder);
+            for w in waiters {
+                w.join().unwrap();
+            }
+            ticker.join().unwrap();
+            let stats = gil.stats();
+            assert_eq!(stats.sum_of_threads(), stats.interpreter);
+        });
+    }
+}
