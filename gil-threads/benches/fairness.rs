@@ -86,11 +86,7 @@ fn main() {
             shares[1],
             shares[2],
             shares[3],
-            if fair {
-                "within 25 % ± 5 %"
-            } else {
-                "OUTSIDE 25 % ± 5 %"
-            },
+            verdict,
             stats.interpreter.switches,
             wall,
         );
