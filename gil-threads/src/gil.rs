@@ -3,8 +3,9 @@
 //! This file is the whole algorithm, meant to be read top to bottom. It follows CPython's
 //! `Python/ceval_gil.c` (the "new GIL" of Python 3.2, by Antoine Pitrou) for [`Policy::Fair`],
 //! and adds two policies that change only *who gets the GIL next*. Everything else in the crate
-//! (the [`Gil`](crate::Gil) token, threads, cells, primitives) is built on the five operations
-//! at the bottom: `GilCore::take`, `GilCore::release`, `GilCore::yield_if_requested`,
+//! (the [`Gil`](crate::Gil) token, threads, cells, primitives) is built on the operations at
+//! the bottom: `GilCore::take`, `GilCore::release`, `GilCore::yield_if_requested` (a
+//! checkpoint's slow path), `GilCore::yield_now` (a voluntary switch),
 //! `GilCore::begin_finalizing` and the statistics snapshot.
 //!
 //! # The model
@@ -37,6 +38,8 @@
 //!    against the waiter it just woke, and the request would achieve nothing.
 //! 6. **allow_threads** (blocking work): drop without a request, run the work, take (step 1)
 //!    like any other thread.
+//! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
+//!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
 //!
 //! ```text
 //!   holder H                                   waiter W
@@ -62,10 +65,11 @@
 //!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
 //!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
 //!   at about one round trip per interval. Here a thread returning from `allow_threads` sets
-//!   the drop request **at once** (step 1 skips the wait of step 2); the CPU-bound holder gives
-//!   way at its next checkpoint, microseconds later, and forced switching makes sure the
-//!   I/O thread gets it. Everything else is `Fair`, so a CPU-bound waiter still gets its turn
-//!   after one interval: its own request makes the I/O thread drop at its next checkpoint.
+//!   the drop request **at once** (step 1 skips the wait of step 2), then polls for a bounded
+//!   time before sleeping; the CPU-bound holder gives way at its next checkpoint, microseconds
+//!   later, and forced switching makes sure the I/O thread gets it. Everything else is
+//!   `Fair`: a CPU-bound waiter is woken at every release, and asks like any other after a
+//!   quiet interval, so the I/O thread cannot starve it.
 //!
 //! # Races this prevents
 //!
@@ -73,7 +77,7 @@
 //!   every wait on a condition variable, happens with `state` locked, and a condition variable
 //!   wait releases the mutex atomically; a notify can therefore never fall between a waiter's
 //!   check and its sleep.
-//! - *Dropper retakes at once*: step 5 (Fair) and the direct hand-off (Fifo, IoPriority).
+//! - *Dropper retakes at once*: step 5 (Fair, IoPriority) and the direct hand-off (Fifo).
 //! - *Stale request*: a request is cleared whenever the GIL changes hands (step 3), so it never
 //!   survives to bother the next holder; and the holder re-checks it under the mutex (step 4),
 //!   so a stale breaker bit costs one lock, never a switch.
@@ -89,7 +93,9 @@
 //! protocol needs. The `breaker` atomic is only a **hint** read with `Relaxed` ordering: a
 //! stale zero delays a switch by one checkpoint (the store becomes visible promptly on every
 //! cache-coherent machine), and a stale non-zero sends the holder into the slow path, which
-//! re-reads the truth under the mutex. No data is published through the atomic.
+//! re-reads the truth under the mutex. `locked_hint`, polled by `IoPriority`'s short wait, is
+//! a hint in the same way: the poller always re-checks `locked` under the mutex. No data is
+//! published through either atomic.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
