@@ -37,7 +37,7 @@
 //! last field of [`Core`], and I/O objects keep the core alive until they deregister).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -277,6 +277,8 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// Live tasks.
     slab: RefCell<TaskSlab>,
+    /// Names of live tasks spawned with `spawn_named`.
+    names: RefCell<HashMap<TaskId, Box<str>>>,
     /// Names of tasks to poll, FIFO.
     ready: RefCell<VecDeque<TaskId>>,
     /// True while the block_on future's name is in the ready queue.
@@ -344,18 +346,19 @@ impl Core {
     {
         let mut slab = self.slab.borrow_mut();
         let id = slab.next_id();
-        let waker = Waker::from(Arc::new(TaskWaker {
+        let waker = Arc::new(TaskWaker {
             shared: self.shared.clone(),
             id,
-        }));
+        });
         let header = Header {
-            id,
             waker,
             aborted: Cell::new(false),
             finished: Cell::new(false),
             join_waker: Cell::new(None),
-            name,
         };
+        if let Some(name) = name {
+            self.names.borrow_mut().insert(id, name);
+        }
         let task = Rc::new(Task::new(header, future));
         slab.insert(task.clone());
         drop(slab);
@@ -387,13 +390,17 @@ impl Core {
                 let finished = task.poll_task();
                 let took = start.elapsed();
                 if took >= threshold {
-                    self.record_slow_poll(task.header(), took);
+                    self.record_slow_poll(id, took);
                 }
                 finished
             }
         };
         if finished {
-            let removed = self.slab.borrow_mut().remove(task.header().id);
+            let removed = self.slab.borrow_mut().remove(id);
+            let mut names = self.names.borrow_mut();
+            if !names.is_empty() {
+                names.remove(&id);
+            }
             // Dropped here, outside the slab borrow: a detached task's output may have a
             // destructor that wakes or spawns.
             drop(removed);
@@ -401,14 +408,14 @@ impl Core {
     }
 
     /// Counts and logs a slow poll (asyncio debug mode's "Executing <Task> took 0.2 seconds").
-    fn record_slow_poll(&self, header: &Header, took: Duration) {
+    fn record_slow_poll(&self, id: TaskId, took: Duration) {
         bump(&self.counters.slow_polls);
         let mut log = self.slow_log.borrow_mut();
         if log.len() == SLOW_POLL_LOG {
             log.pop_front();
         }
         log.push_back(SlowPoll {
-            task: header.name.as_deref().map(str::to_owned),
+            task: self.names.borrow().get(&id).map(|n| n.to_string()),
             took,
         });
     }
@@ -630,6 +637,7 @@ impl Drop for Runtime {
             drop(tasks);
         }
         core.ready.borrow_mut().clear();
+        core.names.borrow_mut().clear();
         core.main_woken.set(false);
         core.timers.clear();
         core.shared.wake_state.close();
@@ -738,6 +746,7 @@ impl Builder {
         let core = Core {
             shared,
             slab: RefCell::default(),
+            names: RefCell::default(),
             ready: RefCell::default(),
             main_woken: Cell::new(false),
             remote_batch: RefCell::default(),

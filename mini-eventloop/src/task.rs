@@ -13,9 +13,10 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
-use crate::waker::TaskId;
+use crate::waker::TaskWaker;
 
 /// Why a task produced no output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,28 +58,26 @@ fn wake(joiner: Option<Waker>) {
 
 /// What the loop sees of a task, whatever its future type.
 pub(crate) trait Runnable {
-    /// The task's fixed data.
-    fn header(&self) -> &Header;
     /// Polls the future once (or drops it, if the task was aborted); true when finished.
     fn poll_task(&self) -> bool;
     /// Drops the future in place (shutdown), recording `Cancelled`; a no-op when finished.
     fn cancel(&self);
 }
 
-/// The type-independent part of a task.
+/// The type-independent part of a task. Kept small on purpose (it is paid once per live
+/// task): the task's name in the slab is known to whoever holds it, and `spawn_named` names
+/// live in a side table of the runtime.
 pub(crate) struct Header {
-    /// The task's name in the slab.
-    pub(crate) id: TaskId,
-    /// This task's waker, created once at spawn; every poll lends it to the future.
-    pub(crate) waker: Waker,
+    /// This task's waker, created once at spawn; every poll lends a `Waker` of it to the
+    /// future. Held as the `Arc` (8 bytes) rather than a `Waker` (16): one reference-count
+    /// increment per poll buys 8 bytes per live task, which 100,000 sleeping tasks notice.
+    pub(crate) waker: Arc<TaskWaker>,
     /// Set by [`JoinHandle::abort`]; the loop drops the future the next time it runs it.
     pub(crate) aborted: Cell<bool>,
     /// Set once the output (or error) is stored.
     pub(crate) finished: Cell<bool>,
     /// The waker of whoever awaits the [`JoinHandle`].
     pub(crate) join_waker: Cell<Option<Waker>>,
-    /// The name given with `spawn_named`, for slow-poll reports.
-    pub(crate) name: Option<Box<str>>,
 }
 
 /// A task's life: running, then finished with its output until the handle takes it.
@@ -127,10 +126,6 @@ impl<F: Future> Task<F> {
 }
 
 impl<F: Future> Runnable for Task<F> {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
     fn poll_task(&self) -> bool {
         let mut stage = self.stage.borrow_mut();
         let future = match &mut *stage {
@@ -147,7 +142,8 @@ impl<F: Future> Runnable for Task<F> {
         // of it: the stage is only ever assigned to (which drops the future in place) and the
         // `Rc` is never unwrapped. So the pinning guarantee (no move until dropped) holds.
         let future = unsafe { Pin::new_unchecked(future) };
-        let mut cx = Context::from_waker(&self.header.waker);
+        let waker = Waker::from(self.header.waker.clone());
+        let mut cx = Context::from_waker(&waker);
         let result = match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(out)) => Ok(out),
@@ -219,7 +215,7 @@ impl<T> JoinHandle<T> {
         if header.finished.get() || header.aborted.replace(true) {
             return;
         }
-        header.waker.wake_by_ref();
+        Wake::wake_by_ref(&header.waker);
     }
 
     /// True once the task has finished (completed, panicked or been cancelled).
