@@ -57,10 +57,12 @@
 //!
 //! # The other policies: who is next
 //!
-//! - [`Policy::Fifo`] (Ruby's GVL, roughly): waiters queue in arrival order, each on its own
-//!   condition variable, and the releasing thread **hands the GIL directly** to the head of the
-//!   queue: `locked` never goes false while anyone waits, so no thundering herd, no race that
-//!   the dropper could win, and forced switching is implied (the dropper joins the tail).
+//! - [`Policy::Fifo`] (Ruby's GVL, roughly): waiters queue in arrival order and park, and the
+//!   releasing thread **hands the GIL directly** to the head of the queue: it makes the head
+//!   the holder, sets the head's `granted` flag, and unparks it *after* unlocking `state`, so
+//!   the woken thread neither competes for the GIL nor waits for the mutex. `locked` never
+//!   goes false while anyone waits: no thundering herd, no race that the dropper could win,
+//!   and forced switching is implied (the dropper joins the tail).
 //! - [`Policy::IoPriority`] fixes the **convoy effect** (bpo-7946, python/cpython#52194): under
 //!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
 //!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
@@ -104,6 +106,7 @@ use std::time::{Duration, Instant};
 use crate::stats::{GilCounters, Stats, ThreadStats};
 use crate::sync::{
     self, AtomicBool, AtomicU8, Clocked, Condvar, IntervalClock, Mutex, MutexGuard, Ordering,
+    Thread,
 };
 use crate::thread::ThreadId;
 
@@ -167,16 +170,18 @@ pub(crate) enum Admission {
     ShuttingDown,
 }
 
-/// A thread's seat at the GIL: who it is, whether it is a daemon, and the condition variable
-/// on which it alone is woken when the GIL is handed to it (`Fifo`).
+/// A thread's seat at the GIL: who it is, whether it is a daemon, and the flag by which a
+/// releasing thread tells it, under `Fifo`, that the GIL has been handed to it.
 #[derive(Debug)]
 pub(crate) struct Seat {
     /// The thread's key; written once.
     pub(crate) key: ThreadKey,
     /// Whether finalisation refuses this thread; written once.
     pub(crate) daemon: bool,
-    /// Private wake-up for direct hand-off; always waited on with `GilCore::state` locked.
-    wake: Condvar,
+    /// `Fifo`: set (`Release`, under `state`, after `holder` names this thread) by the thread
+    /// that hands it the GIL; read (`Acquire`) by the parked owner, which clears it. The
+    /// `Release`/`Acquire` pair makes everything the previous holder did visible to the next.
+    granted: AtomicBool,
 }
 
 impl Seat {
@@ -185,7 +190,7 @@ impl Seat {
         Self {
             key,
             daemon,
-            wake: Condvar::new(),
+            granted: AtomicBool::new(false),
         }
     }
 }
@@ -193,8 +198,10 @@ impl Seat {
 /// A thread waiting in the `Fifo` queue.
 #[derive(Debug)]
 struct Waiter {
-    /// Whom to wake, and whom to hand the GIL to.
+    /// Whom to hand the GIL to.
     seat: Arc<Seat>,
+    /// The waiting OS thread, to unpark (captured by the waiter itself when it queues).
+    thread: Thread,
     /// When it started waiting, for the wait-time statistics.
     since: Instant,
 }
@@ -376,26 +383,47 @@ impl GilCore {
         // `Fifo`: join the queue; the releasing thread will grant us the GIL directly.
         st.queue.push_back(Waiter {
             seat: Arc::clone(seat),
+            thread: sync::current_thread(),
             since,
         });
-        self.wait_in_queue(st, seat)
+        self.wait_in_queue(st, seat, None)
     }
 
-    /// `Fifo`: waits, already queued, until a releasing thread grants `seat` the GIL.
+    /// `Fifo`: waits, already queued, until a releasing thread grants `seat` the GIL. First
+    /// unparks `hand_off` (the thread this one just handed the GIL to, if any) once `state` is
+    /// unlocked, so that thread never finds the mutex held.
     fn wait_in_queue<'a>(
         &'a self,
         mut st: MutexGuard<'a, GilState>,
         seat: &Seat,
+        mut hand_off: Option<Thread>,
     ) -> MutexGuard<'a, GilState> {
         while st.holder != Some(seat.key) {
             let switch_before = st.switch_number;
             let interval = st.interval;
-            let (guard, timed_out) = sync::wait_interval(&seat.wake, st, interval);
-            st = guard;
+            #[cfg(gil_threads_loom)]
+            let ticks_before = st.clock.ticks;
+            drop(st);
+            if let Some(thread) = hand_off.take() {
+                thread.unpark();
+            }
+            let granted = sync::park_interval(interval, || seat.granted.load(Ordering::Acquire));
+            st = sync::lock(&self.state);
+            if st.holder == Some(seat.key) {
+                break;
+            }
+            #[cfg(not(gil_threads_loom))]
+            let timed_out = !granted;
+            #[cfg(gil_threads_loom)]
+            let timed_out = !granted && st.clock.ticks != ticks_before;
             // Step 2, as for `Fair`.
-            if st.holder != Some(seat.key) && timed_out && st.switch_number == switch_before {
+            if timed_out && st.switch_number == switch_before {
                 self.request_drop(&mut st, seat);
             }
+        }
+        seat.granted.store(false, Ordering::Relaxed);
+        if let Some(thread) = hand_off {
+            thread.unpark();
         }
         st
     }
@@ -465,12 +493,17 @@ impl GilCore {
     /// Step 6's first half (and the end of a thread): gives the GIL up without a request.
     pub(crate) fn release(&self, seat: &Seat) {
         let mut st = sync::lock(&self.state);
-        self.release_locked(&mut st, seat.key);
+        let hand_off = self.release_locked(&mut st, seat.key);
+        drop(st);
+        if let Some(thread) = hand_off {
+            thread.unpark();
+        }
     }
 
     /// Drops the GIL held by `key`: frees it (`Fair`, `IoPriority`) or hands it to the head of
-    /// the queue (`Fifo`).
-    fn release_locked(&self, st: &mut GilState, key: ThreadKey) {
+    /// the queue (`Fifo`), returning the thread to unpark once `state` is unlocked.
+    #[must_use = "a thread handed the GIL must be unparked"]
+    fn release_locked(&self, st: &mut GilState, key: ThreadKey) -> Option<Thread> {
         debug_assert_eq!(st.holder, Some(key), "only the holder releases the GIL");
         let now = Instant::now();
         if let Some(record) = st.threads.get_mut(&key)
@@ -488,17 +521,19 @@ impl GilCore {
             if st.fair_waiters > 0 {
                 self.gil_cond.notify_one();
             }
-            return;
+            return None;
         }
         match st.queue.pop_front() {
             Some(next) => {
                 // Direct hand-off: `locked` stays true, so nobody can slip in between.
                 self.grant(st, next.seat.key, next.since);
-                next.seat.wake.notify_one();
+                next.seat.granted.store(true, Ordering::Release);
+                Some(next.thread)
             }
             None => {
                 st.locked = false;
                 self.locked_hint.store(false, Ordering::Relaxed);
+                None
             }
         }
     }
@@ -524,7 +559,17 @@ impl GilCore {
         if let Some(record) = st.threads.get_mut(&seat.key) {
             record.counters.forced_switches += 1;
         }
-        self.release_locked(&mut st, seat.key);
+        let hand_off = self.release_locked(&mut st, seat.key);
+        if let Some(thread) = hand_off {
+            // `Fifo`: the GIL went to the head; queue behind it (forced switching is implied).
+            st.queue.push_back(Waiter {
+                seat: Arc::clone(seat),
+                thread: sync::current_thread(),
+                since: Instant::now(),
+            });
+            let st = self.wait_in_queue(st, seat, Some(thread));
+            return admission(&st, seat);
+        }
         if st.policy != Policy::Fifo {
             // FORCE_SWITCHING: do not compete until someone else has had the GIL. Also stop
             // waiting if nobody waits for the GIL any more (the requester is gone), so an
@@ -560,13 +605,15 @@ impl GilCore {
             // last thing before our own wait, so the woken thread rarely finds the mutex held.
             st.queue.push_back(Waiter {
                 seat: Arc::clone(seat),
+                thread: sync::current_thread(),
                 since: Instant::now(),
             });
-            self.release_locked(&mut st, seat.key);
-            let st = self.wait_in_queue(st, seat);
+            let hand_off = self.release_locked(&mut st, seat.key);
+            let st = self.wait_in_queue(st, seat, hand_off);
             return admission(&st, seat);
         }
-        self.release_locked(&mut st, seat.key);
+        // `Fair`, `IoPriority`: nobody to unpark (they free the GIL and notify `gil_cond`).
+        let _ = self.release_locked(&mut st, seat.key);
         {
             // As step 5, but a dropper still in its own switch wait also counts as waiting:
             // it was notified by the grant that gave us the GIL and will take it next.
@@ -659,7 +706,7 @@ impl GilCore {
         st.clock.ticks += 1;
         self.gil_cond.notify_all();
         for waiter in &st.queue {
-            waiter.seat.wake.notify_one();
+            waiter.thread.unpark();
         }
     }
 }

@@ -22,11 +22,15 @@ use std::time::Duration;
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(gil_threads_loom))]
+pub(crate) use std::thread::{Thread, current as current_thread};
 
 #[cfg(gil_threads_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 #[cfg(gil_threads_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(gil_threads_loom)]
+pub(crate) use loom::thread::{Thread, current as current_thread};
 
 /// Process-wide counters that only hand out ids (see the module docs for why they are std).
 pub(crate) mod ids {
@@ -85,6 +89,35 @@ pub(crate) trait Clocked {
     /// The clock inside the guarded state.
     #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
     fn clock(&self) -> &IntervalClock;
+}
+
+/// Parks the calling thread until `done()` holds or one switch interval has passed (a
+/// direct hand-off's wait: the waker sets a flag and unparks, without any mutex). Returns
+/// whether `done()` held. Under loom it parks once (the modelled clock is checked by the
+/// caller under its mutex), so it may return early; callers loop.
+pub(crate) fn park_interval(interval: Duration, done: impl Fn() -> bool) -> bool {
+    #[cfg(not(gil_threads_loom))]
+    {
+        let deadline = std::time::Instant::now() + interval;
+        loop {
+            if done() {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+    #[cfg(gil_threads_loom)]
+    {
+        let _ = interval;
+        if !done() {
+            loom::thread::park();
+        }
+        done()
+    }
 }
 
 /// Waits on `cv` for one switch interval. Returns the guard and whether the interval elapsed
