@@ -803,3 +803,38 @@ where
 pub fn stats() -> Stats {
     with_current("stats", |core| core.stats())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A no-op task for slab tests.
+    struct Nothing;
+    impl Runnable for Nothing {
+        fn poll_task(&self) -> bool {
+            true
+        }
+        fn cancel(&self) {}
+    }
+
+    /// A freed slot is reused with a new generation, so the old name no longer matches.
+    #[test]
+    fn slab_reuses_slots_with_a_new_generation() {
+        let mut slab = TaskSlab::default();
+        let first = slab.next_id();
+        slab.insert(Rc::new(Nothing));
+        assert!(slab.remove(first).is_some());
+        assert!(slab.remove(first).is_none(), "removing twice");
+        let second = slab.next_id();
+        slab.insert(Rc::new(Nothing));
+        assert_eq!(second.slot, first.slot);
+        assert_ne!(second.generation, first.generation);
+        assert!(
+            slab.remove(first).is_none(),
+            "a stale name removed the new task"
+        );
+        assert_eq!(slab.alive, 1);
+        assert_eq!(slab.take_all().len(), 1);
+        assert_eq!(slab.alive, 0);
+    }
+}

@@ -404,3 +404,27 @@ impl Interval {
         Poll::Ready(scheduled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Timers fire in deadline order (ties in creation order), only once due, and a removed
+    /// timer never fires.
+    #[test]
+    fn queue_fires_due_timers_in_order() {
+        let q = TimerQueue::default();
+        let t = q.epoch + Duration::from_millis(10);
+        let late = q.insert(t + Duration::from_millis(5), Waker::noop().clone());
+        let a = q.insert(t, Waker::noop().clone());
+        let b = q.insert(t, Waker::noop().clone());
+        assert!(a < b);
+        assert_eq!(q.next_deadline(), Some(t));
+        assert_eq!(q.fire_due(t - Duration::from_nanos(1)), 0, "fired early");
+        q.remove(q.key(t + Duration::from_millis(5), late));
+        assert_eq!(q.fire_due(t), 2);
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.fire_due(t + Duration::from_secs(1)), 0);
+    }
+}

@@ -152,3 +152,42 @@ impl<T> WakeState<T> {
         self.pending.store(false, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A push while the loop may be asleep asks for exactly one poke; later pushes do not.
+    #[test]
+    fn only_the_first_push_after_sleep_pokes() {
+        let state = WakeState::new();
+        assert!(state.prepare_sleep());
+        assert_eq!(state.push(1), Pushed::QueuedMustPoke);
+        assert_eq!(state.push(2), Pushed::Queued);
+        state.woke();
+        let mut got = Vec::new();
+        state.drain_into(&mut got);
+        assert_eq!(got, vec![1, 2]);
+    }
+
+    /// The loop does not block while a remote wake is queued.
+    #[test]
+    fn no_sleep_with_pending_wakes() {
+        let state = WakeState::new();
+        assert_eq!(state.push(7), Pushed::Queued);
+        assert!(state.has_pending());
+        assert!(!state.prepare_sleep());
+    }
+
+    /// After close, pushes are refused and nothing is kept.
+    #[test]
+    fn closed_state_refuses_pushes() {
+        let state = WakeState::new();
+        state.push(1);
+        state.close();
+        assert_eq!(state.push(2), Pushed::Closed);
+        let mut got = Vec::new();
+        state.drain_into(&mut got);
+        assert!(got.is_empty());
+    }
+}
