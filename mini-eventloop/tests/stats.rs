@@ -3,6 +3,7 @@
 
 mod util;
 
+use std::future::Future;
 use std::time::Duration;
 
 use mini_eventloop::{Runtime, spawn, spawn_named, yield_now};
@@ -60,9 +61,27 @@ fn counters_track_remote_wakes_and_timers() {
     let rt = util::rt();
     rt.block_on(async {
         mini_eventloop::sleep(Duration::from_micros(100)).await;
-        let (tx, rx) = mini_eventloop::sync::oneshot::channel();
-        std::thread::spawn(move || tx.send(()).unwrap());
-        rx.await.unwrap();
+        let (tx, mut rx) = mini_eventloop::sync::oneshot::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        // The thread sends only after the receiver has registered its waker, so exactly one
+        // remote wake happens.
+        let sender = std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            tx.send(()).unwrap();
+        });
+        let mut go = Some(go_tx);
+        std::future::poll_fn(|cx| {
+            let polled = std::pin::Pin::new(&mut rx).poll(cx);
+            if polled.is_pending() {
+                if let Some(go) = go.take() {
+                    go.send(()).unwrap();
+                }
+            }
+            polled
+        })
+        .await
+        .unwrap();
+        sender.join().unwrap();
     });
     let s = rt.stats();
     assert_eq!(s.timers_fired, 1);
