@@ -28,8 +28,10 @@
 //!
 //! # Layout
 //!
-//! - `runtime`: [`Runtime`], [`Builder`], [`spawn`], and **the poll loop** (run → time → poll
-//!   → wake), with the fairness policy and shutdown order.
+//! - `runtime`: [`Runtime`], [`spawn`], and **the poll loop** (run → time → poll → wake), with
+//!   the fairness policy and shutdown order.
+//! - `builder`: [`Builder`], the settings and their defaults.
+//! - `slab`: live tasks by slot and generation.
 //! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
 //!   [`yield_now`].
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
@@ -53,11 +55,13 @@
 //! readiness rules are in `reactor.rs`; the timer queue's choice is explained in `timer.rs`.
 
 mod blocking;
+mod builder;
 mod job;
 pub mod net;
 mod reactor;
 mod runtime;
 mod shim;
+mod slab;
 mod stats;
 pub mod sync;
 mod sys;
@@ -67,10 +71,11 @@ mod wake_state;
 mod waker;
 
 pub use blocking::{BlockingHandle, spawn_blocking};
+pub use builder::Builder;
 pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;
-pub use runtime::{Builder, Runtime, spawn, spawn_named, stats};
+pub use runtime::{Runtime, spawn, spawn_named, stats};
 pub use stats::{SlowPoll, Stats};
 pub use task::{JoinError, JoinHandle, YieldNow, yield_now};
 pub use timer::{

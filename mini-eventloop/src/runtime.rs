@@ -49,22 +49,17 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::blocking::BlockingPool;
+use crate::builder::Builder;
+pub(crate) use crate::builder::Config;
 use crate::reactor::Reactor;
+use crate::slab::TaskSlab;
+pub(crate) use crate::stats::{Counters, bump};
 use crate::stats::{SlowPoll, Stats};
-use crate::task::{Header, JoinHandle, Runnable, Task};
+use crate::task::{Header, JoinHandle, Task};
 use crate::timer::TimerQueue;
 use crate::wake_state::WakeState;
 use crate::waker::{Shared, TaskId, TaskWaker};
 
-/// Default polls per tick; see the fairness policy in the module docs.
-const DEFAULT_POLLS_PER_TICK: u32 = 61;
-/// Default size of the event buffer of one poll.
-const DEFAULT_EVENT_CAPACITY: usize = 1024;
-/// Default number of `spawn_blocking` threads: asyncio's default executor uses
-/// `min(32, cpus + 4)`; blocking calls mostly wait, so a few more than the cores.
-const DEFAULT_BLOCKING_THREADS: usize = 16;
-/// Default number of `Ctx::checkpoint` calls between real yields of a job; see `job.rs`.
-const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
 /// How many slow-poll records are kept (the oldest are dropped first).
 const SLOW_POLL_LOG: usize = 64;
 
@@ -132,142 +127,6 @@ impl Drop for Enter {
         // If the thread-local is already destroyed (thread exit) there is nothing to restore.
         let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
-}
-
-/// One slot of the task slab.
-struct Slot {
-    /// Bumped every time the slot is freed, so old names stop matching.
-    generation: u32,
-    /// The task in the slot.
-    task: Option<Rc<dyn Runnable>>,
-    /// True while the task's name is in the ready queue (deduplicates wakes).
-    scheduled: bool,
-}
-
-/// The live tasks, by slot.
-#[derive(Default)]
-struct TaskSlab {
-    /// All slots, occupied or free.
-    slots: Vec<Slot>,
-    /// Indices of free slots.
-    free: Vec<u32>,
-    /// Occupied slots.
-    alive: usize,
-}
-
-impl TaskSlab {
-    /// The name the next inserted task will get.
-    fn next_id(&mut self) -> TaskId {
-        let slot = match self.free.last() {
-            Some(&i) => i,
-            None => {
-                // u32::MAX is TaskId::MAIN; a process cannot hold 4 billion tasks anyway.
-                let i = u32::try_from(self.slots.len())
-                    .ok()
-                    .filter(|&i| i < u32::MAX)
-                    .expect("mini-eventloop: more than 4 billion live tasks");
-                self.slots.push(Slot {
-                    generation: 0,
-                    task: None,
-                    scheduled: false,
-                });
-                self.free.push(i);
-                i
-            }
-        };
-        TaskId {
-            slot,
-            generation: self.slots[slot as usize].generation,
-        }
-    }
-
-    /// Puts `task` in the slot [`TaskSlab::next_id`] named, marked scheduled.
-    fn insert(&mut self, task: Rc<dyn Runnable>) {
-        let slot = self.free.pop().expect("next_id reserved a slot");
-        let s = &mut self.slots[slot as usize];
-        s.task = Some(task);
-        s.scheduled = true;
-        self.alive += 1;
-    }
-
-    /// Removes the task named `id` (if it is still the occupant) and returns it, so the
-    /// caller can drop it after releasing the slab.
-    fn remove(&mut self, id: TaskId) -> Option<Rc<dyn Runnable>> {
-        let s = self.slots.get_mut(id.slot as usize)?;
-        if s.generation != id.generation {
-            return None;
-        }
-        let task = s.task.take()?;
-        s.generation = s.generation.wrapping_add(1);
-        s.scheduled = false;
-        self.free.push(id.slot);
-        self.alive -= 1;
-        Some(task)
-    }
-
-    /// Moves every task out (shutdown).
-    fn take_all(&mut self) -> Vec<Rc<dyn Runnable>> {
-        let ids: Vec<TaskId> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.task.is_some())
-            .map(|(i, s)| TaskId {
-                slot: i as u32,
-                generation: s.generation,
-            })
-            .collect();
-        ids.into_iter().filter_map(|id| self.remove(id)).collect()
-    }
-}
-
-/// Counters written by the loop thread only (remote wakes are counted in [`Shared`]).
-#[derive(Default)]
-pub(crate) struct Counters {
-    /// Tasks spawned.
-    pub(crate) spawned: Cell<u64>,
-    /// Task polls (the block_on future not included).
-    pub(crate) polls: Cell<u64>,
-    /// Wakes on the loop thread.
-    pub(crate) local_wakes: Cell<u64>,
-    /// I/O events received (including the waker's and the timerfd's).
-    pub(crate) io_events: Cell<u64>,
-    /// Timers fired.
-    pub(crate) timers_fired: Cell<u64>,
-    /// Turns of the loop (polls of mio).
-    pub(crate) iterations: Cell<u64>,
-    /// Polls longer than the slow-poll threshold.
-    pub(crate) slow_polls: Cell<u64>,
-    /// `accept` system calls made by listeners.
-    pub(crate) accept_attempts: Cell<u64>,
-    /// Times a listener parked on its back-off timer after `EMFILE`/`ENFILE`.
-    pub(crate) accept_backoffs: Cell<u64>,
-    /// Closures sent to the blocking pool.
-    pub(crate) blocking_spawned: Cell<u64>,
-}
-
-/// Adds one to a counter.
-pub(crate) fn bump(counter: &Cell<u64>) {
-    counter.set(counter.get() + 1);
-}
-
-/// Settings fixed at build time.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    /// The runtime's name, for reports.
-    pub(crate) name: Option<String>,
-    /// Polls per tick before I/O is polled.
-    pub(crate) polls_per_tick: u32,
-    /// Polls longer than this are counted and logged.
-    pub(crate) slow_poll_threshold: Option<Duration>,
-    /// Size of the blocking pool.
-    pub(crate) blocking_threads: usize,
-    /// Checkpoints between real yields of a job.
-    pub(crate) checkpoints_per_yield: u32,
-    /// Events per poll.
-    pub(crate) event_capacity: usize,
-    /// Whether to use a timerfd for sub-millisecond deadlines.
-    pub(crate) timerfd: bool,
 }
 
 /// Everything a runtime is; shared (`Rc`) by the [`Runtime`], the thread-local while it
@@ -607,6 +466,34 @@ impl Runtime {
         })
     }
 
+    /// Builds a runtime from the builder's settings.
+    pub(crate) fn from_config(config: Config) -> io::Result<Runtime> {
+        let (reactor, poker) = Reactor::new(config.event_capacity, config.timerfd)?;
+        let shared = Arc::new(Shared {
+            wake_state: WakeState::new(),
+            poker,
+            remote_wakes: AtomicU64::new(0),
+            pokes: AtomicU64::new(0),
+        });
+        let core = Core {
+            shared,
+            slab: RefCell::default(),
+            names: RefCell::default(),
+            ready: RefCell::default(),
+            main_woken: Cell::new(false),
+            remote_batch: RefCell::default(),
+            blocking: BlockingPool::new(config.blocking_threads),
+            config,
+            counters: Counters::default(),
+            slow_log: RefCell::default(),
+            timers: TimerQueue::default(),
+            reactor,
+        };
+        Ok(Runtime {
+            core: Rc::new(core),
+        })
+    }
+
     /// A snapshot of this runtime's statistics.
     pub fn stats(&self) -> Stats {
         self.core.stats()
@@ -642,124 +529,6 @@ impl Drop for Runtime {
         core.timers.clear();
         core.shared.wake_state.close();
         core.blocking.shutdown();
-    }
-}
-
-/// Settings for a [`Runtime`].
-///
-/// ```
-/// use std::time::Duration;
-/// let rt = mini_eventloop::Runtime::builder()
-///     .name("worker")
-///     .slow_poll_threshold(Duration::from_millis(50))
-///     .build()
-///     .unwrap();
-/// # drop(rt);
-/// ```
-#[derive(Debug, Clone)]
-pub struct Builder {
-    /// The settings being built.
-    config: Config,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Builder {
-    /// The defaults.
-    pub fn new() -> Builder {
-        Builder {
-            config: Config {
-                name: None,
-                polls_per_tick: DEFAULT_POLLS_PER_TICK,
-                slow_poll_threshold: None,
-                blocking_threads: DEFAULT_BLOCKING_THREADS,
-                checkpoints_per_yield: DEFAULT_CHECKPOINTS_PER_YIELD,
-                event_capacity: DEFAULT_EVENT_CAPACITY,
-                timerfd: true,
-            },
-        }
-    }
-
-    /// Names the runtime (shown in its `Debug` output).
-    pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.config.name = Some(name.into());
-        self
-    }
-
-    /// Task polls per tick before I/O and timers are polled (default 61; at least 1).
-    pub fn polls_per_tick(mut self, polls: u32) -> Builder {
-        self.config.polls_per_tick = polls.max(1);
-        self
-    }
-
-    /// Counts (and logs, see [`Runtime::slow_polls`]) every task poll that takes at least
-    /// `threshold`. Off by default, since it reads the clock twice per poll.
-    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
-        self.config.slow_poll_threshold = Some(threshold);
-        self
-    }
-
-    /// The most threads [`spawn_blocking`](crate::spawn_blocking) may use (default 16; at
-    /// least 1).
-    pub fn blocking_threads(mut self, threads: usize) -> Builder {
-        self.config.blocking_threads = threads.max(1);
-        self
-    }
-
-    /// How many [`Ctx::checkpoint`](crate::Ctx::checkpoint) calls a job makes between real
-    /// yields (default 32; 1 yields at every checkpoint).
-    pub fn checkpoints_per_yield(mut self, checkpoints: u32) -> Builder {
-        self.config.checkpoints_per_yield = checkpoints.max(1);
-        self
-    }
-
-    /// Events fetched per poll (default 1024).
-    pub fn event_capacity(mut self, events: usize) -> Builder {
-        self.config.event_capacity = events.max(1);
-        self
-    }
-
-    /// Whether deadlines use a `timerfd` (sub-millisecond precision, the default) or only the
-    /// poll timeout (rounded up to whole milliseconds by mio).
-    pub fn precise_timers(mut self, on: bool) -> Builder {
-        self.config.timerfd = on;
-        self
-    }
-
-    /// Builds the runtime.
-    ///
-    /// # Errors
-    ///
-    /// If the poll, its waker or the timerfd cannot be created.
-    pub fn build(self) -> io::Result<Runtime> {
-        let (reactor, poker) = Reactor::new(self.config.event_capacity, self.config.timerfd)?;
-        let shared = Arc::new(Shared {
-            wake_state: WakeState::new(),
-            poker,
-            remote_wakes: AtomicU64::new(0),
-            pokes: AtomicU64::new(0),
-        });
-        let core = Core {
-            shared,
-            slab: RefCell::default(),
-            names: RefCell::default(),
-            ready: RefCell::default(),
-            main_woken: Cell::new(false),
-            remote_batch: RefCell::default(),
-            blocking: BlockingPool::new(self.config.blocking_threads),
-            config: self.config,
-            counters: Counters::default(),
-            slow_log: RefCell::default(),
-            timers: TimerQueue::default(),
-            reactor,
-        };
-        Ok(Runtime {
-            core: Rc::new(core),
-        })
     }
 }
 
@@ -802,39 +571,4 @@ where
 #[track_caller]
 pub fn stats() -> Stats {
     with_current("stats", |core| core.stats())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A no-op task for slab tests.
-    struct Nothing;
-    impl Runnable for Nothing {
-        fn poll_task(&self) -> bool {
-            true
-        }
-        fn cancel(&self) {}
-    }
-
-    /// A freed slot is reused with a new generation, so the old name no longer matches.
-    #[test]
-    fn slab_reuses_slots_with_a_new_generation() {
-        let mut slab = TaskSlab::default();
-        let first = slab.next_id();
-        slab.insert(Rc::new(Nothing));
-        assert!(slab.remove(first).is_some());
-        assert!(slab.remove(first).is_none(), "removing twice");
-        let second = slab.next_id();
-        slab.insert(Rc::new(Nothing));
-        assert_eq!(second.slot, first.slot);
-        assert_ne!(second.generation, first.generation);
-        assert!(
-            slab.remove(first).is_none(),
-            "a stale name removed the new task"
-        );
-        assert_eq!(slab.alive, 1);
-        assert_eq!(slab.take_all().len(), 1);
-        assert_eq!(slab.alive, 0);
-    }
 }

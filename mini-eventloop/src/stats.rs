@@ -3,6 +3,7 @@
 //! Invariant: counters only grow (except `tasks_alive` and `timers_pending`, which are
 //! gauges); all but the remote-wake counters are written by the loop thread alone.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 /// A snapshot of a runtime's counters; see [`Runtime::stats`](crate::Runtime::stats).
@@ -46,4 +47,34 @@ pub struct SlowPoll {
     pub task: Option<String>,
     /// How long the poll ran.
     pub took: Duration,
+}
+
+/// Counters written by the loop thread only (remote wakes are counted in `waker::Shared`).
+#[derive(Default)]
+pub(crate) struct Counters {
+    /// Tasks spawned.
+    pub(crate) spawned: Cell<u64>,
+    /// Task polls (the block_on future not included).
+    pub(crate) polls: Cell<u64>,
+    /// Wakes on the loop thread.
+    pub(crate) local_wakes: Cell<u64>,
+    /// I/O events received (including the waker's and the timerfd's).
+    pub(crate) io_events: Cell<u64>,
+    /// Timers fired.
+    pub(crate) timers_fired: Cell<u64>,
+    /// Turns of the loop (polls of mio).
+    pub(crate) iterations: Cell<u64>,
+    /// Polls longer than the slow-poll threshold.
+    pub(crate) slow_polls: Cell<u64>,
+    /// `accept` system calls made by listeners.
+    pub(crate) accept_attempts: Cell<u64>,
+    /// Times a listener parked on its back-off timer after `EMFILE`/`ENFILE`.
+    pub(crate) accept_backoffs: Cell<u64>,
+    /// Closures sent to the blocking pool.
+    pub(crate) blocking_spawned: Cell<u64>,
+}
+
+/// Adds one to a counter.
+pub(crate) fn bump(counter: &Cell<u64>) {
+    counter.set(counter.get() + 1);
 }
