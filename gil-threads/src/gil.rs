@@ -398,7 +398,9 @@ impl GilCore {
         seat: &Seat,
         mut hand_off: Option<Thread>,
     ) -> MutexGuard<'a, GilState> {
+        let mut parked = false;
         while st.holder != Some(seat.key) {
+            parked = true;
             let switch_before = st.switch_number;
             let interval = st.interval;
             #[cfg(gil_threads_loom)]
@@ -424,6 +426,12 @@ impl GilCore {
         seat.granted.store(false, Ordering::Relaxed);
         if let Some(thread) = hand_off {
             thread.unpark();
+        }
+        if parked {
+            // Our parking may have swallowed an `unpark` meant for the user's own `park`
+            // (a thread has one token); give it back. At worst the user's next `park` returns
+            // at once, a spurious wake-up that `park`'s contract already allows.
+            sync::current_thread().unpark();
         }
         st
     }

@@ -74,3 +74,35 @@ fn spawn_and_join_from_inside() {
         assert_eq!(out, Ok(42), "{policy:?}");
     }
 }
+
+/// Waiting for the GIL (which parks the thread under `Fifo`) never swallows an `unpark`
+/// meant for the thread's own `park`: a token given while the thread contends for the GIL is
+/// still there afterwards (the final `park` returns; the guard only catches a hang).
+#[test]
+fn user_unpark_token_survives_gil_waits() {
+    use std::sync::Arc;
+    let interp = util::interpreter(Policy::Fifo);
+    let unparked = Arc::new(gil_threads::Event::new());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let unparked2 = Arc::clone(&unparked);
+    let rival = interp.spawn(|gil| {
+        for _ in 0..2_000 {
+            gil.yield_now();
+        }
+    });
+    let waiter = interp.spawn(move |gil| {
+        tx.send(std::thread::current()).unwrap();
+        for _ in 0..1_000 {
+            gil.yield_now();
+            gil.allow_threads(|| ());
+        }
+        unparked2.wait(gil);
+        let start = std::time::Instant::now();
+        gil.allow_threads(|| std::thread::park_timeout(util::HANG_GUARD));
+        start.elapsed() < util::HANG_GUARD
+    });
+    rx.recv().unwrap().unpark();
+    unparked.set();
+    rival.join().unwrap();
+    assert_eq!(waiter.join(), Ok(true), "the unpark token was lost");
+}
