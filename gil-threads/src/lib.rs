@@ -34,7 +34,8 @@
 //! # Layout
 //!
 //! - [`gil`]: the GIL itself: take, drop, checkpoint, forced switching, the policies.
-//! - `sync`: the shim through which every mutex, condvar and atomic comes (std or loom).
+//! - `sync`: the shim through which every mutex, condvar, atomic and `park` comes (std or
+//!   loom), with the modelled switch-interval clock.
 //! - `token`: the [`Gil`] token.
 //! - `interpreter`: [`Interpreter`], its builder and shutdown.
 //! - `thread`: spawning, [`JoinHandle`], [`current_thread`].

@@ -1,9 +1,12 @@
 //! The one door to synchronisation primitives: every `Mutex`, `Condvar` and atomic the crate
 //! uses comes from here, so that `--cfg gil_threads_loom` swaps them all for `loom`'s models.
 //!
-//! Invariant: no module names `std::sync::{Mutex, Condvar}` or `std::sync::atomic` directly,
-//! except for the process-wide id counters below, which only hand out unique numbers and carry
-//! no happens-before edge anybody relies on (and must be `static`, which loom's types cannot be).
+//! Invariant: no module names `std::sync::{Mutex, Condvar}`, `std::sync::atomic` or
+//! `std::thread::park` directly, except for the process-wide id counters below, which only
+//! hand out unique numbers and carry no happens-before edge anybody relies on (and must be
+//! `static`, which loom's types cannot be). `Arc` is std's everywhere: reference counting is
+//! not part of any protocol the model checks. Channels (`crossbeam-channel`, used by `Queue`
+//! and the executor) are not modelled; the loom model covers the GIL core.
 //!
 //! Two helpers hide what the two worlds do differently:
 //!
