@@ -6,7 +6,7 @@
 //!            ┌──────────────────────────────────────────────────────────────┐
 //!            ▼                                                              │
 //!   1. RUN   poll ready tasks, FIFO, at most `polls_per_tick` polls          │
-//!            (the block_on future counts as one; remote wakes drained here) │
+//!            (the block_on future queues like a task; remote wakes drained) │
 //!            │                                                              │
 //!   2. TIME  nothing ready?  timeout = nearest timer deadline (timerfd armed)│
 //!            something ready? timeout = 0                                   │
