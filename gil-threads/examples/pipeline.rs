@@ -52,7 +52,7 @@ fn main() {
     println!(
         "GIL taken {} times by {} threads, {} switches",
         stats.interpreter.acquisitions,
-        stats.threads.len(),
+        stats.threads.len() as u64 + stats.exited_threads,
         stats.interpreter.switches
     );
 }

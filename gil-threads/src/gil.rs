@@ -206,15 +206,13 @@ struct Waiter {
     since: Instant,
 }
 
-/// What the GIL knows about one thread: its statistics and when its current hold began.
+/// What the GIL knows about one live thread: its statistics and when its current hold began.
 #[derive(Debug)]
 struct ThreadRecord {
     /// The thread's name, if it has one.
     name: Option<String>,
     /// Whether it is a daemon thread.
     daemon: bool,
-    /// Whether the thread has left the interpreter for good.
-    finished: bool,
     /// Its counters; written by whichever thread performs a take/release for it.
     counters: GilCounters,
     /// When its current hold began, while it holds the GIL.
@@ -246,8 +244,15 @@ struct GilState {
     queue: VecDeque<Waiter>,
     /// Set once by `begin_finalizing`: daemon threads must leave.
     finalizing: bool,
-    /// Per-thread records, by key.
+    /// The records of the live threads, by key; removed by `retire`.
     threads: HashMap<ThreadKey, ThreadRecord>,
+    /// The counters of every retired thread, summed: what keeps the totals adding up once
+    /// the records are gone.
+    exited: GilCounters,
+    /// How many threads have been retired.
+    exited_threads: u64,
+    /// The last `Stats::RECENT_EXITS` retired threads, oldest first, for `Stats::thread`.
+    recently_exited: VecDeque<ThreadStats>,
     /// Interpreter-wide counters (kept separately so that tests can check they add up).
     totals: GilCounters,
     /// The switch-interval clock (explicit under loom, empty otherwise).
@@ -297,6 +302,9 @@ impl GilCore {
                 queue: VecDeque::new(),
                 finalizing: false,
                 threads: HashMap::new(),
+                exited: GilCounters::default(),
+                exited_threads: 0,
+                recently_exited: VecDeque::new(),
                 totals: GilCounters::default(),
                 clock: IntervalClock::default(),
             }),
@@ -312,27 +320,42 @@ impl GilCore {
         self.breaker.load(Ordering::Relaxed) != 0
     }
 
-    /// Registers a thread for statistics (idempotent: a foreign thread may enter many times).
+    /// Registers a thread for statistics, before its first take (idempotent: keeps the live
+    /// record of a thread already inside).
     pub(crate) fn register(&self, key: ThreadKey, name: Option<String>, daemon: bool) {
         let mut st = sync::lock(&self.state);
-        let record = st.threads.entry(key).or_insert_with(|| ThreadRecord {
-            name: None,
+        st.threads.entry(key).or_insert_with(|| ThreadRecord {
+            name,
             daemon,
-            finished: false,
             counters: GilCounters::default(),
             taken_at: None,
         });
-        record.finished = false;
-        if record.name.is_none() {
-            record.name = name;
-        }
     }
 
-    /// Marks a thread as gone for good (its statistics stay).
+    /// A thread has left the interpreter (it no longer holds the GIL): drops its record and
+    /// folds its counters into the `exited` aggregate, so that memory stays bounded by the
+    /// live threads while the totals still add up. Idempotent.
     pub(crate) fn retire(&self, key: ThreadKey) {
-        if let Some(record) = sync::lock(&self.state).threads.get_mut(&key) {
-            record.finished = true;
+        let mut st = sync::lock(&self.state);
+        let Some(record) = st.threads.remove(&key) else {
+            return;
+        };
+        debug_assert!(
+            record.taken_at.is_none(),
+            "a thread retires after releasing"
+        );
+        st.exited.absorb(&record.counters);
+        st.exited_threads += 1;
+        if st.recently_exited.len() == Stats::RECENT_EXITS {
+            st.recently_exited.pop_front();
         }
+        st.recently_exited.push_back(ThreadStats {
+            id: ThreadId(key),
+            name: record.name,
+            daemon: record.daemon,
+            finished: true,
+            counters: record.counters,
+        });
     }
 
     /// Steps 1–3: blocks until the calling thread holds the GIL.
@@ -693,7 +716,7 @@ impl GilCore {
                     id: ThreadId(key),
                     name: record.name.clone(),
                     daemon: record.daemon,
-                    finished: record.finished,
+                    finished: false,
                     counters,
                 }
             })
@@ -703,6 +726,9 @@ impl GilCore {
             switch_number: st.switch_number,
             interpreter,
             threads,
+            exited: st.exited.clone(),
+            exited_threads: st.exited_threads,
+            recently_exited: st.recently_exited.iter().cloned().collect(),
         }
     }
 
@@ -770,6 +796,11 @@ pub mod model {
         /// Releases the GIL.
         pub fn release(&self, seat: &ModelSeat) {
             self.0.release(&seat.0);
+        }
+
+        /// The thread leaves for good (after releasing): its record is folded away.
+        pub fn retire(&self, seat: &ModelSeat) {
+            self.0.retire(seat.0.key);
         }
 
         /// A checkpoint: the fast path, then the slow one if the breaker is set. False if

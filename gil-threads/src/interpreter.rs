@@ -198,7 +198,9 @@ impl Interpreter {
     }
 
     /// Runs `f` on the calling thread with the GIL held (C's `PyGILState_Ensure` /
-    /// `PyGILState_Release`), waiting for it like any other thread.
+    /// `PyGILState_Release`), waiting for it like any other thread. Each call is one stay in
+    /// the interpreter: when it returns, the thread leaves [`Stats::threads`] and its counters
+    /// join [`Stats::exited`].
     ///
     /// # Errors
     ///
@@ -207,6 +209,11 @@ impl Interpreter {
     pub fn with_gil<R>(&self, f: impl FnOnce(&mut Gil) -> R) -> Result<R, GilError> {
         if sync::lock(&self.rt.registry).closing {
             return Err(GilError::ShuttingDown);
+        }
+        // Refused before registering, so a refused entry leaves no record behind (entering
+        // would refuse it too, but only after `register`).
+        if token::holds_any_token() {
+            return Err(GilError::AlreadyHeld);
         }
         let me = thread::current_thread();
         self.rt.gil.register(me.id.0, me.name, false);

@@ -198,6 +198,8 @@ where
         Err(payload) if payload.is::<ShutdownUnwind>() => Err(JoinError::ShuttingDown),
         Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
     };
+    // The token's drop has retired the thread already; this covers a thread that never got
+    // one (idempotent), before the joiner can look at the statistics.
     rt.gil.retire(key);
     packet.set(result);
 }

@@ -5,8 +5,9 @@
 //! - a `Gil` exists only while its thread holds the GIL, except inside
 //!   [`Gil::allow_threads`], which borrows it mutably for exactly the time the GIL is released;
 //! - it is `!Send` and `!Sync` (a raw-pointer marker), not `Clone`, has private fields and no
-//!   public constructor; the runtime lends it as `&mut Gil` and drops it (releasing the GIL)
-//!   when the thread leaves the interpreter, panicking or not;
+//!   public constructor; the runtime lends it as `&mut Gil` and drops it (releasing the GIL
+//!   and retiring the thread's statistics record) when the thread leaves the interpreter,
+//!   panicking or not;
 //! - a thread never has two tokens at once (a thread-local flag refuses re-entry), so two
 //!   `&mut` borrows of one [`GilCell`](crate::GilCell) can never come from two tokens.
 //!
@@ -231,6 +232,10 @@ impl Gil {
 impl Drop for Gil {
     fn drop(&mut self) {
         self.rt.gil.release(&self.seat);
+        // A token is made once per stay in the interpreter (a spawned thread's life, one
+        // `with_gil` call, like `PyGILState_Ensure`/`Release`), so its drop is the thread
+        // leaving: retire the thread's record now, or short-lived threads would pile up.
+        self.rt.gil.retire(self.seat.key);
         TOKEN_LIVE.with(|t| t.set(None));
     }
 }

@@ -70,6 +70,8 @@ fn take_drop_forced_switch(policy: Policy) {
             assert!(gil2.take(&waiter, policy == Policy::IoPriority));
             data2.bump();
             gil2.release(&waiter);
+            // Leaving while the holder may still be taking snapshots and switching.
+            gil2.retire(&waiter);
         });
         let gil3 = Arc::clone(&gil);
         let ticker = thread::spawn(move || gil3.tick());
@@ -81,6 +83,7 @@ fn take_drop_forced_switch(policy: Policy) {
 
         let stats = gil.stats();
         assert_eq!(stats.sum_of_threads(), stats.interpreter);
+        assert_eq!(stats.exited_threads, 1, "the waiter's record was folded");
         assert!(stats.interpreter.forced_switches <= stats.interpreter.drop_requests);
         // SAFETY: every other thread has been joined; this is the only access left.
         let total = data.0.with(|v| unsafe { *v });

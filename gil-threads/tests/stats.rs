@@ -1,15 +1,17 @@
 //! The statistics add up: per-thread counters sum to the interpreter's, and the relations
-//! between counters that the protocol implies hold.
+//! between counters that the protocol implies hold; and they stay bounded by the live threads.
 
 mod util;
 
 use std::sync::Arc;
 
-use gil_threads::{Event, ThreadId};
+use gil_threads::{Event, Stats, ThreadId};
 use util::POLICIES;
 
 /// Threads in the run.
 const THREADS: usize = 4;
+/// Short threads started one after another in the bounded-memory test.
+const SHORT_THREADS: u64 = 2_000;
 /// Checkpoints per thread.
 const CHECKPOINTS: usize = 20_000;
 /// `allow_threads` calls per thread.
@@ -79,4 +81,29 @@ fn hold_time_and_names() {
     assert_eq!(t.name.as_deref(), Some("holder"));
     assert!(t.counters.hold_total >= inside);
     assert!(done.is_set());
+}
+
+/// 2,000 short threads started and joined one after another leave only bounded per-thread
+/// entries (none live, the last `RECENT_EXITS` listed) while the totals count all of them.
+#[test]
+fn exited_threads_are_folded_not_kept() {
+    let interp = util::interpreter(gil_threads::Policy::Fair);
+    for _ in 0..SHORT_THREADS {
+        let live = interp
+            .spawn(|gil| {
+                gil.checkpoint();
+                gil.stats().threads.len()
+            })
+            .join()
+            .unwrap();
+        assert_eq!(live, 1, "only the running thread has a live entry");
+    }
+    let stats = interp.stats();
+    assert!(stats.threads.is_empty(), "{:?}", stats.threads);
+    assert_eq!(stats.recently_exited.len(), Stats::RECENT_EXITS);
+    assert_eq!(stats.exited_threads, SHORT_THREADS);
+    // Alone in the interpreter, each thread took the GIL exactly once.
+    assert_eq!(stats.interpreter.acquisitions, SHORT_THREADS);
+    assert_eq!(stats.exited, stats.interpreter);
+    assert_eq!(stats.sum_of_threads(), stats.interpreter);
 }
