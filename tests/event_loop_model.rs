@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use concurrency_shared::stress_connections;
 use mini_eventloop::Runtime;
-use util::{Probe, ensure, max_inside, reset_gauge, run_cases, thread_id};
+use util::{
+    Probe, ensure, ensure_all_waited_at_once, max_inside, probe_ran, reset_gauge, run_cases,
+    thread_id,
+};
 
 /// Every task runs on the thread that called `run_jobs`, one at a time.
 fn one_thread_for_every_task() -> Result<(), String> {
@@ -29,9 +32,7 @@ fn one_thread_for_every_task() -> Result<(), String> {
     let me = thread_id();
     let mut threads = HashSet::new();
     for (i, out) in rt.run_jobs(probes).into_iter().enumerate() {
-        let (_, tid) = out
-            .map_err(|e| format!("job {i}: {e}"))?
-            .map_err(|e| format!("job {i}: {e}"))?;
+        let (_, tid) = probe_ran(i, out)?;
         threads.insert(tid);
     }
     ensure(threads == HashSet::from([me]), || {
@@ -56,17 +57,12 @@ fn holds_stress_connections() -> Result<(), String> {
     ];
     let me = thread_id();
     for (i, out) in rt.run_jobs(probes).into_iter().enumerate() {
-        let (_, tid) = out
-            .map_err(|e| format!("job {i}: {e}"))?
-            .map_err(|e| format!("job {i}: {e}"))?;
+        let (_, tid) = probe_ran(i, out)?;
         ensure(tid == me, || {
             format!("job {i} ran on thread {tid}, not {me}")
         })?;
     }
-    let pending = fixture.stats().peak_pending;
-    ensure(pending == jobs as u64, || {
-        format!("{pending} requests were pending at once, not {jobs}")
-    })
+    ensure_all_waited_at_once(&fixture, jobs)
 }
 
 fn main() -> ExitCode {

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use gil_threads::{Interpreter, Policy};
-use util::{Probe, ensure, max_inside, reset_gauge, run_cases};
+use util::{
+    Probe, ensure, ensure_all_waited_at_once, max_inside, probe_ran, reset_gauge, run_cases,
+};
 
 /// Threads, each running one probe; all must wait at the barrier at once.
 const THREADS: usize = 16;
@@ -39,9 +41,7 @@ fn one_inside_while_waits_overlap(policy: Policy) -> Result<(), String> {
     let outputs = interp.run_jobs(probes, THREADS);
     let mut threads = HashSet::new();
     for (i, out) in outputs.into_iter().enumerate() {
-        let (_, tid) = out
-            .map_err(|e| format!("job {i}: {e}"))?
-            .map_err(|e| format!("job {i}: {e}"))?;
+        let (_, tid) = probe_ran(i, out)?;
         threads.insert(tid);
     }
     ensure(max_inside() == 1, || {
@@ -56,10 +56,7 @@ fn one_inside_while_waits_overlap(policy: Policy) -> Result<(), String> {
             threads.len()
         )
     })?;
-    let pending = fixture.stats().peak_pending;
-    ensure(pending == THREADS as u64, || {
-        format!("{pending} requests were pending at once, not {THREADS}")
-    })
+    ensure_all_waited_at_once(&fixture, THREADS)
 }
 
 /// CPython's algorithm.

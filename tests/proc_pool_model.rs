@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use proc_pool::Pool;
-use util::{Probe, ensure, run_cases};
+use util::{Probe, ensure, ensure_all_waited_at_once, probe_ran, run_cases};
 
 /// Workers, and jobs: one job each (the pool hands work to the least-loaded worker first), so
 /// the barrier can only open if every worker runs its job at the same time.
@@ -30,9 +30,7 @@ fn distinct_processes_overlap() -> Result<(), String> {
     ];
     let mut pids = HashSet::new();
     for (i, out) in pool.run_all(probes).into_iter().enumerate() {
-        let (pid, _) = out
-            .map_err(|e| format!("job {i}: {e}"))?
-            .map_err(|e| format!("job {i}: {e}"))?;
+        let (pid, _) = probe_ran(i, out)?;
         pids.insert(pid);
     }
     ensure(!pids.contains(&std::process::id()), || {
@@ -44,10 +42,7 @@ fn distinct_processes_overlap() -> Result<(), String> {
             pids.len()
         )
     })?;
-    let pending = fixture.stats().peak_pending;
-    ensure(pending == WORKERS as u64, || {
-        format!("{pending} requests were pending at once, not {WORKERS}")
-    })
+    ensure_all_waited_at_once(&fixture, WORKERS)
 }
 
 fn main() -> ExitCode {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use concurrency_shared::fixture::{HEADER_LEN, payload_len, write_request};
+use concurrency_shared::fixture::{Fixture, HEADER_LEN, payload_len, write_request};
 use concurrency_shared::{Ctx, Job, Wire, WireError};
 
 /// How long any one test binary may run before the watchdog calls it hung: far beyond what a
@@ -56,6 +56,24 @@ pub fn stringify<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Res
         .into_iter()
         .map(|r| r.map_err(|e| e.to_string()))
         .collect()
+}
+
+/// Where probe `i` ran, or what went wrong: the runtime's error or the probe's own.
+pub fn probe_ran<E: std::fmt::Display>(
+    i: usize,
+    out: Result<ProbeOutput, E>,
+) -> Result<(u32, i64), String> {
+    out.map_err(|e| format!("job {i}: {e}"))?
+        .map_err(|e| format!("job {i}: {e}"))
+}
+
+/// Fails unless `fixture` once held exactly `k` requests pending at once: with a barrier of
+/// `k`, proof that `k` jobs were waiting on it at the same time.
+pub fn ensure_all_waited_at_once(fixture: &Fixture, k: usize) -> Result<(), String> {
+    let pending = fixture.stats().peak_pending;
+    ensure(pending == k as u64, || {
+        format!("{pending} requests were pending at once, not {k}")
+    })
 }
 
 /// Fails with `why` unless `ok`.
