@@ -32,8 +32,8 @@ pub struct Options {
     #[arg(long)]
     pub tasks: Option<NonZeroUsize>,
 
-    /// Threads or processes for the runtimes that have them (default: threads one per job up
-    /// to a cap, processes one per core).
+    /// Threads or processes for the runtimes that have a choice (default: threads one per job
+    /// up to a cap, processes one per core); the baseline and the event loop use one thread.
     #[arg(long)]
     pub workers: Option<NonZeroUsize>,
 

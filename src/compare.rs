@@ -62,9 +62,7 @@ fn run_row(
     fixture: Option<&FixtureProcess>,
 ) -> Result<Row, String> {
     let tasks = options.tasks.map_or(workload.default_tasks(), |n| n.get());
-    let workers = options
-        .workers
-        .map_or(runtime.default_workers(tasks), |n| n.get());
+    let workers = runtime.workers(tasks, options.workers.map(|n| n.get()));
     let sampled = runtime.runs_jobs_in_turn()
         && workload.jobs_are_uniform()
         && tasks > SAMPLE_TASKS.max(workers);

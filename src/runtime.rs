@@ -57,8 +57,19 @@ impl RuntimeKind {
         }
     }
 
+    /// The threads or processes used for `tasks` jobs: `requested` (`--workers`) where the
+    /// runtime has a choice, else its default; the baseline and the loop always use one thread.
+    pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
+        match self {
+            RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool => {
+                requested.unwrap_or_else(|| self.default_workers(tasks))
+            }
+        }
+    }
+
     /// The threads or processes used for `tasks` jobs unless `--workers` says otherwise.
-    pub fn default_workers(self, tasks: usize) -> usize {
+    fn default_workers(self, tasks: usize) -> usize {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
             RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),

@@ -77,3 +77,31 @@ fn json_output_is_one_document() {
     assert!(!results.is_empty());
     assert!(results.iter().all(|r| r["correct"] == true));
 }
+
+/// `--workers` sets the threads and processes of the runtimes that have a choice; the
+/// baseline and the event loop always run on one thread, and the table says so.
+#[test]
+fn workers_apply_only_where_there_is_a_choice() {
+    let out = concurrency(&[
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "1",
+        "--workers",
+        "3",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let results = doc["results"].as_array().expect("results is an array");
+    for row in results {
+        let expected = match row["runtime"].as_str() {
+            Some("sequential" | "mini-eventloop") => 1,
+            _ => 3,
+        };
+        assert_eq!(row["workers"], expected, "{row}");
+    }
+}
