@@ -31,6 +31,8 @@
 //! - `runtime`: [`Runtime`], [`spawn`], and **the poll loop** (run → time → poll → wake), with
 //!   the fairness policy and shutdown order.
 //! - `builder`: [`Builder`], the settings and their defaults.
+//! - `combinators`: [`join`], [`join_all`] ([`JoinAll`]) and [`select`] ([`Either`]): several
+//!   futures in one task, each polled only when woken.
 //! - `slab`: live tasks by slot and generation.
 //! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
 //!   [`yield_now`].
@@ -56,6 +58,7 @@
 
 mod blocking;
 mod builder;
+mod combinators;
 mod job;
 pub mod net;
 mod reactor;
@@ -72,6 +75,7 @@ mod waker;
 
 pub use blocking::{BlockingHandle, spawn_blocking};
 pub use builder::Builder;
+pub use combinators::{Either, JoinAll, join, join_all, select};
 pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;
