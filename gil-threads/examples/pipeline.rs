@@ -47,7 +47,7 @@ fn main() {
         println!("{word}: {len}");
     }
     producer.join().expect("the producer finished");
-    pool.shutdown_blocking(true);
+    pool.shutdown_blocking(true).unwrap();
     let stats = interp.stats();
     println!(
         "GIL taken {} times by {} threads, {} switches",

@@ -5,15 +5,15 @@
 //! fall between a waiter's check of its predicate and its sleep. `notify(n)` wakes the `n`
 //! oldest waiters, each exactly once; a waiter that times out withdraws its ticket unless it
 //! was already signalled (then it counts as notified). Interpreter threads wait with the GIL
-//! released.
+//! released; the `*_blocking` calls refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::error::Timeout;
+use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::lock::Lock;
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::Gil;
+use crate::token::{self, Gil};
 
 /// A condition variable bundled with its lock.
 ///
@@ -87,9 +87,14 @@ impl Condition {
     }
 
     /// Acquires the condition's lock from a thread outside the interpreter.
-    pub fn acquire_blocking(&self) -> ConditionGuard<'_> {
-        std::mem::forget(self.lock.acquire_blocking());
-        ConditionGuard { cond: self }
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter); use
+    /// [`acquire`](Condition::acquire).
+    pub fn acquire_blocking(&self) -> Result<ConditionGuard<'_>, WouldDeadlock> {
+        std::mem::forget(self.lock.acquire_blocking()?);
+        Ok(ConditionGuard { cond: self })
     }
 
     /// A new waiting ticket (the caller holds the lock).
@@ -155,22 +160,31 @@ impl ConditionGuard<'_> {
     }
 
     /// [`wait`](ConditionGuard::wait) for a thread outside the interpreter.
-    pub fn wait_blocking(&mut self) {
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once (the lock stays held), if this thread holds a GIL (a guard
+    /// taken with [`Condition::acquire`] must wait with [`wait`](ConditionGuard::wait)).
+    pub fn wait_blocking(&mut self) -> Result<(), WouldDeadlock> {
+        token::refuse_if_holding_any()?;
         let ticket = self.cond.register();
         self.cond.wait_raw(ticket, None);
+        Ok(())
     }
 
     /// [`wait_timeout`](ConditionGuard::wait_timeout) for a thread outside the interpreter.
     ///
     /// # Errors
     ///
-    /// [`Timeout`] if nobody notified this waiter in time.
-    pub fn wait_timeout_blocking(&mut self, timeout: Duration) -> Result<(), Timeout> {
+    /// [`WaitError::Timeout`] if nobody notified this waiter in time,
+    /// [`WaitError::WouldDeadlock`] (at once, the lock still held) if this thread holds a GIL.
+    pub fn wait_timeout_blocking(&mut self, timeout: Duration) -> Result<(), WaitError> {
+        token::refuse_if_holding_any()?;
         let ticket = self.cond.register();
         if self.cond.wait_raw(ticket, Some(Instant::now() + timeout)) {
             Ok(())
         } else {
-            Err(Timeout)
+            Err(WaitError::Timeout)
         }
     }
 

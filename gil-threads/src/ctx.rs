@@ -19,7 +19,7 @@ use crate::cell::GilCell;
 use crate::error::{JoinError, panic_message};
 use crate::interpreter::Interpreter;
 use crate::thread::JoinHandle;
-use crate::token::{Gil, ShutdownUnwind};
+use crate::token::{self, Gil, ShutdownUnwind};
 
 /// A [`Ctx`] for a job running on an interpreter thread.
 ///
@@ -103,8 +103,10 @@ impl Interpreter {
     /// [`JoinError::Panicked`] and its thread goes on with the next job; jobs left when the
     /// interpreter shuts down give [`JoinError::ShuttingDown`].
     ///
-    /// Call it from a thread that does not hold this interpreter's GIL: it blocks until all
-    /// the jobs are done.
+    /// Call it from a thread that does not hold this interpreter's GIL (holding another
+    /// interpreter's is allowed): it blocks until all the jobs are done, and the jobs need the
+    /// GIL. Called while holding it, it refuses at once instead of deadlocking: no job runs
+    /// and every outcome is [`JoinError::WouldDeadlock`] (the signature stays a plain `Vec`).
     ///
     /// ```
     /// use gil_threads::{Ctx, Interpreter, Job};
@@ -129,6 +131,10 @@ impl Interpreter {
     ) -> Vec<Result<J::Output, JoinError>> {
         let count = jobs.len();
         let id = self.id();
+        // The workers need the GIL: waiting for them while holding it would never end.
+        if token::refuse_if_holding(id).is_err() {
+            return (0..count).map(|_| Err(JoinError::WouldDeadlock)).collect();
+        }
         let queue = Arc::new(GilCell::new(
             id,
             jobs.into_iter().enumerate().collect::<VecDeque<_>>(),

@@ -18,6 +18,9 @@ pub enum JoinError {
     ShuttingDown,
     /// The operating system refused to create the thread (the `io::Error` message).
     Spawn(String),
+    /// Refused, not waited: the caller holds this interpreter's GIL, which the thread may need
+    /// in order to finish (see [`WouldDeadlock`]). The thread is not affected.
+    WouldDeadlock,
 }
 
 impl fmt::Display for JoinError {
@@ -26,6 +29,7 @@ impl fmt::Display for JoinError {
             JoinError::Panicked(msg) => write!(f, "the thread panicked: {msg}"),
             JoinError::ShuttingDown => f.write_str("the interpreter is shutting down"),
             JoinError::Spawn(msg) => write!(f, "the thread could not be spawned: {msg}"),
+            JoinError::WouldDeadlock => WouldDeadlock.fmt(f),
         }
     }
 }
@@ -139,6 +143,102 @@ impl fmt::Display for Timeout {
 
 impl std::error::Error for Timeout {}
 
+/// A call meant for threads outside the interpreter (one without a `&mut Gil` argument) was
+/// made on a thread that holds a GIL, and refused instead of blocking.
+///
+/// Waiting there would keep the GIL while blocked, and the thread that would end the wait (the
+/// one joined, a lock's owner, a producer) may need that GIL to get there: a deadlock. The
+/// call changed nothing. Use the version that takes `&mut Gil`, which releases the GIL while
+/// it waits, or wrap the call in [`Gil::allow_threads`](crate::Gil::allow_threads).
+///
+/// The token-free calls are refused whatever the state (even when they would not have had to
+/// wait), so a misuse shows the first time the code runs rather than on an unlucky schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WouldDeadlock;
+
+impl fmt::Display for WouldDeadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "refused to block while holding the GIL (the thread waited for may need it): \
+             use the version that takes `&mut Gil`",
+        )
+    }
+}
+
+impl std::error::Error for WouldDeadlock {}
+
+/// Why a timed call for threads outside the interpreter gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    /// The timeout passed; nothing was taken or changed.
+    Timeout,
+    /// Refused at once: this thread holds a GIL (see [`WouldDeadlock`]).
+    WouldDeadlock,
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Timeout => Timeout.fmt(f),
+            WaitError::WouldDeadlock => WouldDeadlock.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+impl From<Timeout> for WaitError {
+    fn from(_: Timeout) -> Self {
+        WaitError::Timeout
+    }
+}
+
+impl From<WouldDeadlock> for WaitError {
+    fn from(_: WouldDeadlock) -> Self {
+        WaitError::WouldDeadlock
+    }
+}
+
+/// Why [`Queue::put_blocking`](crate::Queue::put_blocking) or
+/// [`Queue::put_timeout_blocking`](crate::Queue::put_timeout_blocking) did not put the item;
+/// the item is given back either way.
+#[derive(PartialEq, Eq)]
+pub enum PutError<T> {
+    /// The queue stayed full until the timeout.
+    Full(T),
+    /// Refused at once: this thread holds a GIL (see [`WouldDeadlock`]).
+    WouldDeadlock(T),
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(item) | PutError::WouldDeadlock(item) => item,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("Full(..)"),
+            PutError::WouldDeadlock(_) => f.write_str("WouldDeadlock(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("the queue is full"),
+            PutError::WouldDeadlock(_) => WouldDeadlock.fmt(f),
+        }
+    }
+}
+
+impl<T> std::error::Error for PutError<T> {}
+
 /// A bounded [`Queue`](crate::Queue) stayed full until the timeout; the item is given back.
 #[derive(PartialEq, Eq)]
 pub struct Full<T>(pub T);
@@ -181,6 +281,9 @@ pub enum TaskError {
     Timeout,
     /// The result was already taken by an earlier call.
     Taken,
+    /// Refused, not waited: the caller holds the executor's interpreter's GIL, which the
+    /// workers need (see [`WouldDeadlock`]). The task is not affected.
+    WouldDeadlock,
 }
 
 impl fmt::Display for TaskError {
@@ -190,6 +293,7 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled => f.write_str("the task was cancelled before it ran"),
             TaskError::Timeout => f.write_str("timed out waiting for the task"),
             TaskError::Taken => f.write_str("the task's result was already taken"),
+            TaskError::WouldDeadlock => WouldDeadlock.fmt(f),
         }
     }
 }

@@ -2,13 +2,14 @@
 //!
 //! Invariant: the flag only changes under its mutex, and every change to `true` wakes every
 //! waiter; a waiter re-checks the flag under the mutex, so no wake-up is lost. Interpreter
-//! threads wait with the GIL released.
+//! threads wait with the GIL released; the `*_blocking` waits refuse ([`WouldDeadlock`]) on a
+//! thread that holds a GIL.
 
 use std::time::{Duration, Instant};
 
-use crate::error::Timeout;
+use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::Gil;
+use crate::token::{self, Gil};
 
 /// A flag, initially false, that threads can wait for.
 ///
@@ -96,20 +97,30 @@ impl Event {
     }
 
     /// Waits for the flag from a thread outside the interpreter.
-    pub fn wait_blocking(&self) {
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once (even if the flag is set), if this thread holds a GIL (of
+    /// any interpreter: the event cannot tell which GIL its setter needs); use
+    /// [`wait`](Event::wait).
+    pub fn wait_blocking(&self) -> Result<(), WouldDeadlock> {
+        token::refuse_if_holding_any()?;
         self.wait_raw(None);
+        Ok(())
     }
 
     /// Like [`wait_blocking`](Event::wait_blocking), giving up after `timeout`.
     ///
     /// # Errors
     ///
-    /// [`Timeout`] if the flag stayed false.
-    pub fn wait_timeout_blocking(&self, timeout: Duration) -> Result<(), Timeout> {
+    /// [`WaitError::Timeout`] if the flag stayed false, [`WaitError::WouldDeadlock`] (at once)
+    /// if this thread holds a GIL.
+    pub fn wait_timeout_blocking(&self, timeout: Duration) -> Result<(), WaitError> {
+        token::refuse_if_holding_any()?;
         if self.wait_raw(Some(Instant::now() + timeout)) {
             Ok(())
         } else {
-            Err(Timeout)
+            Err(WaitError::Timeout)
         }
     }
 }

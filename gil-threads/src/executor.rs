@@ -5,7 +5,9 @@
 //! value, `Panicked` (caught at the task boundary; the worker goes on), or `Cancelled` (the
 //! task was dropped unrun, which drops its result sender). The executor registers an at-exit
 //! hook with its interpreter, like CPython's `threading._register_atexit`, so interpreter
-//! shutdown closes the queue, lets the workers drain it, and joins them.
+//! shutdown closes the queue, lets the workers drain it, and joins them. The calls for threads
+//! outside the interpreter refuse ([`WouldDeadlock`]) on a thread holding the executor's
+//! interpreter's GIL, which the workers need.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use crate::error::{ExecutorShutDown, TaskError, panic_message};
-use crate::interpreter::{Interpreter, Runtime};
+use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock, panic_message};
+use crate::interpreter::{Interpreter, InterpreterId, Runtime};
 use crate::sync::{self, Mutex};
 use crate::thread::{Builder, JoinHandle};
 use crate::token::{self, Gil, ShutdownUnwind};
@@ -46,10 +48,12 @@ impl Shared {
 /// let squares = interp.with_gil(|gil| pool.map(gil, |_gil, x: u64| x * x, 0..5)).unwrap();
 /// let squares: Vec<u64> = squares.unwrap().into_iter().map(Result::unwrap).collect();
 /// assert_eq!(squares, [0, 1, 4, 9, 16]);
-/// pool.shutdown_blocking(true);
+/// pool.shutdown_blocking(true).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct ThreadPoolExecutor {
+    /// The interpreter the workers run in.
+    interp: InterpreterId,
     /// Shared with the at-exit hook.
     shared: Arc<Shared>,
     /// The worker threads, until joined.
@@ -89,6 +93,7 @@ impl ThreadPoolExecutor {
             })
             .collect();
         Self {
+            interp: rt.id,
             shared,
             workers: Mutex::new(handles),
         }
@@ -119,6 +124,7 @@ impl ThreadPoolExecutor {
         let tx = sync::lock(&self.shared.tx);
         match tx.as_ref() {
             Some(tx) if tx.send(task).is_ok() => Ok(TaskHandle {
+                interp: self.interp,
                 rx: result_rx,
                 taken: false,
             }),
@@ -164,14 +170,24 @@ impl ThreadPoolExecutor {
     }
 
     /// [`shutdown`](ThreadPoolExecutor::shutdown) for a thread outside the interpreter.
-    pub fn shutdown_blocking(&self, wait: bool) {
+    ///
+    /// # Errors
+    ///
+    /// With `wait`, [`WouldDeadlock`], at once and without closing anything, if this thread
+    /// holds the executor's interpreter's GIL (the workers need it to finish); use
+    /// [`shutdown`](ThreadPoolExecutor::shutdown). Without `wait` it never fails.
+    pub fn shutdown_blocking(&self, wait: bool) -> Result<(), WouldDeadlock> {
+        if wait {
+            token::refuse_if_holding(self.interp)?;
+        }
         self.shared.close();
         if wait {
             self.join_workers();
         }
+        Ok(())
     }
 
-    /// Joins every worker.
+    /// Joins every worker (the caller does not hold their GIL).
     fn join_workers(&self) {
         let workers = std::mem::take(&mut *sync::lock(&self.workers));
         for worker in workers {
@@ -182,11 +198,12 @@ impl ThreadPoolExecutor {
 }
 
 impl Drop for ThreadPoolExecutor {
-    /// Shuts down and waits for the workers, unless this thread holds a GIL (the workers
-    /// need it to finish; they still drain the queue and leave on their own).
+    /// Shuts down and waits for the workers, unless this thread holds their interpreter's GIL
+    /// (they need it to finish; they still drain the queue and leave on their own).
     fn drop(&mut self) {
-        let wait = !token::holds_any_token();
-        self.shutdown_blocking(wait);
+        let wait = token::refuse_if_holding(self.interp).is_ok();
+        // Cannot fail: `wait` is only set when waiting is allowed.
+        let _ = self.shutdown_blocking(wait);
     }
 }
 
@@ -209,6 +226,8 @@ fn work(gil: &mut Gil, rx: &Receiver<Task>) {
 #[derive(Debug)]
 #[must_use = "a TaskHandle is how the task's result is collected"]
 pub struct TaskHandle<T> {
+    /// The interpreter the task runs in, whose GIL `result_blocking` must not be called with.
+    interp: InterpreterId,
     /// Receives the task's outcome; disconnected unsent if the task was dropped unrun.
     rx: Receiver<Result<T, TaskError>>,
     /// Whether the outcome was already taken by `result_timeout`.
@@ -234,7 +253,7 @@ impl<T> TaskHandle<T> {
         match self.rx.try_recv() {
             Ok(result) => result,
             Err(TryRecvError::Disconnected) => Err(self.unrun()),
-            Err(TryRecvError::Empty) => gil.allow_threads(|| self.result_blocking()),
+            Err(TryRecvError::Empty) => gil.allow_threads(|| self.recv_raw()),
         }
     }
 
@@ -263,16 +282,27 @@ impl<T> TaskHandle<T> {
         }
     }
 
-    /// [`result`](TaskHandle::result) for a thread outside the interpreter.
-    ///
-    /// # Errors
-    ///
-    /// The task's [`TaskError`].
-    pub fn result_blocking(self) -> Result<T, TaskError> {
+    /// Waits for the task's outcome.
+    fn recv_raw(self) -> Result<T, TaskError> {
         match self.rx.recv() {
             Ok(result) => result,
             Err(_) => Err(self.unrun()),
         }
+    }
+
+    /// [`result`](TaskHandle::result) for a thread outside the interpreter (holding another
+    /// interpreter's GIL is allowed).
+    ///
+    /// # Errors
+    ///
+    /// The task's [`TaskError`]; or [`TaskError::WouldDeadlock`], at once and without
+    /// waiting, if this thread holds the executor's interpreter's GIL (the workers need it).
+    /// The handle is consumed then; the task still runs.
+    pub fn result_blocking(self) -> Result<T, TaskError> {
+        if token::refuse_if_holding(self.interp).is_err() {
+            return Err(TaskError::WouldDeadlock);
+        }
+        self.recv_raw()
     }
 
     /// Whether the outcome is ready (Python's `Future.done()`).

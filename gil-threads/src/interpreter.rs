@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{BuildError, GilError, InvalidInterval};
+use crate::error::{BuildError, GilError, InvalidInterval, WouldDeadlock};
 use crate::gil::{Admission, GilCore, Policy, Seat};
 use crate::stats::Stats;
 use crate::sync::{self, Mutex};
@@ -238,10 +238,31 @@ impl Interpreter {
     /// returning from `allow_threads`), its join giving
     /// [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
     ///
-    /// Idempotent; also run on drop. Called on a thread that holds this interpreter's GIL
-    /// (the interpreter dropped inside one of its own threads), it cannot wait for the other
-    /// threads, which need the GIL to finish: it closes and finalises without joining.
-    pub fn shutdown(&self) {
+    /// Idempotent; also run on drop. Call it from a thread that does not hold this
+    /// interpreter's GIL (holding another interpreter's is allowed).
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once and without changing anything, if this thread holds this
+    /// interpreter's GIL: the threads to join need it to finish. (Dropping the interpreter
+    /// there cannot fail, so drop instead closes and finalises without joining.)
+    ///
+    /// ```
+    /// use gil_threads::{Interpreter, WouldDeadlock};
+    ///
+    /// let interp = Interpreter::new();
+    /// assert_eq!(interp.with_gil(|_gil| interp.shutdown()), Ok(Err(WouldDeadlock)));
+    /// assert_eq!(interp.shutdown(), Ok(()));
+    /// ```
+    pub fn shutdown(&self) -> Result<(), WouldDeadlock> {
+        token::refuse_if_holding(self.rt.id)?;
+        self.shut_down();
+        Ok(())
+    }
+
+    /// Shutdown's three phases; skips the joins on a thread holding this interpreter's GIL
+    /// (only reached from drop, which cannot refuse).
+    fn shut_down(&self) {
         let hooks = {
             let mut registry = sync::lock(&self.rt.registry);
             registry.closing = true;
@@ -250,7 +271,9 @@ impl Interpreter {
         for hook in hooks {
             hook();
         }
-        if !token::holds_token_of(self.rt.id) {
+        // Holding this GIL (only possible here through drop), the threads could not finish
+        // while we waited for them: skip the joins.
+        if token::refuse_if_holding(self.rt.id).is_ok() {
             let me = thread::current_thread().id.0;
             loop {
                 let batch: Vec<Registered> = {
@@ -280,8 +303,11 @@ impl Interpreter {
 }
 
 impl Drop for Interpreter {
+    /// Shuts down; on a thread holding this interpreter's GIL (the interpreter dropped inside
+    /// one of its own threads), closes and finalises without joining, since a drop cannot
+    /// report [`WouldDeadlock`].
     fn drop(&mut self) {
-        self.shutdown();
+        self.shut_down();
     }
 }
 

@@ -47,7 +47,8 @@
 //! - `queue`: [`Queue`] (bounded or not, `task_done`/`join`).
 //! - `executor`: [`ThreadPoolExecutor`] and its [`TaskHandle`].
 //! - `stats`: [`Stats`] and [`GilCounters`].
-//! - `error`: the error types.
+//! - `error`: the error types, among them [`WouldDeadlock`]: the calls for threads outside the
+//!   interpreter refuse, instead of blocking, on a thread that holds the GIL they would need.
 //!
 //! # Implementation
 //!
@@ -77,7 +78,7 @@ pub use condition::{Condition, ConditionGuard};
 pub use ctx::GilCtx;
 pub use error::{
     BorrowError, BuildError, ExecutorShutDown, Full, GilError, InvalidInterval, JoinError,
-    TaskError, Timeout, TooManyTaskDone,
+    PutError, TaskError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock,
 };
 pub use event::Event;
 pub use executor::{TaskHandle, ThreadPoolExecutor};

@@ -4,15 +4,15 @@
 //! interpreter-thread methods (taking `&mut Gil`) first try without blocking, and only then
 //! wait inside [`Gil::allow_threads`]; otherwise a thread holding the GIL could wait for a lock
 //! whose owner needs the GIL to release it. The `*_blocking` methods are for threads outside
-//! the interpreter.
+//! the interpreter, and refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use crate::error::Timeout;
+use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
 use crate::thread::{ThreadId, current_thread};
-use crate::token::Gil;
+use crate::token::{self, Gil};
 
 /// A plain mutual-exclusion lock, acquired through a guard (Python's `threading.Lock` used
 /// with `with`).
@@ -23,7 +23,7 @@ use crate::token::Gil;
 ///
 /// let interp = Interpreter::new();
 /// let lock = Arc::new(Lock::new());
-/// let held = lock.acquire_blocking();
+/// let held = lock.acquire_blocking().unwrap();
 /// let lock2 = Arc::clone(&lock);
 /// // The other thread waits for the lock with the GIL released.
 /// let waiter = interp.spawn(move |gil| drop(lock2.acquire(gil)));
@@ -129,21 +129,39 @@ impl Lock {
     }
 
     /// Acquires the lock from a thread outside the interpreter.
-    pub fn acquire_blocking(&self) -> LockGuard<'_> {
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter: the lock
+    /// cannot tell which GIL its owner needs to release it); use [`acquire`](Lock::acquire).
+    ///
+    /// ```
+    /// use gil_threads::{Interpreter, Lock, WouldDeadlock};
+    ///
+    /// let interp = Interpreter::new();
+    /// let lock = Lock::new();
+    /// let refused = interp.with_gil(|_gil| lock.acquire_blocking().map(drop));
+    /// assert_eq!(refused, Ok(Err(WouldDeadlock)));
+    /// assert!(lock.acquire_blocking().is_ok());
+    /// ```
+    pub fn acquire_blocking(&self) -> Result<LockGuard<'_>, WouldDeadlock> {
+        token::refuse_if_holding_any()?;
         self.acquire_raw(None);
-        LockGuard { lock: self }
+        Ok(LockGuard { lock: self })
     }
 
     /// Like [`acquire_blocking`](Lock::acquire_blocking), giving up after `timeout`.
     ///
     /// # Errors
     ///
-    /// [`Timeout`] if the lock stayed held.
-    pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<LockGuard<'_>, Timeout> {
+    /// [`WaitError::Timeout`] if the lock stayed held, [`WaitError::WouldDeadlock`] (at once)
+    /// if this thread holds a GIL.
+    pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<LockGuard<'_>, WaitError> {
+        token::refuse_if_holding_any()?;
         if self.acquire_raw(Some(Instant::now() + timeout)) {
             Ok(LockGuard { lock: self })
         } else {
-            Err(Timeout)
+            Err(WaitError::Timeout)
         }
     }
 
@@ -286,21 +304,29 @@ impl RLock {
     }
 
     /// Acquires one level from a thread outside the interpreter.
-    pub fn acquire_blocking(&self) -> RLockGuard<'_> {
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter); use
+    /// [`acquire`](RLock::acquire).
+    pub fn acquire_blocking(&self) -> Result<RLockGuard<'_>, WouldDeadlock> {
+        token::refuse_if_holding_any()?;
         self.acquire_raw(current_thread().id, None);
-        self.guard()
+        Ok(self.guard())
     }
 
     /// Like [`acquire_blocking`](RLock::acquire_blocking), giving up after `timeout`.
     ///
     /// # Errors
     ///
-    /// [`Timeout`] if another thread kept the lock.
-    pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<RLockGuard<'_>, Timeout> {
+    /// [`WaitError::Timeout`] if another thread kept the lock, [`WaitError::WouldDeadlock`]
+    /// (at once) if this thread holds a GIL.
+    pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<RLockGuard<'_>, WaitError> {
+        token::refuse_if_holding_any()?;
         if self.acquire_raw(current_thread().id, Some(Instant::now() + timeout)) {
             Ok(self.guard())
         } else {
-            Err(Timeout)
+            Err(WaitError::Timeout)
         }
     }
 }

@@ -5,15 +5,16 @@
 //! `unfinished` counts items put and not yet marked done, incremented *before* an item
 //! becomes visible (so a fast consumer's `task_done` never runs ahead of it) and given back if
 //! a timed `put` fails. Interpreter threads block with the GIL released; the non-blocking
-//! attempt comes first so the common case never releases it.
+//! attempt comes first so the common case never releases it. The `*_blocking` calls, for
+//! threads outside the interpreter, refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::error::{Full, Timeout, TooManyTaskDone};
+use crate::error::{Full, PutError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::Gil;
+use crate::token::{self, Gil};
 
 /// A FIFO queue, bounded or not, with `task_done`/`join` accounting.
 ///
@@ -141,6 +142,23 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Waits for an item (forever): the queue holds a sender, so `recv` only returns items.
+    fn get_raw(&self) -> T {
+        loop {
+            if let Ok(item) = self.rx.recv() {
+                return item;
+            }
+        }
+    }
+
+    /// Waits until every item put has been marked done.
+    fn join_raw(&self) {
+        let mut unfinished = sync::lock(&self.unfinished);
+        while *unfinished != 0 {
+            unfinished = sync::wait(&self.all_done, unfinished);
+        }
+    }
+
     /// Like [`put`](Queue::put), giving up after `timeout`.
     ///
     /// # Errors
@@ -156,17 +174,43 @@ impl<T> Queue<T> {
     }
 
     /// [`put`](Queue::put) for a thread outside the interpreter.
-    pub fn put_blocking(&self, item: T) {
-        let _ = self.put_raw(item, None);
+    ///
+    /// # Errors
+    ///
+    /// Only [`PutError::WouldDeadlock`] with the item, at once (even if there is room), if
+    /// this thread holds a GIL (of any interpreter: the queue cannot tell which GIL its
+    /// consumers need); use [`put`](Queue::put).
+    ///
+    /// ```
+    /// use gil_threads::{Interpreter, PutError, Queue};
+    ///
+    /// let interp = Interpreter::new();
+    /// let queue = Queue::bounded(1);
+    /// let refused = interp.with_gil(|_gil| queue.put_blocking(1)).unwrap();
+    /// assert_eq!(refused, Err(PutError::WouldDeadlock(1)));
+    /// assert_eq!(queue.put_blocking(2), Ok(()));
+    /// ```
+    pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
+        if token::refuse_if_holding_any().is_err() {
+            return Err(PutError::WouldDeadlock(item));
+        }
+        // Never fails: the queue owns its receiver, and there is no deadline.
+        self.put_raw(item, None)
+            .map_err(|Full(item)| PutError::Full(item))
     }
 
     /// [`put_timeout`](Queue::put_timeout) for a thread outside the interpreter.
     ///
     /// # Errors
     ///
-    /// [`Full`] with the item if there was no room in time.
-    pub fn put_timeout_blocking(&self, item: T, timeout: Duration) -> Result<(), Full<T>> {
+    /// [`PutError::Full`] with the item if there was no room in time,
+    /// [`PutError::WouldDeadlock`] with the item (at once) if this thread holds a GIL.
+    pub fn put_timeout_blocking(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        if token::refuse_if_holding_any().is_err() {
+            return Err(PutError::WouldDeadlock(item));
+        }
         self.put_raw(item, Some(Instant::now() + timeout))
+            .map_err(|Full(item)| PutError::Full(item))
     }
 
     /// Takes the oldest item if there is one now.
@@ -180,7 +224,7 @@ impl<T> Queue<T> {
         if let Some(item) = self.try_get() {
             return item;
         }
-        gil.allow_threads(|| self.get_blocking())
+        gil.allow_threads(|| self.get_raw())
     }
 
     /// Like [`get`](Queue::get), giving up after `timeout`.
@@ -195,26 +239,32 @@ impl<T> Queue<T> {
         if timeout.is_zero() {
             return Err(Timeout);
         }
-        gil.allow_threads(|| self.get_timeout_blocking(timeout))
+        gil.allow_threads(|| self.rx.recv_timeout(timeout).map_err(|_| Timeout))
     }
 
     /// [`get`](Queue::get) for a thread outside the interpreter.
-    pub fn get_blocking(&self) -> T {
-        loop {
-            // The queue holds a sender, so `recv` only returns items.
-            if let Ok(item) = self.rx.recv() {
-                return item;
-            }
-        }
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once (even if an item is there), if this thread holds a GIL (of
+    /// any interpreter: the queue cannot tell which GIL its producers need); use
+    /// [`get`](Queue::get).
+    pub fn get_blocking(&self) -> Result<T, WouldDeadlock> {
+        token::refuse_if_holding_any()?;
+        Ok(self.get_raw())
     }
 
     /// [`get_timeout`](Queue::get_timeout) for a thread outside the interpreter.
     ///
     /// # Errors
     ///
-    /// [`Timeout`] if the queue stayed empty.
-    pub fn get_timeout_blocking(&self, timeout: Duration) -> Result<T, Timeout> {
-        self.rx.recv_timeout(timeout).map_err(|_| Timeout)
+    /// [`WaitError::Timeout`] if the queue stayed empty, [`WaitError::WouldDeadlock`] (at
+    /// once) if this thread holds a GIL.
+    pub fn get_timeout_blocking(&self, timeout: Duration) -> Result<T, WaitError> {
+        token::refuse_if_holding_any()?;
+        self.rx
+            .recv_timeout(timeout)
+            .map_err(|_| WaitError::Timeout)
     }
 
     /// Marks one item taken by `get` as processed (Python's `task_done`).
@@ -242,16 +292,20 @@ impl<T> Queue<T> {
     /// Waits (GIL released) until every item put has been marked done.
     pub fn join(&self, gil: &mut Gil) {
         if self.unfinished_tasks() != 0 {
-            gil.allow_threads(|| self.join_blocking());
+            gil.allow_threads(|| self.join_raw());
         }
     }
 
     /// [`join`](Queue::join) for a thread outside the interpreter.
-    pub fn join_blocking(&self) {
-        let mut unfinished = sync::lock(&self.unfinished);
-        while *unfinished != 0 {
-            unfinished = sync::wait(&self.all_done, unfinished);
-        }
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter); use
+    /// [`join`](Queue::join).
+    pub fn join_blocking(&self) -> Result<(), WouldDeadlock> {
+        token::refuse_if_holding_any()?;
+        self.join_raw();
+        Ok(())
     }
 
     /// Like [`join`](Queue::join), giving up after `timeout`.

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use crate::error::{JoinError, panic_message};
 use crate::gil::{Admission, Seat};
-use crate::interpreter::{Registered, Runtime};
+use crate::interpreter::{InterpreterId, Registered, Runtime};
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::{Gil, ShutdownUnwind};
+use crate::token::{self, Gil, ShutdownUnwind};
 
 /// A thread's identity: unique in the process, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,7 +143,11 @@ impl Builder {
         let mut registry = sync::lock(&self.rt.registry);
         if registry.closing {
             packet.set(Err(JoinError::ShuttingDown));
-            return JoinHandle { info, packet };
+            return JoinHandle {
+                info,
+                interp: self.rt.id,
+                packet,
+            };
         }
         // Reap the OS handles of threads that are done, so the registry stays small.
         registry.threads.retain(|r| !r.handle.is_finished());
@@ -169,7 +173,11 @@ impl Builder {
                 packet.set(Err(JoinError::Spawn(e.to_string())));
             }
         }
-        JoinHandle { info, packet }
+        JoinHandle {
+            info,
+            interp: self.rt.id,
+            packet,
+        }
     }
 }
 
@@ -254,6 +262,8 @@ impl<T> Packet<T> {
 pub struct JoinHandle<T> {
     /// The thread's identity.
     info: ThreadInfo,
+    /// The interpreter it runs in, whose GIL `join` must not be called with.
+    interp: InterpreterId,
     /// Its outcome.
     packet: Arc<Packet<T>>,
 }
@@ -261,18 +271,46 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the thread to finish, from a thread that does **not** hold this
     /// interpreter's GIL (the joined thread may need it to finish). From an interpreter thread,
-    /// use [`join_gil`](JoinHandle::join_gil).
+    /// use [`join_gil`](JoinHandle::join_gil). Holding another interpreter's GIL is allowed.
+    ///
+    /// # Errors
+    ///
+    /// The thread's [`JoinError`]; or [`JoinError::WouldDeadlock`], at once and without
+    /// waiting, if this thread holds this interpreter's GIL (inside its closure, a
+    /// [`with_gil`](crate::Interpreter::with_gil) call, ...; not inside
+    /// [`allow_threads`](Gil::allow_threads)). The handle is consumed then: the thread goes on
+    /// detached, and shutdown still joins it.
+    ///
+    /// ```
+    /// use gil_threads::{Interpreter, JoinError};
+    ///
+    /// let interp = Interpreter::new();
+    /// let worker = interp.spawn(|_gil| 7);
+    /// let refused = interp.with_gil(|_gil| {
+    ///     let other = interp.spawn(|_gil| ());
+    ///     other.join() // would wait with the GIL held
+    /// });
+    /// assert_eq!(refused, Ok(Err(JoinError::WouldDeadlock)));
+    /// assert_eq!(worker.join(), Ok(7));
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
+        if token::refuse_if_holding(self.interp).is_err() {
+            return Err(JoinError::WouldDeadlock);
+        }
         self.packet.take()
     }
 
     /// Waits for the thread to finish from an interpreter thread, releasing the GIL while
     /// blocked.
+    ///
+    /// # Errors
+    ///
+    /// The thread's [`JoinError`] (never [`JoinError::WouldDeadlock`]).
     pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinError> {
         if self.is_finished() {
-            return self.join();
+            return self.packet.take();
         }
-        gil.allow_threads(move || self.join())
+        gil.allow_threads(move || self.packet.take())
     }
 
     /// Whether the thread has finished (its result is ready).

@@ -10,6 +10,9 @@
 //!   panicking or not;
 //! - a thread never has two tokens at once (a thread-local flag refuses re-entry), so two
 //!   `&mut` borrows of one [`GilCell`](crate::GilCell) can never come from two tokens.
+//! - a thread-local names the interpreter whose GIL this thread holds *right now* (cleared
+//!   inside `allow_threads`); the calls for threads outside the interpreter read it to refuse
+//!   a wait that could deadlock ([`WouldDeadlock`](crate::WouldDeadlock)).
 //!
 //! ```compile_fail
 //! // A token cannot move to another thread.
@@ -41,7 +44,7 @@ use std::marker::PhantomData;
 use std::panic;
 use std::sync::Arc;
 
-use crate::error::GilError;
+use crate::error::{GilError, WouldDeadlock};
 use crate::gil::{Admission, Reason, Seat};
 use crate::interpreter::{InterpreterId, Runtime};
 use crate::stats::Stats;
@@ -50,20 +53,47 @@ use crate::thread::{self, Builder, JoinHandle, ThreadInfo};
 thread_local! {
     /// Whether this thread has a live token (of any interpreter).
     static TOKEN_LIVE: Cell<Option<InterpreterId>> = const { Cell::new(None) };
+    /// Whose GIL this thread holds right now: the token's interpreter, except inside
+    /// `allow_threads`, where the token is still live but the GIL is lent out. The calls for
+    /// threads outside the interpreter read it to refuse a wait that could deadlock
+    /// ([`WouldDeadlock`](crate::WouldDeadlock)); one thread-local read keeps that check free.
+    static GIL_HELD: Cell<Option<InterpreterId>> = const { Cell::new(None) };
 }
 
 /// The private panic payload that unwinds a daemon thread out of a shut-down interpreter; the
 /// thread boundary turns it into [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
 pub(crate) struct ShutdownUnwind;
 
-/// Whether this thread has a live token for interpreter `id`.
-pub(crate) fn holds_token_of(id: InterpreterId) -> bool {
-    TOKEN_LIVE.with(|t| t.get() == Some(id))
-}
-
 /// Whether this thread has a live token of any interpreter.
 pub(crate) fn holds_any_token() -> bool {
     TOKEN_LIVE.with(|t| t.get().is_some())
+}
+
+/// Refuses a blocking call for threads outside the interpreter if this thread holds
+/// interpreter `id`'s GIL right now (not lent out by `allow_threads`): whatever it would wait
+/// for may need that GIL.
+///
+/// Refusing, rather than releasing the GIL behind the caller's back, is deliberate: the caller
+/// may hold a [`GilCell`](crate::GilCell) borrow across the call, which is only sound while the
+/// GIL stays held.
+pub(crate) fn refuse_if_holding(id: InterpreterId) -> Result<(), WouldDeadlock> {
+    if GIL_HELD.with(|h| h.get() == Some(id)) {
+        Err(WouldDeadlock)
+    } else {
+        Ok(())
+    }
+}
+
+/// [`refuse_if_holding`] for the primitives ([`Lock`](crate::Lock), [`Queue`](crate::Queue),
+/// ...), which belong to no interpreter: they cannot tell which GIL the thread that would end
+/// the wait needs, so holding any GIL is refused (the `&mut Gil` versions accept any
+/// interpreter's token).
+pub(crate) fn refuse_if_holding_any() -> Result<(), WouldDeadlock> {
+    if GIL_HELD.with(|h| h.get().is_some()) {
+        Err(WouldDeadlock)
+    } else {
+        Ok(())
+    }
 }
 
 /// Proof that the current thread holds an interpreter's GIL.
@@ -108,6 +138,7 @@ impl Gil {
         }
         let admission = rt.gil.take(&seat, Reason::Start);
         TOKEN_LIVE.with(|t| t.set(Some(rt.id)));
+        GIL_HELD.with(|h| h.set(Some(rt.id)));
         let gil = Gil {
             rt,
             seat,
@@ -160,14 +191,18 @@ impl Gil {
             fn drop(&mut self) {
                 // Unwinding already: take the GIL back whatever the admission says.
                 let _ = self.0.rt.gil.take(&self.0.seat, Reason::Returning);
+                GIL_HELD.with(|h| h.set(Some(self.0.rt.id)));
             }
         }
 
+        // Inside `f` the GIL is lent out, so the calls for outside threads are allowed there.
+        GIL_HELD.with(|h| h.set(None));
         self.rt.gil.release(&self.seat);
         let retake = Retake(self);
         let result = f();
         std::mem::forget(retake);
         let admission = self.rt.gil.take(&self.seat, Reason::Returning);
+        GIL_HELD.with(|h| h.set(Some(self.rt.id)));
         leave_if_refused(admission);
         result
     }
@@ -236,6 +271,7 @@ impl Drop for Gil {
         // `with_gil` call, like `PyGILState_Ensure`/`Release`), so its drop is the thread
         // leaving: retire the thread's record now, or short-lived threads would pile up.
         self.rt.gil.retire(self.seat.key);
+        GIL_HELD.with(|h| h.set(None));
         TOKEN_LIVE.with(|t| t.set(None));
     }
 }

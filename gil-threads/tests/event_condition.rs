@@ -5,7 +5,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gil_threads::{Condition, Event, GilCell, Policy, Timeout};
+use gil_threads::{Condition, Event, GilCell, Policy, Timeout, WaitError};
 use util::POLICIES;
 
 /// Waiting threads.
@@ -45,7 +45,7 @@ fn event_timeouts() {
     let event = Event::new();
     assert_eq!(
         event.wait_timeout_blocking(Duration::from_millis(1)),
-        Err(Timeout)
+        Err(WaitError::Timeout)
     );
     interp
         .with_gil(|gil| {
@@ -103,10 +103,10 @@ fn condition_hand_off() {
 fn condition_timeouts() {
     let interp = util::interpreter(Policy::Fifo);
     let cond = Condition::new();
-    let mut guard = cond.acquire_blocking();
+    let mut guard = cond.acquire_blocking().unwrap();
     assert_eq!(
         guard.wait_timeout_blocking(Duration::from_millis(1)),
-        Err(Timeout)
+        Err(WaitError::Timeout)
     );
     drop(guard);
     interp

@@ -30,7 +30,7 @@ fn results_come_back() {
             .with_gil(|gil| handles.into_iter().map(|h| h.result(gil).unwrap()).sum())
             .unwrap();
         assert_eq!(sum, TASKS * (TASKS - 1), "{policy:?}");
-        pool.shutdown_blocking(true);
+        pool.shutdown_blocking(true).unwrap();
         assert_eq!(pool.submit(|_| ()).err(), Some(ExecutorShutDown));
     }
 }
@@ -102,7 +102,7 @@ fn interpreter_shutdown_closes_executor() {
     let handles: Vec<_> = (0..10u32)
         .map(|i| pool.submit(move |_| i).unwrap())
         .collect();
-    interp.shutdown();
+    interp.shutdown().unwrap();
     let results: Vec<u32> = handles
         .into_iter()
         .map(|h| h.result_blocking().unwrap())

@@ -135,7 +135,7 @@ fn network_jobs_release_the_gil() {
 #[test]
 fn run_jobs_after_shutdown() {
     let interp = util::interpreter(Policy::Fair);
-    interp.shutdown();
+    interp.shutdown().unwrap();
     let out = interp.run_jobs(vec![Count(1), Count(2)], 2);
     assert_eq!(out, vec![Err(JoinError::ShuttingDown); 2]);
 }

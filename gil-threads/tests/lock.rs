@@ -5,7 +5,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gil_threads::{GilCell, Lock, Policy, RLock, Timeout};
+use gil_threads::{GilCell, Lock, Policy, RLock, Timeout, WaitError};
 
 /// Iterations per thread.
 const ROUNDS: u64 = 2_000;
@@ -45,13 +45,13 @@ fn lock_excludes_across_allow_threads() {
 fn lock_timeouts() {
     let interp = util::interpreter(Policy::Fifo);
     let lock = Lock::new();
-    let _held = lock.acquire_blocking();
+    let _held = lock.acquire_blocking().unwrap();
     assert!(lock.is_locked());
     assert!(lock.try_acquire().is_none());
     assert_eq!(
         lock.acquire_timeout_blocking(Duration::from_millis(1))
             .err(),
-        Some(Timeout)
+        Some(WaitError::Timeout)
     );
     interp
         .with_gil(|gil| {
@@ -68,8 +68,8 @@ fn lock_timeouts() {
 fn rlock_reentrant_and_exclusive() {
     let interp = util::interpreter(Policy::IoPriority);
     let lock = Arc::new(RLock::new());
-    let outer = lock.acquire_blocking();
-    let inner = lock.acquire_blocking();
+    let outer = lock.acquire_blocking().unwrap();
+    let inner = lock.acquire_blocking().unwrap();
     let lock2 = Arc::clone(&lock);
     let refused = interp
         .spawn(move |gil| {

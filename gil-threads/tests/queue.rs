@@ -5,7 +5,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gil_threads::{Full, Policy, Queue, Timeout, TooManyTaskDone};
+use gil_threads::{Full, Policy, PutError, Queue, Timeout, TooManyTaskDone, WaitError};
 use util::POLICIES;
 
 /// Items through the queue.
@@ -72,11 +72,11 @@ fn fifo_order() {
 fn timeouts() {
     let interp = util::interpreter(Policy::Fifo);
     let queue = Queue::bounded(1);
-    queue.put_blocking("a");
+    queue.put_blocking("a").unwrap();
     assert_eq!(queue.try_put("b"), Err(Full("b")));
     assert_eq!(
         queue.put_timeout_blocking("c", Duration::from_millis(1)),
-        Err(Full("c"))
+        Err(PutError::Full("c"))
     );
     interp
         .with_gil(|gil| {
@@ -97,12 +97,12 @@ fn timeouts() {
         .unwrap();
     assert_eq!(
         queue.get_timeout_blocking(Duration::from_millis(1)),
-        Err(Timeout)
+        Err(WaitError::Timeout)
     );
     assert_eq!(queue.unfinished_tasks(), 1, "failed puts are not counted");
     assert_eq!(queue.task_done(), Ok(()));
     assert_eq!(queue.task_done(), Err(TooManyTaskDone));
-    queue.join_blocking();
+    queue.join_blocking().unwrap();
     assert_eq!(
         Queue::<u8>::bounded(0).try_put(1),
         Ok(()),

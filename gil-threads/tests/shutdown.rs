@@ -27,8 +27,8 @@ fn non_daemon_threads_are_joined() {
                 gil.checkpoint();
             }
         });
-        started.wait_blocking();
-        interp.shutdown();
+        started.wait_blocking().unwrap();
+        interp.shutdown().unwrap();
         assert_eq!(done.load(Ordering::SeqCst), LATE_WORK, "{policy:?}");
         assert_eq!(worker.join(), Ok(()));
     }
@@ -53,7 +53,7 @@ fn daemons_unwind_with_shutting_down() {
                 gil.checkpoint();
             }
         });
-        running.wait_blocking();
+        running.wait_blocking().unwrap();
 
         let release2 = Arc::clone(&release);
         let unwound2 = Arc::clone(&unwound);
@@ -73,8 +73,8 @@ fn daemons_unwind_with_shutting_down() {
             unreachable!("a daemon returning into a shut-down interpreter must unwind");
         });
 
-        entered.wait_blocking();
-        interp.shutdown();
+        entered.wait_blocking().unwrap();
+        interp.shutdown().unwrap();
         assert_eq!(cpu.join(), Err(JoinError::ShuttingDown), "{policy:?}");
         release.set();
         assert_eq!(blocked.join(), Err(JoinError::ShuttingDown), "{policy:?}");
@@ -89,11 +89,11 @@ fn daemons_unwind_with_shutting_down() {
 #[test]
 fn nothing_starts_after_shutdown() {
     let interp = util::interpreter(Policy::Fair);
-    interp.shutdown();
+    interp.shutdown().unwrap();
     assert_eq!(interp.spawn(|_| ()).join(), Err(JoinError::ShuttingDown));
     assert_eq!(interp.with_gil(|_| ()), Err(GilError::ShuttingDown));
     // Idempotent.
-    interp.shutdown();
+    interp.shutdown().unwrap();
 }
 
 /// Dropping the interpreter shuts it down and joins its non-daemon threads.
@@ -130,13 +130,13 @@ fn requesting_daemon_does_not_block_shutdown() {
                 gil.checkpoint();
             }
         });
-        go.wait_blocking();
+        go.wait_blocking().unwrap();
         let worker = interp.spawn(|gil| {
             for _ in 0..20_000 {
                 gil.checkpoint();
             }
         });
-        interp.shutdown();
+        interp.shutdown().unwrap();
         assert_eq!(worker.join(), Ok(()));
         assert_eq!(daemon.join(), Err(JoinError::ShuttingDown));
     }

@@ -81,3 +81,22 @@ pub fn wait_until(gil: &mut gil_threads::Gil, mut done: impl FnMut(&mut gil_thre
         gil.allow_threads(std::thread::yield_now);
     }
 }
+
+/// Runs `f` on its own thread and returns its result, failing the test if it has not
+/// finished within the hang guard: a call that would deadlock then fails the test instead of
+/// hanging it (the stuck thread is left behind; the test process still ends).
+#[track_caller]
+pub fn within_guard<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        // The receiver may be gone if the guard fired; nobody wants the result then.
+        let _ = tx.send(outcome);
+    });
+    match rx.recv_timeout(HANG_GUARD) {
+        Ok(Ok(value)) => value,
+        // An assertion failed inside: report it as the test's own failure.
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hung: the call blocked instead of refusing"),
+    }
+}
