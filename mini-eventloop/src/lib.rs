@@ -45,7 +45,8 @@
 //! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
 //!   [`UdpSocket`](net::UdpSocket).
 //! - `blocking`: [`spawn_blocking`] on a bounded pool of helper threads.
-//! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels.
+//! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
+//!   [`Notify`](sync::Notify) (`sync/notify.rs`).
 //! - `stats`: [`Stats`] and [`SlowPoll`].
 //! - `job`: the shared [`Job`] contract on the loop: [`LoopCtx`], [`spawn_job`],
 //!   [`Runtime::run_jobs`].

@@ -2,7 +2,8 @@
 
 #![allow(dead_code)]
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::task::Poll;
 use std::time::Duration;
 
 use mini_eventloop::Runtime;
@@ -31,4 +32,10 @@ pub fn run<F: Future>(fut: F) -> F::Output {
 /// The loopback address with an ephemeral port.
 pub fn any_port() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
+}
+
+/// Polls `fut` exactly once with the current task's waker and gives back what it returned:
+/// used to make a future register (or to check that it would not wait) without awaiting it.
+pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
 }
