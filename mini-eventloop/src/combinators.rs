@@ -119,8 +119,10 @@ impl Wake for ChildWaker {
                 return;
             }
             s.queued[self.index] = true;
+            // Only the first wake since the last drain wakes the task; the drain takes the rest.
+            let first = s.woken.is_empty();
             s.woken.push(self.index);
-            s.parent.clone()
+            if first { s.parent.clone() } else { None }
         };
         // Woken outside the lock: the parent waker may run arbitrary code.
         if let Some(parent) = parent {

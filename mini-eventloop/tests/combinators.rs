@@ -189,3 +189,37 @@ fn select_is_biased_towards_the_first() {
         assert_eq!(second_polls.get(), 0);
     });
 }
+
+/// Children woken from other OS threads, many at once and in any order, all finish: no wake
+/// is lost between a child's waker (on a foreign thread) and the task's next poll.
+#[test]
+fn join_all_children_woken_from_other_threads() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 250;
+    util::run(async {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS * PER_THREAD)
+            .map(|_| oneshot::channel())
+            .unzip();
+        let mut senders = senders.into_iter().enumerate().collect::<Vec<_>>();
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let mine: Vec<_> = senders.drain(..PER_THREAD).collect();
+                std::thread::spawn(move || {
+                    // Send in reverse so the wake order differs from the input order.
+                    for (i, tx) in mine.into_iter().rev() {
+                        tx.send(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let out: Vec<usize> = join_all(receivers)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(out, (0..THREADS * PER_THREAD).collect::<Vec<_>>());
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}
