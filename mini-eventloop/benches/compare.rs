@@ -10,6 +10,9 @@
 //! distribution rather than a mean. Each figure is the median of several runs; the whole
 //! thing takes well under a minute. Goals are ratios against the peers, printed beside the
 //! figures, never asserted.
+//!
+//! The `join_all` figure compares this crate's `join_all` with the `futures` crate's, both on
+//! mini-eventloop (tokio and smol have no `join_all` of their own).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -22,6 +25,8 @@ const ROLE_VAR: &str = "MINI_EVENTLOOP_BENCH_ROLE";
 const SPAWNS: u32 = 100_000;
 /// Yields per task per run of the ping-pong benchmark.
 const YIELDS: u32 = 100_000;
+/// `join_all` benchmark: (children, yields per child) for a wide and a narrow shape.
+const JOIN_SHAPES: [(usize, u32); 2] = [(1_000, 10), (16, 1_000)];
 /// Runs per micro-benchmark (the median is reported).
 const RUNS: usize = 9;
 /// Echo: connections, round trips per connection, payload bytes.
@@ -420,6 +425,35 @@ fn overshoot(rt: Rt) -> (f64, f64) {
     (percentile(&late, 0.5), percentile(&late, 0.99))
 }
 
+/// ns per child poll of `join_all` over `children` futures that each yield `yields` times, on
+/// mini-eventloop: this crate's `join_all` (`ours == true`) or the `futures` crate's.
+fn join_all_cost(ours: bool, children: usize, yields: u32) -> f64 {
+    median(
+        (0..RUNS)
+            .map(|_| {
+                let rt = mini_eventloop::Runtime::new().unwrap();
+                rt.block_on(async {
+                    let child = move |i: usize| async move {
+                        for _ in 0..yields {
+                            mini_eventloop::yield_now().await;
+                        }
+                        i
+                    };
+                    let start = Instant::now();
+                    let out = if ours {
+                        mini_eventloop::join_all((0..children).map(child)).await
+                    } else {
+                        futures::future::join_all((0..children).map(child)).await
+                    };
+                    let took = start.elapsed().as_nanos() as f64;
+                    assert_eq!(out.len(), children);
+                    took / (children as f64 * f64::from(yields + 1))
+                })
+            })
+            .collect(),
+    )
+}
+
 fn main() {
     if let Ok(role) = std::env::var(ROLE_VAR) {
         if let Some(rt) = role.strip_prefix("sleepers:") {
@@ -450,6 +484,16 @@ fn main() {
             v[2],
             v[0] / v[1]
         );
+    }
+    if wanted("join_all") {
+        for (children, yields) in JOIN_SHAPES {
+            let ours = join_all_cost(true, children, yields);
+            let theirs = join_all_cost(false, children, yields);
+            println!(
+                "join_all {children:>5} x {yields:>4} yields ns/child poll  mini {ours:7.1}  futures::join_all {theirs:7.1}  ratio {:.2}",
+                ours / theirs
+            );
+        }
     }
     if wanted("echo") {
         let v: Vec<f64> = Rt::ALL.iter().map(|&r| tcp_echo(r)).collect();
