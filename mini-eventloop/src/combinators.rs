@@ -115,11 +115,13 @@ impl Wake for ChildWaker {
         let parent = {
             let mut s = lock(&self.set.state);
             if s.queued[self.index] {
-                // Already queued: the task was woken when it was, and will see it.
+                // Already queued since the last drain, so the task has been woken already.
                 return;
             }
             s.queued[self.index] = true;
-            // Only the first wake since the last drain wakes the task; the drain takes the rest.
+            // Only the first wake since the last drain wakes the task (a non-empty `woken` means
+            // that wake happened, or that the first poll, which drains everything, is still to
+            // come); the next drain takes the rest. One task wake per poll, not per child.
             let first = s.woken.is_empty();
             s.woken.push(self.index);
             if first { s.parent.clone() } else { None }
