@@ -57,10 +57,9 @@ fn small_run_prints_checked_rows() {
     );
 }
 
-/// `--json` prints one document with the machine's description and a result per runtime.
-#[test]
-fn json_output_is_one_document() {
-    let out = concurrency(&[
+/// Runs one quick JSON trial of the fast-I/O workload with `extra` flags; returns the document.
+fn quick_json(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
         "--workload",
         "fast-io",
         "--tasks",
@@ -69,9 +68,21 @@ fn json_output_is_one_document() {
         "1",
         "--skip-memory",
         "--json",
-    ]);
-    assert!(out.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    ];
+    args.extend_from_slice(extra);
+    let out = concurrency(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// `--json` prints one document with the machine's description and a result per runtime.
+#[test]
+fn json_output_is_one_document() {
+    let doc = quick_json(&[]);
     assert!(doc["environment"]["cores"].as_u64().is_some_and(|c| c >= 1));
     let results = doc["results"].as_array().expect("results is an array");
     assert!(!results.is_empty());
@@ -82,20 +93,7 @@ fn json_output_is_one_document() {
 /// baseline and the event loop always run on one thread, and the table says so.
 #[test]
 fn workers_apply_only_where_there_is_a_choice() {
-    let out = concurrency(&[
-        "--workload",
-        "fast-io",
-        "--tasks",
-        "1",
-        "--workers",
-        "3",
-        "--repeat",
-        "1",
-        "--skip-memory",
-        "--json",
-    ]);
-    assert!(out.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let doc = quick_json(&["--workers", "3"]);
     let results = doc["results"].as_array().expect("results is an array");
     for row in results {
         let expected = match row["runtime"].as_str() {
