@@ -16,7 +16,9 @@ use std::time::Duration;
 use concurrency_shared::{Ctx, Job, block_on};
 
 use crate::cell::GilCell;
-use crate::error::{JoinError, panic_message};
+use concurrency_shared::panic_message;
+
+use crate::error::JoinError;
 use crate::interpreter::Interpreter;
 use crate::thread::JoinHandle;
 use crate::token::{self, Gil, ShutdownUnwind};

@@ -311,14 +311,3 @@ impl fmt::Display for ExecutorShutDown {
 }
 
 impl std::error::Error for ExecutorShutDown {}
-
-/// The panic message of a payload caught at a thread or task boundary.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
-}

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock, panic_message};
+use concurrency_shared::panic_message;
+
+use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock};
 use crate::interpreter::{Interpreter, InterpreterId, Runtime};
 use crate::sync::{self, Mutex};
 use crate::thread::{Builder, JoinHandle};

@@ -10,7 +10,9 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::error::{JoinError, panic_message};
+use concurrency_shared::panic_message;
+
+use crate::error::JoinError;
 use crate::gil::{Admission, Seat};
 use crate::interpreter::{InterpreterId, Registered, Runtime};
 use crate::sync::{self, Condvar, Mutex};

@@ -19,7 +19,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::runtime::{bump, current};
 use crate::sync::oneshot;
-use crate::task::{JoinError, panic_message};
+use concurrency_shared::panic_message;
+
+use crate::task::JoinError;
 
 /// A queued closure.
 type Job = Box<dyn FnOnce() + Send>;

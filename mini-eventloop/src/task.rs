@@ -6,7 +6,6 @@
 //! or the runtime shuts down. The output is stored in the same cell until the handle takes it
 //! (or the task is dropped with no handle left, which detaches it).
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -15,6 +14,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+
+use concurrency_shared::panic_message;
 
 use crate::waker::TaskWaker;
 
@@ -37,17 +38,6 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
-
-/// The message of a caught panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic payload is not a string".to_owned()
-    }
-}
 
 /// Wakes the handle's awaiter, if any.
 fn wake(joiner: Option<Waker>) {

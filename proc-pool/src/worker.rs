@@ -51,6 +51,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
+use concurrency_shared::panic_message;
+
 use crate::WireError;
 use crate::error::{ExitStatus, TaskError};
 use crate::frame::{self, FrameBuf, ItemOutcome};
@@ -683,17 +685,6 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
     let run_ns = sys::monotonic_ns().saturating_sub(started_at);
     out[run_ns_at..run_ns_at + 8].copy_from_slice(&run_ns.to_le_bytes());
     frame::finish_frame(out, at);
-}
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }
 
 /// Writes all of `buf` to a blocking descriptor.

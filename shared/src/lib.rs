@@ -13,6 +13,7 @@
 //! - [`job`]: the [`Job`] and [`Ctx`] traits and what each runtime must do at each method.
 //! - [`blocking`]: [`BlockingCtx`] and [`block_on`], the plain blocking context: the sequential
 //!   baseline, and what a process-pool worker runs a job with.
+//! - [`panic`](mod@panic): [`panic_message`], the text of a caught panic, for the runtimes' join errors.
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
 //! - `limits` (feature `workloads`): `raise_nofile_limit` and `stress_connections`, the only
@@ -35,6 +36,7 @@
 
 pub mod blocking;
 pub mod job;
+pub mod panic;
 pub mod wire;
 
 #[cfg(feature = "workloads")]
@@ -48,4 +50,5 @@ pub use blocking::{BlockingCtx, block_on, run_blocking};
 pub use job::{Ctx, Job};
 #[cfg(feature = "workloads")]
 pub use limits::{NofileLimit, raise_nofile_limit, stress_connections};
+pub use panic::panic_message;
 pub use wire::{Wire, WireError};
