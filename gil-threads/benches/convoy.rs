@@ -5,7 +5,6 @@
 //!
 //! Run: `cargo bench -p gil-threads --bench convoy`.
 
-use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -13,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use gil_threads::{Interpreter, Policy};
+
+mod util;
 
 /// Round trips per run alone (and beside a CPU thread under `IoPriority`; fewer under the
 /// other policies, where each round trip waits about one switch interval).
@@ -50,18 +51,7 @@ fn rate(policy: Policy, addr: SocketAddr, cpu_threads: usize, round_trips: u32) 
     let cpu: Vec<_> = (0..cpu_threads)
         .map(|_| {
             let stop = Arc::clone(&stop);
-            interp.spawn(move |gil| {
-                let mut x = 1u64;
-                while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..100 {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                    }
-                    black_box(x);
-                    gil.checkpoint();
-                }
-            })
+            interp.spawn(move |gil| util::spin_until_stopped(gil, &stop, 1))
         })
         .collect();
     let echo = interp.spawn(move |gil| {

@@ -3,12 +3,13 @@
 //!
 //! Run: `cargo bench -p gil-threads --bench fairness`.
 
-use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gil_threads::{Interpreter, Policy};
+
+mod util;
 
 /// CPU-bound threads.
 const THREADS: usize = 4;
@@ -37,16 +38,7 @@ fn main() {
             .map(|t| {
                 let stop = Arc::clone(&stop);
                 interp.spawn(move |gil| {
-                    let mut x = t as u64 + 1;
-                    while !stop.load(Ordering::Relaxed) {
-                        for _ in 0..100 {
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
-                        }
-                        black_box(x);
-                        gil.checkpoint();
-                    }
+                    util::spin_until_stopped(gil, &stop, t as u64 + 1);
                     gil.current_thread().id
                 })
             })
