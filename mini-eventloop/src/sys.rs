@@ -1,11 +1,13 @@
 //! The system calls this crate makes itself (everything else goes through `mio`): a Linux
-//! `timerfd`, which gives the poll sub-millisecond deadlines.
+//! `timerfd`, which gives the poll sub-millisecond deadlines, and a second `listen` that sets a
+//! listener's backlog (`mio` always asks for 128).
 //!
-//! Invariant: each `unsafe` call gets a descriptor this module owns (an [`OwnedFd`]) and
-//! pointers to live, correctly typed locals; every result is checked.
+//! Invariant: each `unsafe` call gets a descriptor this module owns (an [`OwnedFd`]) or one
+//! borrowed from a live socket for the call's duration, and pointers to live, correctly typed
+//! locals; every result is checked.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// A non-blocking, close-on-exec `CLOCK_MONOTONIC` timer descriptor. It becomes readable when
@@ -76,4 +78,15 @@ impl TimerFd {
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// Calls `listen` again on a socket that already listens: Linux then applies the new backlog to
+/// the existing accept queue (and clamps it to `net.core.somaxconn`).
+pub(crate) fn set_backlog(listener: &impl AsFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: `listen` only reads its two integer arguments; the descriptor is borrowed from a
+    // live socket for the duration of the call, so it cannot be closed or reused meanwhile.
+    if unsafe { libc::listen(listener.as_fd().as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

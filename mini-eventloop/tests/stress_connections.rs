@@ -7,13 +7,15 @@
 mod util;
 
 use std::cell::RefCell;
+use std::io;
 use std::rc::Rc;
 
 use mini_eventloop::net::{TcpListener, TcpStream};
 use mini_eventloop::sync::{mpsc, oneshot};
 use mini_eventloop::{Runtime, spawn, timeout};
 
-/// The most connects in flight at once (the listener's backlog is 1024).
+/// The most connects in flight at once, below the listener's backlog
+/// ([`mini_eventloop::net::DEFAULT_BACKLOG`]).
 const IN_FLIGHT: usize = 1_000;
 
 /// Proves that `connections` connections are open at once, each having echoed its id.
@@ -49,20 +51,36 @@ fn stress(connections: usize) {
                     let (release_tx, release_rx) = oneshot::channel::<()>();
                     releases.borrow_mut().push(release_tx);
                     clients.push(spawn(async move {
-                        let mut s = TcpStream::connect(addr).await.unwrap();
-                        let id = (id as u64).to_le_bytes();
-                        s.write_all(&id).await.unwrap();
-                        let mut back = [0; 8];
-                        s.read_exact(&mut back).await.unwrap();
-                        assert_eq!(back, id);
-                        echoed.send(()).unwrap();
-                        // Hold the connection open until every client is connected.
-                        release_rx.await.unwrap();
-                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                        let echoed_back = async {
+                            let mut s = TcpStream::connect(addr).await?;
+                            let sent = (id as u64).to_le_bytes();
+                            s.write_all(&sent).await?;
+                            let mut back = [0; 8];
+                            s.read_exact(&mut back).await?;
+                            if back != sent {
+                                return Err(io::Error::other(format!("echoed {back:?}")));
+                            }
+                            Ok(s)
+                        };
+                        // A failure is reported to the waiting test instead of leaving it
+                        // waiting for an echo that will never come.
+                        match echoed_back.await {
+                            Ok(s) => {
+                                echoed.send(Ok(())).unwrap();
+                                // Hold the connection open until every client is connected.
+                                release_rx.await.unwrap();
+                                s.shutdown(std::net::Shutdown::Write).unwrap();
+                            }
+                            Err(e) => {
+                                let _ = echoed.send(Err(format!("client {id}: {e}")));
+                            }
+                        }
                     }));
                 }
                 for _ in 0..wave {
-                    echoed_rx.recv().await.unwrap();
+                    if let Err(e) = echoed_rx.recv().await.unwrap() {
+                        panic!("{e} (after {started} connections were open)");
+                    }
                 }
                 started += wave;
             }

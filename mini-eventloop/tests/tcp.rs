@@ -123,3 +123,36 @@ fn connect_refused() {
 fn bind_outside_runtime_is_an_error() {
     assert!(TcpListener::bind(util::any_port()).is_err());
 }
+
+/// The listener's accept queue holds a burst far beyond the 128 that `std` and `mio` ask for:
+/// 600 clients complete their handshakes one after another while nobody accepts. With a queue
+/// of 128, the 130th connect's SYN would be dropped and the connect would time out instead.
+#[test]
+fn accept_queue_holds_a_burst_of_connects() {
+    const BURST: usize = 600;
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients = Vec::with_capacity(BURST);
+        for i in 0..BURST {
+            // Blocking connects on the loop's thread are fine here: the kernel completes a
+            // loopback handshake by itself, and no task of this test needs to run meanwhile.
+            let client = std::net::TcpStream::connect_timeout(&addr, util::HANG_GUARD / 4)
+                .unwrap_or_else(|e| panic!("connect {i} of {BURST} did not complete: {e}"));
+            clients.push(client);
+        }
+        // Every queued connection is really there to accept.
+        for _ in 0..BURST {
+            listener.accept().await.unwrap();
+        }
+    });
+}
+
+/// A negative backlog is refused with a typed error instead of being passed to the kernel.
+#[test]
+fn negative_backlog_is_refused() {
+    util::run(async {
+        let err = TcpListener::bind_with_backlog(util::any_port(), -1).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    });
+}

@@ -8,6 +8,7 @@ mod tcp;
 mod udp;
 
 pub use tcp::{
-    ACCEPT_BACKOFF, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener, TcpStream, WriteHalf,
+    ACCEPT_BACKOFF, DEFAULT_BACKLOG, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener,
+    TcpStream, WriteHalf,
 };
 pub use udp::UdpSocket;

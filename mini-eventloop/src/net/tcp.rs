@@ -20,6 +20,10 @@ use crate::runtime::bump;
 /// per 10 ms), short enough that a freed descriptor is put to use within a human-invisible delay.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
+/// The accept-queue length [`TcpListener::bind`] asks for, as tokio does: room for a burst of
+/// about a thousand connects, where the 128 of `std` and `mio` overflows.
+pub const DEFAULT_BACKLOG: i32 = 1_024;
+
 /// True for the errors that mean "no descriptor or memory for the new socket right now".
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(
@@ -74,13 +78,38 @@ impl std::fmt::Debug for TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (with `SO_REUSEADDR`, backlog 1024) on the current runtime.
+    /// Binds to `addr` (with `SO_REUSEADDR`) with a backlog of [`DEFAULT_BACKLOG`] on the
+    /// current runtime.
     ///
     /// # Errors
     ///
     /// The bind error, or an error if called outside a runtime.
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind_with_backlog(addr, DEFAULT_BACKLOG)
+    }
+
+    /// Binds to `addr` with room for `backlog` connections that completed their handshake
+    /// but are not accepted yet (the kernel caps it at `net.core.somaxconn`).
+    ///
+    /// Size it for the connects a burst of clients has in flight at once: when the queue is
+    /// full, Linux drops the client's final handshake ACK, the client believes it is connected
+    /// and may send, and the connection stalls on retransmits or is reset.
+    ///
+    /// # Errors
+    ///
+    /// The bind or `listen` error (a `backlog` below 0 is refused with `InvalidInput`), or an
+    /// error if called outside a runtime.
+    pub fn bind_with_backlog(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+        if backlog < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("listen backlog must not be negative, got {backlog}"),
+            ));
+        }
+        // `mio` binds and listens with a backlog of 128 (as `std` does); a second `listen`
+        // resizes the queue before any task can accept from it.
         let listener = mio::net::TcpListener::bind(addr)?;
+        crate::sys::set_backlog(&listener, backlog)?;
         Ok(TcpListener {
             io: IoSource::new(listener)?,
         })
