@@ -46,6 +46,8 @@
 //! - `error`: [`TaskError`], [`ExitStatus`], [`BuildError`].
 //! - `stats`: [`PoolStats`].
 //! - `sys`: every system call, behind safe wrappers.
+//! - `fault` (feature `fault-injection`, for the pool's own tests): a task asks its worker to
+//!   garble its answer or break the answer stream's framing.
 //!
 //! # Implementation
 //!
@@ -56,6 +58,8 @@
 //! place.
 
 mod error;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod frame;
 mod imap;
 mod manager;
@@ -75,8 +79,8 @@ pub use result::AsyncResult;
 pub use stats::PoolStats;
 pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};
 
-#[doc(hidden)]
-pub use worker::{break_answer_framing, garble_next_answer};
+#[cfg(feature = "fault-injection")]
+pub use fault::{break_answer_framing, garble_next_answer};
 
 /// The README's code blocks, compiled and run as doctests so its quick start stays true.
 #[cfg(doctest)]

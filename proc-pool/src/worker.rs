@@ -49,7 +49,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use concurrency_shared::panic_message;
 
@@ -111,28 +111,6 @@ pub(crate) struct Spec {
 
 /// Set in a worker right after the fork; makes the pool's panic hook silent there.
 static IN_WORKER: AtomicBool = AtomicBool::new(false);
-
-/// How the worker should spoil its next answer (test hooks): 0 not at all, [`GARBLE_BODY`],
-/// or [`GARBLE_LENGTH`].
-static GARBLE_NEXT_ANSWER: AtomicU8 = AtomicU8::new(0);
-/// Send a well-delimited frame whose body is garbage.
-const GARBLE_BODY: u8 = 1;
-/// Send a length prefix no frame can have.
-const GARBLE_LENGTH: u8 = 2;
-
-/// Test hook: called from inside a task, makes the worker send a malformed answer for the
-/// current chunk (a well-delimited frame whose body is garbage).
-#[doc(hidden)]
-pub fn garble_next_answer() {
-    GARBLE_NEXT_ANSWER.store(GARBLE_BODY, Ordering::Relaxed);
-}
-
-/// Test hook: called from inside a task, makes the worker send an absurd length prefix for
-/// the current chunk's answer, so that the rest of its stream cannot be framed.
-#[doc(hidden)]
-pub fn break_answer_framing() {
-    GARBLE_NEXT_ANSWER.store(GARBLE_LENGTH, Ordering::Relaxed);
-}
 
 /// Installs, once per process, a panic hook that stays silent in workers and calls the
 /// previous hook everywhere else. Called in the parent before any fork, so that a panic in a
@@ -628,15 +606,8 @@ fn serve(
             chunks += 1;
             progress[CHANGED_AT].store(sys::monotonic_ns(), Ordering::Relaxed);
             progress[COMPLETED].store(chunks, Ordering::Release);
-            match GARBLE_NEXT_ANSWER.swap(0, Ordering::Relaxed) {
-                GARBLE_BODY => {
-                    answer.truncate(8);
-                    answer.extend_from_slice(b"not a result frame");
-                    frame::finish_frame(&mut answer, 0);
-                }
-                GARBLE_LENGTH => answer[..8].copy_from_slice(&[0xff; 8]),
-                _ => {}
-            }
+            #[cfg(feature = "fault-injection")]
+            crate::fault::spoil_if_asked(&mut answer);
             if write_all(result_tx, &answer).is_err() {
                 sys::exit_now(EXIT_PIPE_FAILED);
             }
