@@ -7,8 +7,8 @@
 //!
 //! A bench binary rather than criterion because two of the figures (peak RSS of 100,000
 //! sleeping tasks, and timer overshoot percentiles) need a fresh process per runtime and a
-//! distribution rather than a mean. Each figure is the median of several runs; the whole
-//! thing takes well under a minute. Goals are ratios against the peers, printed beside the
+//! distribution rather than a mean. Each figure is the median of several runs, taken round by
+//! round across the runtimes (see [`interleaved`]); the whole thing takes well under a minute. Goals are ratios against the peers, printed beside the
 //! figures, never asserted.
 //!
 //! The `join_all` figure compares this crate's `join_all` with the `futures` crate's, both on
@@ -34,7 +34,7 @@ const ECHO_CONNECTIONS: usize = 100;
 const ECHO_ROUND_TRIPS: usize = 200;
 const ECHO_PAYLOAD: usize = 64;
 /// Echo runs (the median is reported).
-const ECHO_RUNS: usize = 5;
+const ECHO_RUNS: usize = 9;
 /// Sleeping tasks in the many-timers benchmark.
 const SLEEPERS: usize = 100_000;
 /// Child processes per runtime for the many-timers benchmark.
@@ -127,26 +127,39 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Measures every subject `runs` times, round by round, each round starting one subject later
+/// (a, b, c; then b, c, a; ...), and gives each subject's median in `subjects`' order. On a
+/// shared 2-core machine a burst of noise lasts long enough to spoil several runs in a row:
+/// interleaved, it spoils one run of each subject alike instead of all runs of one.
+fn interleaved<S: Copy>(
+    subjects: &[S],
+    runs: usize,
+    mut measure: impl FnMut(S) -> f64,
+) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(runs); subjects.len()];
+    for round in 0..runs {
+        for k in 0..subjects.len() {
+            let i = (round + k) % subjects.len();
+            samples[i].push(measure(subjects[i]));
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i]
 }
 
-/// ns per spawn + await of an empty task.
+/// ns per spawn + await of an empty task, one run.
 fn spawn_await(rt: Rt) -> f64 {
-    median(
-        (0..RUNS)
-            .map(|_| {
-                on!(rt, |spawn| {
-                    let start = Instant::now();
-                    for _ in 0..SPAWNS {
-                        spawn!(async {}).await;
-                    }
-                    start.elapsed().as_nanos() as f64 / f64::from(SPAWNS)
-                })
-            })
-            .collect(),
-    )
+    on!(rt, |spawn| {
+        let start = Instant::now();
+        for _ in 0..SPAWNS {
+            spawn!(async {}).await;
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(SPAWNS)
+    })
 }
 
 /// A yield for each runtime.
@@ -158,46 +171,34 @@ async fn yield_once(rt: Rt) {
     }
 }
 
-/// ns per yield, two tasks yielding to each other.
+/// ns per yield, two tasks yielding to each other, one run.
 fn yield_ping_pong(rt: Rt) -> f64 {
-    median(
-        (0..RUNS)
-            .map(|_| {
-                on!(rt, |spawn| {
-                    let start = Instant::now();
-                    let a = spawn!(async move {
-                        for _ in 0..YIELDS {
-                            yield_once(rt).await;
-                        }
-                    });
-                    let b = spawn!(async move {
-                        for _ in 0..YIELDS {
-                            yield_once(rt).await;
-                        }
-                    });
-                    futures::join!(a, b);
-                    start.elapsed().as_nanos() as f64 / f64::from(2 * YIELDS)
-                })
-            })
-            .collect(),
-    )
+    on!(rt, |spawn| {
+        let start = Instant::now();
+        let a = spawn!(async move {
+            for _ in 0..YIELDS {
+                yield_once(rt).await;
+            }
+        });
+        let b = spawn!(async move {
+            for _ in 0..YIELDS {
+                yield_once(rt).await;
+            }
+        });
+        futures::join!(a, b);
+        start.elapsed().as_nanos() as f64 / f64::from(2 * YIELDS)
+    })
 }
 
-/// Round trips per second: an echo server and `ECHO_CONNECTIONS` clients on one thread.
+/// Round trips per second: an echo server and `ECHO_CONNECTIONS` clients on one thread, one
+/// run.
 fn tcp_echo(rt: Rt) -> f64 {
-    let total = (ECHO_CONNECTIONS * ECHO_ROUND_TRIPS) as f64;
-    median(
-        (0..ECHO_RUNS)
-            .map(|_| {
-                let secs = match rt {
-                    Rt::Mini => echo_mini(),
-                    Rt::Tokio => echo_tokio(),
-                    Rt::Smol => echo_smol(),
-                };
-                total / secs
-            })
-            .collect(),
-    )
+    let secs = match rt {
+        Rt::Mini => echo_mini(),
+        Rt::Tokio => echo_tokio(),
+        Rt::Smol => echo_smol(),
+    };
+    (ECHO_CONNECTIONS * ECHO_ROUND_TRIPS) as f64 / secs
 }
 
 fn echo_mini() -> f64 {
@@ -426,32 +427,26 @@ fn overshoot(rt: Rt) -> (f64, f64) {
 }
 
 /// ns per child poll of `join_all` over `children` futures that each yield `yields` times, on
-/// mini-eventloop: this crate's `join_all` (`ours == true`) or the `futures` crate's.
+/// mini-eventloop: this crate's `join_all` (`ours == true`) or the `futures` crate's; one run.
 fn join_all_cost(ours: bool, children: usize, yields: u32) -> f64 {
-    median(
-        (0..RUNS)
-            .map(|_| {
-                let rt = mini_eventloop::Runtime::new().unwrap();
-                rt.block_on(async {
-                    let child = move |i: usize| async move {
-                        for _ in 0..yields {
-                            mini_eventloop::yield_now().await;
-                        }
-                        i
-                    };
-                    let start = Instant::now();
-                    let out = if ours {
-                        mini_eventloop::join_all((0..children).map(child)).await
-                    } else {
-                        futures::future::join_all((0..children).map(child)).await
-                    };
-                    let took = start.elapsed().as_nanos() as f64;
-                    assert_eq!(out.len(), children);
-                    took / (children as f64 * f64::from(yields + 1))
-                })
-            })
-            .collect(),
-    )
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    rt.block_on(async {
+        let child = move |i: usize| async move {
+            for _ in 0..yields {
+                mini_eventloop::yield_now().await;
+            }
+            i
+        };
+        let start = Instant::now();
+        let out = if ours {
+            mini_eventloop::join_all((0..children).map(child)).await
+        } else {
+            futures::future::join_all((0..children).map(child)).await
+        };
+        let took = start.elapsed().as_nanos() as f64;
+        assert_eq!(out.len(), children);
+        took / (children as f64 * f64::from(yields + 1))
+    })
 }
 
 fn main() {
@@ -466,7 +461,7 @@ fn main() {
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     println!("mini-eventloop vs tokio current-thread vs smol LocalExecutor (same run)\n");
     if wanted("spawn") {
-        let v: Vec<f64> = Rt::ALL.iter().map(|&r| spawn_await(r)).collect();
+        let v = interleaved(&Rt::ALL, RUNS, spawn_await);
         println!(
             "spawn+await     ns/task     mini {:7.1}  tokio {:7.1}  smol {:7.1}  ratio vs faster peer {:.2}",
             v[0],
@@ -476,7 +471,7 @@ fn main() {
         );
     }
     if wanted("yield") {
-        let v: Vec<f64> = Rt::ALL.iter().map(|&r| yield_ping_pong(r)).collect();
+        let v = interleaved(&Rt::ALL, RUNS, yield_ping_pong);
         println!(
             "yield ping-pong ns/yield    mini {:7.1}  tokio {:7.1}  smol {:7.1}  ratio vs tokio {:.2}",
             v[0],
@@ -487,8 +482,10 @@ fn main() {
     }
     if wanted("join_all") {
         for (children, yields) in JOIN_SHAPES {
-            let ours = join_all_cost(true, children, yields);
-            let theirs = join_all_cost(false, children, yields);
+            let v = interleaved(&[true, false], RUNS, |ours| {
+                join_all_cost(ours, children, yields)
+            });
+            let (ours, theirs) = (v[0], v[1]);
             println!(
                 "join_all {children:>5} x {yields:>4} yields ns/child poll  mini {ours:7.1}  futures::join_all {theirs:7.1}  ratio {:.2}",
                 ours / theirs
@@ -496,7 +493,7 @@ fn main() {
         }
     }
     if wanted("echo") {
-        let v: Vec<f64> = Rt::ALL.iter().map(|&r| tcp_echo(r)).collect();
+        let v = interleaved(&Rt::ALL, ECHO_RUNS, tcp_echo);
         println!(
             "tcp echo        krt/s       mini {:7.1}  tokio {:7.1}  smol {:7.1}  ratio vs tokio {:.2}",
             v[0] / 1e3,
