@@ -3,7 +3,7 @@
 //! - `round_trip`: one `apply` on an idle pool vs a raw 8-byte pipe ping-pong between two
 //!   processes (goal: ≤ 3×);
 //! - `map_100k`: 100,000 tiny tasks with chunk size 1 and auto (goal: ≥ 10× and ≥ 1× Python's
-//!   `Pool(2)` on this machine: 63,000 and 11 million tasks/s);
+//!   `Pool(2)`, which `python3 proc-pool/benches/python_pool.py` measures on the same machine);
 //! - `primes`: the shared CPU-bound prime count in coarse chunks: sequential, this pool with 2
 //!   workers, rayon with 2 threads (goal: ≥ 1.9× sequential, ≥ 0.95× rayon);
 //! - `start_shutdown`: `Pool::new(n)` then `join`, for 2 and 8 workers.
