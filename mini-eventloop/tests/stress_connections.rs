@@ -1,5 +1,7 @@
 //! `stress_connections()` (about 9,700 here) TCP connections open at once on loopback, each
-//! echoing through the loop, connected in waves of at most [`IN_FLIGHT`] connects.
+//! echoing through the loop, connected in waves of at most `connects_in_flight()` connects
+//! (1,000 here), which the listener's backlog ([`mini_eventloop::net::DEFAULT_BACKLOG`])
+//! always holds.
 //!
 //! It raises the process's open-file limit, so it runs alone: `harness = false`, its own
 //! `main`, which prints a closing line like the harness does.
@@ -14,12 +16,9 @@ use mini_eventloop::net::{TcpListener, TcpStream};
 use mini_eventloop::sync::{mpsc, oneshot};
 use mini_eventloop::{Runtime, spawn, timeout};
 
-/// The most connects in flight at once, below the listener's backlog
-/// ([`mini_eventloop::net::DEFAULT_BACKLOG`]).
-const IN_FLIGHT: usize = 1_000;
-
-/// Proves that `connections` connections are open at once, each having echoed its id.
-fn stress(connections: usize) {
+/// Proves that `connections` connections are open at once, each having echoed its id, with at
+/// most `in_flight` connects pending at a time.
+fn stress(connections: usize, in_flight: usize) {
     let rt = Runtime::builder().event_capacity(4096).build().unwrap();
     rt.block_on(async {
         timeout(util::HANG_GUARD, async {
@@ -45,7 +44,7 @@ fn stress(connections: usize) {
             let mut clients = Vec::with_capacity(connections);
             let mut started = 0;
             while started < connections {
-                let wave = IN_FLIGHT.min(connections - started);
+                let wave = in_flight.min(connections - started);
                 for id in started..started + wave {
                     let echoed = echoed_tx.clone();
                     let (release_tx, release_rx) = oneshot::channel::<()>();
@@ -101,8 +100,9 @@ fn stress(connections: usize) {
 
 fn main() {
     let connections = concurrency_shared::stress_connections();
+    let in_flight = concurrency_shared::connects_in_flight();
     println!("running 1 test");
-    stress(connections);
+    stress(connections, in_flight);
     println!("test stress_connections ({connections} connections) ... ok");
     println!("\ntest result: ok. 1 passed, 0 failed");
 }

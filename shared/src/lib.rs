@@ -17,7 +17,8 @@
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
 //! - `limits` (feature `workloads`): `raise_nofile_limit` and `stress_connections`, the only
-//!   places anything touches the process's open-file limit.
+//!   places anything touches the process's open-file limit, and `connects_in_flight`, how many
+//!   connects a test may have pending without overflowing an accept queue.
 //! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
 //!   mixed), each a [`Job`] that is also [`Wire`].
 //! - `fixture` (feature `workloads`): a loopback TCP server over `mio` that answers
@@ -49,6 +50,6 @@ pub mod workloads;
 pub use blocking::{BlockingCtx, block_on, run_blocking};
 pub use job::{Ctx, Job};
 #[cfg(feature = "workloads")]
-pub use limits::{NofileLimit, raise_nofile_limit, stress_connections};
+pub use limits::{NofileLimit, connects_in_flight, raise_nofile_limit, stress_connections};
 pub use panic::panic_message;
 pub use wire::{Wire, WireError};

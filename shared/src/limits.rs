@@ -1,6 +1,7 @@
-//! The process's open-file limit: the only code in the workspace that changes it, and only when
-//! a program or test calls [`raise_nofile_limit`] explicitly (a library never does it behind
-//! its user's back).
+//! The limits that size the stress tests: the process's open-file limit (the only code in the
+//! workspace that changes it, and only when a program or test calls [`raise_nofile_limit`]
+//! explicitly: a library never does it behind its user's back), and the kernel's cap on a
+//! listener's accept queue, which bounds how many connects may be in flight at once.
 
 use std::io;
 
@@ -11,6 +12,13 @@ const DESCRIPTOR_MARGIN: u64 = 512;
 /// The most connections a stress test is sized for, even where the limit would allow more:
 /// enough to show the model's behaviour, bounded so a test stays quick.
 const MAX_STRESS_CONNECTIONS: u64 = 10_000;
+
+/// The most connects a stress test keeps in flight, where the accept queue allows it.
+const MAX_CONNECTS_IN_FLIGHT: usize = 1_000;
+
+/// The accept-queue cap assumed when `net.core.somaxconn` cannot be read: the kernel default
+/// before Linux 5.4, the smallest a Linux machine is likely to have.
+const FALLBACK_SOMAXCONN: usize = 128;
 
 /// The open-file limit after [`raise_nofile_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,4 +66,41 @@ pub fn stress_connections() -> usize {
     let hard = raise_nofile_limit().map_or(1_024, |l| l.hard);
     let by_limit = hard.saturating_sub(DESCRIPTOR_MARGIN) / 2;
     usize::try_from(by_limit.min(MAX_STRESS_CONNECTIONS)).unwrap_or(usize::MAX)
+}
+
+/// How many connects a loopback test may have in flight at once (started, not yet accepted)
+/// without overflowing a listener's accept queue: `min(1_000, somaxconn / 2)`, where
+/// `somaxconn` (4,096 here) is the kernel's cap on any listener's backlog.
+///
+/// Past the queue's length Linux drops the clients' handshake packets: connects stall for a
+/// one-second retransmit, and a client that believes it is connected and writes may be reset.
+/// Half the cap leaves room for connections that completed but were not accepted yet. If
+/// `/proc/sys/net/core/somaxconn` cannot be read, 128 is assumed (64 in flight).
+pub fn connects_in_flight() -> usize {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(FALLBACK_SOMAXCONN);
+    (somaxconn / 2).clamp(1, MAX_CONNECTS_IN_FLIGHT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound follows the kernel's cap and stays within 1..=1,000: never zero (a test would
+    /// make no progress) and never more than the accept queue could hold.
+    #[test]
+    fn connects_in_flight_follows_somaxconn() {
+        let n = connects_in_flight();
+        assert!((1..=MAX_CONNECTS_IN_FLIGHT).contains(&n), "{n}");
+        if let Ok(text) = std::fs::read_to_string("/proc/sys/net/core/somaxconn") {
+            let somaxconn: usize = text.trim().parse().unwrap();
+            assert!(
+                n <= somaxconn / 2 || somaxconn < 2,
+                "{n} in flight, somaxconn {somaxconn}"
+            );
+            assert!(n == MAX_CONNECTS_IN_FLIGHT || n == (somaxconn / 2).max(1));
+        }
+    }
 }

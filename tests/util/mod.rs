@@ -90,9 +90,13 @@ static MAX_INSIDE: AtomicU32 = AtomicU32::new(0);
 /// Probes between the start of their connect and its end, in this process.
 static CONNECTING: AtomicUsize = AtomicUsize::new(0);
 
-/// The most connects a process's probes have in flight at once: the listen backlog
-/// (`somaxconn`, 4,096 here) is never the limit, so no SYN is dropped and retried.
-const MAX_CONNECTING: usize = 1_000;
+/// The most connects a process's probes have in flight at once
+/// (`concurrency_shared::connects_in_flight()`, 1,000 here): the fixture's accept queue is
+/// never the limit, so no handshake is dropped and retried.
+fn max_connecting() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(concurrency_shared::connects_in_flight)
+}
 
 /// Resets the gauge of probes inside interpreter code.
 pub fn reset_gauge() {
@@ -171,11 +175,11 @@ fn spin(steps: u64) -> u64 {
     })
 }
 
-/// One request and its echo, with at most [`MAX_CONNECTING`] connects in flight per process.
+/// One request and its echo, with at most [`max_connecting`] connects in flight per process.
 async fn round_trip<C: Ctx>(cx: &mut C, server: SocketAddr) -> Result<(), String> {
     while CONNECTING
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-            (n < MAX_CONNECTING).then_some(n + 1)
+            (n < max_connecting()).then_some(n + 1)
         })
         .is_err()
     {
