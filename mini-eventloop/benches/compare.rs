@@ -8,8 +8,8 @@
 //! A bench binary rather than criterion because two of the figures (peak RSS of 100,000
 //! sleeping tasks, and timer overshoot percentiles) need a fresh process per runtime and a
 //! distribution rather than a mean. Each figure is the median of several runs, taken round by
-//! round across the runtimes (see [`interleaved`]); the whole thing takes well under a minute. Goals are ratios against the peers, printed beside the
-//! figures, never asserted.
+//! round across the runtimes (see [`interleaved`]); the whole thing takes well under a minute.
+//! Goals are ratios against the peers, printed beside the figures, never asserted.
 //!
 //! The `join_all` figure compares this crate's `join_all` with the `futures` crate's, both on
 //! mini-eventloop (tokio and smol have no `join_all` of their own).
