@@ -13,6 +13,8 @@
 //! - [`job`]: the [`Job`] and [`Ctx`] traits and what each runtime must do at each method.
 //! - [`blocking`]: [`BlockingCtx`] and [`block_on`], the plain blocking context: the sequential
 //!   baseline, and what a process-pool worker runs a job with.
+//! - [`deadline`]: [`deadline_after`], the one rule for a caller's `Duration`: a deadline past
+//!   what an `Instant` holds is "no deadline", never a panic.
 //! - [`panic`](mod@panic): [`panic_message`], the text of a caught panic, for the runtimes' join errors.
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
@@ -36,6 +38,7 @@
 //! never panic on input) are in `wire.rs`.
 
 pub mod blocking;
+pub mod deadline;
 pub mod job;
 pub mod panic;
 pub mod wire;
@@ -48,6 +51,7 @@ pub mod limits;
 pub mod workloads;
 
 pub use blocking::{BlockingCtx, block_on, run_blocking};
+pub use deadline::{deadline_after, deadline_from, remaining};
 pub use job::{Ctx, Job};
 #[cfg(feature = "workloads")]
 pub use limits::{NofileLimit, connects_in_flight, raise_nofile_limit, stress_connections};
