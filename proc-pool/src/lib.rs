@@ -38,6 +38,11 @@
 //! - `manager`: the manager thread's `mio` poll loop over worker pipes and pidfds.
 //! - `worker`: a worker's whole life cycle: fork, serve, end, replacement, and the fork-safety
 //!   rules of the child.
+//! - `forkserver`: [`StartMethod::ForkServer`]: the server process (entered from an
+//!   `.init_array` constructor), its protocol, and the pool's side of it.
+//! - `image`: which loaded object holds a function, at which offset, and whether the pool's
+//!   workers have it (what each start method accepts).
+//! - `server_sys`: the system calls only the fork server needs (`SCM_RIGHTS`, `posix_spawn`).
 //! - `task`: how a call becomes a frame (trampolines, the process token) and the SAFETY
 //!   argument for sending code addresses.
 //! - `frame`: the frame formats and the buffer that cuts a pipe's bytes into frames.
@@ -60,11 +65,14 @@
 mod error;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod forkserver;
 mod frame;
+mod image;
 mod imap;
 mod manager;
 mod pool;
 mod result;
+mod server_sys;
 mod stats;
 mod sys;
 mod task;

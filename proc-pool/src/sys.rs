@@ -407,6 +407,43 @@ impl AsRawFd for PidFd {
     }
 }
 
+// The fork server's additions (`forkserver.rs`): a pidfd received from the server, and a
+// counters page shared through a file instead of through `fork`.
+
+impl PidFd {
+    /// Takes ownership of a pidfd another process opened and passed to us (`SCM_RIGHTS`). The
+    /// process is not our child: it can be signalled and polled, not waited for.
+    pub fn adopt(fd: OwnedFd, pid: libc::pid_t) -> PidFd {
+        PidFd { fd, pid }
+    }
+}
+
+/// How long the file behind [`SharedCounters::map_file`] must be.
+pub const COUNTERS_FILE_LEN: usize = PAGE;
+
+impl SharedCounters {
+    /// Maps the first page of `file` (a memfd of at least [`PAGE`] zeroed bytes), shared with
+    /// every process that maps the same file.
+    pub fn map_file(file: BorrowedFd<'_>) -> io::Result<SharedCounters> {
+        // SAFETY: a fresh shared mapping of a file we hold open; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(SharedCounters { ptr })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
