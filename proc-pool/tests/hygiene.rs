@@ -8,7 +8,6 @@ mod util;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
 
