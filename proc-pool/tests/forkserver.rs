@@ -10,7 +10,7 @@ mod util;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use proc_pool::{Pool, StartMethod, TaskError};
+use proc_pool::{ExitStatus, Pool, StartMethod, TaskError};
 
 fn square(x: u64) -> u64 {
     x * x
@@ -197,6 +197,36 @@ fn stopped_server_breaks_pool() {
     assert!(util::children().is_empty(), "{:?}", util::children());
 }
 
+fn exits_3(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; the test wants an exit that runs no handlers.
+    unsafe { libc::_exit(3) }
+}
+
+/// With `SIGCHLD` ignored in the pool's process (inherited across `exec`, so a program cannot
+/// always prevent it), a fork-server pool still reports a dead worker's exact status, replaces
+/// it, and `join` returns: the server is spawned with default dispositions, so it, not the
+/// kernel, reaps the workers.
+fn sigchld_ignored_still_reports() {
+    // SAFETY: installing SIG_IGN runs no code of ours in a signal context.
+    let previous = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = server_pool(1);
+    let died = pool.apply(exits_3, 0);
+    assert!(
+        matches!(
+            died,
+            Err(TaskError::WorkerDied {
+                status: ExitStatus::Exited(3),
+                ..
+            })
+        ),
+        "{died:?}"
+    );
+    assert_eq!(pool.apply(square, 6), Ok(36));
+    pool.join();
+    // SAFETY: restores the disposition saved above.
+    unsafe { libc::signal(libc::SIGCHLD, previous) };
+}
+
 fn prints_partial_line(x: u64) -> u64 {
     print!("[task {x} partial]");
     x
@@ -273,6 +303,10 @@ fn main() {
             ),
             ("killed_server_breaks_pool", killed_server_breaks_pool),
             ("stopped_server_breaks_pool", stopped_server_breaks_pool),
+            (
+                "sigchld_ignored_still_reports",
+                sigchld_ignored_still_reports,
+            ),
             (
                 "server_workers_flush_stdout_once",
                 server_workers_flush_stdout_once,
