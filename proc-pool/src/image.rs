@@ -66,6 +66,8 @@ struct Object {
     name: Vec<u8>,
     /// Its executable segments at run time.
     text: Vec<(usize, usize)>,
+    /// Its ELF build-id (`NT_GNU_BUILD_ID`), empty if it has none.
+    build_id: Vec<u8>,
 }
 
 /// Every object loaded now, the main executable first, and the loader's unload count.
@@ -84,7 +86,8 @@ fn loaded_objects() -> (Vec<Object>, u64) {
     ) -> libc::c_int {
         // SAFETY: `data` is the `&mut Walk` passed below, alive for the whole walk; `info` is
         // valid for the duration of the callback, with `dlpi_phnum` program headers at
-        // `dlpi_phdr` and a NUL-terminated (possibly empty) name, as dl_iterate_phdr promises.
+        // `dlpi_phdr` and a NUL-terminated (possibly empty) name, as dl_iterate_phdr promises;
+        // a loaded object's segments (notes included) are mapped while it is listed.
         unsafe {
             let walk = &mut *data.cast::<Walk>();
             let info = &*info;
@@ -101,12 +104,29 @@ fn loaded_objects() -> (Vec<Object>, u64) {
                     (start, start.wrapping_add(h.p_memsz as usize))
                 })
                 .collect();
+            // Each note's sizes are bounded by its segment's before anything is read.
+            let build_id = headers
+                .iter()
+                .filter(|h| h.p_type == libc::PT_NOTE)
+                .find_map(|h| {
+                    find_build_id(std::slice::from_raw_parts(
+                        bias.wrapping_add(h.p_vaddr as usize) as *const u8,
+                        h.p_memsz as usize,
+                    ))
+                })
+                .unwrap_or_default()
+                .to_vec();
             let name = if info.dlpi_name.is_null() {
                 Vec::new()
             } else {
                 CStr::from_ptr(info.dlpi_name).to_bytes().to_vec()
             };
-            walk.objects.push(Object { bias, name, text });
+            walk.objects.push(Object {
+                bias,
+                name,
+                text,
+                build_id,
+            });
         }
         0
     }
@@ -117,40 +137,6 @@ fn loaded_objects() -> (Vec<Object>, u64) {
     // SAFETY: `visit` matches the callback type and only touches `walk` through `data`.
     unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut walk).cast()) };
     (walk.objects, walk.subs)
-}
-
-/// Reads the main executable's build-id from its `PT_NOTE` segments.
-fn main_build_id() -> Vec<u8> {
-    unsafe extern "C" fn visit(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut libc::c_void,
-    ) -> libc::c_int {
-        // SAFETY: as in `loaded_objects`; notes lie inside the object's loaded segments, and
-        // each note's sizes are bounded by its segment's size before anything is read.
-        unsafe {
-            let out = &mut *data.cast::<Vec<u8>>();
-            let info = &*info;
-            let bias = info.dlpi_addr as usize;
-            let headers = std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum));
-            for h in headers.iter().filter(|h| h.p_type == libc::PT_NOTE) {
-                let notes = std::slice::from_raw_parts(
-                    bias.wrapping_add(h.p_vaddr as usize) as *const u8,
-                    h.p_memsz as usize,
-                );
-                if let Some(id) = find_build_id(notes) {
-                    *out = id.to_vec();
-                    return 1;
-                }
-            }
-        }
-        // Only the first object (the main executable) is wanted.
-        1
-    }
-    let mut id = Vec::new();
-    // SAFETY: `visit` matches the callback type and only touches `id` through `data`.
-    unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut id).cast()) };
-    id
 }
 
 /// The descriptor of an `NT_GNU_BUILD_ID` note in a note segment's bytes.
@@ -186,8 +172,8 @@ fn main_image() -> &'static MainImage {
         let main = objects.into_iter().next();
         MainImage {
             bias: main.as_ref().map_or(0, |m| m.bias),
-            text: main.map(|m| m.text).unwrap_or_default(),
-            build_id: main_build_id(),
+            text: main.as_ref().map(|m| m.text.clone()).unwrap_or_default(),
+            build_id: main.map(|m| m.build_id).unwrap_or_default(),
         }
     })
 }

@@ -13,14 +13,7 @@ use std::time::Duration;
 /// The most descriptors one message carries.
 pub const MAX_FDS: usize = 4;
 
-/// Turns a `-1` return into the thread's `errno`.
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use crate::sys::check;
 
 /// A connected pair of Unix `SOCK_SEQPACKET` sockets (message boundaries kept, both ends
 /// close-on-exec).
@@ -67,6 +60,28 @@ struct CmsgBuf {
     bytes: [u8; 64],
 }
 
+/// A message header over one buffer and a control buffer. The pointers it holds are valid as
+/// long as `iov` and `cmsg` are, which the callers keep alive for the system call.
+fn header(iov: &mut libc::iovec, cmsg: &mut CmsgBuf) -> libc::msghdr {
+    // SAFETY: msghdr is plain data; all-zero is a valid "no name, no control" value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.bytes.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.bytes.len();
+    msg
+}
+
+impl CmsgBuf {
+    /// A zeroed control buffer.
+    fn new() -> CmsgBuf {
+        CmsgBuf {
+            _align: [],
+            bytes: [0; 64],
+        }
+    }
+}
+
 /// Sends one message with `fds` attached (they stay open here: the receiver gets copies).
 pub fn send_with_fds(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
     assert!(
@@ -77,20 +92,15 @@ pub fn send_with_fds(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::R
         iov_base: bytes.as_ptr().cast_mut().cast(),
         iov_len: bytes.len(),
     };
-    let mut cmsg = CmsgBuf {
-        _align: [],
-        bytes: [0; 64],
-    };
-    // SAFETY: msghdr is plain data; all-zero is a valid "no name, no control" value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !fds.is_empty() {
+    let mut cmsg = CmsgBuf::new();
+    let mut msg = header(&mut iov, &mut cmsg);
+    if fds.is_empty() {
+        msg.msg_control = std::ptr::null_mut();
+        msg.msg_controllen = 0;
+    } else {
         let payload = std::mem::size_of_val(fds) as libc::c_uint;
         // SAFETY: CMSG_SPACE is a pure size computation.
-        let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
-        msg.msg_control = cmsg.bytes.as_mut_ptr().cast();
-        msg.msg_controllen = space;
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(payload) } as usize;
         // SAFETY: the control buffer is aligned, 64 bytes (≥ CMSG_SPACE of 4 ints) and
         // zeroed, so CMSG_FIRSTHDR is non-null and CMSG_DATA has room for `fds`.
         unsafe {
@@ -123,16 +133,8 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    let mut cmsg = CmsgBuf {
-        _align: [],
-        bytes: [0; 64],
-    };
-    // SAFETY: as in `send_with_fds`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.bytes.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg.bytes.len();
+    let mut cmsg = CmsgBuf::new();
+    let mut msg = header(&mut iov, &mut cmsg);
     let n = loop {
         // SAFETY: `msg` points at `iov` (into `buf`) and `cmsg`, valid for writes.
         let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };

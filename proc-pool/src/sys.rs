@@ -27,7 +27,7 @@ impl std::fmt::Display for ExitStatus {
 }
 
 /// Turns a `-1` return into the thread's `errno`.
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {
         Err(io::Error::last_os_error())
     } else {
