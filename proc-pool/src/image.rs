@@ -239,6 +239,12 @@ impl Admission {
     /// Records, before the pool's first worker exists, what its workers will have.
     pub(crate) fn new(method: StartMethod) -> Admission {
         prepare();
+        if method == StartMethod::Fork {
+            // A fork-server worker building a `Fork` pool of its own: its forked workers share
+            // its libraries, so raw addresses are right there (its own server never sends it
+            // one: that pool's admission refused them before sending).
+            IN_FORK_SERVER.store(false, Ordering::Relaxed);
+        }
         Admission {
             before_pool: match method {
                 StartMethod::Fork => Some(loaded_objects()),
