@@ -284,8 +284,12 @@ fn stray_marker_never_runs_main() {
             .env("PROC_POOL_FORK_SERVER", marker)
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{out:?}");
+        assert_eq!(out.status.code(), Some(75), "{out:?}");
         assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("PROC_POOL_FORK_SERVER"),
+            "{out:?}"
+        );
     }
 }
 
