@@ -38,8 +38,8 @@
 //! - `manager`: the manager thread's `mio` poll loop over worker pipes and pidfds.
 //! - `worker`: a worker's whole life cycle: fork, serve, end, replacement, and the fork-safety
 //!   rules of the child.
-//! - `forkserver`: [`StartMethod::ForkServer`]: the server process (entered from an
-//!   `.init_array` constructor), its protocol, and the pool's side of it.
+//! - `forkserver`: [`StartMethod::ForkServer`]: the protocol and the pool's side of it;
+//!   `forkserver/server.rs`: the server process, entered from an `.init_array` constructor.
 //! - `image`: which loaded object holds a function, at which offset, and whether the pool's
 //!   workers have it (what each start method accepts).
 //! - `server_sys`: the system calls only the fork server needs (`SCM_RIGHTS`, `posix_spawn`).
