@@ -175,6 +175,21 @@ fn killed_server_breaks_pool() {
     assert!(util::children().is_empty(), "{:?}", util::children());
 }
 
+/// `SIGINT` (a terminal's Ctrl-C reaches the whole process group) does not kill the server,
+/// which would break the pool; a worker it reaches dies as under `Fork` and is replaced.
+fn sigint_spares_the_server() {
+    let pool = server_pool(1);
+    let server = server_of(&pool);
+    let worker = pool.worker_pids()[0];
+    kill(server, libc::SIGINT);
+    kill(worker, libc::SIGINT);
+    util::eventually("the worker to die of SIGINT", || !util::alive(worker));
+    assert_eq!(pool.apply(square, 8), Ok(64));
+    assert!(util::alive(server));
+    assert_eq!(util::children(), [server]);
+    pool.join();
+}
+
 /// A stopped server breaks the pool too, after its bounded wait, instead of hanging: a worker
 /// exits (killed here), the pool waits for the server's report of it, gives up, kills the
 /// server, and every call then fails with a typed error.
@@ -306,6 +321,7 @@ fn main() {
                 code_the_workers_lack_is_refused,
             ),
             ("killed_server_breaks_pool", killed_server_breaks_pool),
+            ("sigint_spares_the_server", sigint_spares_the_server),
             ("stopped_server_breaks_pool", stopped_server_breaks_pool),
             (
                 "sigchld_ignored_still_reports",

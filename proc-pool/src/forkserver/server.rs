@@ -81,6 +81,10 @@ fn serve_pool(marker: &[u8]) -> ! {
     // error, not a death; children are reaped by us, not by the kernel.
     server_sys::set_signal_ignored(libc::SIGPIPE, true);
     server_sys::set_signal_ignored(libc::SIGCHLD, false);
+    // A terminal's Ctrl-C reaches the whole process group: the pool's process decides what it
+    // means (the server dies with it if it dies); the server itself must not break the pool
+    // over it (Python's fork server ignores it too). Workers get the default back.
+    server_sys::set_signal_ignored(libc::SIGINT, true);
     if sys::close_all_from_3_except(&[SERVER_FD]).is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
     }
@@ -195,6 +199,7 @@ impl Server {
                 Err(e) => Err(e),
                 Ok(sys::Forked::Child) => {
                     FLUSH_AT_EXIT.store(true, Ordering::Relaxed);
+                    server_sys::set_signal_ignored(libc::SIGINT, false);
                     // The page stays mapped for the worker's life (it leaves with `_exit`).
                     let progress: &'static SharedCounters = Box::leak(Box::new(progress));
                     worker::worker_main(
