@@ -47,7 +47,7 @@ use std::ffi::{CStr, CString};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind, ExitStatus};
@@ -101,8 +101,10 @@ type InitArrayFn =
 #[unsafe(link_section = ".init_array")]
 static SERVER_ENTRY: InitArrayFn = server::server_entry;
 
-/// Set in a fork-server worker: it may flush std's stdout at exit (see [`exit_worker`]).
-static FLUSH_AT_EXIT: AtomicBool = AtomicBool::new(false);
+/// The pid of this process if it is a fork-server worker, which may flush std's stdout at
+/// exit (see [`exit_worker`]); 0 elsewhere. A pid, not a flag, so that a `Fork` worker forked
+/// by such a worker's own pool (another pid) does not inherit the right.
+static FLUSH_AT_EXIT: AtomicI32 = AtomicI32::new(0);
 
 /// Why a fork server could not be started (becomes a typed [`BuildError`]).
 #[derive(Debug)]
@@ -134,7 +136,7 @@ pub(crate) fn check_supported(initializer: Option<fn()>) -> Result<(), BuildErro
 /// fork of a single-threaded process, so no other thread can hold stdout's lock (under `Fork`
 /// one could have, forever).
 pub(crate) fn exit_worker(code: i32) -> ! {
-    if FLUSH_AT_EXIT.load(Ordering::Relaxed) {
+    if FLUSH_AT_EXIT.load(Ordering::Relaxed) == sys::getpid() {
         let _ = io::stdout().flush();
     }
     sys::exit_now(code)

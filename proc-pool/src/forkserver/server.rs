@@ -198,7 +198,7 @@ impl Server {
             Ok(progress) => match unsafe { sys::fork() } {
                 Err(e) => Err(e),
                 Ok(sys::Forked::Child) => {
-                    FLUSH_AT_EXIT.store(true, Ordering::Relaxed);
+                    FLUSH_AT_EXIT.store(sys::getpid(), Ordering::Relaxed);
                     server_sys::set_signal_ignored(libc::SIGINT, false);
                     // The page stays mapped for the worker's life (it leaves with `_exit`).
                     let progress: &'static SharedCounters = Box::leak(Box::new(progress));
