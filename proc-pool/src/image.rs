@@ -329,6 +329,32 @@ mod tests {
         );
     }
 
+    /// Under `Fork`, once any object has been unloaded since the pool was built, code outside
+    /// the main executable is refused: an object at the same place may be another one now.
+    #[test]
+    fn an_unload_since_the_pool_refuses_libraries() {
+        let admission = Admission::new(StartMethod::Fork);
+        let libc_fn = libc::getpid as *const () as usize;
+        assert!(admission.check(libc_fn).is_ok());
+        // SAFETY: dlopen/dlclose of a system library this test binary does not link; nothing
+        // from it is used.
+        let unloaded = unsafe {
+            let handle = libc::dlopen(c"libm.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            assert!(!handle.is_null());
+            libc::dlclose(handle) == 0
+        };
+        assert!(unloaded);
+        if loaded_objects().1 == admission.before_pool.as_ref().map_or(0, |b| b.1) {
+            // This loader kept the object (no unload happened): nothing to check.
+            return;
+        }
+        assert!(matches!(
+            admission.check(libc_fn),
+            Err(TaskError::CodeUnavailable { .. })
+        ));
+        assert!(admission.check(local as fn(u64) -> u64 as usize).is_ok());
+    }
+
     /// An offset past the executable's code resolves to nothing.
     #[test]
     fn offset_outside_code_is_refused() {
