@@ -38,8 +38,9 @@
 //!   down (or kills it) when it ends.
 //!
 //! What workers see: a fresh image of the executable, not the parent's memory. Globals set by
-//! the parent after start-up are not there (as in Python); `std::env::args()` is empty; the
-//! environment is the parent's at the moment the server was started.
+//! the parent after start-up are not there (as in Python); `std::env::args()` holds none of
+//! the user's arguments (empty, or just the server's name); the environment is the parent's at
+//! the moment the server was started.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -25,6 +25,13 @@ fn parent_pid(_: u64) -> u32 {
     unsafe { libc::getppid() as u32 }
 }
 
+/// How many of the worker's arguments are not the fork server's name.
+fn user_args(_: u64) -> u64 {
+    std::env::args()
+        .filter(|a| a != "proc-pool-fork-server")
+        .count() as u64
+}
+
 /// A global the parent changes after start-up.
 static SEEN: AtomicU64 = AtomicU64::new(1);
 
@@ -45,8 +52,8 @@ fn server_pool(n: usize) -> Pool {
 }
 
 /// Workers under the fork server run tasks, are not this process's children (they are the
-/// server's, which is this process's only child), and do not see a global set after start-up,
-/// while a `Fork` pool's workers do.
+/// server's, which is this process's only child), see none of its arguments, and do not see a
+/// global set after start-up, while a `Fork` pool's workers do.
 fn server_workers_run_and_are_the_servers_children() {
     let pool = server_pool(2);
     let squares: Vec<u64> = pool
@@ -66,6 +73,11 @@ fn server_workers_run_and_are_the_servers_children() {
     assert!(pids.iter().all(|p| !children.contains(p)));
     assert_eq!(pool.apply(parent_pid, 0), Ok(children[0]));
     assert!(pids.contains(&pool.apply(worker_pid, 0).unwrap()));
+    assert_eq!(
+        pool.apply(user_args, 0),
+        Ok(0),
+        "no argument of this process"
+    );
 
     SEEN.store(7, Ordering::Relaxed);
     // A replacement forked by the server now still has the executable's initial value.
