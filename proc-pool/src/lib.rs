@@ -2,7 +2,8 @@
 //! leaks or orphans.
 //!
 //! [`Pool::new(n)`](Pool::new) forks `n` worker processes (no `exec`) from one long-lived
-//! manager thread. Tasks are plain functions `fn(T) -> U` or shared [`Job`]s; their inputs and
+//! manager thread; with [`StartMethod::ForkServer`], a single-threaded server started from a
+//! clean image of the executable forks them instead (Python's `"forkserver"`). Tasks are plain functions `fn(T) -> U` or shared [`Job`]s; their inputs and
 //! results cross the process boundary as [`Wire`]-encoded, length-prefixed frames on
 //! per-worker pipes. Python's `Pool` is the model for the API (`apply`, `apply_async`, `map`,
 //! `imap`, `imap_unordered`, `close`, `join`, `terminate`); its failure modes are what this
