@@ -124,6 +124,12 @@ impl std::error::Error for HandshakeFailed {}
 pub(crate) fn check_supported(initializer: Option<fn()>) -> Result<(), BuildError> {
     // Naming the constructor here also keeps the linker from dropping its object file.
     let entry = *std::hint::black_box(&SERVER_ENTRY) as usize;
+    check_entry(entry, initializer)
+}
+
+/// [`check_supported`] with the constructor's address: it must lie in the main executable,
+/// or re-executing the executable would not reach it.
+fn check_entry(entry: usize, initializer: Option<fn()>) -> Result<(), BuildError> {
     if !image::in_main_executable(entry) {
         return Err(BuildError::new(BuildErrorKind::ForkServerUnsupported));
     }
@@ -474,6 +480,16 @@ mod tests {
         let squares: Vec<_> = pool.map(square, 0..100);
         assert_eq!(squares[9], Ok(81));
         pool.join();
+    }
+
+    /// Pool code outside the main executable (as in a `cdylib`: here, a libc address stands for
+    /// the constructor's) makes building fail at once with the typed error, before anything
+    /// is spawned.
+    #[test]
+    fn entry_outside_executable_is_unsupported() {
+        let err = check_entry(libc::abort as *const () as usize, None).unwrap_err();
+        assert!(err.to_string().contains("main executable"), "{err}");
+        assert!(check_entry(SERVER_ENTRY as usize, None).is_ok());
     }
 
     /// The marker parses only in its exact form.
