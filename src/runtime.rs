@@ -27,6 +27,9 @@ pub enum RuntimeKind {
     MiniEventloop,
     /// `proc-pool`: forked worker processes, one per core.
     ProcPool,
+    /// `proc-pool` with `StartMethod::ForkServer`: workers forked by a fork server. Not in
+    /// the default set; ask for it with `--runtime proc-pool-forkserver`.
+    ProcPoolForkserver,
 }
 
 /// What a batch of jobs gave back.
@@ -54,6 +57,7 @@ impl RuntimeKind {
             RuntimeKind::GilThreads => "gil-threads",
             RuntimeKind::MiniEventloop => "mini-eventloop",
             RuntimeKind::ProcPool => "proc-pool",
+            RuntimeKind::ProcPoolForkserver => "proc-pool-forkserver",
         }
     }
 
@@ -62,7 +66,7 @@ impl RuntimeKind {
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool => {
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 requested.unwrap_or_else(|| self.default_workers(tasks))
             }
         }
@@ -73,7 +77,9 @@ impl RuntimeKind {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
             RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),
-            RuntimeKind::ProcPool => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
         }
     }
 
@@ -82,20 +88,28 @@ impl RuntimeKind {
     pub fn workers_for_all_at_once(self, jobs: usize) -> Option<usize> {
         match self {
             RuntimeKind::Sequential => None,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool => Some(jobs),
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                Some(jobs)
+            }
             RuntimeKind::MiniEventloop => Some(1),
         }
     }
 
     /// Whether each worker is a process of its own.
     pub fn forks_processes(self) -> bool {
-        matches!(self, RuntimeKind::ProcPool)
+        matches!(
+            self,
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
+        )
     }
 
     /// Whether this runtime works through jobs one after another (with `workers` lanes), so
     /// that on a workload of uniform jobs a sample of them, scaled, measures it fairly.
     pub fn runs_jobs_in_turn(self) -> bool {
-        matches!(self, RuntimeKind::Sequential | RuntimeKind::ProcPool)
+        matches!(
+            self,
+            RuntimeKind::Sequential | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
+        )
     }
 
     /// Runs `jobs` with `workers` threads or processes and returns their outputs in order.
@@ -112,20 +126,30 @@ impl RuntimeKind {
                 Ok(mut rt) => stringify(rt.run_jobs(jobs)),
                 Err(e) => fail_all(jobs.len(), &format!("cannot start the event loop: {e}")),
             },
-            RuntimeKind::ProcPool => match proc_pool::Pool::new(workers) {
-                Ok(pool) => {
-                    let outputs = stringify(pool.run_all(jobs));
-                    workers_rss_kib = pool
-                        .worker_pids()
-                        .into_iter()
-                        .filter_map(measure::proportional_set_kib)
-                        .sum();
-                    // Dropping the pool reaps its workers, so their CPU time is counted.
-                    drop(pool);
-                    outputs
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                match proc_pool::Pool::builder()
+                    .workers(workers)
+                    .start_method(if self == RuntimeKind::ProcPool {
+                        proc_pool::StartMethod::Fork
+                    } else {
+                        proc_pool::StartMethod::ForkServer
+                    })
+                    .build()
+                {
+                    Ok(pool) => {
+                        let outputs = stringify(pool.run_all(jobs));
+                        workers_rss_kib = pool
+                            .worker_pids()
+                            .into_iter()
+                            .filter_map(measure::proportional_set_kib)
+                            .sum();
+                        // Dropping the pool reaps its workers, so their CPU time is counted.
+                        drop(pool);
+                        outputs
+                    }
+                    Err(e) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
                 }
-                Err(e) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
-            },
+            }
         };
         RunOutcome {
             outputs,

@@ -89,13 +89,24 @@ const EXIT_BAD_FRAME: i32 = 73;
 /// Exit code of a worker whose pipes failed.
 const EXIT_PIPE_FAILED: i32 = 74;
 
-/// How workers are started: the seam where a fork server will plug in.
+/// How workers are started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum StartMethod {
     /// `fork` (no `exec`) from the pool's manager thread, like Python's `"fork"` start method.
+    /// Workers see the parent's memory as it is at each fork, and inherit any lock another
+    /// thread of the parent holds at that instant. Accepts functions in the main executable
+    /// and in libraries loaded before the pool was built.
     #[default]
     Fork,
+    /// Workers are forked by a fork server: a single-threaded process started (`posix_spawn`,
+    /// no copy of the parent) from the same executable, re-executed, like Python's
+    /// `"forkserver"`. No lock of the parent's threads can reach a worker, and start-up does
+    /// not grow with the parent's size; but workers do not see the parent's state (globals
+    /// set after start-up). Accepts functions in the main executable only; building fails
+    /// with a [`BuildError`](crate::BuildError) where the pool's code is not in the main
+    /// executable (a `cdylib`). See `forkserver.rs`.
+    ForkServer,
 }
 
 /// What a new worker needs to know.
@@ -204,6 +215,8 @@ pub(crate) struct Worker {
     /// Whether its exit status has been collected (then its pid may already name another
     /// process, but the pidfd still names the dead one).
     reaped: bool,
+    /// Under `ForkServer`: its id with the fork server, which reaps it and reports its status.
+    served: Option<crate::forkserver::WorkerId>,
 }
 
 impl Drop for Worker {
@@ -212,7 +225,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         if !self.reaped {
             let _ = self.pidfd.kill();
-            let _ = self.pidfd.wait();
+            let _ = self.wait_exit();
         }
     }
 }
@@ -223,6 +236,10 @@ impl Worker {
     pub(crate) fn start(spec: Spec) -> io::Result<Worker> {
         match spec.method {
             StartMethod::Fork => Self::fork(spec),
+            StartMethod::ForkServer => {
+                let w = crate::forkserver::start_worker(spec)?;
+                Self::assemble(w.pidfd, w.task_tx, w.result_rx, w.progress, Some(w.id))
+            }
         }
     }
 
@@ -254,34 +271,55 @@ impl Worker {
                         return Err(e);
                     }
                 };
-                let setup = sys::set_nonblocking(task_tx.as_fd())
-                    .and_then(|()| sys::set_nonblocking(result_rx.as_fd()))
-                    .and_then(|()| progress.keep_from_later_forks());
-                if let Err(e) = setup {
-                    let _ = pidfd.kill();
-                    let _ = pidfd.wait();
-                    return Err(e);
-                }
-                // Bigger pipes mean fewer wake-ups for big frames; a refusal only costs speed.
-                let _ = sys::set_pipe_size(result_rx.as_fd(), frame::READ_SIZE as i32);
-                let _ = sys::set_pipe_size(task_tx.as_fd(), (frame::READ_SIZE / 4) as i32);
-                Ok(Worker {
-                    pidfd,
-                    task_tx: Some(task_tx),
-                    result_rx,
-                    progress,
-                    inbox: FrameBuf::new(),
-                    outbox: Vec::new(),
-                    outbox_pos: 0,
-                    in_flight: VecDeque::new(),
-                    answered: 0,
-                    last_run_ns: None,
-                    tasks_sent: 0,
-                    leave_when_flushed: false,
-                    killed_for: None,
-                    reaped: false,
-                })
+                Self::assemble(pidfd, task_tx, result_rx, progress, None)
             }
+        }
+    }
+
+    /// The manager's handle on a started worker process; on a set-up failure the process is
+    /// killed and reaped (by dropping the handle).
+    fn assemble(
+        pidfd: PidFd,
+        task_tx: OwnedFd,
+        result_rx: OwnedFd,
+        progress: SharedCounters,
+        served: Option<crate::forkserver::WorkerId>,
+    ) -> io::Result<Worker> {
+        let worker = Worker {
+            pidfd,
+            task_tx: Some(task_tx),
+            result_rx,
+            progress,
+            inbox: FrameBuf::new(),
+            outbox: Vec::new(),
+            outbox_pos: 0,
+            in_flight: VecDeque::new(),
+            answered: 0,
+            last_run_ns: None,
+            tasks_sent: 0,
+            leave_when_flushed: false,
+            killed_for: None,
+            reaped: false,
+            served,
+        };
+        let Some(task_tx) = &worker.task_tx else {
+            return Err(io::Error::other("a fresh worker has a task pipe"));
+        };
+        sys::set_nonblocking(task_tx.as_fd())?;
+        sys::set_nonblocking(worker.result_rx.as_fd())?;
+        worker.progress.keep_from_later_forks()?;
+        // Bigger pipes mean fewer wake-ups for big frames; a refusal only costs speed.
+        let _ = sys::set_pipe_size(worker.result_rx.as_fd(), frame::READ_SIZE as i32);
+        let _ = sys::set_pipe_size(task_tx.as_fd(), (frame::READ_SIZE / 4) as i32);
+        Ok(worker)
+    }
+
+    /// Waits for the (killed) process to end and collects its status: from the kernel under
+    /// `Fork`, from the fork server (which reaps its own children) under `ForkServer`.
+    fn wait_exit(&self) -> Option<ExitStatus> {
+        match self.served {
+            Some(id) => Some(crate::forkserver::wait_exit(id, &self.pidfd)),
+            None => self.pidfd.wait().ok(),
         }
     }
 
@@ -464,7 +502,10 @@ impl Worker {
 
     /// Reaps it if it has exited.
     pub(crate) fn try_reap(&mut self) -> Option<ExitStatus> {
-        let status = self.pidfd.try_wait().ok().flatten();
+        let status = match self.served {
+            Some(id) => crate::forkserver::try_exit(id, &self.pidfd),
+            None => self.pidfd.try_wait().ok().flatten(),
+        };
         self.reaped |= status.is_some();
         status
     }
@@ -472,8 +513,9 @@ impl Worker {
     /// Kills it and waits for it (pool teardown). Returns its chunks, unanswered.
     pub(crate) fn kill_and_reap(mut self) -> Vec<Chunk> {
         self.kill(KillReason::Shutdown);
-        // Cannot block for long: SIGKILL cannot be caught, and the process is our child.
-        let _ = self.pidfd.wait();
+        // Cannot block for long: SIGKILL cannot be caught, and the process is our child (or
+        // the fork server's, whose report is awaited for a bounded time).
+        let _ = self.wait_exit();
         self.reaped = true;
         self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
@@ -542,7 +584,7 @@ impl Worker {
 }
 
 /// The worker process, from the fork to `_exit`. Never returns.
-fn worker_main(
+pub(crate) fn worker_main(
     task_rx: RawFd,
     result_tx: RawFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
@@ -617,7 +659,7 @@ fn serve(
             }
         }
         match inbox.fill(task_rx.as_fd()) {
-            Ok(0) => sys::exit_now(0),
+            Ok(0) => crate::forkserver::exit_worker(0),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => sys::exit_now(EXIT_PIPE_FAILED),

@@ -124,7 +124,7 @@ fn kill(pid: u32, sig: i32) {
 
 /// A panicking task fails alone with its message; its worker survives.
 fn panic_is_a_value() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let results = pool.map_chunked(panics_on_3, 0..10, 1);
     for (x, r) in results.into_iter().enumerate() {
         match r {
@@ -142,7 +142,7 @@ fn panic_is_a_value() {
 /// FailTask: a worker SIGKILLed mid-task fails that task with `WorkerDied`; the tasks queued
 /// around it (some prefetched by the same worker) all succeed; the worker is replaced.
 fn sigkill_fail_task() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let (pending, pid) = start_victim(&pool);
     let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
     // The victim never returns by itself: a bounded wait gives the handle back.
@@ -173,7 +173,7 @@ fn sigkill_fail_task() {
 /// FailPool: the killed worker's task fails with `WorkerDied`, every other pending task with
 /// `PoolBroken`, and so does every later submission.
 fn sigkill_fail_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .crash_policy(CrashPolicy::FailPool)
         .build()
@@ -205,7 +205,7 @@ fn sigkill_fail_pool() {
 
 /// A task calling `abort` or `_exit` fails with `WorkerDied` and its status; the rest succeed.
 fn abort_and_exit() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let aborted = pool.apply(aborts, 0);
     assert!(
         matches!(
@@ -236,7 +236,7 @@ fn abort_and_exit() {
 /// A stuck task (its worker SIGSTOPped mid-task) fails with `TimedOut`; its worker is killed
 /// and replaced; the tasks around it succeed.
 fn stuck_task_times_out() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .task_timeout(Duration::from_millis(1500))
         .build()
@@ -256,7 +256,7 @@ fn stuck_task_times_out() {
 /// A worker stopped while idle cannot start the chunks sent to it: past the timeout it is
 /// killed and replaced, and those chunks, which never started, run elsewhere and succeed.
 fn stopped_idle_worker_is_replaced() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .task_timeout(Duration::from_millis(1500))
         .build()
@@ -272,7 +272,7 @@ fn stopped_idle_worker_is_replaced() {
 
 /// A garbled answer is a `Codec` error for its chunk, not a panic; the pool goes on.
 fn garbled_answer_is_codec_error() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let results = pool.map_chunked(garbles, 0..3, 3);
     assert!(
         results
@@ -287,7 +287,7 @@ fn garbled_answer_is_codec_error() {
 /// An answer whose length prefix is absurd (the stream cannot be framed any more) is a
 /// `Codec` error for its chunk; the worker is killed and replaced; the pool goes on.
 fn broken_framing_is_codec_error() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let pid = pool.worker_pids()[0];
     let result = pool.apply(breaks_framing, 1);
     assert!(matches!(result, Err(TaskError::Codec(_))), "{result:?}");
@@ -299,7 +299,7 @@ fn broken_framing_is_codec_error() {
 
 /// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
 fn max_tasks_per_child() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .max_tasks_per_child(10)
         .build()
@@ -323,7 +323,7 @@ fn max_tasks_per_child() {
 
 /// `terminate` while tasks run: they fail with `PoolClosed`, every worker is reaped.
 fn terminate_while_running() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let pending: Vec<_> = (0..20)
         .map(|_| pool.apply_async(sleeps_ms, 60_000))
         .collect();
@@ -338,7 +338,7 @@ fn terminate_while_running() {
 /// `terminate` from another thread while an `imap` waits: the iterator yields `PoolClosed` for
 /// the task in flight and ends.
 fn terminate_under_imap() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let path = fifo();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -357,7 +357,7 @@ fn terminate_under_imap() {
 
 /// A 100 MB result and a 100 MB input cross without deadlock.
 fn huge_payloads() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let big = pool.apply(huge_result, HUGE as u64).unwrap();
     assert_eq!(big.len(), HUGE);
     assert!(big.iter().all(|&b| b == 7));
@@ -367,7 +367,7 @@ fn huge_payloads() {
 
 /// A panicking initializer breaks the pool instead of restarting workers forever.
 fn initializer_panic_breaks_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .initializer(init_panics)
         .build()
@@ -380,7 +380,7 @@ fn initializer_panic_breaks_pool() {
 /// With a timeout, workers that hang in their initializer are killed and replaced a few
 /// times, then the pool breaks: the tasks fail with `PoolBroken` instead of waiting forever.
 fn hanging_initializer_breaks_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .initializer(init_hangs)
         .task_timeout(Duration::from_millis(200))
@@ -395,7 +395,7 @@ fn hanging_initializer_breaks_pool() {
 }
 
 fn main() {
-    util::run(
+    util::run_both(
         &[
             ("panic_is_a_value", panic_is_a_value),
             ("sigkill_fail_task", sigkill_fail_task),

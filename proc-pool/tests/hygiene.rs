@@ -8,8 +8,6 @@ mod util;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use proc_pool::Pool;
-
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
 
@@ -21,12 +19,12 @@ fn square(x: u64) -> u64 {
 /// process with the descriptors, children and memory mappings it had before.
 fn no_leaks_across_cycles() {
     // One cycle first, so that one-time allocations (thread stacks, malloc arenas) exist.
-    Pool::new(2).unwrap().join();
+    util::pool(2).join();
     let fds_before = util::open_fds();
     let maps_before = mappings();
     assert!(util::children().is_empty());
     for i in 0..CYCLES {
-        let pool = Pool::new(2).unwrap();
+        let pool = util::pool(2);
         assert_eq!(pool.apply(square, i as u64), Ok(i as u64 * i as u64));
         match i % 3 {
             0 => drop(pool),
@@ -59,7 +57,7 @@ fn mappings() -> usize {
 /// Every descriptor the pool opened in this process is close-on-exec.
 fn descriptors_are_cloexec() {
     let before: Vec<String> = fd_names();
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     for fd in fd_names().into_iter().filter(|fd| !before.contains(fd)) {
         let Ok(fd) = fd.parse::<i32>() else { continue };
         // SAFETY: F_GETFD reads flags of a descriptor number; a closed one just fails.
@@ -86,7 +84,7 @@ fn fd_names() -> Vec<String> {
 /// Role of the re-executed intermediate parent: owns a pool, prints its workers' pids, then
 /// waits to be killed.
 fn intermediate_parent() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     assert_eq!(pool.apply(square, 3), Ok(9));
     let pids: Vec<String> = pool.worker_pids().iter().map(u32::to_string).collect();
     println!("{}", pids.join(" "));
@@ -100,6 +98,7 @@ fn intermediate_parent() {
 fn workers_die_with_parent() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env(util::ROLE_VAR, "intermediate_parent")
+        .env(util::METHOD_VAR, util::method_name())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -121,7 +120,7 @@ fn workers_die_with_parent() {
 }
 
 fn main() {
-    util::run(
+    util::run_both(
         &[
             ("no_leaks_across_cycles", no_leaks_across_cycles),
             ("descriptors_are_cloexec", descriptors_are_cloexec),

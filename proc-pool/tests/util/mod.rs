@@ -4,16 +4,68 @@
 #![allow(dead_code)]
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use proc_pool::{Builder, Pool, StartMethod};
 
 /// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
 pub const GUARD: Duration = Duration::from_secs(120);
 
-/// Runs `cases` one after another in this process; prints each outcome and
-/// `N passed, M failed`, then exits non-zero if any failed. A watchdog aborts the process
-/// after [`GUARD`]. If this process was re-executed to play one of `roles`
-/// (see [`ROLE_VAR`]), it plays it instead.
+/// Runs `cases` one after another in this process under the default start method; see
+/// [`run_with`].
 pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    run_with(&[StartMethod::Fork], cases, roles)
+}
+
+/// Runs every case under both start methods ([`builder`] and [`pool`] follow the pass).
+pub fn run_both(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    run_with(&[StartMethod::Fork, StartMethod::ForkServer], cases, roles)
+}
+
+/// Set while a [`run_both`] pass runs under the fork server (or in a role child started for
+/// one, see [`METHOD_VAR`]).
+static UNDER_FORK_SERVER: AtomicBool = AtomicBool::new(false);
+
+/// The environment variable that tells a re-executed role child which start method to use.
+pub const METHOD_VAR: &str = "PROC_POOL_TEST_START_METHOD";
+
+/// The start method of the current pass.
+pub fn method() -> StartMethod {
+    if UNDER_FORK_SERVER.load(Ordering::Relaxed) {
+        StartMethod::ForkServer
+    } else {
+        StartMethod::Fork
+    }
+}
+
+/// The current start method's name, for [`METHOD_VAR`].
+pub fn method_name() -> &'static str {
+    match method() {
+        StartMethod::ForkServer => "forkserver",
+        _ => "fork",
+    }
+}
+
+/// A builder with the current pass's start method.
+pub fn builder() -> Builder {
+    Pool::builder().start_method(method())
+}
+
+/// A pool of `n` workers with the current pass's start method.
+#[track_caller]
+pub fn pool(n: usize) -> Pool {
+    builder().workers(n).build().unwrap()
+}
+
+/// Runs `cases` one after another in this process, once per start method in `methods`;
+/// prints each outcome and `N passed, M failed`, then exits non-zero if any failed. A
+/// watchdog aborts the process after [`GUARD`]. If this process was re-executed to play one
+/// of `roles` (see [`ROLE_VAR`]), it plays it instead.
+pub fn run_with(methods: &[StartMethod], cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    if std::env::var(METHOD_VAR).as_deref() == Ok("forkserver") {
+        UNDER_FORK_SERVER.store(true, Ordering::Relaxed);
+    }
     if let Some(role) = child_role() {
         run_child_role(roles, &role);
     }
@@ -26,15 +78,23 @@ pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
         })
         .expect("watchdog thread");
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in cases {
-        match panic::catch_unwind(AssertUnwindSafe(case)) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
+    for &method in methods {
+        UNDER_FORK_SERVER.store(method == StartMethod::ForkServer, Ordering::Relaxed);
+        let label = if methods.len() > 1 {
+            format!(" ({})", method_name())
+        } else {
+            String::new()
+        };
+        for (name, case) in cases {
+            match panic::catch_unwind(AssertUnwindSafe(case)) {
+                Ok(()) => {
+                    println!("test {name}{label} ... ok");
+                    passed += 1;
+                }
+                Err(_) => {
+                    println!("test {name}{label} ... FAILED");
+                    failed += 1;
+                }
             }
         }
     }
