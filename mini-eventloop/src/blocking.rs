@@ -1,21 +1,27 @@
 //! `spawn_blocking`: runs blocking closures on a bounded pool of helper threads (asyncio's
 //! `loop.run_in_executor(None, f)`), with the result coming back as a future.
 //!
-//! Invariants: at most `blocking_threads` helpers exist; a helper is started only when a job
-//! is queued and no helper is idle; the loop never waits for a helper (the result travels
-//! through a [`oneshot`](crate::sync::oneshot) whose sender wakes the task remotely). When the
-//! runtime is dropped the queue closes: helpers finish their current closure and exit; nobody
-//! joins them, so a closure that never returns cannot hang the runtime's drop.
+//! Invariants:
+//! - **No job waits behind another while a thread could run it.** Every hand-off is decided
+//!   under the pool's one mutex: a job is queued, and a helper is started unless the helpers
+//!   already waiting outnumber the jobs queued. A waiting helper stops counting as waiting
+//!   only when it takes a job, under the same mutex, so two jobs submitted back to back can
+//!   never both be promised to the one idle helper (an earlier version counted idle helpers
+//!   in an atomic that dropped only once a helper woke, and queued such jobs behind each
+//!   other: a job waiting for the next one hung).
+//! - At most `blocking_threads` helpers exist.
+//! - The loop never waits for a helper: the result travels through a
+//!   [`oneshot`](crate::sync::oneshot) whose sender wakes the task remotely.
+//! - When the runtime is dropped the queue closes: closures not yet started are dropped (their
+//!   handles report [`JoinError::Cancelled`]); helpers finish their current closure and exit.
+//!   Nobody joins them, so a closure that never returns cannot hang the runtime's drop.
 
-use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-
-use crossbeam_channel::{Receiver, Sender};
 
 use crate::runtime::{bump, current};
 use crate::sync::oneshot;
@@ -26,16 +32,41 @@ use crate::task::JoinError;
 /// A queued closure.
 type Job = Box<dyn FnOnce() + Send>;
 
+/// What the pool's mutex guards.
+#[derive(Default)]
+struct PoolState {
+    /// Jobs not yet taken by a helper.
+    queue: VecDeque<Job>,
+    /// Helpers blocked in the condition variable, waiting for a job.
+    waiting: usize,
+    /// Helpers started and not exited (or being started).
+    threads: usize,
+    /// Set at shutdown: no more jobs; helpers exit.
+    closed: bool,
+}
+
+/// The part the helpers share.
+#[derive(Default)]
+struct PoolShared {
+    /// The state; written by the loop (submit, shutdown) and by helpers.
+    state: Mutex<PoolState>,
+    /// Signalled once per queued job, and for everyone at shutdown.
+    work: Condvar,
+}
+
+impl PoolShared {
+    /// Locks the state, recovering from poisoning (no critical section here runs user code).
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The helper threads of one runtime.
 pub(crate) struct BlockingPool {
     /// The most helpers.
     max_threads: usize,
-    /// Helpers started so far.
-    started: Cell<usize>,
-    /// Helpers waiting for work (written by helpers, read by the loop).
-    idle: Arc<AtomicUsize>,
-    /// The queue's sending end; `None` after shutdown or before the first job.
-    queue: RefCell<Option<(Sender<Job>, Receiver<Job>)>>,
+    /// Queue and counts, shared with the helpers.
+    shared: Arc<PoolShared>,
 }
 
 impl BlockingPool {
@@ -43,50 +74,82 @@ impl BlockingPool {
     pub(crate) fn new(max_threads: usize) -> Self {
         Self {
             max_threads,
-            started: Cell::new(0),
-            idle: Arc::new(AtomicUsize::new(0)),
-            queue: RefCell::new(Some(crossbeam_channel::unbounded())),
+            shared: Arc::default(),
         }
     }
 
-    /// Queues `job`, starting a helper if none is idle and the bound allows. Returns false if
-    /// the pool is shut down or no helper could be started and none exists.
-    fn submit(&self, job: Job) -> bool {
-        let queue = self.queue.borrow();
-        let Some((tx, rx)) = &*queue else {
-            return false;
-        };
-        if self.idle.load(Ordering::Acquire) == 0 && self.started.get() < self.max_threads {
-            let rx = rx.clone();
-            let idle = self.idle.clone();
-            let spawned = std::thread::Builder::new()
-                .name("mini-eventloop-blocking".into())
-                .spawn(move || helper(rx, idle));
-            if spawned.is_ok() {
-                self.started.set(self.started.get() + 1);
+    /// Queues `job`, starting a helper unless enough are waiting and the bound allows. If the
+    /// pool is shut down, or no helper exists and none can be started, the job is dropped
+    /// (its handle then reports `Cancelled`).
+    fn submit(&self, job: Job) {
+        let start_helper = {
+            let mut s = self.shared.lock();
+            if s.closed {
+                drop(s);
+                drop(job);
+                return;
             }
+            s.queue.push_back(job);
+            // Waiting helpers each take one queued job; a job beyond them needs a new thread.
+            let start = s.queue.len() > s.waiting && s.threads < self.max_threads;
+            if start {
+                s.threads += 1;
+            } else {
+                self.shared.work.notify_one();
+            }
+            start
+        };
+        if !start_helper {
+            return;
         }
-        if self.started.get() == 0 {
-            return false;
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mini-eventloop-blocking".into())
+            .spawn(move || helper(&shared));
+        if spawned.is_err() {
+            let orphans = {
+                let mut s = self.shared.lock();
+                s.threads -= 1;
+                // With no helper at all, nobody would ever run the queue: drop it, so every
+                // handle reports `Cancelled` instead of hanging.
+                if s.threads == 0 {
+                    std::mem::take(&mut s.queue)
+                } else {
+                    VecDeque::new()
+                }
+            };
+            drop(orphans);
         }
-        tx.send(job).is_ok()
     }
 
-    /// Closes the queue; helpers exit after their current closure.
+    /// Closes the queue: closures not yet started are dropped (outside the lock: dropping one
+    /// drops its result sender, which wakes a task); helpers exit after their current one.
     pub(crate) fn shutdown(&self) {
-        self.queue.borrow_mut().take();
+        let orphans = {
+            let mut s = self.shared.lock();
+            s.closed = true;
+            std::mem::take(&mut s.queue)
+        };
+        self.shared.work.notify_all();
+        drop(orphans);
     }
 }
 
-/// A helper thread's life: take a closure, run it, repeat until the queue closes.
-fn helper(rx: Receiver<Job>, idle: Arc<AtomicUsize>) {
+/// A helper thread's life: take a job, run it, repeat until the pool closes.
+fn helper(shared: &PoolShared) {
+    let mut s = shared.lock();
     loop {
-        idle.fetch_add(1, Ordering::AcqRel);
-        let job = rx.recv();
-        idle.fetch_sub(1, Ordering::AcqRel);
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
+        if let Some(job) = s.queue.pop_front() {
+            drop(s);
+            job();
+            s = shared.lock();
+        } else if s.closed {
+            s.threads -= 1;
+            return;
+        } else {
+            s.waiting += 1;
+            s = shared.work.wait(s).unwrap_or_else(|p| p.into_inner());
+            s.waiting -= 1;
         }
     }
 }
@@ -121,7 +184,8 @@ where
         let _ = tx.send(result);
     });
     bump(&core.counters.blocking_spawned);
-    // If the job could not be queued its sender is dropped, so the receiver reports Cancelled.
+    // If the job could not be queued it is dropped with its sender, so the handle reports
+    // Cancelled.
     core.blocking.submit(job);
     BlockingHandle { rx }
 }

@@ -36,6 +36,8 @@
 //! - `slab`: live tasks by slot and generation.
 //! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
 //!   [`yield_now`].
+//! - `waiters`: `Waiters`, the one list of waiting tasks every primitive keeps
+//!   (every waiter kept, a dropped waiter removed).
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
 //! - `wake_state`: the remote ready queue and the "sleeping" flag (model-checked with loom).
 //! - `reactor`: the `mio::Poll`, one registration per source, readiness and per-direction
@@ -71,6 +73,7 @@ pub mod sync;
 mod sys;
 mod task;
 mod timer;
+mod waiters;
 mod wake_state;
 mod waker;
 
@@ -80,6 +83,7 @@ pub use combinators::{Either, JoinAll, join, join_all, select};
 pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;
+pub use reactor::IoRuntimeError;
 pub use runtime::{Runtime, spawn, spawn_named, stats};
 pub use stats::{SlowPoll, Stats};
 pub use task::{JoinError, JoinHandle, YieldNow, yield_now};

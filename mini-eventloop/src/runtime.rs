@@ -5,8 +5,8 @@
 //! ```text
 //!            ┌──────────────────────────────────────────────────────────────┐
 //!            ▼                                                              │
-//!   1. RUN   poll ready tasks, FIFO, at most `polls_per_tick` polls          │
-//!            (the block_on future queues like a task; remote wakes drained) │
+//!   1. RUN   drain remote wakes, then poll ready tasks, FIFO, at most        │
+//!            `polls_per_tick` polls (the block_on future queues like a task) │
 //!            │                                                              │
 //!   2. TIME  nothing ready?  timeout = nearest timer deadline (timerfd armed)│
 //!            something ready? timeout = 0                                   │
@@ -24,7 +24,9 @@
 //! - One tick runs at most [`Builder::polls_per_tick`] polls (default 61, tokio's figure: a
 //!   prime, so it does not resonate with tasks that yield every 2^k steps); then the loop polls
 //!   I/O and timers with a zero timeout. So a task that keeps waking itself can neither starve
-//!   the other tasks (FIFO) nor I/O and timers (polled every tick).
+//!   the other tasks (FIFO) nor I/O and timers (polled every tick), nor wakes from other
+//!   threads (the remote queue is drained at the start of every tick, and again whenever the
+//!   local queue runs empty).
 //! - When nothing is ready the loop sleeps in the poll until an event, a timer or a remote wake.
 //!
 //! # Tasks and shutdown
@@ -57,6 +59,7 @@ pub(crate) use crate::stats::{Counters, bump};
 use crate::stats::{SlowPoll, Stats};
 use crate::task::{Header, JoinHandle, Task};
 use crate::timer::TimerQueue;
+use crate::waiters::Waiters;
 use crate::wake_state::WakeState;
 use crate::waker::{Shared, TaskId, TaskWaker};
 
@@ -85,6 +88,14 @@ fn with_current<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
     }
 }
 
+/// True if `core` is the runtime running on this thread (false during thread exit, once the
+/// thread-local is gone).
+pub(crate) fn is_current(core: &Rc<Core>) -> bool {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, core)))
+        .unwrap_or(false)
+}
+
 /// The waker's local path: if this thread is running the runtime that owns `shared`, queue
 /// the task without any atomics and return true.
 pub(crate) fn try_schedule_local(shared: &Arc<Shared>, id: TaskId) -> bool {
@@ -108,10 +119,17 @@ struct Enter {
 impl Enter {
     /// Enters `core`; `nested_ok` allows entering while another runtime is current (used by
     /// shutdown, which may happen inside another runtime's task).
+    ///
+    /// During thread exit the thread-local may already be destroyed (a `Runtime` kept in a
+    /// `thread_local!` is dropped after it): then nothing is entered and nothing panics. The
+    /// loop still works, with every wake taking the remote path; spawning and I/O report
+    /// that they are outside the runtime.
     fn new(core: &Rc<Core>, nested_ok: bool) -> Enter {
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(core.clone()));
+        let Ok(previous) = CURRENT.try_with(|c| c.borrow_mut().replace(core.clone())) else {
+            return Enter { previous: None };
+        };
         if previous.is_some() && !nested_ok {
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
             panic!(
                 "Runtime::block_on called inside a running runtime: a task must .await the \
                  future instead of blocking the loop on it"
@@ -144,6 +162,8 @@ pub(crate) struct Core {
     main_woken: Cell<bool>,
     /// Reused buffer for draining remote wakes.
     remote_batch: RefCell<Vec<TaskId>>,
+    /// Set once by `Runtime::drop`: objects that outlive the runtime see it (loop thread).
+    shut_down: Cell<bool>,
     /// Build-time settings.
     pub(crate) config: Config,
     /// Loop-thread statistics.
@@ -159,6 +179,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// True once the `Runtime` has been dropped.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.get()
+    }
+
     /// Queues task `id` for polling, if it is live and not already queued (loop thread).
     fn schedule(&self, id: TaskId) {
         bump(&self.counters.local_wakes);
@@ -213,7 +238,7 @@ impl Core {
             waker,
             aborted: Cell::new(false),
             finished: Cell::new(false),
-            join_waker: Cell::new(None),
+            joiners: RefCell::new(Waiters::new()),
         };
         if let Some(name) = name {
             self.names.borrow_mut().insert(id, name);
@@ -402,7 +427,10 @@ impl Runtime {
         let mut main_cx = Context::from_waker(&main_waker);
         core.schedule(TaskId::MAIN);
         loop {
-            // 1. RUN: ready tasks, FIFO, up to the tick's budget.
+            // 1. RUN: remote wakes first, every tick (a task that keeps yielding never lets the
+            // queue run empty, so draining only then would starve them), then ready tasks,
+            // FIFO, up to the tick's budget.
+            core.drain_remote();
             let mut polls = 0;
             while polls < core.config.polls_per_tick {
                 let next = core.ready.borrow_mut().pop_front();
@@ -482,6 +510,7 @@ impl Runtime {
             ready: RefCell::default(),
             main_woken: Cell::new(false),
             remote_batch: RefCell::default(),
+            shut_down: Cell::new(false),
             blocking: BlockingPool::new(config.blocking_threads),
             config,
             counters: Counters::default(),
@@ -509,6 +538,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let core = &*self.core;
+        core.shut_down.set(true);
         // Current during shutdown, so destructors that spawn or wake reach this runtime.
         let _enter = Enter::new(&self.core, true);
         loop {

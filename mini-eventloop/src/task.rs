@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use concurrency_shared::panic_message;
 
+use crate::waiters::{WaiterKey, Waiters, wake_all};
 use crate::waker::TaskWaker;
 
 /// Why a task produced no output.
@@ -39,11 +40,9 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// Wakes the handle's awaiter, if any.
-fn wake(joiner: Option<Waker>) {
-    if let Some(w) = joiner {
-        w.wake();
-    }
+/// Wakes the handle's awaiters.
+fn wake(joiners: Vec<Waker>) {
+    wake_all(joiners);
 }
 
 /// What the loop sees of a task, whatever its future type.
@@ -66,8 +65,9 @@ pub(crate) struct Header {
     pub(crate) aborted: Cell<bool>,
     /// Set once the output (or error) is stored.
     pub(crate) finished: Cell<bool>,
-    /// The waker of whoever awaits the [`JoinHandle`].
-    pub(crate) join_waker: Cell<Option<Waker>>,
+    /// Whoever awaits the [`JoinHandle`] (one handle, but the shared waiter type keeps the
+    /// rule "a dropped awaiter leaves nothing behind" in one place).
+    pub(crate) joiners: RefCell<Waiters>,
 }
 
 /// A task's life: running, then finished with its output until the handle takes it.
@@ -100,7 +100,7 @@ impl<F: Future> Task<F> {
     /// Stores the result (dropping the future in place) and returns the handle's awaiter, to
     /// be woken once the stage is no longer borrowed.
     #[must_use]
-    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Option<Waker> {
+    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Vec<Waker> {
         // Assignment drops the old `Running(F)` in place, which `Pin` allows. A panicking
         // destructor is caught so it cannot unwind into the loop.
         let drop_result = catch_unwind(AssertUnwindSafe(|| {
@@ -111,7 +111,7 @@ impl<F: Future> Task<F> {
             Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
         });
         self.header.finished.set(true);
-        self.header.join_waker.take()
+        self.header.joiners.borrow_mut().take_all_vec()
     }
 }
 
@@ -188,12 +188,14 @@ impl<F: Future> JoinTarget<F::Output> for Task<F> {
 pub struct JoinHandle<T> {
     /// The task, shared with the slab while it runs.
     task: Rc<dyn JoinTarget<T>>,
+    /// This handle's entry in the task's `joiners`, while it waits.
+    key: Option<WaiterKey>,
 }
 
 impl<T> JoinHandle<T> {
     /// Wraps a spawned task.
     pub(crate) fn new(task: Rc<dyn JoinTarget<T>>) -> Self {
-        Self { task }
+        Self { task, key: None }
     }
 
     /// Asks the loop to drop the task's future at its next turn; awaiting the handle then
@@ -229,13 +231,25 @@ impl<T> Future for JoinHandle<T> {
         if let Some(result) = self.task.take_result() {
             return Poll::Ready(result);
         }
-        let header = self.task.header();
-        let old = header.join_waker.take();
-        header.join_waker.set(match old {
-            Some(w) if w.will_wake(cx.waker()) => Some(w),
-            _ => Some(cx.waker().clone()),
-        });
+        let this = self.get_mut();
+        this.task
+            .header()
+            .joiners
+            .borrow_mut()
+            .register(&mut this.key, cx.waker());
         Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let removed = self
+            .task
+            .header()
+            .joiners
+            .borrow_mut()
+            .remove(&mut self.key);
+        drop(removed);
     }
 }
 

@@ -147,9 +147,10 @@ impl TcpListener {
     /// Any other `accept` error, or an error registering the new socket.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let counters = &self.io.core().counters;
+        let mut waiter = self.io.waiter(Direction::Read);
         loop {
             let accepted = poll_fn(|cx| {
-                self.io.poll_io(Direction::Read, cx, |l| {
+                self.io.poll_io(&mut waiter, cx, |l| {
                     bump(&counters.accept_attempts);
                     l.accept()
                 })
@@ -184,12 +185,14 @@ impl std::fmt::Debug for TcpStream {
 
 /// Reads into `buf` from `io` once it is readable.
 async fn read_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| io.poll_io(Direction::Read, cx, |mut s| s.read(buf))).await
+    let mut waiter = io.waiter(Direction::Read);
+    poll_fn(|cx| io.poll_io(&mut waiter, cx, |mut s| s.read(buf))).await
 }
 
 /// Writes part of `buf` to `io` once it is writable.
 async fn write_to(io: &IoSource<mio::net::TcpStream>, buf: &[u8]) -> io::Result<usize> {
-    poll_fn(|cx| io.poll_io(Direction::Write, cx, |mut s| s.write(buf))).await
+    let mut waiter = io.waiter(Direction::Write);
+    poll_fn(|cx| io.poll_io(&mut waiter, cx, |mut s| s.write(buf))).await
 }
 
 /// Writes all of `buf`.
@@ -237,21 +240,25 @@ impl TcpStream {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         // A non-blocking connect finishes when the socket becomes writable; then either the
         // socket has an error or it has a peer (mio's documented recipe).
+        let io = stream.io.clone();
+        let mut waiter = io.waiter(Direction::Write);
         loop {
-            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
-            if let Some(e) = stream.io.get_ref().take_error()? {
+            poll_fn(|cx| io.poll_ready(&mut waiter, cx)).await?;
+            if let Some(e) = io.get_ref().take_error()? {
                 return Err(e);
             }
-            match stream.io.get_ref().peer_addr() {
-                Ok(_) => return Ok(stream),
+            match io.get_ref().peer_addr() {
+                Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                     // Still in progress (a spurious or early edge): for a connect this is the
                     // `WouldBlock`, so clear the readiness and wait for the next edge.
-                    stream.io.clear_readiness(Direction::Write);
+                    io.clear_readiness(Direction::Write);
                 }
                 Err(e) => return Err(e),
             }
         }
+        drop(waiter);
+        Ok(stream)
     }
 
     /// Reads at most `buf.len()` bytes; `Ok(0)` means the peer closed its writing side (or

@@ -63,11 +63,8 @@ impl UdpSocket {
     ///
     /// The `sendto` error.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.send_to(buf, target))
-        })
-        .await
+        let mut waiter = self.io.waiter(Direction::Write);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.send_to(buf, target))).await
     }
 
     /// Receives one datagram; returns its length (truncated to `buf`) and sender.
@@ -76,6 +73,7 @@ impl UdpSocket {
     ///
     /// The `recvfrom` error.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))).await
+        let mut waiter = self.io.waiter(Direction::Read);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.recv_from(buf))).await
     }
 }

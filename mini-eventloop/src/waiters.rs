@@ -1,0 +1,180 @@
+//! [`Waiters`]: the one "store a waker / wake it" mechanism of the crate. Every primitive that
+//! makes a task wait (a socket direction in the reactor, a [`JoinHandle`](crate::JoinHandle),
+//! the channels, [`Notify`](crate::sync::Notify)) keeps its waiting tasks in one of these,
+//! behind its own lock (`RefCell` on the loop thread, `Mutex` where other threads notify).
+//!
+//! Invariants:
+//! - **Every waiter is kept.** Each registration gets its own entry, so two futures waiting on
+//!   one thing (two `recv_from` on one socket in a `join`, two tasks accepting on one listener)
+//!   are both woken; nothing overwrites another waiter's waker.
+//! - **Nothing piles up.** A waiter holds its [`WaiterKey`]; polling again updates its entry in
+//!   place (keeping the old waker if it wakes the same task), and the waiter's destructor
+//!   removes it ([`Waiters::remove`]). So a future polled and dropped a million times leaves
+//!   nothing behind.
+//! - **A stale key matches nothing.** Keys come from a counter that never repeats (64 bits), so
+//!   a waiter whose entry was already taken by a wake registers afresh instead of overwriting
+//!   somebody else's entry.
+//! - **FIFO.** Entries are kept in registration order, so [`Waiters::take_first`] wakes the
+//!   longest waiter (what `Notify::notify_one` promises).
+//!
+//! Waking is the caller's job: the `take_*` methods hand the wakers out, so the caller can
+//! release its lock before waking (a waker may run foreign code).
+//!
+//! The timer queue (`timer.rs`) is keyed by deadline instead, since its order is the
+//! deadline's; each of its entries updates its waker with [`store_waker`], the same rule.
+
+use std::task::Waker;
+
+/// A waiter's name in a [`Waiters`] list; it stays with the waiting future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct WaiterKey(u64);
+
+/// Replaces `slot` with `waker` unless it already wakes the same task (saves a clone, which
+/// for a foreign waker may be an allocation).
+pub(crate) fn store_waker(slot: &mut Waker, waker: &Waker) {
+    if !slot.will_wake(waker) {
+        slot.clone_from(waker);
+    }
+}
+
+/// The tasks waiting for one thing, in registration order.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    /// The next key to hand out; never reused.
+    next_key: u64,
+    /// Registered waiters, oldest first. Usually zero or one entry, so a `Vec` (whose
+    /// allocation is kept between waits) beats any keyed map.
+    entries: Vec<(u64, Waker)>,
+}
+
+impl Waiters {
+    /// An empty list (`const`, so primitives that are `const`-constructible stay so).
+    pub(crate) const fn new() -> Waiters {
+        Waiters {
+            next_key: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Registers (or re-registers) the waiter holding `key` with `waker`. A waiter whose entry
+    /// is still here has its waker updated in place; one that was woken (its entry taken) or
+    /// never registered gets a new entry at the back, and `key` is set to it.
+    pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) {
+        if let Some(WaiterKey(k)) = *key {
+            if let Some((_, slot)) = self.entries.iter_mut().find(|(e, _)| *e == k) {
+                store_waker(slot, waker);
+                return;
+            }
+        }
+        let k = self.next_key;
+        self.next_key += 1;
+        self.entries.push((k, waker.clone()));
+        *key = Some(WaiterKey(k));
+    }
+
+    /// Removes the waiter holding `key` (its future was dropped or is done) and clears `key`.
+    /// Returns its waker, if it was still registered, for the caller to drop outside its
+    /// lock; `None` if a wake had already taken it.
+    #[must_use = "drop the removed waker after releasing the lock"]
+    pub(crate) fn remove(&mut self, key: &mut Option<WaiterKey>) -> Option<Waker> {
+        let WaiterKey(k) = key.take()?;
+        let index = self.entries.iter().position(|(e, _)| *e == k)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    /// Takes the longest-waiting waiter out of the list.
+    pub(crate) fn take_first(&mut self) -> Option<(WaiterKey, Waker)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let (k, w) = self.entries.remove(0);
+        Some((WaiterKey(k), w))
+    }
+
+    /// Moves every waiter's waker into `out` (oldest first), emptying the list but keeping its
+    /// allocation.
+    pub(crate) fn take_all(&mut self, out: &mut Vec<Waker>) {
+        out.extend(self.entries.drain(..).map(|(_, w)| w));
+    }
+
+    /// Takes every waiter's waker, for the caller to wake after releasing its lock.
+    #[must_use = "wake the taken wakers"]
+    pub(crate) fn take_all_vec(&mut self) -> Vec<Waker> {
+        let mut out = Vec::new();
+        self.take_all(&mut out);
+        out
+    }
+
+    /// How many waiters are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Wakes every waker of `wakers` (taken from a [`Waiters`] under a lock that is now released).
+pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    /// Counts its wakes; clones of one `Arc` are "the same task" for `will_wake`.
+    struct Counter(AtomicUsize);
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Two waiters are both kept and both woken; re-registering one updates it in place.
+    #[test]
+    fn every_waiter_is_kept() {
+        let (a, b) = (
+            Arc::new(Counter(AtomicUsize::new(0))),
+            Arc::new(Counter(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut list = Waiters::new();
+        let (mut ka, mut kb) = (None, None);
+        list.register(&mut ka, &wa);
+        list.register(&mut kb, &wb);
+        list.register(&mut ka, &wa);
+        assert_eq!(list.len(), 2);
+        wake_all(list.take_all_vec());
+        assert_eq!(a.0.load(Ordering::Relaxed), 1);
+        assert_eq!(b.0.load(Ordering::Relaxed), 1);
+        assert_eq!(list.len(), 0);
+    }
+
+    /// A dropped waiter's entry goes away; a stale key never matches a newer waiter.
+    #[test]
+    fn removal_and_stale_keys() {
+        let w = Waker::noop().clone();
+        let mut list = Waiters::new();
+        for _ in 0..1000 {
+            let mut key = None;
+            list.register(&mut key, &w);
+            drop(list.remove(&mut key));
+        }
+        assert_eq!(list.len(), 0, "dropped waiters piled up");
+        let mut old = None;
+        list.register(&mut old, &w);
+        let mut taken = Vec::new();
+        list.take_all(&mut taken);
+        let mut new = None;
+        list.register(&mut new, &w);
+        assert!(
+            list.remove(&mut old).is_none(),
+            "a woken waiter's key matched a new entry"
+        );
+        assert_eq!(list.len(), 1, "a stale key removed another waiter");
+        assert_eq!(list.take_first().map(|(k, _)| k), new);
+    }
+}
