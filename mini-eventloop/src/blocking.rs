@@ -13,7 +13,7 @@
 //! - The loop never waits for a helper: the result travels through a
 //!   [`oneshot`](crate::sync::oneshot) whose sender wakes the task remotely.
 //! - When the runtime is dropped the queue closes: closures not yet started are dropped (their
-//!   handles report [`JoinError::Cancelled`]); helpers finish their current closure and exit.
+//!   handles report a cancelled [`JoinError`]); helpers finish their current closure and exit.
 //!   Nobody joins them, so a closure that never returns cannot hang the runtime's drop.
 
 use std::collections::VecDeque;
@@ -25,7 +25,6 @@ use std::task::{Context, Poll};
 
 use crate::runtime::{bump, current};
 use crate::sync::oneshot;
-use concurrency_shared::panic_message;
 
 use crate::task::JoinError;
 
@@ -156,7 +155,8 @@ fn helper(shared: &PoolShared) {
 
 /// Runs `f` on a helper thread and resolves to its result: asyncio's
 /// `await loop.run_in_executor(None, f)`. A panic in `f` comes back as
-/// [`JoinError::Panicked`]; if the runtime shuts down first, [`JoinError::Cancelled`].
+/// a [`JoinError`] holding its payload ([`JoinError::is_panic`]); if the runtime shuts down
+/// first, a cancelled one ([`JoinError::is_cancelled`]).
 ///
 /// # Panics
 ///
@@ -178,8 +178,7 @@ where
     });
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| JoinError::Panicked(panic_message(&*payload)));
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panicked);
         // The receiver may be gone (the awaiting task was dropped): then nobody wants it.
         let _ = tx.send(result);
     });
@@ -204,7 +203,7 @@ impl<T> Future for BlockingHandle<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match Pin::new(&mut self.rx).poll(cx) {
             Poll::Ready(Ok(result)) => Poll::Ready(result),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(JoinError::Cancelled)),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(JoinError::cancelled())),
             Poll::Pending => Poll::Pending,
         }
     }

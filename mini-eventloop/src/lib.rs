@@ -34,8 +34,8 @@
 //! - `combinators`: [`join`], [`join_all`] ([`JoinAll`]) and [`select`] ([`Either`]): several
 //!   futures in one task, each polled only when woken.
 //! - `slab`: live tasks by slot and generation.
-//! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
-//!   [`yield_now`].
+//! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`yield_now`].
+//! - `join_error`: [`JoinError`], a panic's payload kept for `resume_unwind`.
 //! - `waiters`: `Waiters`, the one list of waiting tasks every primitive keeps
 //!   (every waiter kept, a dropped waiter removed).
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
@@ -63,6 +63,7 @@ mod blocking;
 mod builder;
 mod combinators;
 mod job;
+mod join_error;
 pub mod net;
 mod reactor;
 mod runtime;

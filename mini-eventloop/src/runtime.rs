@@ -461,7 +461,8 @@ impl Runtime {
     /// Runs every job as a task on this one thread and returns their results in input order.
     ///
     /// Each job gets a fresh [`LoopCtx`](crate::LoopCtx); a panicking job gives
-    /// `Err(JoinError::Panicked)` without disturbing the others.
+    /// an `Err` ([`JoinError::is_panic`](crate::JoinError::is_panic)) without disturbing the
+    /// others.
     ///
     /// ```
     /// use mini_eventloop::{Ctx, Job, Runtime};

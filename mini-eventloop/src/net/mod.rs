@@ -4,8 +4,11 @@
 //! deregistered when dropped; an operation tries the system call first and waits on the
 //! reactor only after `WouldBlock` (see `reactor.rs`).
 
+mod addr;
 mod tcp;
 mod udp;
+
+pub use addr::{ToSocketAddrs, lookup_host};
 
 pub use tcp::{
     ACCEPT_BACKOFF, DEFAULT_BACKLOG, OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpListener,

@@ -12,6 +12,8 @@ use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::ToSocketAddrs;
+use super::addr::try_each;
 use crate::reactor::{Direction, IoSource};
 use crate::runtime::bump;
 
@@ -230,13 +232,31 @@ impl TcpStream {
         })
     }
 
-    /// Connects to `addr`. asyncio: `await asyncio.open_connection(host, port)`.
+    /// Connects to `addr`: a [`SocketAddr`], or a `"host:port"` / `(host, port)` whose name is
+    /// resolved on the blocking pool ([`lookup_host`](crate::net::lookup_host)); each address
+    /// is tried in turn. asyncio: `await asyncio.open_connection(host, port)`.
+    ///
+    /// ```
+    /// use mini_eventloop::{Runtime, net::{TcpListener, TcpStream}};
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpStream::connect(("localhost", port)).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap().port(), port);
+    /// });
+    /// ```
     ///
     /// # Errors
     ///
-    /// The connection error (refused, unreachable, ...), or an error if called outside a
-    /// runtime.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    /// The last address's connection error (refused, unreachable, ...), the resolver's error,
+    /// or an error if called outside a runtime.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        try_each(addr, TcpStream::connect_addr).await
+    }
+
+    /// Connects to one address.
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         // A non-blocking connect finishes when the socket becomes writable; then either the
         // socket has an error or it has a peer (mio's documented recipe).
@@ -372,11 +392,19 @@ pub struct OwnedReadHalf {
     io: Rc<IoSource<mio::net::TcpStream>>,
 }
 
-/// The writing half of a [`TcpStream`], owned by one task.
+/// The writing half of a [`TcpStream`], owned by one task. Dropping it shuts the writing side
+/// down (the peer reads end of stream), as tokio's does, even while the reading half lives on.
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     /// The stream, shared with the reading half.
     io: Rc<IoSource<mio::net::TcpStream>>,
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        // Fails only if the socket is already shut down or the peer is gone: nothing to send.
+        let _ = self.io.get_ref().shutdown(Shutdown::Write);
+    }
 }
 
 macro_rules! read_half_methods {
