@@ -46,6 +46,8 @@
 //! - `sys`: the `timerfd` system calls (the only `libc` calls).
 //! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
 //!   [`UdpSocket`](net::UdpSocket).
+//! - `remote`: [`Handle`], spawning onto the loop from other threads, and
+//!   [`RemoteJoinHandle`], a result another thread awaits or waits for.
 //! - `blocking`: [`spawn_blocking`] on a bounded pool of helper threads.
 //! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
 //!   [`Notify`](sync::Notify) (`sync/notify.rs`).
@@ -66,6 +68,7 @@ mod job;
 mod join_error;
 pub mod net;
 mod reactor;
+mod remote;
 mod runtime;
 mod shim;
 mod slab;
@@ -85,6 +88,7 @@ pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;
 pub use reactor::IoRuntimeError;
+pub use remote::{Handle, RemoteJoinHandle};
 pub use runtime::{Runtime, spawn, spawn_named, stats};
 pub use stats::{SlowPoll, Stats};
 pub use task::{JoinError, JoinHandle, YieldNow, yield_now};

@@ -6,10 +6,19 @@
 //!   `ScheduledIo` does), so one task may wait to read while another writes, and two tasks (or
 //!   two futures of one `join`) may wait on the same direction: an event wakes them all, and
 //!   the ones that find nothing wait again;
-//! - readiness is set by events and cleared **only** when an operation returns `WouldBlock`
-//!   (an edge is reported once: clearing it on anything else would lose it, and a failed
-//!   operation such as `accept` under `EMFILE` leaves it set, which is why the listener backs
-//!   off on a timer instead of waiting for an edge);
+//! - readiness is set by events and cleared when an operation returns `WouldBlock` (an edge
+//!   is reported once: clearing it on anything else could lose it, and a failed operation such
+//!   as `accept` under `EMFILE` leaves it set, which is why the listener backs off on a timer
+//!   instead of waiting for an edge), with **one exception**: a read on a stream socket that
+//!   returns less than asked, but more than 0, clears *readable* (as tokio does), sparing the
+//!   `EAGAIN` read that would otherwise follow every request. It is safe because (1) a short
+//!   read of a non-blocking TCP socket means the receive queue held less than asked, so the
+//!   read emptied it; (2) under edge-triggered epoll every later arrival of data queues a new
+//!   event, and events are only collected by the loop's next `epoll_wait`, after this clear, so
+//!   the clear can never erase an edge that came after the data it read; (3) the final states
+//!   (peer closed, error) are not cleared, since their edges are not reported again. A read
+//!   of 0 (end of stream) and datagram sockets (a short datagram says nothing about the
+//!   queue) keep the `WouldBlock` rule;
 //! - a source is deregistered when its owner is dropped; its token carries a generation, so
 //!   an event still in flight for a freed slot is ignored;
 //! - a source is only ever operated on by the runtime it is registered with: polled under
@@ -133,18 +142,29 @@ impl std::fmt::Debug for IoState {
     }
 }
 
-/// One future's registration with one direction of a source: it holds the future's key in
-/// that direction's [`Waiters`] and removes the entry when the future is dropped.
-pub(crate) struct IoWaiter<'a> {
+/// One waiter's registration with one direction of a source: it holds the waiter's key in
+/// that direction's [`Waiters`] and removes the entry when dropped. A future keeps one for
+/// the operation it waits on; a stream polled through `poll_read`/`poll_write` keeps one per
+/// direction for its whole life.
+pub(crate) struct IoWaiter {
     /// The source's state.
-    state: &'a IoState,
+    state: Rc<IoState>,
     /// The direction waited for.
     dir: Direction,
     /// The entry, once registered.
     key: Option<WaiterKey>,
 }
 
-impl Drop for IoWaiter<'_> {
+impl std::fmt::Debug for IoWaiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoWaiter")
+            .field("dir", &self.dir)
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Drop for IoWaiter {
     fn drop(&mut self) {
         let removed = self.state.waiters[self.dir.index()]
             .borrow_mut()
@@ -392,9 +412,9 @@ impl<S: Source> IoSource<S> {
 
     /// A registration for a future that will wait for `dir`; keep it in the future, so it is
     /// removed when the future is dropped.
-    pub(crate) fn waiter(&self, dir: Direction) -> IoWaiter<'_> {
+    pub(crate) fn waiter(&self, dir: Direction) -> IoWaiter {
         IoWaiter {
-            state: &self.state,
+            state: self.state.clone(),
             dir,
             key: None,
         }
@@ -405,7 +425,7 @@ impl<S: Source> IoSource<S> {
     /// runtime this source belongs to.
     pub(crate) fn poll_ready(
         &self,
-        waiter: &mut IoWaiter<'_>,
+        waiter: &mut IoWaiter,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         if !crate::runtime::is_current(&self.core) {
@@ -433,11 +453,19 @@ impl<S: Source> IoSource<S> {
             .set(self.state.readiness.get() & !dir.mask());
     }
 
+    /// Forgets read readiness after a stream read returned less than asked, keeping the final
+    /// states (peer closed, error), whose edges are not reported again. See the module docs.
+    pub(crate) fn clear_readable_after_short_read(&self) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !READABLE);
+    }
+
     /// Runs `op` while `waiter`'s direction is ready; on `WouldBlock` clears the readiness
     /// and waits.
     pub(crate) fn poll_io<R>(
         &self,
-        waiter: &mut IoWaiter<'_>,
+        waiter: &mut IoWaiter,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
@@ -466,7 +494,8 @@ impl<S: Source> Drop for IoSource<S> {
             .registry()
             .deregister(&mut self.source);
         self.core.reactor.release(self.token);
-        // Waiters borrow the source, so none is left; owned halves share it through an `Rc`.
+        // Waiters still registered (a stream's own, kept for `poll_read`) would only be woken
+        // by events for this source, which stop now.
         for list in &self.state.waiters {
             drop(list.borrow_mut().take_all_vec());
         }

@@ -45,8 +45,8 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -212,6 +212,12 @@ impl Core {
         self.shared.wake_state.drain_into(&mut batch);
         let any = !batch.is_empty();
         for id in batch.drain(..) {
+            if id == TaskId::SPAWNS {
+                for spawn in self.shared.take_spawns() {
+                    spawn(self);
+                }
+                continue;
+            }
             self.schedule(id);
             // `schedule` counted it as local; it was counted as remote already.
             self.counters
@@ -223,7 +229,7 @@ impl Core {
     }
 
     /// Spawns `future` as a task.
-    fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -503,6 +509,7 @@ impl Runtime {
             poker,
             remote_wakes: AtomicU64::new(0),
             pokes: AtomicU64::new(0),
+            spawns: Mutex::default(),
         });
         let core = Core {
             shared,
@@ -527,6 +534,28 @@ impl Runtime {
     /// A snapshot of this runtime's statistics.
     pub fn stats(&self) -> Stats {
         self.core.stats()
+    }
+
+    /// Spawns `future` from outside the loop, on the loop's own thread (between two
+    /// [`block_on`](Runtime::block_on) calls, say): the task runs at the next `block_on`.
+    /// Inside the loop, [`spawn`] does the same.
+    ///
+    /// ```
+    /// let rt = mini_eventloop::Runtime::new().unwrap();
+    /// let handle = rt.spawn(async { 6 * 7 });
+    /// assert_eq!(rt.block_on(handle), Ok(42));
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn(future, None)
+    }
+
+    /// A [`Handle`](crate::Handle) that other threads may use to spawn onto this loop.
+    pub fn handle(&self) -> crate::Handle {
+        crate::Handle::new(self.core.shared.clone())
     }
 
     /// The most recent polls that took longer than the slow-poll threshold (at most 64),
@@ -559,6 +588,9 @@ impl Drop for Runtime {
         core.main_woken.set(false);
         core.timers.clear();
         core.shared.wake_state.close();
+        // Futures handles queued before the close: never spawned, dropped here, so their
+        // waiters hear "cancelled". Later ones are dropped by the handle (see `spawn_remote`).
+        drop(core.shared.take_spawns());
         core.blocking.shutdown();
     }
 }

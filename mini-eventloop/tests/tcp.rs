@@ -228,3 +228,39 @@ fn shutdown_sends_fin_on_streams_and_halves() {
         }
     });
 }
+
+/// A read shorter than its buffer clears read readiness; nothing is lost by it: data sent
+/// later is read after the next edge, and end of stream that arrived with the data (its
+/// edge already reported) is still seen.
+#[test]
+fn short_reads_lose_no_edge() {
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut buf = [0; 64];
+        server.write_all(b"abc").await.unwrap();
+        assert_eq!(client.read(&mut buf).await.unwrap(), 3);
+        let later = spawn(async move {
+            mini_eventloop::yield_now().await;
+            server.write_all(b"de").await.unwrap();
+            server
+        });
+        assert_eq!(client.read(&mut buf).await.unwrap(), 2);
+        let server = later.await.unwrap();
+        // Data and FIN together, both queued before the read.
+        let mut server = server;
+        server.write_all(b"fgh").await.unwrap();
+        server.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match client.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(got, b"fgh");
+    });
+}

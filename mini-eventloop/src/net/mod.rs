@@ -5,6 +5,8 @@
 //! reactor only after `WouldBlock` (see `reactor.rs`).
 
 mod addr;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod tcp;
 mod udp;
 
