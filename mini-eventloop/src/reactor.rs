@@ -439,9 +439,11 @@ impl<S: Source> IoSource<S> {
         if self.state.readiness.get() & waiter.dir.mask() != 0 {
             return Poll::Ready(Ok(()));
         }
-        self.state.waiters[waiter.dir.index()]
+        let replaced = self.state.waiters[waiter.dir.index()]
             .borrow_mut()
             .register(&mut waiter.key, cx.waker());
+        // Dropped after the borrow ends (a foreign waker's destructor may drop a waiter).
+        drop(replaced);
         Poll::Pending
     }
 
@@ -497,7 +499,7 @@ impl<S: Source> Drop for IoSource<S> {
         // Waiters still registered (a stream's own, kept for `poll_read`) would only be woken
         // by events for this source, which stop now.
         for list in &self.state.waiters {
-            drop(list.borrow_mut().take_all_vec());
+            drop(list.borrow_mut().take_all_list());
         }
     }
 }

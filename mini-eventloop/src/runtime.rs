@@ -43,6 +43,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -287,13 +288,16 @@ impl Core {
         };
         if finished {
             let removed = self.slab.borrow_mut().remove(id);
-            let mut names = self.names.borrow_mut();
-            if !names.is_empty() {
-                names.remove(&id);
+            {
+                let mut names = self.names.borrow_mut();
+                if !names.is_empty() {
+                    names.remove(&id);
+                }
             }
-            // Dropped here, outside the slab borrow: a detached task's output may have a
-            // destructor that wakes or spawns.
-            drop(removed);
+            // Dropped here, outside every borrow: a detached task's output (or its panic
+            // payload) may have a destructor that wakes or spawns, or panics, which must not
+            // unwind into the loop. `task` may be the last reference, so it goes too.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop((removed, task))));
         }
     }
 

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 pub use crate::join_error::JoinError;
-use crate::waiters::{WaiterKey, Waiters, wake_all};
+use crate::waiters::{WaiterKey, Waiters, WakeList, wake_all};
 use crate::waker::TaskWaker;
 
 /// Wakes the handle's awaiters.
-fn wake(joiners: Vec<Waker>) {
+fn wake(joiners: WakeList) {
     wake_all(joiners);
 }
 
@@ -79,7 +79,7 @@ impl<F: Future> Task<F> {
     /// Stores the result (dropping the future in place) and returns the handle's awaiter, to
     /// be woken once the stage is no longer borrowed.
     #[must_use]
-    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Vec<Waker> {
+    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> WakeList {
         // Assignment drops the old `Running(F)` in place, which `Pin` allows. A panicking
         // destructor is caught so it cannot unwind into the loop.
         let drop_result = catch_unwind(AssertUnwindSafe(|| {
@@ -90,7 +90,7 @@ impl<F: Future> Task<F> {
             Err(payload) => Err(JoinError::panicked(payload)),
         });
         self.header.finished.set(true);
-        self.header.joiners.borrow_mut().take_all_vec()
+        self.header.joiners.borrow_mut().take_all_list()
     }
 }
 
@@ -223,11 +223,13 @@ impl<T> Future for JoinHandle<T> {
             ),
         }
         let this = self.get_mut();
-        this.task
+        let replaced = this
+            .task
             .header()
             .joiners
             .borrow_mut()
             .register(&mut this.key, cx.waker());
+        drop(replaced);
         Poll::Pending
     }
 }

@@ -95,13 +95,14 @@ impl TimerQueue {
 
     /// Replaces the waker of a pending timer; false if it has already fired.
     fn update(&self, key: Key, waker: &Waker) -> bool {
-        match self.map.borrow_mut().get_mut(&key) {
-            Some(w) => {
-                store_waker(w, waker);
-                true
-            }
-            None => false,
-        }
+        let replaced = match self.map.borrow_mut().get_mut(&key) {
+            Some(w) => store_waker(w, waker),
+            None => return false,
+        };
+        // Dropped after the borrow ends: a foreign waker's destructor may drop a `Sleep`,
+        // which removes its own timer from this map.
+        drop(replaced);
+        true
     }
 
     /// Removes a cancelled timer (no-op if it already fired).

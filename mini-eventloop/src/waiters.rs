@@ -17,8 +17,10 @@
 //! - **FIFO.** Entries are kept in registration order, so [`Waiters::take_first`] wakes the
 //!   longest waiter (what `Notify::notify_one` promises).
 //!
-//! Waking is the caller's job: the `take_*` methods hand the wakers out, so the caller can
-//! release its lock before waking (a waker may run foreign code).
+//! Waking and dropping wakers is the caller's job: the `take_*` methods hand the wakers out,
+//! and `register` and `remove` hand back the waker they replace or remove, so the caller can
+//! release its lock (or `RefCell` borrow) first. A foreign waker's `wake` or `drop` may run
+//! any code, including code that comes back to the same primitive.
 //!
 //! The timer queue (`timer.rs`) is keyed by deadline instead, since its order is the
 //! deadline's; each of its entries updates its waker with [`store_waker`], the same rule.
@@ -30,10 +32,14 @@ use std::task::Waker;
 pub(crate) struct WaiterKey(u64);
 
 /// Replaces `slot` with `waker` unless it already wakes the same task (saves a clone, which
-/// for a foreign waker may be an allocation).
-pub(crate) fn store_waker(slot: &mut Waker, waker: &Waker) {
-    if !slot.will_wake(waker) {
-        slot.clone_from(waker);
+/// for a foreign waker may be an allocation). Returns the replaced waker, for the caller to
+/// drop once its lock or borrow is released.
+#[must_use = "drop the replaced waker after releasing the lock"]
+pub(crate) fn store_waker(slot: &mut Waker, waker: &Waker) -> Option<Waker> {
+    if slot.will_wake(waker) {
+        None
+    } else {
+        Some(std::mem::replace(slot, waker.clone()))
     }
 }
 
@@ -58,18 +64,20 @@ impl Waiters {
 
     /// Registers (or re-registers) the waiter holding `key` with `waker`. A waiter whose entry
     /// is still here has its waker updated in place; one that was woken (its entry taken) or
-    /// never registered gets a new entry at the back, and `key` is set to it.
-    pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) {
+    /// never registered gets a new entry at the back, and `key` is set to it. Returns the
+    /// waker it replaced, if any, to be dropped after the caller's lock is released.
+    #[must_use = "drop the replaced waker after releasing the lock"]
+    pub(crate) fn register(&mut self, key: &mut Option<WaiterKey>, waker: &Waker) -> Option<Waker> {
         if let Some(WaiterKey(k)) = *key {
             if let Some((_, slot)) = self.entries.iter_mut().find(|(e, _)| *e == k) {
-                store_waker(slot, waker);
-                return;
+                return store_waker(slot, waker);
             }
         }
         let k = self.next_key;
         self.next_key += 1;
         self.entries.push((k, waker.clone()));
         *key = Some(WaiterKey(k));
+        None
     }
 
     /// Removes the waiter holding `key` (its future was dropped or is done) and clears `key`.
@@ -97,17 +105,39 @@ impl Waiters {
         out.extend(self.entries.drain(..).map(|(_, w)| w));
     }
 
-    /// Takes every waiter's waker, for the caller to wake after releasing its lock.
+    /// Takes every waiter's waker, for the caller to wake after releasing its lock. The
+    /// usual single waiter costs no allocation.
     #[must_use = "wake the taken wakers"]
-    pub(crate) fn take_all_vec(&mut self) -> Vec<Waker> {
-        let mut out = Vec::new();
-        self.take_all(&mut out);
-        out
+    pub(crate) fn take_all_list(&mut self) -> WakeList {
+        let mut drain = self.entries.drain(..).map(|(_, w)| w);
+        WakeList {
+            first: drain.next(),
+            rest: drain.collect(),
+        }
     }
 
     /// How many waiters are registered.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// Wakers taken from a [`Waiters`]: the first inline (the common case is one), the rest in a
+/// `Vec` that allocates only when there are more.
+#[derive(Debug, Default)]
+pub(crate) struct WakeList {
+    /// The oldest waiter's waker.
+    first: Option<Waker>,
+    /// The others, oldest first.
+    rest: Vec<Waker>,
+}
+
+impl IntoIterator for WakeList {
+    type Item = Waker;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Waker>, std::vec::IntoIter<Waker>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
     }
 }
 
@@ -143,11 +173,16 @@ mod tests {
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
         let mut list = Waiters::new();
         let (mut ka, mut kb) = (None, None);
-        list.register(&mut ka, &wa);
-        list.register(&mut kb, &wb);
-        list.register(&mut ka, &wa);
+        assert!(list.register(&mut ka, &wa).is_none());
+        assert!(list.register(&mut kb, &wb).is_none());
+        assert!(list.register(&mut ka, &wa).is_none(), "same task: kept");
+        assert!(
+            list.register(&mut ka, &wb).is_some(),
+            "another task: replaced"
+        );
+        assert!(list.register(&mut ka, &wa).is_some());
         assert_eq!(list.len(), 2);
-        wake_all(list.take_all_vec());
+        wake_all(list.take_all_list());
         assert_eq!(a.0.load(Ordering::Relaxed), 1);
         assert_eq!(b.0.load(Ordering::Relaxed), 1);
         assert_eq!(list.len(), 0);
@@ -160,16 +195,16 @@ mod tests {
         let mut list = Waiters::new();
         for _ in 0..1000 {
             let mut key = None;
-            list.register(&mut key, &w);
+            drop(list.register(&mut key, &w));
             drop(list.remove(&mut key));
         }
         assert_eq!(list.len(), 0, "dropped waiters piled up");
         let mut old = None;
-        list.register(&mut old, &w);
+        drop(list.register(&mut old, &w));
         let mut taken = Vec::new();
         list.take_all(&mut taken);
         let mut new = None;
-        list.register(&mut new, &w);
+        drop(list.register(&mut new, &w));
         assert!(
             list.remove(&mut old).is_none(),
             "a woken waiter's key matched a new entry"

@@ -104,3 +104,21 @@ fn polling_a_handle_after_its_result_panics() {
         assert!(message.contains("after it returned"), "{message}");
     });
 }
+
+/// A detached task whose output panics when dropped does not take the loop down.
+#[test]
+fn panicking_output_destructor_of_a_detached_task_is_contained() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("output destructor");
+        }
+    }
+    util::run(async {
+        drop(spawn(async { Bomb }));
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        assert_eq!(spawn(async { 2 }).await, Ok(2));
+    });
+}

@@ -13,10 +13,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::lock;
-use crate::waiters::{WaiterKey, Waiters, wake_all};
+use crate::waiters::{WaiterKey, Waiters, WakeList, wake_all};
 
 /// The queue's state.
 #[derive(Debug)]
@@ -157,7 +157,7 @@ pub fn unbounded<T>() -> (UnboundedSender<T>, Receiver<T>) {
 }
 
 /// Queues `value` if there is room; returns the receiver's waker to wake after unlocking.
-fn try_push<T>(chan: &Chan<T>, value: T) -> Result<Vec<Waker>, TrySendError<T>> {
+fn try_push<T>(chan: &Chan<T>, value: T) -> Result<WakeList, TrySendError<T>> {
     let mut s = lock(&chan.state);
     if s.rx_gone {
         return Err(TrySendError::Closed(value));
@@ -166,7 +166,7 @@ fn try_push<T>(chan: &Chan<T>, value: T) -> Result<Vec<Waker>, TrySendError<T>> 
         return Err(TrySendError::Full(value));
     }
     s.queue.push_back(value);
-    Ok(s.receiver.take_all_vec())
+    Ok(s.receiver.take_all_list())
 }
 
 /// A `send` future's entry among the senders waiting for room; removed when the future is
@@ -234,7 +234,9 @@ impl<T> Sender<T> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                s.senders_waiting.register(&mut waiter.key, cx.waker());
+                let replaced = s.senders_waiting.register(&mut waiter.key, cx.waker());
+                drop(s);
+                drop(replaced);
                 *value = Some(v);
                 Poll::Pending
             }
@@ -302,9 +304,9 @@ fn drop_sender<T>(chan: &Chan<T>) {
         let mut s = lock(&chan.state);
         s.senders -= 1;
         if s.senders == 0 {
-            s.receiver.take_all_vec()
+            s.receiver.take_all_list()
         } else {
-            Vec::new()
+            WakeList::default()
         }
     };
     wake_all(waker);
@@ -381,10 +383,12 @@ impl<T> Receiver<T> {
         let (value, senders) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (Some(v), s.senders_waiting.take_all_vec()),
+                Some(v) => (Some(v), s.senders_waiting.take_all_list()),
                 None if s.senders == 0 || s.rx_gone => return Poll::Ready(None),
                 None => {
-                    s.receiver.register(&mut self.key, cx.waker());
+                    let replaced = s.receiver.register(&mut self.key, cx.waker());
+                    drop(s);
+                    drop(replaced);
                     return Poll::Pending;
                 }
             }
@@ -404,7 +408,7 @@ impl<T> Receiver<T> {
         let (value, senders) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (v, s.senders_waiting.take_all_vec()),
+                Some(v) => (v, s.senders_waiting.take_all_list()),
                 None if s.senders == 0 || s.rx_gone => return Err(TryRecvError::Disconnected),
                 None => return Err(TryRecvError::Empty),
             }
@@ -421,7 +425,7 @@ impl<T> Receiver<T> {
         let senders = {
             let mut s = lock(&self.chan.state);
             s.rx_gone = true;
-            s.senders_waiting.take_all_vec()
+            s.senders_waiting.take_all_list()
         };
         self.chan.room.notify_all();
         wake_all(senders);

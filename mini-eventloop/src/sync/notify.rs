@@ -190,7 +190,7 @@ impl Notify {
         let waiters = {
             let mut s = lock(&self.state);
             s.broadcasts += 1;
-            s.waiting.take_all_vec()
+            s.waiting.take_all_list()
         };
         wake_all(waiters);
     }
@@ -271,7 +271,7 @@ impl Future for Notified<'_> {
                     s.permit = false;
                     true
                 } else {
-                    s.waiting.register(&mut this.key, cx.waker());
+                    stale = s.waiting.register(&mut this.key, cx.waker());
                     this.stage = Stage::Registered;
                     false
                 }
@@ -285,7 +285,7 @@ impl Future for Notified<'_> {
                 } else {
                     // Still waiting (a broadcast or a choice would have been seen above):
                     // the entry is updated in place.
-                    s.waiting.register(&mut this.key, cx.waker());
+                    stale = s.waiting.register(&mut this.key, cx.waker());
                     false
                 }
             }

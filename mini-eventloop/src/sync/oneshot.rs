@@ -94,7 +94,7 @@ impl<T> Sender<T> {
                 return Err(value);
             }
             s.value = Some(value);
-            s.receiver.take_all_vec()
+            s.receiver.take_all_list()
         };
         wake_all(waker);
         Ok(())
@@ -111,7 +111,7 @@ impl<T> Drop for Sender<T> {
         let waker = {
             let mut s = lock(&self.state);
             s.tx_gone = true;
-            s.receiver.take_all_vec()
+            s.receiver.take_all_list()
         };
         wake_all(waker);
     }
@@ -145,7 +145,9 @@ impl<T> Future for Receiver<T> {
         if s.tx_gone {
             return Poll::Ready(Err(RecvError));
         }
-        s.receiver.register(&mut this.key, cx.waker());
+        let replaced = s.receiver.register(&mut this.key, cx.waker());
+        drop(s);
+        drop(replaced);
         Poll::Pending
     }
 }
