@@ -18,17 +18,21 @@ struct Payload(Box<dyn Any + Send>);
 // a `!Sync` payload type is never accessed from two threads at once.
 unsafe impl Sync for Payload {}
 
-/// What happened to the task.
+/// A caught panic.
+struct Panicked {
+    /// The panic message (or a placeholder for a non-string payload).
+    message: String,
+    /// What the panic carried.
+    payload: Payload,
+}
+
+/// What happened to the task. The panic is boxed, so a `JoinError` is one pointer and a
+/// task's output slot (`Result<T, JoinError>`) stays small: panics are rare, tasks are many.
 enum Repr {
     /// Aborted, or its runtime shut down, before it finished.
     Cancelled,
     /// It panicked.
-    Panicked {
-        /// The panic message (or a placeholder for a non-string payload).
-        message: String,
-        /// What the panic carried.
-        payload: Payload,
-    },
+    Panicked(Box<Panicked>),
 }
 
 /// Why a task produced no output: it panicked (the payload is kept: re-raise it with
@@ -63,16 +67,16 @@ impl JoinError {
     /// A panic, from `catch_unwind`'s payload.
     pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> JoinError {
         JoinError {
-            repr: Repr::Panicked {
+            repr: Repr::Panicked(Box::new(Panicked {
                 message: panic_message(&*payload),
                 payload: Payload(payload),
-            },
+            })),
         }
     }
 
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panicked { .. })
+        matches!(self.repr, Repr::Panicked(_))
     }
 
     /// True if the task was aborted, or its runtime shut down, before it finished.
@@ -83,7 +87,7 @@ impl JoinError {
     /// The panic message, if the task panicked (a placeholder for a non-string payload).
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panicked { message, .. } => Some(message),
+            Repr::Panicked(p) => Some(&p.message),
             Repr::Cancelled => None,
         }
     }
@@ -106,7 +110,7 @@ impl JoinError {
     /// `self`, if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
-            Repr::Panicked { payload, .. } => Ok(payload.0),
+            Repr::Panicked(p) => Ok(p.payload.0),
             Repr::Cancelled => Err(self),
         }
     }
@@ -124,7 +128,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panicked { message, .. } => write!(f, "JoinError::Panicked({message:?})"),
+            Repr::Panicked(p) => write!(f, "JoinError::Panicked({:?})", p.message),
         }
     }
 }
@@ -132,7 +136,7 @@ impl fmt::Debug for JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Panicked { message, .. } => write!(f, "task panicked: {message}"),
+            Repr::Panicked(p) => write!(f, "task panicked: {}", p.message),
             Repr::Cancelled => f.write_str("task was cancelled"),
         }
     }
@@ -157,6 +161,15 @@ mod tests {
         assert!(e.is_cancelled() && !e.is_panic());
         assert_eq!(e.panic_message(), None);
         assert!(e.try_into_panic().unwrap_err().is_cancelled());
+    }
+
+    /// One pointer wide, so task outputs stay small.
+    #[test]
+    fn one_pointer_wide() {
+        assert_eq!(
+            std::mem::size_of::<JoinError>(),
+            std::mem::size_of::<usize>()
+        );
     }
 
     /// A non-string payload comes back as it was, with a placeholder message.

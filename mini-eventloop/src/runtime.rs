@@ -60,7 +60,7 @@ pub(crate) use crate::stats::{Counters, bump};
 use crate::stats::{SlowPoll, Stats};
 use crate::task::{Header, JoinHandle, Task};
 use crate::timer::TimerQueue;
-use crate::waiters::Waiters;
+use crate::waiters::WakerSlot;
 use crate::wake_state::WakeState;
 use crate::waker::{Shared, TaskId, TaskWaker};
 
@@ -245,7 +245,7 @@ impl Core {
             waker,
             aborted: Cell::new(false),
             finished: Cell::new(false),
-            joiners: RefCell::new(Waiters::new()),
+            joiner: WakerSlot::default(),
         };
         if let Some(name) = name {
             self.names.borrow_mut().insert(id, name);

