@@ -1,7 +1,8 @@
 //! [`Waiters`]: the one "store a waker / wake it" mechanism of the crate. Every primitive that
-//! makes a task wait (a socket direction in the reactor, a [`JoinHandle`](crate::JoinHandle),
-//! the channels, [`Notify`](crate::sync::Notify)) keeps its waiting tasks in one of these,
-//! behind its own lock (`RefCell` on the loop thread, `Mutex` where other threads notify).
+//! makes a task wait (a socket direction in the reactor, the channels,
+//! [`Notify`](crate::sync::Notify)) keeps its waiting tasks in one of these, behind its own
+//! lock (`RefCell` on the loop thread, `Mutex` where other threads notify); a
+//! [`JoinHandle`](crate::JoinHandle) uses its one-waiter form, [`WakerSlot`] (see below).
 //!
 //! Invariants:
 //! - **Every waiter is kept.** Each registration gets its own entry, so two futures waiting on
