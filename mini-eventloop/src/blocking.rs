@@ -17,15 +17,13 @@
 //!   Nobody joins them, so a closure that never returns cannot hang the runtime's drop.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 
 use crate::runtime::{bump, current};
 use crate::sync::oneshot;
 
+use crate::remote::RemoteJoinHandle;
 use crate::task::JoinError;
 
 /// A queued closure.
@@ -186,25 +184,10 @@ where
     // If the job could not be queued it is dropped with its sender, so the handle reports
     // Cancelled.
     core.blocking.submit(job);
-    BlockingHandle { rx }
+    RemoteJoinHandle::new(rx)
 }
 
-/// The future of [`spawn_blocking`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct BlockingHandle<T> {
-    /// Where the helper sends the result.
-    rx: oneshot::Receiver<Result<T, JoinError>>,
-}
-
-impl<T> Future for BlockingHandle<T> {
-    type Output = Result<T, JoinError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(result)) => Poll::Ready(result),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(JoinError::cancelled())),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
+/// The future of [`spawn_blocking`]: the same result handle as a [`Handle`](crate::Handle)'s
+/// spawn (a result coming back from another thread through a oneshot), so it can also be
+/// [`wait`](RemoteJoinHandle::wait)ed for on a plain thread.
+pub type BlockingHandle<T> = RemoteJoinHandle<T>;

@@ -84,13 +84,13 @@ impl Handle {
                 None,
             ));
         }));
-        RemoteJoinHandle { rx }
+        RemoteJoinHandle::new(rx)
     }
 }
 
-/// The result of [`Handle::spawn`]: a future of `Result<T, JoinError>` that any executor may
-/// poll, or [`wait`](RemoteJoinHandle::wait) on a plain thread. Dropping it does not cancel
-/// the task.
+/// The result of [`Handle::spawn`] (and of [`spawn_blocking`](crate::spawn_blocking)): a
+/// future of `Result<T, JoinError>` that any executor may poll, or
+/// [`wait`](RemoteJoinHandle::wait) on a plain thread. Dropping it does not cancel the task.
 #[derive(Debug)]
 #[must_use = "the result is lost unless awaited or waited for"]
 pub struct RemoteJoinHandle<T> {
@@ -124,6 +124,11 @@ impl Wake for Unpark {
 }
 
 impl<T> RemoteJoinHandle<T> {
+    /// The handle of a result sent through `rx` (a dropped sender means "cancelled").
+    pub(crate) fn new(rx: oneshot::Receiver<Result<T, JoinError>>) -> Self {
+        RemoteJoinHandle { rx }
+    }
+
     /// Blocks this thread until the task finishes: `concurrent.futures.Future.result()`.
     ///
     /// # Panics

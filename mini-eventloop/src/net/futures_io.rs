@@ -18,62 +18,33 @@ use super::tcp::{
     poll_write_stream,
 };
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let (io, waiter) = self.get_mut().read_parts();
-        poll_read_stream(io, waiter, cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let (io, waiter) = self.get_mut().write_parts();
-        poll_write_stream(io, waiter, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-/// `AsyncRead` for a reading half.
-macro_rules! async_read_half {
-    ($t:ty) => {
+/// `AsyncRead` for a type whose `$parts` method gives the stream and its read registration.
+macro_rules! async_read {
+    ($t:ty, $parts:ident) => {
         impl AsyncRead for $t {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                let (io, waiter) = self.get_mut().parts();
+                let (io, waiter) = self.get_mut().$parts();
                 poll_read_stream(io, waiter, cx, buf)
             }
         }
     };
 }
 
-/// `AsyncWrite` for a writing half.
-macro_rules! async_write_half {
-    ($t:ty) => {
+/// `AsyncWrite` for a type whose `$parts` method gives the stream and its write registration;
+/// `$close` shuts its writing side down.
+macro_rules! async_write {
+    ($t:ty, $parts:ident, $close:expr) => {
         impl AsyncWrite for $t {
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                let (io, waiter) = self.get_mut().parts();
+                let (io, waiter) = self.get_mut().$parts();
                 poll_write_stream(io, waiter, cx, buf)
             }
 
@@ -82,13 +53,16 @@ macro_rules! async_write_half {
             }
 
             fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown())
+                let close: fn(&Self) -> io::Result<()> = $close;
+                Poll::Ready(close(&self))
             }
         }
     };
 }
 
-async_read_half!(ReadHalf<'_>);
-async_read_half!(OwnedReadHalf);
-async_write_half!(WriteHalf<'_>);
-async_write_half!(OwnedWriteHalf);
+async_read!(TcpStream, read_parts);
+async_read!(ReadHalf<'_>, parts);
+async_read!(OwnedReadHalf, parts);
+async_write!(TcpStream, write_parts, |s| s.shutdown(Shutdown::Write));
+async_write!(WriteHalf<'_>, parts, |s| s.shutdown());
+async_write!(OwnedWriteHalf, parts, |s| s.shutdown());
