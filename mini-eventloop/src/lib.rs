@@ -48,6 +48,8 @@
 //!   [`UdpSocket`](net::UdpSocket).
 //! - `remote`: [`Handle`], spawning onto the loop from other threads, and
 //!   [`RemoteJoinHandle`], a result another thread awaits or waits for.
+//! - `blocking_pool`: the helper threads and their queue, the hand-off decided under one lock
+//!   (model-checked with loom).
 //! - `blocking`: [`spawn_blocking`] on a bounded pool of helper threads.
 //! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
 //!   [`Notify`](sync::Notify) (`sync/notify.rs`).
@@ -62,6 +64,7 @@
 //! readiness rules are in `reactor.rs`; the timer queue's choice is explained in `timer.rs`.
 
 mod blocking;
+mod blocking_pool;
 mod builder;
 mod combinators;
 mod job;

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::blocking::BlockingPool;
+use crate::blocking_pool::BlockingPool;
 use crate::builder::Builder;
 pub(crate) use crate::builder::Config;
 use crate::reactor::Reactor;
