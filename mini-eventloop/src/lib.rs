@@ -41,11 +41,12 @@
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
 //! - `wake_state`: the remote ready queue and the "sleeping" flag (model-checked with loom).
 //! - `reactor`: the `mio::Poll`, one registration per source, readiness and per-direction
-//!   wakers.
+//!   waiter lists; [`IoRuntimeError`] for an object polled outside its runtime.
 //! - `timer`: the deadline queue, [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
 //! - `sys`: the `timerfd` system calls (the only `libc` calls).
 //! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
-//!   [`UdpSocket`](net::UdpSocket).
+//!   [`UdpSocket`](net::UdpSocket), host names ([`lookup_host`](net::lookup_host)), and with
+//!   the `futures-io` feature the `AsyncRead`/`AsyncWrite` impls (`net/futures_io.rs`).
 //! - `remote`: [`Handle`], spawning onto the loop from other threads, and
 //!   [`RemoteJoinHandle`], a result another thread awaits or waits for.
 //! - `blocking_pool`: the helper threads and their queue, the hand-off decided under one lock
