@@ -96,3 +96,21 @@ fn wait_on_a_loop_thread_panics() {
     let message = concurrency_shared::panic_message(&*caught.unwrap_err());
     assert!(message.contains(".await the handle"), "{message}");
 }
+
+/// Dropping a `RemoteJoinHandle` does not cancel its task.
+#[test]
+fn dropping_the_remote_handle_does_not_cancel_the_task() {
+    let rt = util::rt();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    drop(rt.handle().spawn(async move {
+        yield_now().await;
+        counter.fetch_add(1, Ordering::SeqCst);
+    }));
+    rt.block_on(mini_eventloop::timeout(util::HANG_GUARD, async {
+        while ran.load(Ordering::SeqCst) == 0 {
+            yield_now().await;
+        }
+    }))
+    .expect("the task never ran");
+}

@@ -171,13 +171,20 @@ fn connect_resolves_host_names() {
                 listener.accept().await.unwrap();
             }
         });
-        let by_name = TcpStream::connect(("localhost", port)).await.unwrap();
-        assert!(by_name.peer_addr().unwrap().ip().is_loopback());
-        let text = format!("localhost:{port}");
-        TcpStream::connect(text.as_str()).await.unwrap();
+        // Numbers, as a tuple or as text, need no lookup: no blocking-pool job.
         TcpStream::connect(format!("127.0.0.1:{port}"))
             .await
             .unwrap();
+        assert_eq!(mini_eventloop::stats().blocking_spawned, 0);
+        let by_name = TcpStream::connect(("localhost", port)).await.unwrap();
+        assert!(by_name.peer_addr().unwrap().ip().is_loopback());
+        assert_eq!(
+            mini_eventloop::stats().blocking_spawned,
+            1,
+            "one lookup per name"
+        );
+        let text = format!("localhost:{port}");
+        TcpStream::connect(text.as_str()).await.unwrap();
         accepting.await.unwrap();
         let bad = TcpStream::connect("no-port-given").await.unwrap_err();
         assert_eq!(bad.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
