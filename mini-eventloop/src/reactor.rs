@@ -499,7 +499,8 @@ impl<S: Source> Drop for IoSource<S> {
         // Waiters still registered (a stream's own, kept for `poll_read`) would only be woken
         // by events for this source, which stop now.
         for list in &self.state.waiters {
-            drop(list.borrow_mut().take_all_list());
+            let wakers = list.borrow_mut().take_all_list();
+            drop(wakers);
         }
     }
 }
