@@ -127,3 +127,46 @@ fn later_requests_are_answered_normally() {
     assert_eq!(a.round_trip(b"again").unwrap(), b"again");
     assert_eq!(fixture.stats().peak_pending, 2);
 }
+
+/// A request whose client closed before the barrier opened is withdrawn: two clients that
+/// never overlapped do not open a barrier of two (the old server counted the closed one's
+/// request and answered the second client alone).
+#[test]
+fn closed_connections_do_not_count() {
+    let fixture = Fixture::start(FixtureConfig::new().barrier(2)).unwrap();
+    {
+        let mut gone = Client::connect(fixture.addr()).unwrap();
+        gone.send(b"gone").unwrap();
+    }
+    wait_until("the closed client's request was withdrawn", || {
+        let stats = fixture.stats();
+        stats.requests == 1 && stats.pending == 0 && stats.open_connections == 0
+    });
+
+    let mut first = Client::connect(fixture.addr()).unwrap();
+    first.send(b"first").unwrap();
+    wait_until("the first live request arrived", || {
+        fixture.stats().requests == 2
+    });
+    // One live request is below the barrier: a correct server cannot answer it in any window.
+    first
+        .stream()
+        .set_read_timeout(Some(SILENCE_WINDOW))
+        .unwrap();
+    let err = first.recv().unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "expected no answer, got {err}"
+    );
+    assert_eq!(fixture.stats().responses, 0);
+
+    let mut second = Client::connect(fixture.addr()).unwrap();
+    for c in [&mut first, &mut second] {
+        c.stream().set_read_timeout(Some(ANSWER_GUARD)).unwrap();
+    }
+    assert_eq!(second.round_trip(b"second").unwrap(), b"second");
+    assert_eq!(first.recv().unwrap(), b"first");
+}
