@@ -2,6 +2,11 @@
 //! its own, is waited for with a deadline through a pidfd, and past the deadline is killed
 //! with its whole group (so a trial's forked workers go with it) before it is reaped.
 //!
+//! A group of its own also means a Ctrl-C at the terminal no longer reaches the child, so the
+//! child asks the kernel to kill it when the compare program dies (`PR_SET_PDEATHSIG`). That
+//! signal follows the *thread* that spawned the child: children are spawned from the main
+//! thread, which lives as long as the program.
+//!
 //! Invariant: every child started here is reaped before [`Supervised::finish`] or
 //! [`Supervised::stop`] returns, and a signal is only ever sent while the child is unreaped,
 //! so its pid (and the group id, which is that pid) cannot have been reused by then.
@@ -51,6 +56,20 @@ impl Supervised {
     /// and is read to the end by a thread; otherwise the caller may take it from
     /// [`child_mut`](Self::child_mut).
     pub fn spawn(command: &mut Command, capture_stdout: bool) -> io::Result<Self> {
+        let parent = std::process::id();
+        // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
+        // calls are allowed: prctl, getppid and raise are, and it allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The parent may have died before the request was made: then nobody would
+                // ever send the signal.
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    libc::raise(libc::SIGKILL);
+                }
+                Ok(())
+            });
+        }
         let mut child = command.process_group(0).spawn()?;
         let pidfd = match pidfd_open(child.id()) {
             Ok(fd) => fd,
