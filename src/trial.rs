@@ -134,9 +134,11 @@ pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     if let Some(why) = ended.stdout_error {
         return Err(why);
     }
-    let report: TrialReport =
+    let mut report: TrialReport =
         serde_json::from_str(last_line).map_err(|_| format!("it printed no report{}", said()))?;
     report.check(spec.tasks)?;
+    // A job's wrong output is shown in the table: one line, of bounded length.
+    report.first_failure = report.first_failure.as_deref().map(clip);
     Ok(report)
 }
 
