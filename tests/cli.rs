@@ -114,20 +114,40 @@ fn run_text(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-/// The smallest real run: one sleep job, one trial, the baseline and the event loop; the
-/// event loop is the last runtime, so an injected trial fault hits its row only.
-const TINY: [&str; 10] = [
-    "--workload",
-    "sleep",
-    "--tasks",
-    "1",
-    "--repeat",
-    "1",
-    "--skip-memory",
-    "--runtime",
-    "mini-eventloop",
-    "--json",
-];
+/// A small real run: `tasks` jobs of `workload`, one trial, the baseline and `runtime`, plus
+/// `extra` flags.
+fn small(
+    workload: &str,
+    tasks: &str,
+    runtime: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "--workload",
+        workload,
+        "--tasks",
+        tasks,
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--runtime",
+        runtime,
+    ];
+    args.extend_from_slice(extra);
+    run_text(&args)
+}
+
+/// The smallest real run: one sleep job on the baseline and the event loop; the event loop
+/// is the last runtime, so an injected trial fault hits its row only.
+fn tiny(extra: &[&str]) -> (Option<i32>, String, String) {
+    small("sleep", "1", "mini-eventloop", extra)
+}
+
+/// Parses `stdout` as the JSON document, showing the run's output if it is not.
+fn document(stdout: &str, stderr: &str) -> serde_json::Value {
+    serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"))
+}
 
 /// The JSON row of `runtime` in `doc`.
 fn row<'a>(doc: &'a serde_json::Value, runtime: &str) -> &'a serde_json::Value {
@@ -137,16 +157,15 @@ fn row<'a>(doc: &'a serde_json::Value, runtime: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no {runtime} row in {doc}"))
 }
 
-/// Runs [`TINY`] plus `extra`, expects exit status 1 and a JSON document on stdout, and
+/// Runs [`tiny`] as JSON plus `extra`, expects exit status 1 and a JSON document on stdout, and
 /// checks that the baseline row completed while the event loop's failed; returns that
 /// failure's reason.
 fn tiny_with_failed_last_row(extra: &[&str]) -> String {
-    let mut args = TINY.to_vec();
+    let mut args = vec!["--json"];
     args.extend_from_slice(extra);
-    let (code, stdout, stderr) = run_text(&args);
+    let (code, stdout, stderr) = tiny(&args);
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    let doc = document(&stdout, &stderr);
     let base = row(&doc, "sequential");
     assert_eq!(base["correct"], true, "{base}");
     assert!(base["wall_s"]["median"].is_f64(), "{base}");
@@ -185,9 +204,7 @@ fn garbage_from_a_trial_is_a_failed_row() {
 /// In the table, a failed row is marked with its reason, after the completed rows.
 #[test]
 fn table_marks_the_failed_row_with_its_reason() {
-    let mut args = TINY[..TINY.len() - 1].to_vec();
-    args.extend_from_slice(&["--inject-fault", "kill-trial"]);
-    let (code, stdout, stderr) = run_text(&args);
+    let (code, stdout, stderr) = tiny(&["--inject-fault", "kill-trial"]);
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let line = |runtime: &str| {
         stdout
@@ -210,24 +227,20 @@ fn table_marks_the_failed_row_with_its_reason() {
 /// time limit, and the program still ends: it continues and stops the fixture itself.
 #[test]
 fn stopped_fixture_fails_its_trials_at_the_limit() {
-    let (code, stdout, stderr) = run_text(&[
-        "--workload",
+    let (code, stdout, stderr) = small(
         "fast-io",
-        "--tasks",
         "1",
-        "--repeat",
-        "1",
-        "--skip-memory",
-        "--runtime",
         "sequential",
-        "--trial-timeout",
-        "2",
-        "--inject-fault",
-        "stop-fixture",
-        "--json",
-    ]);
+        &[
+            "--trial-timeout",
+            "2",
+            "--inject-fault",
+            "stop-fixture",
+            "--json",
+        ],
+    );
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let doc = document(&stdout, &stderr);
     let failed = row(&doc, "sequential");
     assert!(
         failed["failure"]
@@ -240,22 +253,9 @@ fn stopped_fixture_fails_its_trials_at_the_limit() {
 /// An unwritable `--svg` path fails the run only after the results are printed in full.
 #[test]
 fn unwritable_svg_still_prints_the_results() {
-    let (code, stdout, stderr) = run_text(&[
-        "--workload",
-        "sleep",
-        "--tasks",
-        "1",
-        "--repeat",
-        "1",
-        "--skip-memory",
-        "--runtime",
-        "mini-eventloop",
-        "--json",
-        "--svg",
-        "/nonexistent-directory/chart.svg",
-    ]);
+    let (code, stdout, stderr) = tiny(&["--json", "--svg", "/nonexistent-directory/chart.svg"]);
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let doc = document(&stdout, &stderr);
     assert_eq!(row(&doc, "mini-eventloop")["correct"], true, "{doc}");
     assert!(stderr.contains("chart not written"), "{stderr}");
 }
@@ -264,20 +264,9 @@ fn unwritable_svg_still_prints_the_results() {
 /// `wall_s` are scaled as the row's is, with the measured figure beside them.
 #[test]
 fn json_marks_sampled_rows_and_scales_trials_alike() {
-    let (code, stdout, stderr) = run_text(&[
-        "--workload",
-        "sleep",
-        "--tasks",
-        "40",
-        "--repeat",
-        "1",
-        "--skip-memory",
-        "--runtime",
-        "mini-eventloop",
-        "--json",
-    ]);
+    let (code, stdout, stderr) = small("sleep", "40", "mini-eventloop", &["--json"]);
     assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
-    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let doc = document(&stdout, &stderr);
     assert_eq!(doc["schema_version"], 2);
     let base = row(&doc, "sequential");
     assert_eq!(base["sampled"], true, "{base}");

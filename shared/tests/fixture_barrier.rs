@@ -1,33 +1,20 @@
 //! Barrier mode: no answer until k requests are pending at once, then all of them.
 
+mod util;
+
 use std::io;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
+use util::{GUARD, wait_until};
 
 /// Clients per barrier test: more than the two cores, so they cannot all just run in turn.
 const K: usize = 16;
 
-/// A hang guard for reads that must succeed; never expected to expire.
-const ANSWER_GUARD: Duration = Duration::from_secs(30);
-
 /// How long a client looks for an answer that a correct server never sends.
 const SILENCE_WINDOW: Duration = Duration::from_millis(200);
-
-/// Waits until `cond` holds, failing after a generous guard instead of hanging.
-#[track_caller]
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < ANSWER_GUARD,
-            "timed out waiting until {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// k clients on k threads, one request each: every one is answered, and the fixture saw all
 /// k pending at once (it could not have answered otherwise).
@@ -39,10 +26,7 @@ fn k_clients_are_all_answered_and_overlapped() {
         .map(|i| {
             thread::spawn(move || {
                 let mut client = Client::connect(addr).unwrap();
-                client
-                    .stream()
-                    .set_read_timeout(Some(ANSWER_GUARD))
-                    .unwrap();
+                client.stream().set_read_timeout(Some(GUARD)).unwrap();
                 let payload = format!("client {i}").into_bytes();
                 assert_eq!(client.round_trip(&payload).unwrap(), payload);
             })
@@ -102,10 +86,7 @@ fn k_minus_one_requests_are_held() {
         last
     });
     for (i, client) in clients.iter_mut().enumerate() {
-        client
-            .stream()
-            .set_read_timeout(Some(ANSWER_GUARD))
-            .unwrap();
+        client.stream().set_read_timeout(Some(GUARD)).unwrap();
         assert_eq!(client.recv().unwrap(), [i as u8; 8]);
     }
     assert_eq!(fixture.stats().peak_pending, K as u64);
@@ -118,7 +99,7 @@ fn later_requests_are_answered_normally() {
     let mut a = Client::connect(fixture.addr()).unwrap();
     let mut b = Client::connect(fixture.addr()).unwrap();
     for c in [&mut a, &mut b] {
-        c.stream().set_read_timeout(Some(ANSWER_GUARD)).unwrap();
+        c.stream().set_read_timeout(Some(GUARD)).unwrap();
     }
     a.send(b"a").unwrap();
     b.send(b"b").unwrap();
@@ -165,7 +146,7 @@ fn closed_connections_do_not_count() {
 
     let mut second = Client::connect(fixture.addr()).unwrap();
     for c in [&mut first, &mut second] {
-        c.stream().set_read_timeout(Some(ANSWER_GUARD)).unwrap();
+        c.stream().set_read_timeout(Some(GUARD)).unwrap();
     }
     assert_eq!(second.round_trip(b"second").unwrap(), b"second");
     assert_eq!(first.recv().unwrap(), b"first");

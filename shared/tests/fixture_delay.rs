@@ -1,22 +1,12 @@
 //! Delays a caller may pass: `Duration::MAX` means "never answer", and the server goes on
 //! serving (the old one computed `now + delay`, which panicked its poll thread).
 
-use std::time::{Duration, Instant};
+mod util;
+
+use std::time::Duration;
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
-
-/// A hang guard; never expected to expire.
-const GUARD: Duration = Duration::from_secs(30);
-
-/// Waits until `cond` holds, failing after [`GUARD`] instead of hanging.
-#[track_caller]
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < GUARD, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use util::wait_until;
 
 /// With `delay(Duration::MAX)` a request stays pending, the poll thread lives on (it accepts
 /// the next client and counts its request), and dropping the fixture returns.

@@ -2,31 +2,20 @@
 //! socket gets a bounded turn, so a polite client is served during the flood and dropping the
 //! fixture returns.
 
+mod util;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig, write_request};
-
-/// A hang guard; never expected to expire.
-const GUARD: Duration = Duration::from_secs(60);
+use util::{GUARD, wait_until};
 
 /// Requests per write of the flooding client: tiny frames, so the server has far more
 /// parsing to do per byte than the client has writing.
 const FRAMES_PER_WRITE: usize = 4_096;
-
-/// Waits until `cond` holds, failing after [`GUARD`] instead of hanging.
-#[track_caller]
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < GUARD, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A client that floods the fixture with pipelined requests (reading the answers on another
 /// thread) until told to stop; the old server read its socket until `WouldBlock`, which a
