@@ -16,6 +16,20 @@ const K: usize = 16;
 /// How long a client looks for an answer that a correct server never sends.
 const SILENCE_WINDOW: Duration = Duration::from_millis(200);
 
+/// Looks for an answer on `client` for `window` and fails if one comes.
+#[track_caller]
+fn assert_no_answer_within(client: &mut Client, window: Duration) {
+    client.stream().set_read_timeout(Some(window)).unwrap();
+    let err = client.recv().unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "expected no answer, got {err}"
+    );
+}
+
 /// k clients on k threads, one request each: every one is answered, and the fixture saw all
 /// k pending at once (it could not have answered otherwise).
 #[test]
@@ -68,15 +82,7 @@ fn k_minus_one_requests_are_held() {
         } else {
             Duration::from_millis(1)
         };
-        client.stream().set_read_timeout(Some(window)).unwrap();
-        let err = client.recv().unwrap_err();
-        assert!(
-            matches!(
-                err.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ),
-            "expected no answer, got {err}"
-        );
+        assert_no_answer_within(client, window);
     }
     assert_eq!(fixture.stats().responses, 0);
 
@@ -130,18 +136,7 @@ fn closed_connections_do_not_count() {
         fixture.stats().requests == 2
     });
     // One live request is below the barrier: a correct server cannot answer it in any window.
-    first
-        .stream()
-        .set_read_timeout(Some(SILENCE_WINDOW))
-        .unwrap();
-    let err = first.recv().unwrap_err();
-    assert!(
-        matches!(
-            err.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ),
-        "expected no answer, got {err}"
-    );
+    assert_no_answer_within(&mut first, SILENCE_WINDOW);
     assert_eq!(fixture.stats().responses, 0);
 
     let mut second = Client::connect(fixture.addr()).unwrap();
