@@ -41,10 +41,14 @@ pub struct Ended {
     pub stdout_error: Option<String>,
 }
 
-/// A child process in a group of its own, with a pidfd to wait on.
+/// A child process in a group of its own, with a pidfd to wait on. Dropped without
+/// [`finish`](Self::finish) or [`stop`](Self::stop) (a panic on the way), it kills its group
+/// and reaps the child, so no path leaves a process behind.
 pub struct Supervised {
-    /// The child; reaped by `finish` or `stop`.
+    /// The child; reaped by `finish`, `stop` or `drop`.
     child: Child,
+    /// Whether the child has been reaped (so its pid may belong to someone else now).
+    reaped: bool,
     /// Becomes readable when the child exits (before it is reaped).
     pidfd: OwnedFd,
     /// The tail of the child's stdout, read by a thread so a chatty child never blocks.
@@ -87,6 +91,7 @@ impl Supervised {
         };
         Ok(Self {
             child,
+            reaped: false,
             pidfd,
             stdout,
         })
@@ -100,12 +105,13 @@ impl Supervised {
     /// Waits until the child exits or `limit` has passed, then kills what is left of its
     /// group and reaps it. A `limit` too large for the clock (`Duration::MAX`) means no limit.
     pub fn finish(mut self, limit: Duration) -> io::Result<Ended> {
-        let exited = self.wait_exit(deadline_after(limit))?;
-        // Kill the group in both cases: past the deadline this stops the child; after a
-        // normal exit it stops any worker the child left behind. The leader is not reaped yet,
-        // so the group id cannot belong to anyone else.
-        self.signal_group(libc::SIGKILL);
-        let status = self.child.wait()?;
+        let waited = self.wait_exit(deadline_after(limit));
+        // Kill the group in every case: past the deadline this stops the child; after a
+        // normal exit it stops any worker the child left behind; after a failed wait it
+        // leaves nothing running. The leader is not reaped yet, so the group id cannot belong
+        // to anyone else.
+        let status = self.kill_and_reap()?;
+        let exited = waited?;
         let (stdout, stdout_error) = match self.stdout.take() {
             None => (Vec::new(), None),
             Some(rx) => match rx.recv_timeout(STDOUT_GRACE) {
@@ -131,8 +137,17 @@ impl Supervised {
     pub fn stop(mut self, grace: Duration) {
         self.signal_group(libc::SIGCONT);
         let _ = self.wait_exit(deadline_after(grace));
+        let _ = self.kill_and_reap();
+    }
+
+    /// Kills the child's group and reaps the child (once).
+    fn kill_and_reap(&mut self) -> io::Result<ExitStatus> {
         self.signal_group(libc::SIGKILL);
-        let _ = self.child.wait();
+        let status = self.child.wait();
+        // `wait` only fails for a child already reaped, or one that is not ours; either way
+        // the pid must not be signalled again.
+        self.reaped = true;
+        status
     }
 
     /// Reads the child's first line of stdout (at most `max` bytes of it), waiting no longer
@@ -166,14 +181,26 @@ impl Supervised {
         wait_readable(self.pidfd.as_raw_fd(), deadline)
     }
 
-    /// Sends `signal` to the child's process group (whose id is the child's pid).
+    /// Sends `signal` to the child's process group (whose id is the child's pid), unless the
+    /// child was reaped already.
     fn signal_group(&self, signal: libc::c_int) {
+        if self.reaped {
+            return;
+        }
         let Ok(pgid) = libc::pid_t::try_from(self.child.id()) else {
             return;
         };
         // SAFETY: kill has no memory-safety preconditions; the group id is the unreaped
         // child's pid, so it names only the child's own group.
         unsafe { libc::kill(-pgid, signal) };
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = self.kill_and_reap();
+        }
     }
 }
 
