@@ -296,3 +296,30 @@ fn out_of_range_numbers_exit_with_status_2() {
         assert_eq!(concurrency(&args).status.code(), Some(2), "{args:?}");
     }
 }
+
+/// A pool of more workers than the machine's cores is sampled in whole waves and scaled by
+/// waves, its start-up counted once: 64 jobs on 16 workers run 32 (two waves) and stand for
+/// four waves (the old program ran 20 and multiplied everything, start-up included, by 3.2).
+#[test]
+fn pool_samples_scale_by_waves() {
+    let (code, stdout, stderr) = small("sleep", "64", "proc-pool", &["--workers", "16", "--json"]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    let pool = row(&doc, "proc-pool");
+    assert_eq!(pool["sampled"], true, "{pool}");
+    assert_eq!(pool["ran_tasks"], 32, "{pool}");
+    let trial = &pool["trials"][0];
+    let number = |key: &str| {
+        trial[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} in {trial}"))
+    };
+    let (wall, measured, fixed) = (
+        number("wall_s"),
+        number("measured_wall_s"),
+        number("measured_fixed_s"),
+    );
+    assert!(fixed > 0.0 && fixed <= measured, "{trial}");
+    let by_waves = fixed + (measured - fixed) * 2.0;
+    assert!((wall - by_waves).abs() < 1e-9, "{trial}");
+}
