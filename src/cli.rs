@@ -107,7 +107,11 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 {
         return Err("must be more than 0 seconds".to_owned());
     }
-    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d.is_zero() => Err("must be at least a nanosecond".to_owned()),
+        Ok(d) => Ok(d),
+        Err(_) => Ok(Duration::MAX),
+    }
 }
 
 /// A `--workload` value: one workload or all of them.
@@ -190,7 +194,7 @@ mod tests {
         assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_seconds("1e300"), Ok(Duration::MAX));
         assert_eq!(parse_seconds("inf"), Ok(Duration::MAX));
-        for bad in ["0", "-1", "NaN", "x", ""] {
+        for bad in ["0", "-1", "NaN", "x", "", "1e-300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
     }

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release                          # every workload, every runtime
 //! cargo run --release -- --workload cpu --repeat 5 --json
+//! cargo run --release -- --trial-timeout 30 --svg chart.svg
 //! ```
 //!
 //! # Layout

@@ -1,7 +1,10 @@
 //! The results: one row per workload and runtime, printed as a table or as one JSON document.
 //!
 //! Every figure shown is a median over the row's trials; wall time also shows its min-max
-//! range, because on a busy machine the spread matters as much as the middle.
+//! range, because on a busy machine the spread matters as much as the middle. Times of a
+//! sampled row stand for its full job count (see `sample.rs`), in the table and in every
+//! `wall_s` and `cpu_s` of the JSON document alike. A failed row has no figures: it is printed
+//! as `failed` with its reason, and it takes no part in speedups or the verdict.
 
 use std::time::Duration;
 
