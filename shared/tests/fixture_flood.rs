@@ -1,6 +1,6 @@
 //! One client writing requests without pause does not hold the fixture's poll loop: each
 //! socket gets a bounded turn, so a polite client is served during the flood and dropping the
-//! fixture returns.
+//! fixture mid-flood returns.
 
 mod util;
 
@@ -54,9 +54,11 @@ fn a_flooding_client_does_not_starve_a_polite_one() {
         assert_eq!(polite.round_trip(&[i; 16]).unwrap(), [i; 16]);
     }
 
+    // Dropping the fixture mid-flood returns: the loop sees the shutdown flag after a turn.
+    drop(fixture);
     stop.store(true, Ordering::Relaxed);
     flood.join().unwrap();
-    stream.shutdown(Shutdown::Both).unwrap();
+    // The server is gone; shutting down may report that the peer reset the connection.
+    let _ = stream.shutdown(Shutdown::Both);
     drain.join().unwrap();
-    drop(fixture);
 }
