@@ -290,7 +290,8 @@ impl Environment {
 }
 
 /// The version of the `--json` document's layout: raised whenever a field changes meaning or
-/// goes away. Version 2 added it, with `sampled`, `failure` and trials' scaled times.
+/// goes away. Version 2 added it, with `sampled`, `failure` (rows and memory cells, whose
+/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones.
 pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// A row in the JSON document. Every `wall_s` and `cpu_s`, the row's and its trials', stands
