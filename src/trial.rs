@@ -254,3 +254,45 @@ fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usi
         first_failure,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(wall_s: f64, fixed_s: f64, cpu_s: f64, correct: usize) -> TrialReport {
+        TrialReport {
+            wall_s,
+            fixed_s,
+            cpu_s,
+            peak_rss_kib: 1,
+            correct,
+            first_failure: None,
+        }
+    }
+
+    /// A report that decoded but cannot be true is refused, not shown as a figure.
+    #[test]
+    fn impossible_reports_are_refused() {
+        assert!(report(1.0, 0.5, 1.0, 4).check(4).is_ok());
+        for bad in [
+            report(f64::NAN, 0.0, 0.0, 0),
+            report(f64::INFINITY, 0.0, 0.0, 0),
+            report(-1.0, 0.0, 0.0, 0),
+            report(1.0, 0.0, -0.5, 0),
+            report(1.0, 2.0, 0.0, 0),
+            report(1.0, 0.0, 0.0, 5),
+        ] {
+            assert!(bad.check(4).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A child's words in a reason are one line of bounded length, cut on a character.
+    #[test]
+    fn reasons_are_clipped_to_one_line() {
+        assert_eq!(clip("short\nline"), "short line");
+        let long = "é".repeat(REASON_CHARS * 3);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), REASON_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+    }
+}
