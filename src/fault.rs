@@ -4,6 +4,8 @@
 //! A trial fault hits every trial of the last runtime in table order (so the rows before it
 //! complete normally); `stop-fixture` stops the fixture server of every workload that has one,
 //! as `kill -STOP` would. The flag is hidden from `--help` because it exists only for tests.
+//!
+//! Also the program's few signal calls, so that they live in one place.
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,13 @@ impl Fault {
             Fault::GarbageTrial | Fault::StopFixture => {}
         }
     }
+}
+
+/// Restores the default action of `SIGPIPE` (end the process), which Rust's start-up sets to
+/// "ignore".
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 /// Sends `signal` to this process.

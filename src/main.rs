@@ -60,6 +60,11 @@ fn main() -> ExitCode {
         Some(fixture_proc::ROLE) => return fixture_proc::child_main(args.collect()),
         _ => {}
     }
+    // A reader that stops early (`concurrency | head`) should end the program quietly, as it
+    // ends any other command, instead of making `println!` panic on a broken pipe. Only this
+    // role writes to a pipe nobody may read: each child is re-executed, and Rust's start-up
+    // ignores SIGPIPE again there, where the pools rely on EPIPE errors.
+    fault::default_sigpipe();
     let options = cli::parse();
     match compare::run(&options) {
         Ok(()) => ExitCode::SUCCESS,

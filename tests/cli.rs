@@ -323,3 +323,29 @@ fn pool_samples_scale_by_waves() {
     let by_waves = fixed + (measured - fixed) * 2.0;
     assert!((wall - by_waves).abs() < 1e-9, "{trial}");
 }
+
+/// A reader that stops early (`concurrency | head`) ends the program quietly, without a
+/// panic about a broken pipe.
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--skip-memory",
+            "--runtime",
+            "mini-eventloop",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the compare program starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the program ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
