@@ -153,9 +153,9 @@ impl Options {
             .filter(|_| self.runtimes().last() == Some(&runtime))
     }
 
-    /// Whether the fixture process is to stop itself (tests only).
-    pub fn stop_fixture(&self) -> bool {
-        self.inject_fault == Some(Fault::StopFixture)
+    /// The fault the fixture process is to carry out (tests only).
+    pub fn fixture_fault(&self) -> Option<Fault> {
+        self.inject_fault.filter(|f| f.hits_fixture())
     }
 
     /// The runtimes selected, in table order, the sequential baseline always first.

@@ -32,7 +32,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     for workload in workloads {
         let fixture = workload
             .fixture_delay()
-            .map(|delay| FixtureProcess::start(delay, options.stop_fixture()))
+            .map(|delay| FixtureProcess::start(delay, options.fixture_fault()))
             .transpose();
         for &runtime in &runtimes {
             eprintln!(

@@ -3,7 +3,8 @@
 //!
 //! A trial fault hits every trial of the last runtime in table order (so the rows before it
 //! complete normally); `stop-fixture` stops the fixture server of every workload that has one,
-//! as `kill -STOP` would. The flag is hidden from `--help` because it exists only for tests.
+//! as `kill -STOP` would, and `garbage-fixture` makes it print something other than its
+//! address. The flag is hidden from `--help` because it exists only for tests.
 //!
 //! Also the program's few signal calls, so that they live in one place.
 
@@ -22,12 +23,30 @@ pub enum Fault {
     GarbageTrial,
     /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
     StopFixture,
+    /// The fixture process prints a line that is not an address and exits.
+    GarbageFixture,
 }
 
 impl Fault {
     /// Whether this fault is carried out by a trial process.
     pub fn hits_trials(self) -> bool {
-        !matches!(self, Fault::StopFixture)
+        !self.hits_fixture()
+    }
+
+    /// Whether this fault is carried out by the fixture process.
+    pub fn hits_fixture(self) -> bool {
+        matches!(self, Fault::StopFixture | Fault::GarbageFixture)
+    }
+
+    /// The fault's name on the command line, which also selects it in a child's arguments.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::StallTrial => "stall-trial",
+            Fault::KillTrial => "kill-trial",
+            Fault::GarbageTrial => "garbage-trial",
+            Fault::StopFixture => "stop-fixture",
+            Fault::GarbageFixture => "garbage-fixture",
+        }
     }
 
     /// Carries out a trial fault in the trial process; returns only for `GarbageTrial` (the
@@ -39,7 +58,7 @@ impl Fault {
                 std::thread::park();
             },
             Fault::KillTrial => raise(libc::SIGKILL),
-            Fault::GarbageTrial | Fault::StopFixture => {}
+            Fault::GarbageTrial | Fault::StopFixture | Fault::GarbageFixture => {}
         }
     }
 }

@@ -17,15 +17,11 @@ use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use concurrency_shared::raise_nofile_limit;
 
 use crate::child::Supervised;
-use crate::fault;
+use crate::fault::{self, Fault};
 use crate::measure;
 
 /// The hidden first argument that selects the fixture role.
 pub const ROLE: &str = "__fixture";
-
-/// The hidden second argument that makes the child stop itself once it has reported its
-/// address (tests only, see `fault.rs`).
-const STOP_ARG: &str = "stop";
 
 /// How long a fixture process may take to report its address, or to exit once told to: it
 /// binds one socket, or joins one thread.
@@ -47,16 +43,16 @@ pub struct FixtureProcess {
 }
 
 impl FixtureProcess {
-    /// Starts a fixture server that answers each request after `delay`; with `stop_itself`
-    /// (tests only) the server stops itself with `SIGSTOP` once started.
-    pub fn start(delay: Duration, stop_itself: bool) -> Result<Self, String> {
+    /// Starts a fixture server that answers each request after `delay`; `fault` (tests only)
+    /// is carried out by the child.
+    pub fn start(delay: Duration, fault: Option<Fault>) -> Result<Self, String> {
         let exe =
             std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
         let mut command = Command::new(exe);
         command
             .arg(ROLE)
             .arg(delay.as_nanos().to_string())
-            .args(stop_itself.then_some(STOP_ARG))
+            .args(fault.map(Fault::name))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -114,7 +110,12 @@ impl Drop for FixtureProcess {
 
 /// The fixture role's `main`: serves until stdin closes.
 pub fn child_main(args: Vec<OsString>) -> ExitCode {
-    let stop_itself = args.get(1).is_some_and(|a| a == STOP_ARG);
+    // The optional second argument is a fault's name (tests only, see `fault.rs`).
+    let fault = args.get(1).and_then(|a| a.to_str());
+    if fault == Some(Fault::GarbageFixture.name()) {
+        println!("this line is not an address");
+        return ExitCode::FAILURE;
+    }
     let Some(delay) = args
         .first()
         .and_then(|a| a.to_str())
@@ -141,7 +142,7 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
     {
         return ExitCode::FAILURE;
     }
-    if stop_itself {
+    if fault == Some(Fault::StopFixture.name()) {
         fault::raise(libc::SIGSTOP);
     }
     // Block until the parent closes our stdin (or dies); what it sends is ignored.

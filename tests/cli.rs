@@ -349,3 +349,26 @@ fn a_closed_stdout_ends_the_program_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A fixture process that prints something other than its address fails its workload's rows,
+/// with the reason, and the document is still printed.
+#[test]
+fn garbage_from_the_fixture_fails_its_rows() {
+    let (code, stdout, stderr) = small(
+        "fast-io",
+        "1",
+        "mini-eventloop",
+        &["--inject-fault", "garbage-fixture", "--json"],
+    );
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    for runtime in ["sequential", "mini-eventloop"] {
+        let failed = row(&doc, runtime);
+        assert!(
+            failed["failure"]
+                .as_str()
+                .is_some_and(|why| why.contains("did not report an address")),
+            "{failed}"
+        );
+    }
+}
