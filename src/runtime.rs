@@ -1,6 +1,8 @@
 //! The runtimes under test. Each is one arm of [`RuntimeKind`]: adding a runtime to the
 //! compare program is one arm in each `match` here, nothing else.
 
+use std::time::{Duration, Instant};
+
 use clap::ValueEnum;
 use concurrency_shared::run_blocking;
 use concurrency_shared::workloads::Workload;
@@ -39,6 +41,10 @@ pub struct RunOutcome<T> {
     /// The memory of worker processes the runtime used, in KiB (their proportional share,
     /// read before they exit).
     pub workers_rss_kib: u64,
+    /// Time spent starting and stopping the runtime rather than running jobs: forking and
+    /// reaping a pool's workers. It does not grow with the number of jobs, so a sampled trial
+    /// does not scale it (see `report.rs`).
+    pub fixed: Duration,
 }
 
 impl RuntimeKind {
@@ -103,8 +109,9 @@ impl RuntimeKind {
         )
     }
 
-    /// Whether this runtime works through jobs one after another (with `workers` lanes), so
-    /// that on a workload of uniform jobs a sample of them, scaled, measures it fairly.
+    /// Whether this runtime works through jobs one after another on `workers` lanes, each lane
+    /// taking the next job when it finishes one (proc-pool's `run_all` sends jobs one at a
+    /// time), so that `n` uniform jobs take `ceil(n / workers)` equal waves (see `sample.rs`).
     pub fn runs_jobs_in_turn(self) -> bool {
         matches!(
             self,
@@ -116,6 +123,7 @@ impl RuntimeKind {
     /// The runtime is started and shut down inside, so its costs are part of the run.
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
         let mut workers_rss_kib = 0;
+        let mut fixed = Duration::ZERO;
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
@@ -127,17 +135,20 @@ impl RuntimeKind {
                 Err(e) => fail_all(jobs.len(), &format!("cannot start the event loop: {e}")),
             },
             RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
-                match proc_pool::Pool::builder()
-                    .workers(workers)
-                    .start_method(if self == RuntimeKind::ProcPool {
-                        proc_pool::StartMethod::Fork
-                    } else {
-                        proc_pool::StartMethod::ForkServer
-                    })
-                    .build()
-                {
-                    Ok(pool) => {
+                let method = if self == RuntimeKind::ProcPool {
+                    proc_pool::StartMethod::Fork
+                } else {
+                    proc_pool::StartMethod::ForkServer
+                };
+                match timed(|| {
+                    proc_pool::Pool::builder()
+                        .workers(workers)
+                        .start_method(method)
+                        .build()
+                }) {
+                    (Ok(pool), started) => {
                         let outputs = stringify(pool.run_all(jobs));
+                        let stopping = Instant::now();
                         workers_rss_kib = pool
                             .worker_pids()
                             .into_iter()
@@ -145,17 +156,26 @@ impl RuntimeKind {
                             .sum();
                         // Dropping the pool reaps its workers, so their CPU time is counted.
                         drop(pool);
+                        fixed = started + stopping.elapsed();
                         outputs
                     }
-                    Err(e) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
+                    (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
                 }
             }
         };
         RunOutcome {
             outputs,
             workers_rss_kib,
+            fixed,
         }
     }
+}
+
+/// Runs `f` and says how long it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
 }
 
 fn stringify<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Result<T, String>> {
