@@ -20,7 +20,7 @@ use concurrency_shared::panic_message;
 use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock};
 use crate::interpreter::{Interpreter, InterpreterId, Runtime};
 use crate::sync::{self, Mutex};
-use crate::thread::{Builder, JoinHandle};
+use crate::thread::{Builder, JoinHandle, ThreadId, current_thread};
 use crate::token::{self, Gil, ShutdownUnwind};
 
 /// A unit of work as a worker sees it.
@@ -56,9 +56,16 @@ impl Shared {
 pub struct ThreadPoolExecutor {
     /// The interpreter the workers run in.
     interp: InterpreterId,
+    /// That interpreter, to withdraw the at-exit hook.
+    rt: Arc<Runtime>,
+    /// The at-exit hook's id; the hook is withdrawn when the executor shuts down by itself.
+    hook: u64,
     /// Shared with the at-exit hook.
     shared: Arc<Shared>,
-    /// The worker threads, until joined.
+    /// The workers' ids, to refuse a wait from a worker (it would wait for itself).
+    worker_ids: Vec<ThreadId>,
+    /// The worker threads, until joined. Held for the whole join, so that concurrent
+    /// shutdowns all return only once every worker has left.
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -81,12 +88,12 @@ impl ThreadPoolExecutor {
             tx: Mutex::new(Some(tx)),
         });
         let hook_target: Weak<Shared> = Arc::downgrade(&shared);
-        rt.at_exit(Box::new(move || {
+        let hook = rt.at_exit(Box::new(move || {
             if let Some(shared) = hook_target.upgrade() {
                 shared.close();
             }
         }));
-        let handles = (0..workers.max(1))
+        let handles: Vec<JoinHandle<()>> = (0..workers.max(1))
             .map(|i| {
                 let rx = rx.clone();
                 Builder::new(Arc::clone(rt))
@@ -96,7 +103,10 @@ impl ThreadPoolExecutor {
             .collect();
         Self {
             interp: rt.id,
+            rt: Arc::clone(rt),
+            hook,
             shared,
+            worker_ids: handles.iter().map(|h| h.thread().id).collect(),
             workers: Mutex::new(handles),
         }
     }
@@ -163,12 +173,38 @@ impl ThreadPoolExecutor {
     }
 
     /// Stops accepting tasks; with `wait`, waits (GIL released) for the queued tasks to
-    /// finish and the workers to leave.
-    pub fn shutdown(&self, gil: &mut Gil, wait: bool) {
-        self.shared.close();
+    /// finish and the workers to leave. Calls made at the same time from several threads all
+    /// wait for the same end.
+    ///
+    /// # Errors
+    ///
+    /// With `wait`, [`WouldDeadlock`], at once and without closing anything, from one of
+    /// the executor's own workers (a task shutting its own pool down would wait for itself;
+    /// Python raises "cannot join current thread"). Without `wait` it never fails.
+    pub fn shutdown(&self, gil: &mut Gil, wait: bool) -> Result<(), WouldDeadlock> {
+        if wait {
+            self.refuse_if_worker()?;
+        }
+        self.close();
         if wait {
             gil.allow_threads(|| self.join_workers());
         }
+        Ok(())
+    }
+
+    /// Refuses a wait for the workers on one of them.
+    fn refuse_if_worker(&self) -> Result<(), WouldDeadlock> {
+        if self.worker_ids.contains(&current_thread().id) {
+            Err(WouldDeadlock)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the queue and withdraws the at-exit hook, which has nothing left to do.
+    fn close(&self) {
+        self.shared.close();
+        self.rt.remove_at_exit(self.hook);
     }
 
     /// [`shutdown`](ThreadPoolExecutor::shutdown) for a thread outside the interpreter.
@@ -176,23 +212,26 @@ impl ThreadPoolExecutor {
     /// # Errors
     ///
     /// With `wait`, [`WouldDeadlock`], at once and without closing anything, if this thread
-    /// holds the executor's interpreter's GIL (the workers need it to finish); use
-    /// [`shutdown`](ThreadPoolExecutor::shutdown). Without `wait` it never fails.
+    /// holds the executor's interpreter's GIL (the workers need it to finish; use
+    /// [`shutdown`](ThreadPoolExecutor::shutdown)) or is one of its workers. Without `wait`
+    /// it never fails.
     pub fn shutdown_blocking(&self, wait: bool) -> Result<(), WouldDeadlock> {
         if wait {
             token::refuse_if_holding(self.interp)?;
+            self.refuse_if_worker()?;
         }
-        self.shared.close();
+        self.close();
         if wait {
             self.join_workers();
         }
         Ok(())
     }
 
-    /// Joins every worker (the caller does not hold their GIL).
+    /// Joins every worker (the caller does not hold their GIL and is not one of them). The
+    /// lock is held throughout: a concurrent caller waits until the last worker has left.
     fn join_workers(&self) {
-        let workers = std::mem::take(&mut *sync::lock(&self.workers));
-        for worker in workers {
+        let mut workers = sync::lock(&self.workers);
+        for worker in workers.drain(..) {
             // A worker ends only by draining the queue or being refused at shutdown.
             let _ = worker.join();
         }
@@ -201,9 +240,9 @@ impl ThreadPoolExecutor {
 
 impl Drop for ThreadPoolExecutor {
     /// Shuts down and waits for the workers, unless this thread holds their interpreter's GIL
-    /// (they need it to finish; they still drain the queue and leave on their own).
+    /// or is one of them (they still drain the queue and leave on their own).
     fn drop(&mut self) {
-        let wait = token::refuse_if_holding(self.interp).is_ok();
+        let wait = token::refuse_if_holding(self.interp).is_ok() && self.refuse_if_worker().is_ok();
         // Cannot fail: `wait` is only set when waiting is allowed.
         let _ = self.shutdown_blocking(wait);
     }
@@ -310,5 +349,25 @@ impl<T> TaskHandle<T> {
     /// Whether the outcome is ready (Python's `Future.done()`).
     pub fn is_done(&self) -> bool {
         !self.rx.is_empty() || self.taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThreadPoolExecutor;
+    use crate::interpreter::Interpreter;
+
+    /// Executors created and shut down (or dropped) one after another leave no at-exit hook
+    /// behind in their interpreter.
+    #[test]
+    fn executors_do_not_pile_up_at_exit_hooks() {
+        let interp = Interpreter::new();
+        for i in 0..200 {
+            let pool = ThreadPoolExecutor::new(&interp, 1);
+            if i % 2 == 0 {
+                pool.shutdown_blocking(true).unwrap();
+            }
+        }
+        assert_eq!(interp.runtime().at_exit_hooks(), 0);
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! - **holder**: the thread that owns the GIL (the one whose `Gil` token is live and not lent
 //!   out through `allow_threads`);
-//! - **switch_number**: how many times the GIL has been taken since the start; a waiter uses it
-//!   to tell "nobody else got the GIL while I slept" from "the GIL moved, just not to me";
+//! - **switch_number**: how many times the GIL has changed hands (a take by a thread other
+//!   than the last holder, as CPython counts it); a waiter uses it to tell "nobody else got the
+//!   GIL while I slept" (even if the holder released and retook it) from "the GIL moved, just
+//!   not to me";
 //! - **drop_request**: a waiter's demand that the holder let go, and *which waiter made it*;
 //!   mirrored into the `breaker` atomic so that the holder can notice it with one relaxed load;
 //! - **interval**: the switch interval (default 5 ms, like `sys.getswitchinterval()`).
@@ -27,8 +29,9 @@
 //!    interval.
 //! 2. If that wait *timed out* and `switch_number` did not move while we slept, the holder has
 //!    kept the GIL for a whole interval: set the **drop request** (and the breaker bit).
-//! 3. When the GIL is free, take it: `locked = true`, `holder = me`, `switch_number += 1`; clear
-//!    any drop request (it was aimed at the previous holder); wake a forced-switch dropper.
+//! 3. When the GIL is free, take it: `locked = true`, `holder = me`, `switch_number += 1` if
+//!    the last holder was another thread; clear any drop request (it was aimed at the previous
+//!    holder); wake a forced-switch dropper.
 //! 4. **checkpoint** (a "bytecode boundary"): one relaxed load of `breaker`. Zero: carry on.
 //!    Non-zero: lock `state`; if the request is still pending, **drop**: `locked = false`,
 //!    signal `gil_cond`.
@@ -36,8 +39,10 @@
 //!    `switch_number` moves (another thread took the GIL), and only then takes it again
 //!    (step 1). Without this, the dropper, already running on a CPU, would usually win the race
 //!    against the waiter it just woke, and the request would achieve nothing.
-//! 6. **allow_threads** (blocking work): drop without a request, run the work, take (step 1)
-//!    like any other thread.
+//! 6. **allow_threads** (blocking work): drop, run the work, take (step 1) like any other
+//!    thread. As in CPython's `drop_gil`, a drop while a request is pending is a forced
+//!    switch: wait as in step 5 before running the work, or a holder that computes without a
+//!    checkpoint and blocks briefly in a loop would retake the GIL every time.
 //! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
 //!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
 //!
@@ -70,7 +75,7 @@
 //!   the drop request **at once** (step 1 skips the wait of step 2), then polls for a bounded
 //!   time before sleeping; the CPU-bound holder gives way at its next checkpoint, microseconds
 //!   later, and forced switching makes sure the I/O thread gets it. Everything else is
-//!   `Fair`: a CPU-bound waiter is woken at every release, and asks like any other after a
+//!   `Fair`: one waiter is woken at each release (`notify_one`, as CPython), and asks like any other after a
 //!   quiet interval, so the I/O thread cannot starve it.
 //!
 //! # Races this prevents
@@ -80,6 +85,13 @@
 //!   wait releases the mutex atomically; a notify can therefore never fall between a waiter's
 //!   check and its sleep.
 //! - *Dropper retakes at once*: step 5 (Fair, IoPriority) and the direct hand-off (Fifo).
+//! - *Dead waiter*: a wait that unwinds (nothing in it panics outside the crate's tests, but
+//!   the protocol must not rest on that) undoes what it registered (its count, its queue
+//!   place, its request, a hand-off already made to it) through a drop guard, `Undo`; and a
+//!   release by a thread that does not hold the GIL ends the process (`fatal`), in release
+//!   builds too, as CPython's `Py_FatalError("drop_gil: GIL is not locked")` does.
+//! - *Caller's durations*: an interval too long for an `Instant` (`Duration::MAX`) waits
+//!   without a deadline; no arithmetic on it can panic while a waiter is queued.
 //! - *Stale request*: a request is cleared whenever the GIL changes hands (step 3), so it never
 //!   survives to bother the next holder; and the holder re-checks it under the mutex (step 4),
 //!   so a stale breaker bit costs one lock, never a switch.
@@ -232,7 +244,8 @@ struct GilState {
     holder: Option<ThreadKey>,
     /// The thread that held it last, to count real switches.
     last_holder: Option<ThreadKey>,
-    /// How many times the GIL has been taken.
+    /// How many times the GIL has changed hands (a take by a thread other than the last
+    /// holder, as CPython counts it).
     switch_number: u64,
     /// The pending drop request and the thread that made it.
     drop_request: Option<ThreadKey>,
@@ -258,6 +271,26 @@ struct GilState {
     /// The switch-interval clock (explicit under loom, empty otherwise).
     #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
     clock: IntervalClock,
+    /// Tests only: the thread whose next wait for the GIL panics, to check that nothing a
+    /// waiter registered outlives it.
+    #[cfg(any(test, gil_threads_loom))]
+    inject_panic: Option<ThreadKey>,
+}
+
+impl GilState {
+    /// Tests only: panics here if a test asked `key`'s wait to (see `inject_panic`).
+    #[cfg(any(test, gil_threads_loom))]
+    fn injection_point(&mut self, key: ThreadKey) {
+        if self.inject_panic == Some(key) {
+            self.inject_panic = None;
+            panic!("injected panic in a wait for the GIL");
+        }
+    }
+
+    /// Without tests, nothing happens here.
+    #[cfg(not(any(test, gil_threads_loom)))]
+    #[inline(always)]
+    fn injection_point(&mut self, _key: ThreadKey) {}
 }
 
 impl Clocked for GilState {
@@ -307,6 +340,8 @@ impl GilCore {
                 recently_exited: VecDeque::new(),
                 totals: GilCounters::default(),
                 clock: IntervalClock::default(),
+                #[cfg(any(test, gil_threads_loom))]
+                inject_panic: None,
             }),
             gil_cond: Condvar::new(),
             switch_cond: Condvar::new(),
@@ -382,6 +417,9 @@ impl GilCore {
         }
         if st.policy != Policy::Fifo {
             st.fair_waiters += 1;
+            let undo = Undo::new(self, seat.key, Registration::FairWaiter);
+            // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+            let mut st = st;
             if st.policy == Policy::IoPriority && reason == Reason::Returning {
                 // The convoy fix: back from I/O, ask at once instead of after an interval,
                 // and poll briefly for the holder's next checkpoint before sleeping.
@@ -389,6 +427,7 @@ impl GilCore {
                 st = self.spin_until_free(st);
             }
             while st.locked {
+                st.injection_point(seat.key);
                 let switch_before = st.switch_number;
                 let interval = st.interval;
                 let (guard, timed_out) = sync::wait_interval(&self.gil_cond, st, interval);
@@ -400,6 +439,7 @@ impl GilCore {
                 }
             }
             st.fair_waiters -= 1;
+            undo.disarm();
             self.grant(&mut st, seat.key, since);
             return st;
         }
@@ -417,19 +457,24 @@ impl GilCore {
     /// unlocked, so that thread never finds the mutex held.
     fn wait_in_queue<'a>(
         &'a self,
-        mut st: MutexGuard<'a, GilState>,
+        st: MutexGuard<'a, GilState>,
         seat: &Seat,
-        mut hand_off: Option<Thread>,
+        hand_off: Option<Thread>,
     ) -> MutexGuard<'a, GilState> {
+        let mut undo = Undo::new(self, seat.key, Registration::Queued);
+        undo.hand_off = hand_off;
+        // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+        let mut st = st;
         let mut parked = false;
         while st.holder != Some(seat.key) {
             parked = true;
+            st.injection_point(seat.key);
             let switch_before = st.switch_number;
             let interval = st.interval;
             #[cfg(gil_threads_loom)]
             let ticks_before = st.clock.ticks;
             drop(st);
-            if let Some(thread) = hand_off.take() {
+            if let Some(thread) = undo.hand_off.take() {
                 thread.unpark();
             }
             let granted = sync::park_interval(interval, || seat.granted.load(Ordering::Acquire));
@@ -447,9 +492,10 @@ impl GilCore {
             }
         }
         seat.granted.store(false, Ordering::Relaxed);
-        if let Some(thread) = hand_off {
+        if let Some(thread) = undo.hand_off.take() {
             thread.unpark();
         }
+        undo.disarm();
         if parked {
             // Our parking may have swallowed an `unpark` meant for the user's own `park`
             // (a thread has one token); give it back. At worst the user's next `park` returns
@@ -489,7 +535,9 @@ impl GilCore {
         st.locked = true;
         self.locked_hint.store(true, Ordering::Relaxed);
         st.holder = Some(key);
-        st.switch_number += 1;
+        if st.last_holder != Some(key) {
+            st.switch_number += 1;
+        }
         // Any pending request was aimed at the previous holder: satisfied or moot now.
         if st.drop_request.take().is_some() {
             self.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
@@ -521,7 +569,7 @@ impl GilCore {
         }
     }
 
-    /// Step 6's first half (and the end of a thread): gives the GIL up without a request.
+    /// The end of a thread's stay: gives the GIL up for good.
     pub(crate) fn release(&self, seat: &Seat) {
         let mut st = sync::lock(&self.state);
         let hand_off = self.release_locked(&mut st, seat.key);
@@ -531,11 +579,77 @@ impl GilCore {
         }
     }
 
+    /// Step 6's first half: gives the GIL up around blocking work. Like CPython's `drop_gil`,
+    /// if a drop request is pending this is a forced switch (step 5): the caller returns only
+    /// once another thread has had the GIL, or else a holder that computes without a
+    /// checkpoint and then blocks briefly, in a loop, would retake the GIL every time and
+    /// starve the requester. (`Fifo` hands the GIL to the queue's head instead.)
+    pub(crate) fn release_for_blocking(&self, seat: &Seat) {
+        let mut st = sync::lock(&self.state);
+        let requested = st.drop_request.is_some();
+        let hand_off = self.release_locked(&mut st, seat.key);
+        if requested && st.policy != Policy::Fifo {
+            self.count_forced_switch(&mut st, seat.key);
+            st = self.wait_for_switch(st, seat.key, false);
+        }
+        drop(st);
+        if let Some(thread) = hand_off {
+            thread.unpark();
+        }
+    }
+
+    /// Counts a forced switch of `key`.
+    fn count_forced_switch(&self, st: &mut GilState, key: ThreadKey) {
+        st.totals.forced_switches += 1;
+        if let Some(record) = st.threads.get_mut(&key) {
+            record.counters.forced_switches += 1;
+        }
+    }
+
+    /// Step 5 (FORCE_SWITCHING), `Fair` and `IoPriority`: `key` has just dropped the GIL and
+    /// must not compete for it until another thread has had it. Also stops waiting when
+    /// nobody else waits for the GIL any more (the requester is gone), so an orphaned request
+    /// can never leave it here; with `count_droppers`, another dropper still in its own
+    /// switch wait counts as waiting (it was notified by the grant that gave us the GIL and
+    /// will take it next).
+    fn wait_for_switch<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, GilState>,
+        key: ThreadKey,
+        count_droppers: bool,
+    ) -> MutexGuard<'a, GilState> {
+        st.switch_waiters += 1;
+        let undo = Undo::new(self, key, Registration::SwitchWaiter);
+        // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+        let mut st = st;
+        let switch_before = st.switch_number;
+        loop {
+            let others = if count_droppers {
+                st.fair_waiters + st.switch_waiters - 1
+            } else {
+                st.fair_waiters
+            };
+            if st.switch_number != switch_before || others == 0 {
+                break;
+            }
+            st.injection_point(key);
+            st = sync::wait(&self.switch_cond, st);
+        }
+        st.switch_waiters -= 1;
+        undo.disarm();
+        st
+    }
+
     /// Drops the GIL held by `key`: frees it (`Fair`, `IoPriority`) or hands it to the head of
     /// the queue (`Fifo`), returning the thread to unpark once `state` is unlocked.
     #[must_use = "a thread handed the GIL must be unparked"]
     fn release_locked(&self, st: &mut GilState, key: ThreadKey) -> Option<Thread> {
-        debug_assert_eq!(st.holder, Some(key), "only the holder releases the GIL");
+        if st.holder != Some(key) {
+            // Like CPython's `Py_FatalError("drop_gil: GIL is not locked")`: the holder would
+            // keep running with the GIL while another thread is granted it. Not a panic: this
+            // may be reached while unwinding, where a panic aborts without a message.
+            fatal("drop_gil: a thread released a GIL it does not hold");
+        }
         let now = Instant::now();
         if let Some(record) = st.threads.get_mut(&key)
             && let Some(taken_at) = record.taken_at.take()
@@ -586,10 +700,7 @@ impl GilCore {
             // A stale hint: the request was withdrawn or satisfied.
             return admission(&st, seat);
         }
-        st.totals.forced_switches += 1;
-        if let Some(record) = st.threads.get_mut(&seat.key) {
-            record.counters.forced_switches += 1;
-        }
+        self.count_forced_switch(&mut st, seat.key);
         let hand_off = self.release_locked(&mut st, seat.key);
         if let Some(thread) = hand_off {
             // `Fifo`: the GIL went to the head; queue behind it (forced switching is implied).
@@ -602,15 +713,7 @@ impl GilCore {
             return admission(&st, seat);
         }
         if st.policy != Policy::Fifo {
-            // FORCE_SWITCHING: do not compete until someone else has had the GIL. Also stop
-            // waiting if nobody waits for the GIL any more (the requester is gone), so an
-            // orphaned request can never leave us here.
-            let switch_before = st.switch_number;
-            st.switch_waiters += 1;
-            while st.switch_number == switch_before && st.fair_waiters > 0 {
-                st = sync::wait(&self.switch_cond, st);
-            }
-            st.switch_waiters -= 1;
+            st = self.wait_for_switch(st, seat.key, false);
         }
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
@@ -645,16 +748,7 @@ impl GilCore {
         }
         // `Fair`, `IoPriority`: nobody to unpark (they free the GIL and notify `gil_cond`).
         let _ = self.release_locked(&mut st, seat.key);
-        {
-            // As step 5, but a dropper still in its own switch wait also counts as waiting:
-            // it was notified by the grant that gave us the GIL and will take it next.
-            let switch_before = st.switch_number;
-            st.switch_waiters += 1;
-            while st.switch_number == switch_before && st.fair_waiters + st.switch_waiters > 1 {
-                st = sync::wait(&self.switch_cond, st);
-            }
-            st.switch_waiters -= 1;
-        }
+        let st = self.wait_for_switch(st, seat.key, true);
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
     }
@@ -692,7 +786,7 @@ impl GilCore {
         sync::lock(&self.state).policy
     }
 
-    /// How many times the GIL has been taken. Stable while the caller holds the GIL.
+    /// How many times the GIL has changed hands. Stable while the caller holds the GIL.
     pub(crate) fn switch_number(&self) -> u64 {
         sync::lock(&self.state).switch_number
     }
@@ -743,6 +837,95 @@ impl GilCore {
             waiter.thread.unpark();
         }
     }
+}
+
+/// What a waiting thread has registered in `GilState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registration {
+    /// Counted in `fair_waiters`.
+    FairWaiter,
+    /// Counted in `switch_waiters`.
+    SwitchWaiter,
+    /// In the `Fifo` queue.
+    Queued,
+}
+
+/// Undoes a waiting thread's registration if its wait unwinds, so that no count, queue place,
+/// drop request or hand-off is left to a thread that is gone: otherwise the GIL could be
+/// handed to a dead waiter (every later take hangs) or a wake-up lost. Disarmed on the normal
+/// path, where the waiter undoes its registration itself under the same lock.
+///
+/// The waiter must not hold `state` when this drops: each wait declares its guard variable
+/// after the `Undo`, so that unwinding unlocks first.
+#[must_use = "an Undo undoes at once if dropped"]
+struct Undo<'a> {
+    /// The GIL waited for.
+    core: &'a GilCore,
+    /// The waiting thread.
+    key: ThreadKey,
+    /// What it registered.
+    registration: Registration,
+    /// `Fifo`: a thread handed the GIL by this waiter and not unparked yet.
+    hand_off: Option<Thread>,
+}
+
+impl<'a> Undo<'a> {
+    /// Arms the undo of `registration`, already made by `key`.
+    fn new(core: &'a GilCore, key: ThreadKey, registration: Registration) -> Self {
+        Self {
+            core,
+            key,
+            registration,
+            hand_off: None,
+        }
+    }
+
+    /// The wait ended normally.
+    fn disarm(self) {
+        debug_assert!(self.hand_off.is_none(), "a hand-off left unparked");
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        let core = self.core;
+        let mut st = sync::lock(&core.state);
+        match self.registration {
+            Registration::FairWaiter => st.fair_waiters -= 1,
+            Registration::SwitchWaiter => st.switch_waiters -= 1,
+            Registration::Queued => st.queue.retain(|w| w.seat.key != self.key),
+        }
+        if st.drop_request == Some(self.key) {
+            st.drop_request = None;
+            core.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
+        }
+        // `Fifo` may have handed us the GIL already: pass it on.
+        let passed = if st.holder == Some(self.key) {
+            core.release_locked(&mut st, self.key)
+        } else {
+            None
+        };
+        // A wake-up meant for us is passed on too.
+        if !st.locked && st.fair_waiters > 0 {
+            core.gil_cond.notify_one();
+        }
+        if st.switch_waiters > 0 {
+            core.switch_cond.notify_all();
+        }
+        drop(st);
+        for thread in [self.hand_off.take(), passed].into_iter().flatten() {
+            thread.unpark();
+        }
+    }
+}
+
+/// Ends the process with `message`: a broken soundness invariant, which no caller could
+/// recover from (CPython's `Py_FatalError`).
+#[cold]
+pub(crate) fn fatal(message: &str) -> ! {
+    eprintln!("gil-threads: fatal error: {message}");
+    std::process::abort()
 }
 
 /// Whether a thread that now holds the GIL may carry on.
@@ -827,6 +1010,131 @@ pub mod model {
         /// The statistics.
         pub fn stats(&self) -> Stats {
             self.0.stats()
+        }
+    }
+}
+
+#[cfg(all(test, not(gil_threads_loom)))]
+mod tests {
+    //! What no public call can reach: a release by a non-holder, and a wait for the GIL that
+    //! unwinds (through the tests-only panic injection).
+
+    use std::panic::{self, AssertUnwindSafe};
+    use std::process::Command;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{GilCore, Policy, Reason, Seat};
+    use crate::sync;
+
+    /// Set in the child process that must abort.
+    const ABORT_CHILD: &str = "GIL_THREADS_ABORT_CHILD";
+
+    /// A GIL with a long interval, so that only the test's own steps move it.
+    fn core(policy: Policy) -> Arc<GilCore> {
+        Arc::new(GilCore::new(policy, Duration::from_secs(3600)))
+    }
+
+    /// A registered seat.
+    fn seat(core: &GilCore, key: u64) -> Arc<Seat> {
+        core.register(key, None, false);
+        Arc::new(Seat::new(key, false))
+    }
+
+    /// Nothing registered is left: no waiter counted or queued, no request, the GIL free.
+    fn assert_clean(core: &GilCore) {
+        let st = sync::lock(&core.state);
+        assert_eq!(st.fair_waiters, 0);
+        assert_eq!(st.switch_waiters, 0);
+        assert!(st.queue.is_empty());
+        assert_eq!(st.drop_request, None);
+        assert!(!st.locked);
+        assert_eq!(st.holder, None);
+    }
+
+    /// Releasing a GIL this thread does not hold ends the process with a message, in release
+    /// builds too (CPython's `Py_FatalError`): carrying on would let the real holder run
+    /// beside the thread granted the GIL. Checked in a child process, which must abort.
+    #[test]
+    fn release_by_a_non_holder_aborts() {
+        if std::env::var_os(ABORT_CHILD).is_some() {
+            let core = core(Policy::Fair);
+            let holder = seat(&core, 1);
+            let other = seat(&core, 2);
+            core.take(&holder, Reason::Start);
+            core.release(&other);
+            // Not reached when the check works; exiting cleanly makes the parent fail.
+            std::process::exit(0);
+        }
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["gil::tests::release_by_a_non_holder_aborts", "--exact"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(ABORT_CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "the child went on: {stderr}");
+        assert!(stderr.contains("drop_gil"), "{stderr}");
+    }
+
+    /// Under every policy, a waiter whose wait for the GIL panics leaves nothing behind: the
+    /// holder's release reaches a live waiter (under `Fifo`, it is not handed to the dead
+    /// one), and afterwards the GIL is free with no waiter counted.
+    #[test]
+    fn a_waiter_that_unwinds_leaves_nothing_behind() {
+        for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
+            let core = core(policy);
+            let holder = seat(&core, 1);
+            let (dying, live) = (seat(&core, 2), seat(&core, 3));
+            core.take(&holder, Reason::Start);
+            sync::lock(&core.state).inject_panic = Some(dying.key);
+            let (c, s) = (Arc::clone(&core), Arc::clone(&dying));
+            let died = std::thread::spawn(move || {
+                panic::catch_unwind(AssertUnwindSafe(|| c.take(&s, Reason::Returning))).is_err()
+            });
+            assert!(
+                died.join().unwrap(),
+                "{policy:?}: the injected panic did not happen"
+            );
+            let (c, s) = (Arc::clone(&core), Arc::clone(&live));
+            let taker = std::thread::spawn(move || {
+                c.take(&s, Reason::Start);
+                c.release(&s);
+            });
+            core.release(&holder);
+            taker.join().unwrap();
+            assert_clean(&core);
+        }
+    }
+
+    /// A dropper whose forced-switch wait panics (it holds no GIL then) leaves no switch
+    /// waiter counted, and the thread it yielded to runs.
+    #[test]
+    fn a_dropper_that_unwinds_leaves_nothing_behind() {
+        for policy in [Policy::Fair, Policy::IoPriority] {
+            let core = core(policy);
+            let (holder, waiter) = (seat(&core, 1), seat(&core, 2));
+            core.take(&holder, Reason::Start);
+            let (c, s) = (Arc::clone(&core), Arc::clone(&waiter));
+            let taker = std::thread::spawn(move || {
+                c.take(&s, Reason::Start);
+                c.release(&s);
+            });
+            // Wait (bounded by the test harness) until the waiter is counted, so that the
+            // yield below really drops the GIL.
+            while sync::lock(&core.state).fair_waiters == 0 {
+                std::thread::yield_now();
+            }
+            sync::lock(&core.state).inject_panic = Some(holder.key);
+            // The waiter cannot take the GIL before the dropper reaches its switch wait: both
+            // happen in one critical section.
+            let unwound = panic::catch_unwind(AssertUnwindSafe(|| core.yield_now(&holder)));
+            assert!(
+                unwound.is_err(),
+                "{policy:?}: the injected panic did not happen"
+            );
+            taker.join().unwrap();
+            assert_clean(&core);
         }
     }
 }

@@ -45,6 +45,9 @@
 //! - `event`: [`Event`].
 //! - `condition`: [`Condition`].
 //! - `queue`: [`Queue`] (bounded or not, `task_done`/`join`).
+//! - `wait`: the one blocking wait the primitives share: a caller's timeout turned into a
+//!   deadline that never panics, waited for with the GIL released (interpreter threads) or
+//!   refused while holding a GIL (threads outside).
 //! - `executor`: [`ThreadPoolExecutor`] and its [`TaskHandle`].
 //! - `stats`: [`Stats`] and [`GilCounters`].
 //! - `error`: the error types, among them [`WouldDeadlock`]: the calls for threads outside the
@@ -71,6 +74,7 @@ mod stats;
 mod sync;
 mod thread;
 mod token;
+mod wait;
 
 pub use cell::GilCell;
 pub use concurrency_shared::{Ctx, Job, Wire};

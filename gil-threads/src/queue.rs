@@ -8,13 +8,14 @@
 //! attempt comes first so the common case never releases it. The `*_blocking` calls, for
 //! threads outside the interpreter, refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::error::{Full, PutError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
 use crate::token::{self, Gil};
+use crate::wait::{self, Deadline};
 
 /// A FIFO queue, bounded or not, with `task_done`/`join` accounting.
 ///
@@ -103,7 +104,7 @@ impl<T> Queue<T> {
     }
 
     /// Puts `item`, waiting until `deadline` (`None`: forever) for room.
-    fn put_raw(&self, item: T, deadline: Option<Instant>) -> Result<(), Full<T>> {
+    fn put_raw(&self, item: T, deadline: Deadline) -> Result<(), Full<T>> {
         self.count_put();
         let sent = match deadline {
             None => self.tx.send(item).map_err(|e| Full(e.into_inner())),
@@ -138,25 +139,27 @@ impl<T> Queue<T> {
     pub fn put(&self, gil: &mut Gil, item: T) {
         if let Err(Full(item)) = self.try_put(item) {
             // Never fails: the queue owns its receiver, and there is no deadline.
-            let _ = gil.allow_threads(|| self.put_raw(item, None));
+            let _ = wait::released(gil, None, |deadline| self.put_raw(item, deadline));
         }
     }
 
-    /// Waits for an item (forever): the queue holds a sender, so `recv` only returns items.
-    fn get_raw(&self) -> T {
-        loop {
-            if let Ok(item) = self.rx.recv() {
-                return item;
-            }
+    /// Waits for an item until `deadline`: the queue holds a sender, so the channel never
+    /// disconnects and only a deadline ends the wait without an item.
+    fn get_raw(&self, deadline: Deadline) -> Result<T, Timeout> {
+        match deadline {
+            None => loop {
+                if let Ok(item) = self.rx.recv() {
+                    return Ok(item);
+                }
+            },
+            Some(deadline) => self.rx.recv_deadline(deadline).map_err(|_| Timeout),
         }
     }
 
-    /// Waits until every item put has been marked done.
-    fn join_raw(&self) {
-        let mut unfinished = sync::lock(&self.unfinished);
-        while *unfinished != 0 {
-            unfinished = sync::wait(&self.all_done, unfinished);
-        }
+    /// Waits until every item put has been marked done (or `deadline`); whether they were.
+    fn join_raw(&self, deadline: Deadline) -> bool {
+        let unfinished = sync::lock(&self.unfinished);
+        wait::until(&self.all_done, unfinished, deadline, |u| *u == 0).1
     }
 
     /// Like [`put`](Queue::put), giving up after `timeout`.
@@ -169,8 +172,7 @@ impl<T> Queue<T> {
             Ok(()) => return Ok(()),
             Err(Full(item)) => item,
         };
-        let deadline = Instant::now() + timeout;
-        gil.allow_threads(|| self.put_raw(item, Some(deadline)))
+        wait::released(gil, Some(timeout), |deadline| self.put_raw(item, deadline))
     }
 
     /// [`put`](Queue::put) for a thread outside the interpreter.
@@ -191,12 +193,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.put_blocking(2), Ok(()));
     /// ```
     pub fn put_blocking(&self, item: T) -> Result<(), PutError<T>> {
-        if token::refuse_if_holding_any().is_err() {
-            return Err(PutError::WouldDeadlock(item));
-        }
-        // Never fails: the queue owns its receiver, and there is no deadline.
-        self.put_raw(item, None)
-            .map_err(|Full(item)| PutError::Full(item))
+        self.put_blocking_raw(item, None)
     }
 
     /// [`put_timeout`](Queue::put_timeout) for a thread outside the interpreter.
@@ -206,10 +203,16 @@ impl<T> Queue<T> {
     /// [`PutError::Full`] with the item if there was no room in time,
     /// [`PutError::WouldDeadlock`] with the item (at once) if this thread holds a GIL.
     pub fn put_timeout_blocking(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+        self.put_blocking_raw(item, Some(timeout))
+    }
+
+    /// The `put*_blocking` calls: refused with the item if this thread holds a GIL.
+    fn put_blocking_raw(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+        // `wait::outside`'s refusal, by hand: this one must give the item back.
         if token::refuse_if_holding_any().is_err() {
             return Err(PutError::WouldDeadlock(item));
         }
-        self.put_raw(item, Some(Instant::now() + timeout))
+        self.put_raw(item, wait::deadline(timeout))
             .map_err(|Full(item)| PutError::Full(item))
     }
 
@@ -224,7 +227,9 @@ impl<T> Queue<T> {
         if let Some(item) = self.try_get() {
             return item;
         }
-        gil.allow_threads(|| self.get_raw())
+        // Never times out: there is no deadline.
+        let got = wait::released(gil, None, |deadline| self.get_raw(deadline));
+        got.unwrap_or_else(|Timeout| unreachable!("an untimed wait"))
     }
 
     /// Like [`get`](Queue::get), giving up after `timeout`.
@@ -239,7 +244,7 @@ impl<T> Queue<T> {
         if timeout.is_zero() {
             return Err(Timeout);
         }
-        gil.allow_threads(|| self.rx.recv_timeout(timeout).map_err(|_| Timeout))
+        wait::released(gil, Some(timeout), |deadline| self.get_raw(deadline))
     }
 
     /// [`get`](Queue::get) for a thread outside the interpreter.
@@ -250,8 +255,8 @@ impl<T> Queue<T> {
     /// any interpreter: the queue cannot tell which GIL its producers need); use
     /// [`get`](Queue::get).
     pub fn get_blocking(&self) -> Result<T, WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        Ok(self.get_raw())
+        let got = wait::outside(None, |deadline| self.get_raw(deadline))?;
+        Ok(got.unwrap_or_else(|Timeout| unreachable!("an untimed wait")))
     }
 
     /// [`get_timeout`](Queue::get_timeout) for a thread outside the interpreter.
@@ -261,10 +266,9 @@ impl<T> Queue<T> {
     /// [`WaitError::Timeout`] if the queue stayed empty, [`WaitError::WouldDeadlock`] (at
     /// once) if this thread holds a GIL.
     pub fn get_timeout_blocking(&self, timeout: Duration) -> Result<T, WaitError> {
-        token::refuse_if_holding_any()?;
-        self.rx
-            .recv_timeout(timeout)
-            .map_err(|_| WaitError::Timeout)
+        Ok(wait::outside(Some(timeout), |deadline| {
+            self.get_raw(deadline)
+        })??)
     }
 
     /// Marks one item taken by `get` as processed (Python's `task_done`).
@@ -292,7 +296,7 @@ impl<T> Queue<T> {
     /// Waits (GIL released) until every item put has been marked done.
     pub fn join(&self, gil: &mut Gil) {
         if self.unfinished_tasks() != 0 {
-            gil.allow_threads(|| self.join_raw());
+            wait::released(gil, None, |deadline| self.join_raw(deadline));
         }
     }
 
@@ -303,8 +307,7 @@ impl<T> Queue<T> {
     /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter); use
     /// [`join`](Queue::join).
     pub fn join_blocking(&self) -> Result<(), WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        self.join_raw();
+        wait::outside(None, |deadline| self.join_raw(deadline))?;
         Ok(())
     }
 
@@ -317,17 +320,10 @@ impl<T> Queue<T> {
         if self.unfinished_tasks() == 0 {
             return Ok(());
         }
-        let deadline = Instant::now() + timeout;
-        gil.allow_threads(|| {
-            let mut unfinished = sync::lock(&self.unfinished);
-            while *unfinished != 0 {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Timeout);
-                }
-                unfinished = sync::wait_timeout(&self.all_done, unfinished, left).0;
-            }
+        if wait::released(gil, Some(timeout), |deadline| self.join_raw(deadline)) {
             Ok(())
-        })
+        } else {
+            Err(Timeout)
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! dropped inside the `catch_unwind` (releasing the GIL), the thread is retired from the GIL's
 //! records, and exactly one `Result<T, JoinError>` is stored for [`JoinHandle::join`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -50,6 +50,14 @@ pub struct ThreadInfo {
 thread_local! {
     /// This thread's identity, set at the start of an interpreter thread or on first use.
     static CURRENT: RefCell<Option<ThreadInfo>> = const { RefCell::new(None) };
+    /// The interpreter that started this thread, if one did.
+    static HOME: Cell<Option<InterpreterId>> = const { Cell::new(None) };
+}
+
+/// Whether the calling thread is one that interpreter `id` started (and so one that its
+/// shutdown would join).
+pub(crate) fn runs_in(id: InterpreterId) -> bool {
+    HOME.with(|h| h.get() == Some(id))
 }
 
 /// The calling thread's identity. Threads that the interpreter did not start (the main
@@ -166,7 +174,6 @@ impl Builder {
         let thread_info = info.clone();
         match os.spawn(move || run_thread(rt, thread_info, f, &thread_packet)) {
             Ok(handle) => registry.threads.push(Registered {
-                key: id.0,
                 daemon: self.daemon,
                 handle,
             }),
@@ -189,6 +196,7 @@ where
     F: FnOnce(&mut Gil) -> T,
 {
     CURRENT.with(|c| *c.borrow_mut() = Some(info.clone()));
+    HOME.with(|h| h.set(Some(rt.id)));
     let key = info.id.0;
     let seat = Arc::new(Seat::new(key, info.daemon));
     let gil_rt = Arc::clone(&rt);
@@ -296,10 +304,15 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(worker.join(), Ok(7));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        if token::refuse_if_holding(self.interp).is_err() {
+        if token::refuse_if_holding(self.interp).is_err() || self.is_current() {
             return Err(JoinError::WouldDeadlock);
         }
         self.packet.take()
+    }
+
+    /// Whether this is the calling thread's own handle (joining it would wait for ever).
+    fn is_current(&self) -> bool {
+        self.info.id == current_thread().id
     }
 
     /// Waits for the thread to finish from an interpreter thread, releasing the GIL while
@@ -307,8 +320,12 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The thread's [`JoinError`] (never [`JoinError::WouldDeadlock`]).
+    /// The thread's [`JoinError`]; [`JoinError::WouldDeadlock`], at once, if this is the
+    /// calling thread's own handle (Python's "cannot join current thread").
     pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinError> {
+        if self.is_current() {
+            return Err(JoinError::WouldDeadlock);
+        }
         if self.is_finished() {
             return self.packet.take();
         }
