@@ -277,20 +277,27 @@ struct GilState {
     inject_panic: Option<ThreadKey>,
 }
 
-impl GilState {
-    /// Tests only: panics here if a test asked `key`'s wait to (see `inject_panic`).
-    #[cfg(any(test, gil_threads_loom))]
-    fn injection_point(&mut self, key: ThreadKey) {
-        if self.inject_panic == Some(key) {
-            self.inject_panic = None;
-            panic!("injected panic in a wait for the GIL");
-        }
+/// Tests only: panics here, with `state` unlocked (as during a wait, and so that loom's
+/// mutex, which does not recover from poisoning, stays usable), if a test asked `key`'s wait
+/// to (see `GilState::inject_panic`).
+#[cfg(any(test, gil_threads_loom))]
+fn injection_point<'a>(
+    mut st: MutexGuard<'a, GilState>,
+    key: ThreadKey,
+) -> MutexGuard<'a, GilState> {
+    if st.inject_panic == Some(key) {
+        st.inject_panic = None;
+        drop(st);
+        panic!("injected panic in a wait for the GIL");
     }
+    st
+}
 
-    /// Without tests, nothing happens here.
-    #[cfg(not(any(test, gil_threads_loom)))]
-    #[inline(always)]
-    fn injection_point(&mut self, _key: ThreadKey) {}
+/// Without tests, nothing happens here.
+#[cfg(not(any(test, gil_threads_loom)))]
+#[inline(always)]
+fn injection_point(st: MutexGuard<'_, GilState>, _key: ThreadKey) -> MutexGuard<'_, GilState> {
+    st
 }
 
 impl Clocked for GilState {
@@ -427,7 +434,7 @@ impl GilCore {
                 st = self.spin_until_free(st);
             }
             while st.locked {
-                st.injection_point(seat.key);
+                st = injection_point(st, seat.key);
                 let switch_before = st.switch_number;
                 let interval = st.interval;
                 let (guard, timed_out) = sync::wait_interval(&self.gil_cond, st, interval);
@@ -468,7 +475,7 @@ impl GilCore {
         let mut parked = false;
         while st.holder != Some(seat.key) {
             parked = true;
-            st.injection_point(seat.key);
+            st = injection_point(st, seat.key);
             let switch_before = st.switch_number;
             let interval = st.interval;
             #[cfg(gil_threads_loom)]
@@ -632,7 +639,7 @@ impl GilCore {
             if st.switch_number != switch_before || others == 0 {
                 break;
             }
-            st.injection_point(key);
+            st = injection_point(st, key);
             st = sync::wait(&self.switch_cond, st);
         }
         st.switch_waiters -= 1;
@@ -974,6 +981,31 @@ pub mod model {
                 Reason::Start
             };
             self.0.take(&seat.0, reason) == Admission::Admitted
+        }
+
+        /// Takes the GIL with a panic injected into its wait, caught here, on the calling
+        /// (modelled) thread: `None` if the wait panicked (the thread does not hold the GIL),
+        /// otherwise the take's outcome as for [`take`](ModelGil::take) (the GIL was free,
+        /// so the take never waited).
+        pub fn take_dying(&self, seat: &ModelSeat) -> Option<bool> {
+            crate::sync::lock(&self.0.state).inject_panic = Some(seat.0.key);
+            let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.0.take(&seat.0, Reason::Start) == Admission::Admitted
+            }));
+            crate::sync::lock(&self.0.state).inject_panic = None;
+            taken.ok()
+        }
+
+        /// Whether nothing is registered: no waiter counted or queued, no pending request,
+        /// the GIL free.
+        pub fn is_quiet(&self) -> bool {
+            let st = crate::sync::lock(&self.0.state);
+            st.fair_waiters == 0
+                && st.switch_waiters == 0
+                && st.queue.is_empty()
+                && st.drop_request.is_none()
+                && !st.locked
+                && st.holder.is_none()
         }
 
         /// Releases the GIL.
