@@ -596,7 +596,8 @@ impl GilCore {
         let requested = st.drop_request.is_some();
         let hand_off = self.release_locked(&mut st, seat.key);
         if requested && st.policy != Policy::Fifo {
-            self.count_forced_switch(&mut st, seat.key);
+            // Not counted in `forced_switches`, which counts the drops at checkpoints: this
+            // drop was the thread's own, the request only decides who runs next.
             st = self.wait_for_switch(st, seat.key, false);
         }
         drop(st);
