@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use concurrency_shared::panic_message;
 
-use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock};
+use crate::error::{ExecutorShutDown, TaskError, TaskFailed, WouldDeadlock};
 use crate::interpreter::{Interpreter, InterpreterId, Runtime};
 use crate::sync::{self, Mutex};
 use crate::thread::{Builder, JoinHandle, ThreadId, current_thread};
@@ -336,14 +336,20 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// The task's [`TaskError`]; or [`TaskError::WouldDeadlock`], at once and without
-    /// waiting, if this thread holds the executor's interpreter's GIL (the workers need it).
-    /// The handle is consumed then; the task still runs.
-    pub fn result_blocking(self) -> Result<T, TaskError> {
+    /// [`TaskFailed::Task`] with the task's [`TaskError`]; or [`TaskFailed::WouldDeadlock`]
+    /// with this handle, at once and without waiting, if this thread holds the executor's
+    /// interpreter's GIL (the workers need it). The task still runs, and the handle can wait
+    /// for it later from where waiting is allowed.
+    pub fn result_blocking(self) -> Result<T, TaskFailed<T>> {
         if token::refuse_if_holding(self.interp).is_err() {
-            return Err(TaskError::WouldDeadlock);
+            return Err(TaskFailed::WouldDeadlock(self));
         }
-        self.recv_raw()
+        self.recv_raw().map_err(TaskFailed::Task)
+    }
+
+    /// Whether two handles wait for the same task.
+    pub(crate) fn same_task(&self, other: &Self) -> bool {
+        self.rx.same_channel(&other.rx)
     }
 
     /// Whether the outcome is ready (Python's `Future.done()`).

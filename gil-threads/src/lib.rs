@@ -82,7 +82,8 @@ pub use condition::{Condition, ConditionGuard};
 pub use ctx::GilCtx;
 pub use error::{
     BorrowError, BuildError, ExecutorShutDown, Full, GilError, InvalidInterval, JoinError,
-    PutError, TaskError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock,
+    JoinFailed, PutError, TaskError, TaskFailed, Timeout, TooManyTaskDone, WaitError,
+    WouldDeadlock,
 };
 pub use event::Event;
 pub use executor::{TaskHandle, ThreadPoolExecutor};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use concurrency_shared::panic_message;
 
-use crate::error::JoinError;
+use crate::error::{JoinError, JoinFailed};
 use crate::gil::{Admission, Seat};
 use crate::interpreter::{InterpreterId, Registered, Runtime};
 use crate::sync::{self, Condvar, Mutex};
@@ -285,29 +285,29 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The thread's [`JoinError`]; or [`JoinError::WouldDeadlock`], at once and without
-    /// waiting, if this thread holds this interpreter's GIL (inside its closure, a
+    /// [`JoinFailed::Thread`] with the thread's [`JoinError`]; or
+    /// [`JoinFailed::WouldDeadlock`] with this handle, at once and without waiting, if this
+    /// thread holds this interpreter's GIL (inside its closure, a
     /// [`with_gil`](crate::Interpreter::with_gil) call, ...; not inside
-    /// [`allow_threads`](Gil::allow_threads)). The handle is consumed then: the thread goes on
-    /// detached, and shutdown still joins it.
+    /// [`allow_threads`](Gil::allow_threads)) or is the thread itself. The thread is not
+    /// affected, and the handle can be joined later from where waiting is allowed.
     ///
     /// ```
-    /// use gil_threads::{Interpreter, JoinError};
+    /// use gil_threads::{Interpreter, JoinFailed};
     ///
     /// let interp = Interpreter::new();
-    /// let worker = interp.spawn(|_gil| 7);
     /// let refused = interp.with_gil(|_gil| {
-    ///     let other = interp.spawn(|_gil| ());
+    ///     let other = interp.spawn(|_gil| 7);
     ///     other.join() // would wait with the GIL held
     /// });
-    /// assert_eq!(refused, Ok(Err(JoinError::WouldDeadlock)));
-    /// assert_eq!(worker.join(), Ok(7));
+    /// let Ok(Err(JoinFailed::WouldDeadlock(handle))) = refused else { panic!("not refused") };
+    /// assert_eq!(handle.join(), Ok(7)); // the GIL is not held here
     /// ```
-    pub fn join(self) -> Result<T, JoinError> {
+    pub fn join(self) -> Result<T, JoinFailed<T>> {
         if token::refuse_if_holding(self.interp).is_err() || self.is_current() {
-            return Err(JoinError::WouldDeadlock);
+            return Err(JoinFailed::WouldDeadlock(self));
         }
-        self.packet.take()
+        self.packet.take().map_err(JoinFailed::Thread)
     }
 
     /// Whether this is the calling thread's own handle (joining it would wait for ever).
@@ -320,16 +320,20 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The thread's [`JoinError`]; [`JoinError::WouldDeadlock`], at once, if this is the
-    /// calling thread's own handle (Python's "cannot join current thread").
-    pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinError> {
+    /// [`JoinFailed::Thread`] with the thread's [`JoinError`]; [`JoinFailed::WouldDeadlock`]
+    /// with this handle, at once, if this is the calling thread's own handle (Python's
+    /// "cannot join current thread").
+    pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinFailed<T>> {
         if self.is_current() {
-            return Err(JoinError::WouldDeadlock);
+            return Err(JoinFailed::WouldDeadlock(self));
         }
-        if self.is_finished() {
-            return self.packet.take();
-        }
-        gil.allow_threads(move || self.packet.take())
+        let packet = &self.packet;
+        let outcome = if self.is_finished() {
+            packet.take()
+        } else {
+            gil.allow_threads(|| packet.take())
+        };
+        outcome.map_err(JoinFailed::Thread)
     }
 
     /// Whether the thread has finished (its result is ready).

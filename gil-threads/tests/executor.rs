@@ -5,7 +5,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gil_threads::{Event, ExecutorShutDown, Policy, TaskError, ThreadPoolExecutor};
+use gil_threads::{Event, ExecutorShutDown, Policy, TaskError, TaskFailed, ThreadPoolExecutor};
 use util::POLICIES;
 
 /// Tasks submitted.
@@ -44,7 +44,7 @@ fn panicking_task() {
     let good = pool.submit(|_| 5u8).unwrap();
     assert_eq!(
         bad.result_blocking(),
-        Err(TaskError::Panicked("bad task".into()))
+        Err(TaskFailed::Task(TaskError::Panicked("bad task".into())))
     );
     assert_eq!(good.result_blocking(), Ok(5));
 }
