@@ -71,12 +71,16 @@
 //! - [`Policy::IoPriority`] fixes the **convoy effect** (bpo-7946, python/cpython#52194): under
 //!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
 //!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
-//!   at about one round trip per interval. Here a thread returning from `allow_threads` sets
-//!   the drop request **at once** (step 1 skips the wait of step 2), then polls for a bounded
-//!   time before sleeping; the CPU-bound holder gives way at its next checkpoint, microseconds
-//!   later, and forced switching makes sure the I/O thread gets it. Everything else is
-//!   `Fair`: one waiter is woken at each release (`notify_one`, as CPython), and asks like any other after a
-//!   quiet interval, so the I/O thread cannot starve it.
+//!   at about one round trip per interval. Here a thread returning from `allow_threads` (a
+//!   **returner**) joins the queue and sets the drop request **at once**, and the holder
+//!   **hands it the GIL directly** at its next checkpoint, as `Fifo` hands it to its head:
+//!   nothing depends on the returner winning a race for a free GIL, which it loses on a busy
+//!   machine where it has no CPU when the GIL is freed. The returner polls its `granted` flag
+//!   briefly before parking, which only saves a wake-up. Everything else is `Fair`: the
+//!   dropper then waits like any other thread, one waiter is woken at each free release
+//!   (`notify_one`, as CPython), and a CPU-bound waiter still asks after a quiet interval; a
+//!   drop made for *its* request frees the GIL for it instead of handing it to a returner
+//!   (who asks the new holder at once), so returners cannot starve it.
 //!
 //! # Races this prevents
 //!
@@ -107,9 +111,9 @@
 //! protocol needs. The `breaker` atomic is only a **hint** read with `Relaxed` ordering: a
 //! stale zero delays a switch by one checkpoint (the store becomes visible promptly on every
 //! cache-coherent machine), and a stale non-zero sends the holder into the slow path, which
-//! re-reads the truth under the mutex. `locked_hint`, polled by `IoPriority`'s short wait, is
-//! a hint in the same way: the poller always re-checks `locked` under the mutex. No data is
-//! published through either atomic.
+//! re-reads the truth under the mutex. The `granted` flag of a direct hand-off is the one
+//! atomic that publishes: set with `Release` after the grant, read with `Acquire` by the
+//! thread it names, which then also re-checks `holder` under the mutex.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -129,7 +133,7 @@ use crate::thread::ThreadId;
 /// |---|---|---|
 /// | `Fair` | whichever waiter the OS wakes first, after a forced switch | you want CPython's behaviour, to compare against it |
 /// | `Fifo` | the longest waiting thread, handed the GIL directly | many threads pass the GIL around voluntarily: cheapest hand-off, strict turn-taking |
-/// | `IoPriority` | a thread returning from blocking I/O, within one checkpoint | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
+/// | `IoPriority` | a thread returning from blocking I/O, handed the GIL at the holder's next checkpoint | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
     /// CPython's algorithm: timed waits, drop requests, forced switching.
@@ -138,7 +142,8 @@ pub enum Policy {
     /// A FIFO queue of waiters, each handed the GIL directly by the thread that releases it.
     Fifo,
     /// Like `Fair`, but a thread returning from `allow_threads` (blocking I/O) asks the holder
-    /// to drop at once instead of after a switch interval.
+    /// to drop at once instead of after a switch interval, and the holder hands it the GIL
+    /// directly at its next checkpoint.
     IoPriority,
 }
 
@@ -150,15 +155,17 @@ const DROP_REQUEST: u8 = 1;
 /// Bit of `breaker`: the interpreter is finalising; daemon threads must leave.
 const FINALIZING: u8 = 2;
 
-/// How long (`IoPriority`) a thread back from I/O polls for the GIL after asking for it,
-/// before it sleeps. The holder gives way at its next checkpoint, typically a microsecond
-/// away, while sleeping and being woken costs tens of microseconds of futex and scheduler
-/// latency on a busy machine, once per round trip: that latency *is* the convoy. The poll
-/// yields its CPU every `IO_SPIN_BATCH` rounds, so a holder sharing our CPU still runs; the
-/// price is bounded by this budget and paid only right after a drop request.
-const IO_SPIN_BUDGET: Duration = Duration::from_micros(100);
+/// How long (`IoPriority`) a thread back from I/O polls its `granted` flag after asking for
+/// the GIL, before it parks. The holder hands it the GIL at its next checkpoint, typically a
+/// microsecond away, while parking and being woken costs tens of microseconds of futex and
+/// scheduler latency, once per round trip. The poll only saves that latency: the hand-off
+/// itself does not depend on it (a returner that has no CPU is handed the GIL all the same).
+/// It never yields: on a loaded machine `sched_yield` puts the returner behind every other
+/// runnable thread for a whole time slice, during which it would hold the GIL it was handed
+/// without running; a parked returner woken by `unpark` is scheduled promptly instead.
+const IO_SPIN_BUDGET: Duration = Duration::from_micros(50);
 
-/// `spin_loop` rounds between two looks at the clock (and two yields) in the I/O poll.
+/// `spin_loop` rounds between two looks at the clock in the I/O poll.
 const IO_SPIN_BATCH: u32 = 64;
 
 /// Why a thread is taking the GIL; [`Policy::IoPriority`] favours `Returning`.
@@ -190,9 +197,10 @@ pub(crate) struct Seat {
     pub(crate) key: ThreadKey,
     /// Whether finalisation refuses this thread; written once.
     pub(crate) daemon: bool,
-    /// `Fifo`: set (`Release`, under `state`, after `holder` names this thread) by the thread
-    /// that hands it the GIL; read (`Acquire`) by the parked owner, which clears it. The
-    /// `Release`/`Acquire` pair makes everything the previous holder did visible to the next.
+    /// `Fifo`, `IoPriority`: set (`Release`, under `state`, after `holder` names this thread)
+    /// by the thread that hands it the GIL; read (`Acquire`) by the waiting owner, which
+    /// clears it. The `Release`/`Acquire` pair makes everything the previous holder did
+    /// visible to the next.
     granted: AtomicBool,
 }
 
@@ -312,9 +320,6 @@ pub(crate) struct GilCore {
     /// The eval breaker: `DROP_REQUEST | FINALIZING` bits, written under `state`, read
     /// relaxed by `checkpoint` as a hint (see "Why the orderings suffice").
     breaker: AtomicU8,
-    /// Mirror of `locked`, written under `state`: a hint polled by `IoPriority`'s short spin,
-    /// which then re-checks under the mutex.
-    locked_hint: AtomicBool,
     /// The protocol's state.
     state: Mutex<GilState>,
     /// `Fair`, `IoPriority`: waiters for `locked == false`.
@@ -328,7 +333,6 @@ impl GilCore {
     pub(crate) fn new(policy: Policy, interval: Duration) -> Self {
         Self {
             breaker: AtomicU8::new(0),
-            locked_hint: AtomicBool::new(false),
             state: Mutex::new(GilState {
                 policy,
                 interval,
@@ -418,21 +422,28 @@ impl GilCore {
     ) -> MutexGuard<'a, GilState> {
         if !st.locked {
             // Free, and (invariant of `Fifo`) nobody queued: take it.
-            debug_assert!(st.queue.is_empty());
+            debug_assert!(st.policy != Policy::Fifo || st.queue.is_empty());
             self.grant(&mut st, seat.key, since);
             return st;
+        }
+        if st.policy == Policy::IoPriority && reason == Reason::Returning {
+            // The convoy fix: back from I/O, queue as a returner and ask at once; the holder
+            // hands us the GIL directly at its next checkpoint (no race to win). Poll the
+            // hand-off briefly before parking.
+            st.queue.push_back(Waiter {
+                seat: Arc::clone(seat),
+                thread: sync::current_thread(),
+                since,
+            });
+            self.request_drop(&mut st, seat);
+            let st = self.poll_granted(st, seat);
+            return self.wait_in_queue(st, seat, None);
         }
         if st.policy != Policy::Fifo {
             st.fair_waiters += 1;
             let undo = Undo::new(self, seat.key, Registration::FairWaiter);
             // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
             let mut st = st;
-            if st.policy == Policy::IoPriority && reason == Reason::Returning {
-                // The convoy fix: back from I/O, ask at once instead of after an interval,
-                // and poll briefly for the holder's next checkpoint before sleeping.
-                self.request_drop(&mut st, seat);
-                st = self.spin_until_free(st);
-            }
             while st.locked {
                 st = injection_point(st, seat.key);
                 let switch_before = st.switch_number;
@@ -459,7 +470,8 @@ impl GilCore {
         self.wait_in_queue(st, seat, None)
     }
 
-    /// `Fifo`: waits, already queued, until a releasing thread grants `seat` the GIL. First
+    /// `Fifo`, and `IoPriority`'s returners: waits, already queued, until a releasing thread
+    /// grants `seat` the GIL. First
     /// unparks `hand_off` (the thread this one just handed the GIL to, if any) once `state` is
     /// unlocked, so that thread never finds the mutex held.
     fn wait_in_queue<'a>(
@@ -512,25 +524,30 @@ impl GilCore {
         st
     }
 
-    /// `IoPriority`: unlocks `state` and polls `locked_hint` for at most `IO_SPIN_BUDGET`,
-    /// then locks it again. The caller's loop re-checks `locked` under the mutex either way.
-    fn spin_until_free<'a>(&'a self, st: MutexGuard<'a, GilState>) -> MutexGuard<'a, GilState> {
+    /// `IoPriority`'s returner, queued: unlocks `state` and polls its `granted` flag for at
+    /// most `IO_SPIN_BUDGET`, then locks it again; `wait_in_queue` re-checks under the mutex
+    /// either way. A panic cannot happen here (no user code, no arithmetic on a caller's
+    /// value), so the queue place needs no guard until `wait_in_queue` arms one.
+    fn poll_granted<'a>(
+        &'a self,
+        st: MutexGuard<'a, GilState>,
+        seat: &Seat,
+    ) -> MutexGuard<'a, GilState> {
         if cfg!(gil_threads_loom) {
             return st;
         }
         drop(st);
-        let deadline = Instant::now() + IO_SPIN_BUDGET;
+        let start = Instant::now();
         'poll: loop {
             for _ in 0..IO_SPIN_BATCH {
-                if !self.locked_hint.load(Ordering::Relaxed) {
+                if seat.granted.load(Ordering::Relaxed) {
                     break 'poll;
                 }
                 std::hint::spin_loop();
             }
-            if Instant::now() >= deadline {
+            if start.elapsed() >= IO_SPIN_BUDGET {
                 break;
             }
-            std::thread::yield_now();
         }
         sync::lock(&self.state)
     }
@@ -540,7 +557,6 @@ impl GilCore {
     fn grant(&self, st: &mut GilState, key: ThreadKey, since: Instant) {
         let now = Instant::now();
         st.locked = true;
-        self.locked_hint.store(true, Ordering::Relaxed);
         st.holder = Some(key);
         if st.last_holder != Some(key) {
             st.switch_number += 1;
@@ -555,6 +571,14 @@ impl GilCore {
         if let Some(record) = st.threads.get_mut(&key) {
             record.counters.record_take(waited, switched);
             record.taken_at = Some(now);
+        }
+        // `IoPriority`: returners still queued ask the new holder at once, as they did the
+        // last one.
+        if st.policy == Policy::IoPriority
+            && let Some(head) = st.queue.front()
+        {
+            let head = Arc::clone(&head.seat);
+            self.request_drop(st, &head);
         }
         // Step 5's other half: a forced-switch dropper is waiting for exactly this.
         if st.switch_waiters > 0 {
@@ -590,12 +614,13 @@ impl GilCore {
     /// if a drop request is pending this is a forced switch (step 5): the caller returns only
     /// once another thread has had the GIL, or else a holder that computes without a
     /// checkpoint and then blocks briefly, in a loop, would retake the GIL every time and
-    /// starve the requester. (`Fifo` hands the GIL to the queue's head instead.)
+    /// starve the requester. (A direct hand-off, under `Fifo` or to an `IoPriority`
+    /// returner, is a switch already.)
     pub(crate) fn release_for_blocking(&self, seat: &Seat) {
         let mut st = sync::lock(&self.state);
         let requested = st.drop_request.is_some();
         let hand_off = self.release_locked(&mut st, seat.key);
-        if requested && st.policy != Policy::Fifo {
+        if requested && st.policy != Policy::Fifo && hand_off.is_none() {
             // Not counted in `forced_switches`, which counts the drops at checkpoints: this
             // drop was the thread's own, the request only decides who runs next.
             st = self.wait_for_switch(st, seat.key, false);
@@ -604,6 +629,18 @@ impl GilCore {
         if let Some(thread) = hand_off {
             thread.unpark();
         }
+    }
+
+    /// Unparks `thread`, handed the GIL, with `state` unlocked (so that it does not find the
+    /// mutex held), and locks `state` again.
+    fn unpark_unlocked<'a>(
+        &'a self,
+        st: MutexGuard<'a, GilState>,
+        thread: Thread,
+    ) -> MutexGuard<'a, GilState> {
+        drop(st);
+        thread.unpark();
+        sync::lock(&self.state)
     }
 
     /// Counts a forced switch of `key`.
@@ -648,8 +685,10 @@ impl GilCore {
         st
     }
 
-    /// Drops the GIL held by `key`: frees it (`Fair`, `IoPriority`) or hands it to the head of
-    /// the queue (`Fifo`), returning the thread to unpark once `state` is unlocked.
+    /// Drops the GIL held by `key`: frees it (`Fair`), or hands it to the head of the queue
+    /// (`Fifo`; `IoPriority` when a returner waits and the pending request, if any, is not a
+    /// CPU-bound waiter's, which must get its turn), returning the thread to unpark once
+    /// `state` is unlocked.
     #[must_use = "a thread handed the GIL must be unparked"]
     fn release_locked(&self, st: &mut GilState, key: ThreadKey) -> Option<Thread> {
         if st.holder != Some(key) {
@@ -668,27 +707,24 @@ impl GilCore {
         }
         st.holder = None;
         st.last_holder = Some(key);
-        if st.policy != Policy::Fifo {
-            st.locked = false;
-            self.locked_hint.store(false, Ordering::Relaxed);
-            if st.fair_waiters > 0 {
-                self.gil_cond.notify_one();
-            }
-            return None;
+        let hand_to_queue = match st.policy {
+            Policy::Fair => false,
+            Policy::Fifo => true,
+            Policy::IoPriority => st
+                .drop_request
+                .is_none_or(|asker| st.queue.iter().any(|w| w.seat.key == asker)),
+        };
+        if hand_to_queue && let Some(next) = st.queue.pop_front() {
+            // Direct hand-off: `locked` stays true, so nobody can slip in between.
+            self.grant(st, next.seat.key, next.since);
+            next.seat.granted.store(true, Ordering::Release);
+            return Some(next.thread);
         }
-        match st.queue.pop_front() {
-            Some(next) => {
-                // Direct hand-off: `locked` stays true, so nobody can slip in between.
-                self.grant(st, next.seat.key, next.since);
-                next.seat.granted.store(true, Ordering::Release);
-                Some(next.thread)
-            }
-            None => {
-                st.locked = false;
-                self.locked_hint.store(false, Ordering::Relaxed);
-                None
-            }
+        st.locked = false;
+        if st.fair_waiters > 0 {
+            self.gil_cond.notify_one();
         }
+        None
     }
 
     /// Step 4's slow path and step 5: called by the holder at a checkpoint when the breaker is
@@ -710,18 +746,21 @@ impl GilCore {
         }
         self.count_forced_switch(&mut st, seat.key);
         let hand_off = self.release_locked(&mut st, seat.key);
-        if let Some(thread) = hand_off {
-            // `Fifo`: the GIL went to the head; queue behind it (forced switching is implied).
-            st.queue.push_back(Waiter {
-                seat: Arc::clone(seat),
-                thread: sync::current_thread(),
-                since: Instant::now(),
-            });
-            let st = self.wait_in_queue(st, seat, Some(thread));
-            return admission(&st, seat);
-        }
-        if st.policy != Policy::Fifo {
-            st = self.wait_for_switch(st, seat.key, false);
+        match hand_off {
+            Some(thread) if st.policy == Policy::Fifo => {
+                // The GIL went to the head; queue behind it (forced switching is implied).
+                st.queue.push_back(Waiter {
+                    seat: Arc::clone(seat),
+                    thread: sync::current_thread(),
+                    since: Instant::now(),
+                });
+                let st = self.wait_in_queue(st, seat, Some(thread));
+                return admission(&st, seat);
+            }
+            // `IoPriority`: the GIL went to a returner, so the switch has happened; wake it
+            // with `state` unlocked, then wait for the GIL like any other thread.
+            Some(thread) => st = self.unpark_unlocked(st, thread),
+            None => st = self.wait_for_switch(st, seat.key, false),
         }
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
@@ -734,11 +773,7 @@ impl GilCore {
     /// release the GIL into the gap, and turns alternate strictly without spinning.
     pub(crate) fn yield_now(&self, seat: &Arc<Seat>) -> Admission {
         let mut st = sync::lock(&self.state);
-        let others_waiting = if st.policy == Policy::Fifo {
-            !st.queue.is_empty()
-        } else {
-            st.fair_waiters + st.switch_waiters > 0
-        };
+        let others_waiting = !st.queue.is_empty() || st.fair_waiters + st.switch_waiters > 0;
         if !others_waiting {
             return admission(&st, seat);
         }
@@ -754,9 +789,12 @@ impl GilCore {
             let st = self.wait_in_queue(st, seat, hand_off);
             return admission(&st, seat);
         }
-        // `Fair`, `IoPriority`: nobody to unpark (they free the GIL and notify `gil_cond`).
-        let _ = self.release_locked(&mut st, seat.key);
-        let st = self.wait_for_switch(st, seat.key, true);
+        // `Fair`, `IoPriority`: the GIL is freed (waiters notified through `gil_cond`), or
+        // handed to a returner (`IoPriority`), which is the switch already made.
+        let st = match self.release_locked(&mut st, seat.key) {
+            Some(thread) => self.unpark_unlocked(st, thread),
+            None => self.wait_for_switch(st, seat.key, true),
+        };
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
     }
