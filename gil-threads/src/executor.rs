@@ -22,6 +22,7 @@ use crate::interpreter::{Interpreter, InterpreterId, Runtime};
 use crate::sync::{self, Mutex};
 use crate::thread::{Builder, JoinHandle, ThreadId, current_thread};
 use crate::token::{self, Gil, ShutdownUnwind};
+use crate::wait;
 
 /// A unit of work as a worker sees it.
 type Task = Box<dyn FnOnce(&mut Gil) + Send>;
@@ -310,7 +311,10 @@ impl<T> TaskHandle<T> {
             Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {
                 let rx = &self.rx;
-                gil.allow_threads(|| rx.recv_timeout(timeout))
+                wait::released(gil, Some(timeout), |deadline| match deadline {
+                    Some(deadline) => rx.recv_deadline(deadline),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                })
             }
         };
         match outcome {

@@ -63,16 +63,23 @@ pub(crate) fn runs_in(id: InterpreterId) -> bool {
 /// The calling thread's identity. Threads that the interpreter did not start (the main
 /// thread, a thread entering with [`Interpreter::with_gil`](crate::Interpreter::with_gil)) get
 /// an id on first use and are never daemons.
+///
+/// Called while the thread's thread-locals are being destroyed (from another thread-local's
+/// destructor), it cannot remember the identity and returns a fresh one each time.
 pub fn current_thread() -> ThreadInfo {
-    CURRENT.with(|c| {
-        c.borrow_mut()
-            .get_or_insert_with(|| ThreadInfo {
-                id: ThreadId(sync::ids::thread()),
-                name: std::thread::current().name().map(str::to_owned),
-                daemon: false,
-            })
-            .clone()
-    })
+    let fresh = |name: Option<String>| ThreadInfo {
+        id: ThreadId(sync::ids::thread()),
+        name,
+        daemon: false,
+    };
+    CURRENT
+        .try_with(|c| {
+            c.borrow_mut()
+                .get_or_insert_with(|| fresh(std::thread::current().name().map(str::to_owned)))
+                .clone()
+        })
+        // `std::thread::current` may be gone too by then: no name.
+        .unwrap_or_else(|_| fresh(None))
 }
 
 /// Builds an interpreter thread: name, daemon flag, stack size. Made by

@@ -186,3 +186,39 @@ fn concurrent_executor_shutdowns_wait_for_the_same_end() {
         }
     });
 }
+
+/// `JoinHandle::join` called from a thread-local's destructor, while the thread's other
+/// thread-locals may already be gone, joins instead of panicking.
+#[test]
+fn join_from_a_thread_local_destructor() {
+    /// Joins its handle when the thread's thread-locals are destroyed.
+    struct JoinOnExit(
+        Option<gil_threads::JoinHandle<u32>>,
+        std::sync::mpsc::Sender<bool>,
+    );
+    impl Drop for JoinOnExit {
+        fn drop(&mut self) {
+            if let Some(handle) = self.0.take() {
+                // The receiver outlives the thread; a failed send only loses the report.
+                let _ = self.1.send(handle.join() == Ok(5));
+            }
+        }
+    }
+    thread_local! {
+        static SLOT: std::cell::RefCell<Option<JoinOnExit>> = const { std::cell::RefCell::new(None) };
+    }
+    within_guard(|| {
+        let interp = Interpreter::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = interp.spawn(|_| 5);
+        std::thread::spawn(move || {
+            // Registered in this order, the destructors run in the reverse one (on Linux):
+            // the crate's own thread-local is gone when `JoinOnExit` joins.
+            SLOT.with(|s| *s.borrow_mut() = Some(JoinOnExit(Some(handle), tx)));
+            let _ = gil_threads::current_thread();
+        })
+        .join()
+        .expect("the thread, and its thread-local destructors, ran without panicking");
+        assert_eq!(rx.recv(), Ok(true));
+    });
+}
