@@ -103,44 +103,63 @@ fn a_thread_cannot_shut_its_own_interpreter_down() {
     });
 }
 
-/// Several threads calling `Interpreter::shutdown` at once all return only after the
-/// non-daemon threads were joined: none finds the work "already taken" and returns early.
-#[test]
-fn concurrent_interpreter_shutdowns_wait_for_the_same_end() {
-    within_guard(|| {
-        let interp = Arc::new(util::interpreter(gil_threads::Policy::Fair));
-        let arrived = Arc::new(AtomicUsize::new(0));
-        let finished = Arc::new(AtomicBool::new(false));
-        let (arrived2, finished2) = (Arc::clone(&arrived), Arc::clone(&finished));
-        let _worker = interp.spawn(move |gil| {
-            // Keep running until every caller is (about to be) inside `shutdown`.
-            let start = std::time::Instant::now();
-            while arrived2.load(Ordering::SeqCst) < CALLERS {
-                assert!(start.elapsed() < HANG_GUARD, "the callers never came");
-                gil.allow_threads(std::thread::yield_now);
-            }
-            for _ in 0..1_000 {
-                gil.allow_threads(std::thread::yield_now);
-            }
-            finished2.store(true, Ordering::SeqCst);
-        });
+/// Interpreter code that keeps running until all `CALLERS` are (about to be) inside their
+/// lifecycle call, and a little longer, then marks the work finished.
+#[derive(Clone, Default)]
+struct Rendezvous {
+    /// Callers that arrived.
+    arrived: Arc<AtomicUsize>,
+    /// Set when the work is done.
+    finished: Arc<AtomicBool>,
+}
+
+impl Rendezvous {
+    /// The work, on an interpreter thread.
+    fn work(&self, gil: &mut gil_threads::Gil) {
+        let start = std::time::Instant::now();
+        while self.arrived.load(Ordering::SeqCst) < CALLERS {
+            assert!(start.elapsed() < HANG_GUARD, "the callers never came");
+            gil.allow_threads(std::thread::yield_now);
+        }
+        for _ in 0..1_000 {
+            gil.allow_threads(std::thread::yield_now);
+        }
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `call` on `CALLERS` threads at once; each must return `Ok(())` only after the
+    /// work finished.
+    fn call_concurrently<E: PartialEq + std::fmt::Debug + Send + 'static>(
+        &self,
+        call: impl Fn() -> Result<(), E> + Send + Sync + 'static,
+    ) {
+        let call = Arc::new(call);
         let callers: Vec<_> = (0..CALLERS)
             .map(|_| {
-                let (interp, arrived, finished) = (
-                    Arc::clone(&interp),
-                    Arc::clone(&arrived),
-                    Arc::clone(&finished),
-                );
+                let (me, call) = (self.clone(), Arc::clone(&call));
                 std::thread::spawn(move || {
-                    arrived.fetch_add(1, Ordering::SeqCst);
-                    let result = interp.shutdown();
-                    (result, finished.load(Ordering::SeqCst))
+                    me.arrived.fetch_add(1, Ordering::SeqCst);
+                    let result = call();
+                    (result, me.finished.load(Ordering::SeqCst))
                 })
             })
             .collect();
         for caller in callers {
             assert_eq!(caller.join().unwrap(), (Ok(()), true), "returned too early");
         }
+    }
+}
+
+/// Several threads calling `Interpreter::shutdown` at once all return only after the
+/// non-daemon threads were joined: none finds the work "already taken" and returns early.
+#[test]
+fn concurrent_interpreter_shutdowns_wait_for_the_same_end() {
+    within_guard(|| {
+        let interp = Arc::new(util::interpreter(gil_threads::Policy::Fair));
+        let meeting = Rendezvous::default();
+        let work = meeting.clone();
+        let _worker = interp.spawn(move |gil| work.work(gil));
+        meeting.call_concurrently(move || interp.shutdown());
     });
 }
 
@@ -151,39 +170,10 @@ fn concurrent_executor_shutdowns_wait_for_the_same_end() {
     within_guard(|| {
         let interp = Interpreter::new();
         let pool = Arc::new(ThreadPoolExecutor::new(&interp, 1));
-        let arrived = Arc::new(AtomicUsize::new(0));
-        let finished = Arc::new(AtomicBool::new(false));
-        let (arrived2, finished2) = (Arc::clone(&arrived), Arc::clone(&finished));
-        let _task = pool
-            .submit(move |gil| {
-                let start = std::time::Instant::now();
-                while arrived2.load(Ordering::SeqCst) < CALLERS {
-                    assert!(start.elapsed() < HANG_GUARD, "the callers never came");
-                    gil.allow_threads(std::thread::yield_now);
-                }
-                for _ in 0..1_000 {
-                    gil.allow_threads(std::thread::yield_now);
-                }
-                finished2.store(true, Ordering::SeqCst);
-            })
-            .unwrap();
-        let callers: Vec<_> = (0..CALLERS)
-            .map(|_| {
-                let (pool, arrived, finished) = (
-                    Arc::clone(&pool),
-                    Arc::clone(&arrived),
-                    Arc::clone(&finished),
-                );
-                std::thread::spawn(move || {
-                    arrived.fetch_add(1, Ordering::SeqCst);
-                    let result = pool.shutdown_blocking(true);
-                    (result, finished.load(Ordering::SeqCst))
-                })
-            })
-            .collect();
-        for caller in callers {
-            assert_eq!(caller.join().unwrap(), (Ok(()), true), "returned too early");
-        }
+        let meeting = Rendezvous::default();
+        let work = meeting.clone();
+        let _task = pool.submit(move |gil| work.work(gil)).unwrap();
+        meeting.call_concurrently(move || pool.shutdown_blocking(true));
     });
 }
 
