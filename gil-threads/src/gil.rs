@@ -407,7 +407,31 @@ impl GilCore {
     /// Steps 1–3: blocks until the calling thread holds the GIL.
     pub(crate) fn take(&self, seat: &Arc<Seat>, reason: Reason) -> Admission {
         let since = Instant::now();
-        let st = sync::lock(&self.state);
+        let mut st = sync::lock(&self.state);
+        if st.policy == Policy::IoPriority && reason == Reason::Returning && st.locked {
+            // The convoy fix: back from I/O, queue as a returner and ask at once; the holder
+            // hands us the GIL directly at its next checkpoint (no race to win).
+            st.queue.push_back(Waiter {
+                seat: Arc::clone(seat),
+                thread: sync::current_thread(),
+                since,
+            });
+            self.request_drop(&mut st, seat);
+            drop(st);
+            if self.poll_granted(seat) {
+                // The granter did the bookkeeping under the mutex, and its `Release` store of
+                // `granted`, read with `Acquire`, orders all of it (and any `FINALIZING`
+                // set before the grant) before us: no need to lock again.
+                seat.granted.store(false, Ordering::Relaxed);
+                return if seat.daemon && self.breaker.load(Ordering::Relaxed) & FINALIZING != 0 {
+                    Admission::ShuttingDown
+                } else {
+                    Admission::Admitted
+                };
+            }
+            let st = self.wait_in_queue(sync::lock(&self.state), seat, None);
+            return admission(&st, seat);
+        }
         let st = self.take_locked(st, seat, reason, since);
         admission(&st, seat)
     }
@@ -426,19 +450,7 @@ impl GilCore {
             self.grant(&mut st, seat.key, since);
             return st;
         }
-        if st.policy == Policy::IoPriority && reason == Reason::Returning {
-            // The convoy fix: back from I/O, queue as a returner and ask at once; the holder
-            // hands us the GIL directly at its next checkpoint (no race to win). Poll the
-            // hand-off briefly before parking.
-            st.queue.push_back(Waiter {
-                seat: Arc::clone(seat),
-                thread: sync::current_thread(),
-                since,
-            });
-            self.request_drop(&mut st, seat);
-            let st = self.poll_granted(st, seat);
-            return self.wait_in_queue(st, seat, None);
-        }
+        debug_assert!(reason != Reason::Returning || st.policy != Policy::IoPriority);
         if st.policy != Policy::Fifo {
             st.fair_waiters += 1;
             let undo = Undo::new(self, seat.key, Registration::FairWaiter);
@@ -524,32 +536,26 @@ impl GilCore {
         st
     }
 
-    /// `IoPriority`'s returner, queued: unlocks `state` and polls its `granted` flag for at
-    /// most `IO_SPIN_BUDGET`, then locks it again; `wait_in_queue` re-checks under the mutex
-    /// either way. A panic cannot happen here (no user code, no arithmetic on a caller's
+    /// `IoPriority`'s returner, queued, `state` unlocked: polls its `granted` flag for at most
+    /// `IO_SPIN_BUDGET` (once under loom, which explores both outcomes); whether it was
+    /// handed the GIL. A panic cannot happen here (no user code, no arithmetic on a caller's
     /// value), so the queue place needs no guard until `wait_in_queue` arms one.
-    fn poll_granted<'a>(
-        &'a self,
-        st: MutexGuard<'a, GilState>,
-        seat: &Seat,
-    ) -> MutexGuard<'a, GilState> {
+    fn poll_granted(&self, seat: &Seat) -> bool {
         if cfg!(gil_threads_loom) {
-            return st;
+            return seat.granted.load(Ordering::Acquire);
         }
-        drop(st);
         let start = Instant::now();
-        'poll: loop {
+        loop {
             for _ in 0..IO_SPIN_BATCH {
-                if seat.granted.load(Ordering::Relaxed) {
-                    break 'poll;
+                if seat.granted.load(Ordering::Acquire) {
+                    return true;
                 }
                 std::hint::spin_loop();
             }
             if start.elapsed() >= IO_SPIN_BUDGET {
-                break;
+                return false;
             }
         }
-        sync::lock(&self.state)
     }
 
     /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under
