@@ -131,8 +131,11 @@ impl ThreadPoolExecutor {
                 Err(payload) if payload.is::<ShutdownUnwind>() => panic::resume_unwind(payload),
                 Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
             };
-            // The handle may be gone; then nobody wants the result.
-            let _ = result_tx.send(result);
+            // The handle may be gone; then nobody wants the result, and its destructor (user
+            // code) runs here: a panic in it must not take the worker down.
+            if let Err(unwanted) = result_tx.send(result) {
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
+            }
         });
         let tx = sync::lock(&self.shared.tx);
         match tx.as_ref() {

@@ -110,3 +110,27 @@ fn interpreter_shutdown_closes_executor() {
     assert_eq!(results, (0..10).collect::<Vec<_>>());
     assert_eq!(pool.submit(|_| ()).err(), Some(ExecutorShutDown));
 }
+
+/// A result nobody waits for any more is dropped on the worker; a panic in its destructor
+/// (user code the executor runs) does not take the worker down: the next task still runs.
+#[test]
+fn a_panicking_destructor_of_an_unwanted_result_spares_the_worker() {
+    /// Panics when dropped.
+    struct Explosive;
+    impl Drop for Explosive {
+        fn drop(&mut self) {
+            panic!("a destructor panicked");
+        }
+    }
+    let interp = gil_threads::Interpreter::new();
+    let pool = ThreadPoolExecutor::new(&interp, 1);
+    let gate = Arc::new(Event::new());
+    let gate2 = Arc::clone(&gate);
+    // Hold the only worker until the handle of the explosive task is gone.
+    let blocker = pool.submit(move |gil| gate2.wait(gil)).unwrap();
+    drop(pool.submit(|_| Explosive).unwrap());
+    gate.set();
+    assert_eq!(blocker.result_blocking(), Ok(()));
+    assert_eq!(pool.submit(|_| 3).unwrap().result_blocking(), Ok(3));
+    pool.shutdown_blocking(true).unwrap();
+}
