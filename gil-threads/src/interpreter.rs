@@ -353,9 +353,10 @@ impl Interpreter {
 }
 
 impl Drop for Interpreter {
-    /// Shuts down; on a thread holding this interpreter's GIL (the interpreter dropped inside
-    /// one of its own threads), closes and finalises without joining, since a drop cannot
-    /// report [`WouldDeadlock`].
+    /// Shuts down; on a thread where [`shutdown`](Interpreter::shutdown) would refuse (one
+    /// holding this interpreter's GIL, or one of its own threads), closes and finalises
+    /// without joining or waiting for a concurrent shutdown, since a drop cannot report
+    /// [`WouldDeadlock`].
     fn drop(&mut self) {
         self.shut_down(self.may_wait_for_threads());
     }

@@ -8,7 +8,7 @@
 //! blocking work, and [`Gil::yield_now`] hands it over voluntarily. Besides CPython's
 //! [`Policy::Fair`], [`Policy::Fifo`] hands the GIL directly to the longest waiter, and
 //! [`Policy::IoPriority`] fixes the convoy effect (bpo-7946): a thread back from blocking I/O
-//! asks for the GIL at once.
+//! asks for the GIL at once and is handed it at the holder's next checkpoint.
 //!
 //! The [`Gil`] token is the compiler-checked proof that a thread holds the GIL; [`GilCell`]
 //! is state guarded by it. Threads ([`Interpreter::spawn`], [`Builder`]), GIL-aware
