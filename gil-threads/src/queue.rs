@@ -1,16 +1,17 @@
-//! [`Queue`]: a multi-producer multi-consumer FIFO (Python's `queue.Queue`), over
-//! `crossbeam-channel`.
+//! [`Queue`]: a multi-producer multi-consumer FIFO (Python's `queue.Queue`), over an unbounded
+//! `crossbeam-channel`, with the bound kept by a count.
 //!
-//! Invariants: the queue owns both ends of its channel, so it is never disconnected;
-//! `unfinished` counts items put and not yet marked done, incremented *before* an item
-//! becomes visible (so a fast consumer's `task_done` never runs ahead of it) and given back if
-//! a timed `put` fails. Interpreter threads block with the GIL released; the non-blocking
+//! Invariants: the queue owns both ends of its channel, so it is never disconnected; a `put`
+//! takes a slot (at most `capacity` are taken) and counts the item unfinished *before* the
+//! item becomes visible (so a fast consumer's `task_done` never runs ahead of it), and a take
+//! gives the slot back; a timed `put` that finds no slot changes nothing. No slot is
+//! allocated in advance, so any capacity a caller passes, `usize::MAX` included, is honoured. Interpreter threads block with the GIL released; the non-blocking
 //! attempt comes first so the common case never releases it. The `*_blocking` calls, for
 //! threads outside the interpreter, refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Full, PutError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
@@ -44,37 +45,48 @@ use crate::wait::{self, Deadline};
 /// ```
 #[derive(Debug)]
 pub struct Queue<T> {
-    /// The producing end.
+    /// The producing end (of an unbounded channel: the bound is `counts`').
     tx: Sender<T>,
     /// The consuming end.
     rx: Receiver<T>,
-    /// Items put and not yet marked done.
-    unfinished: Mutex<usize>,
-    /// Signalled (to all) when `unfinished` reaches zero.
+    /// The most items the queue holds (`usize::MAX`: no limit).
+    capacity: usize,
+    /// The slots taken and the items not yet marked done.
+    counts: Mutex<Counts>,
+    /// Signalled (to one) when a slot is given back.
+    room: Condvar,
+    /// Signalled (to all) when `Counts::unfinished` reaches zero.
     all_done: Condvar,
+}
+
+/// A [`Queue`]'s accounting, guarded by `Queue::counts`.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Slots taken: items put and not yet taken, counted before they become visible, so
+    /// that it never exceeds the capacity. (Nothing is allocated per slot: a capacity of
+    /// `usize::MAX` costs nothing.)
+    taken: usize,
+    /// Items put and not yet marked done.
+    unfinished: usize,
 }
 
 impl<T> Queue<T> {
     /// A queue without a size limit.
     pub fn unbounded() -> Self {
-        Self::from_channel(crossbeam_channel::unbounded())
+        Self::bounded(0)
     }
 
     /// A queue holding at most `capacity` items; `put` blocks while it is full. As with
-    /// Python's `maxsize`, a capacity of 0 means no limit.
+    /// Python's `maxsize`, a capacity of 0 means no limit; any other capacity, up to
+    /// `usize::MAX`, is honoured exactly and allocates nothing in advance.
     pub fn bounded(capacity: usize) -> Self {
-        if capacity == 0 {
-            return Self::unbounded();
-        }
-        Self::from_channel(crossbeam_channel::bounded(capacity))
-    }
-
-    /// A queue over a channel.
-    fn from_channel((tx, rx): (Sender<T>, Receiver<T>)) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
         Self {
             tx,
             rx,
-            unfinished: Mutex::new(0),
+            capacity: if capacity == 0 { usize::MAX } else { capacity },
+            counts: Mutex::new(Counts::default()),
+            room: Condvar::new(),
             all_done: Condvar::new(),
         }
     }
@@ -89,34 +101,32 @@ impl<T> Queue<T> {
         self.rx.is_empty()
     }
 
-    /// Counts an item about to be put.
-    fn count_put(&self) {
-        *sync::lock(&self.unfinished) += 1;
-    }
-
-    /// Un-counts an item whose put failed.
-    fn uncount_put(&self) {
-        let mut unfinished = sync::lock(&self.unfinished);
-        *unfinished -= 1;
-        if *unfinished == 0 {
-            self.all_done.notify_all();
-        }
-    }
-
-    /// Puts `item`, waiting until `deadline` (`None`: forever) for room.
+    /// Puts `item`, waiting until `deadline` (`None`: forever) for a slot. The slot is taken
+    /// and the item counted unfinished before it becomes visible.
     fn put_raw(&self, item: T, deadline: Deadline) -> Result<(), Full<T>> {
-        self.count_put();
-        let sent = match deadline {
-            None => self.tx.send(item).map_err(|e| Full(e.into_inner())),
-            Some(deadline) => self
-                .tx
-                .send_deadline(item, deadline)
-                .map_err(|e| Full(e.into_inner())),
-        };
-        if sent.is_err() {
-            self.uncount_put();
+        let counts = sync::lock(&self.counts);
+        let (counts, slot) = wait::until(&self.room, counts, deadline, |c| {
+            let free = c.taken < self.capacity;
+            if free {
+                c.taken += 1;
+                c.unfinished += 1;
+            }
+            free
+        });
+        drop(counts);
+        if !slot {
+            return Err(Full(item));
         }
-        sent
+        // Never fails: the queue owns its receiver, and the channel is unbounded.
+        let _ = self.tx.send(item);
+        Ok(())
+    }
+
+    /// Gives back the slot of an item just taken.
+    fn took(&self, item: T) -> T {
+        sync::lock(&self.counts).taken -= 1;
+        self.room.notify_one();
+        item
     }
 
     /// Puts `item` if there is room now.
@@ -125,14 +135,8 @@ impl<T> Queue<T> {
     ///
     /// [`Full`] with the item if the queue is full.
     pub fn try_put(&self, item: T) -> Result<(), Full<T>> {
-        self.count_put();
-        match self.tx.try_send(item) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) => {
-                self.uncount_put();
-                Err(Full(item))
-            }
-        }
+        // A deadline already reached: the slot is looked for once, without waiting.
+        self.put_raw(item, Some(Instant::now()))
     }
 
     /// Puts `item` from an interpreter thread, waiting (GIL released) while the queue is full.
@@ -149,17 +153,21 @@ impl<T> Queue<T> {
         match deadline {
             None => loop {
                 if let Ok(item) = self.rx.recv() {
-                    return Ok(item);
+                    return Ok(self.took(item));
                 }
             },
-            Some(deadline) => self.rx.recv_deadline(deadline).map_err(|_| Timeout),
+            Some(deadline) => self
+                .rx
+                .recv_deadline(deadline)
+                .map(|item| self.took(item))
+                .map_err(|_| Timeout),
         }
     }
 
     /// Waits until every item put has been marked done (or `deadline`); whether they were.
     fn join_raw(&self, deadline: Deadline) -> bool {
-        let unfinished = sync::lock(&self.unfinished);
-        wait::until(&self.all_done, unfinished, deadline, |u| *u == 0).1
+        let counts = sync::lock(&self.counts);
+        wait::until(&self.all_done, counts, deadline, |c| c.unfinished == 0).1
     }
 
     /// Like [`put`](Queue::put), giving up after `timeout`.
@@ -218,7 +226,7 @@ impl<T> Queue<T> {
 
     /// Takes the oldest item if there is one now.
     pub fn try_get(&self) -> Option<T> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv().ok().map(|item| self.took(item))
     }
 
     /// Takes the oldest item from an interpreter thread, waiting (GIL released) while the
@@ -277,12 +285,12 @@ impl<T> Queue<T> {
     ///
     /// [`TooManyTaskDone`] if called more times than items were put.
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
-        let mut unfinished = sync::lock(&self.unfinished);
-        if *unfinished == 0 {
+        let mut counts = sync::lock(&self.counts);
+        if counts.unfinished == 0 {
             return Err(TooManyTaskDone);
         }
-        *unfinished -= 1;
-        if *unfinished == 0 {
+        counts.unfinished -= 1;
+        if counts.unfinished == 0 {
             self.all_done.notify_all();
         }
         Ok(())
@@ -290,7 +298,7 @@ impl<T> Queue<T> {
 
     /// Items put and not yet marked done.
     pub fn unfinished_tasks(&self) -> usize {
-        *sync::lock(&self.unfinished)
+        sync::lock(&self.counts).unfinished
     }
 
     /// Waits (GIL released) until every item put has been marked done.
