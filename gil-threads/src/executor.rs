@@ -1,5 +1,10 @@
-//! [`ThreadPoolExecutor`]: a fixed set of interpreter threads running submitted closures
-//! (Python's `concurrent.futures.ThreadPoolExecutor`).
+//! [`ThreadPoolExecutor`]: up to a fixed number of interpreter threads running submitted
+//! closures (Python's `concurrent.futures.ThreadPoolExecutor`).
+//!
+//! Workers start as tasks arrive, like Python's (`_adjust_thread_count`): a submit takes an
+//! **idle token** if a worker is idle or about to be (each worker gives one back after every
+//! task), and otherwise starts a worker while fewer than the maximum run. So a maximum of
+//! `usize::MAX` costs nothing until the tasks are there.
 //!
 //! Invariants: every submitted task ends in exactly one outcome for its [`TaskHandle`]: its
 //! value, `Panicked` (caught at the task boundary; the worker goes on), or `Cancelled` (the
@@ -9,6 +14,7 @@
 //! outside the interpreter refuse ([`WouldDeadlock`]) on a thread holding the executor's
 //! interpreter's GIL, which the workers need.
 
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -19,10 +25,16 @@ use concurrency_shared::panic_message;
 
 use crate::error::{ExecutorShutDown, TaskError, TaskFailed, WouldDeadlock};
 use crate::interpreter::{Interpreter, InterpreterId, Runtime};
-use crate::sync::{self, Mutex};
-use crate::thread::{Builder, JoinHandle, ThreadId, current_thread};
+use crate::sync::{self, AtomicUsize, Mutex, Ordering};
+use crate::thread::{Builder, JoinHandle};
 use crate::token::{self, Gil, ShutdownUnwind};
 use crate::wait;
+
+thread_local! {
+    /// On a worker, the identity of its executor (0 elsewhere): how a call that would wait for
+    /// the workers knows it is made by one of them, without any lock.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A unit of work as a worker sees it.
 type Task = Box<dyn FnOnce(&mut Gil) + Send>;
@@ -63,15 +75,21 @@ pub struct ThreadPoolExecutor {
     hook: u64,
     /// Shared with the at-exit hook.
     shared: Arc<Shared>,
-    /// The workers' ids, to refuse a wait from a worker (it would wait for itself).
-    worker_ids: Vec<ThreadId>,
+    /// The task queue's consuming end, for the workers started later.
+    rx: Receiver<Task>,
+    /// The most workers that may run (at least one).
+    max_workers: usize,
+    /// Idle tokens: workers idle or about to be, not yet claimed by a submit.
+    idle: Arc<AtomicUsize>,
     /// The worker threads, until joined. Held for the whole join, so that concurrent
-    /// shutdowns all return only once every worker has left.
+    /// shutdowns all return only once every worker has left. Workers are only added under
+    /// `Shared::tx`'s lock while the queue is open, so none starts after a shutdown closed it.
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl ThreadPoolExecutor {
-    /// Starts `workers` (at least one) non-daemon interpreter threads named `executor-<i>`.
+    /// An executor running tasks on up to `workers` (at least one) non-daemon interpreter
+    /// threads named `executor-<i>`, started as tasks arrive (see the module docs).
     pub fn new(interp: &Interpreter, workers: usize) -> Self {
         Self::start(interp.runtime(), workers)
     }
@@ -82,7 +100,7 @@ impl ThreadPoolExecutor {
         Self::start(gil.runtime(), workers)
     }
 
-    /// Starts the workers in `rt`.
+    /// An executor whose workers will run in `rt`.
     fn start(rt: &Arc<Runtime>, workers: usize) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded::<Task>();
         let shared = Arc::new(Shared {
@@ -94,21 +112,53 @@ impl ThreadPoolExecutor {
                 shared.close();
             }
         }));
-        let handles: Vec<JoinHandle<()>> = (0..workers.max(1))
-            .map(|i| {
-                let rx = rx.clone();
-                Builder::new(Arc::clone(rt))
-                    .name(format!("executor-{i}"))
-                    .spawn(move |gil| work(gil, &rx))
-            })
-            .collect();
         Self {
             interp: rt.id,
             rt: Arc::clone(rt),
             hook,
             shared,
-            worker_ids: handles.iter().map(|h| h.thread().id).collect(),
-            workers: Mutex::new(handles),
+            rx,
+            max_workers: workers.max(1),
+            idle: Arc::new(AtomicUsize::new(0)),
+            workers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// After a task was queued (with `Shared::tx` locked): claims an idle token, or starts a
+    /// worker if fewer than the maximum run.
+    fn adjust_workers(&self) {
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if claimed {
+            return;
+        }
+        let mut workers = sync::lock(&self.workers);
+        if workers.len() >= self.max_workers {
+            return;
+        }
+        let (rx, idle) = (self.rx.clone(), Arc::clone(&self.idle));
+        let pool = self.identity();
+        let worker = Builder::new(Arc::clone(&self.rt))
+            .name(format!("executor-{}", workers.len()))
+            .spawn(move |gil| {
+                WORKER_OF.with(|w| w.set(pool));
+                work(gil, &rx, &idle);
+            });
+        // With the queue open, a worker is finished at once only if it never started (the
+        // interpreter is shutting down, or the OS refused the thread).
+        if !worker.is_finished() {
+            workers.push(worker);
+            return;
+        }
+        if workers.iter().all(JoinHandle::is_finished) {
+            // Nobody will run the queued tasks: drop them, so their handles say `Cancelled`
+            // instead of waiting for ever.
+            while let Ok(task) = self.rx.try_recv() {
+                // Its captures' destructors are user code: a panic there stays here.
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(task)));
+            }
         }
     }
 
@@ -139,11 +189,14 @@ impl ThreadPoolExecutor {
         });
         let tx = sync::lock(&self.shared.tx);
         match tx.as_ref() {
-            Some(tx) if tx.send(task).is_ok() => Ok(TaskHandle {
-                interp: self.interp,
-                rx: result_rx,
-                taken: false,
-            }),
+            Some(tx) if tx.send(task).is_ok() => {
+                self.adjust_workers();
+                Ok(TaskHandle {
+                    interp: self.interp,
+                    rx: result_rx,
+                    taken: false,
+                })
+            }
             _ => Err(ExecutorShutDown),
         }
     }
@@ -196,9 +249,15 @@ impl ThreadPoolExecutor {
         Ok(())
     }
 
+    /// This executor's identity for `WORKER_OF`: the address of its shared state, which lives
+    /// as long as the executor.
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
     /// Refuses a wait for the workers on one of them.
     fn refuse_if_worker(&self) -> Result<(), WouldDeadlock> {
-        if self.worker_ids.contains(&current_thread().id) {
+        if WORKER_OF.with(Cell::get) == self.identity() {
             Err(WouldDeadlock)
         } else {
             Ok(())
@@ -252,8 +311,9 @@ impl Drop for ThreadPoolExecutor {
     }
 }
 
-/// A worker's loop: take a task (GIL released while waiting), run it, until the queue closes.
-fn work(gil: &mut Gil, rx: &Receiver<Task>) {
+/// A worker's loop: take a task (GIL released while waiting), run it, give back an idle
+/// token, until the queue closes.
+fn work(gil: &mut Gil, rx: &Receiver<Task>, idle: &AtomicUsize) {
     loop {
         let task = match rx.try_recv() {
             Ok(task) => task,
@@ -264,6 +324,7 @@ fn work(gil: &mut Gil, rx: &Receiver<Task>) {
             },
         };
         task(gil);
+        idle.fetch_add(1, Ordering::AcqRel);
     }
 }
 

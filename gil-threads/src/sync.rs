@@ -22,14 +22,14 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 #[cfg(not(gil_threads_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::thread::{Thread, current as current_thread};
 
 #[cfg(gil_threads_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(gil_threads_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(gil_threads_loom)]

@@ -134,3 +134,23 @@ fn a_panicking_destructor_of_an_unwanted_result_spares_the_worker() {
     assert_eq!(pool.submit(|_| 3).unwrap().result_blocking(), Ok(3));
     pool.shutdown_blocking(true).unwrap();
 }
+
+/// Workers start as tasks arrive, up to the maximum: an executor of `usize::MAX` workers (a
+/// count that used to start a thread per unit, for ever) runs its tasks on no more threads
+/// than there were tasks, and shuts down.
+#[test]
+fn workers_start_as_tasks_arrive() {
+    let interp = gil_threads::Interpreter::new();
+    let pool = ThreadPoolExecutor::new(&interp, usize::MAX);
+    assert!(interp.stats().threads.is_empty(), "no task, no worker");
+    for i in 0..TASKS {
+        assert_eq!(
+            pool.submit(move |_| i * 2).unwrap().result_blocking(),
+            Ok(i * 2)
+        );
+    }
+    let workers = interp.stats().threads.len() as u64;
+    assert!((1..=TASKS).contains(&workers), "{workers} workers");
+    pool.shutdown_blocking(true).unwrap();
+    assert!(interp.stats().threads.is_empty());
+}
