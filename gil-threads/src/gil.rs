@@ -494,6 +494,7 @@ impl GilCore {
     ) -> MutexGuard<'a, GilState> {
         let mut undo = Undo::new(self, seat.key, Registration::Queued);
         undo.hand_off = hand_off;
+        undo.granted = Some(&seat.granted);
         // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
         let mut st = st;
         let mut parked = false;
@@ -919,6 +920,9 @@ struct Undo<'a> {
     registration: Registration,
     /// `Fifo`: a thread handed the GIL by this waiter and not unparked yet.
     hand_off: Option<Thread>,
+    /// A queued waiter's `granted` flag, cleared so that a later take by the same seat
+    /// cannot mistake a hand-off it passed on for its own.
+    granted: Option<&'a AtomicBool>,
 }
 
 impl<'a> Undo<'a> {
@@ -929,6 +933,7 @@ impl<'a> Undo<'a> {
             key,
             registration,
             hand_off: None,
+            granted: None,
         }
     }
 
@@ -958,6 +963,9 @@ impl Drop for Undo<'_> {
         } else {
             None
         };
+        if let Some(granted) = self.granted {
+            granted.store(false, Ordering::Relaxed);
+        }
         // A wake-up meant for us is passed on too.
         if !st.locked && st.fair_waiters > 0 {
             core.gil_cond.notify_one();
