@@ -8,12 +8,13 @@
 //! released; the `*_blocking` calls refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::lock::Lock;
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::{self, Gil};
+use crate::token::Gil;
+use crate::wait::{self, Deadline};
 
 /// A condition variable bundled with its lock.
 ///
@@ -74,6 +75,19 @@ impl Drop for ConditionGuard<'_> {
 }
 
 impl Condition {
+    /// Signals the `n` oldest waiting tickets (the caller holds the lock, or is a dying
+    /// waiter passing its signal on).
+    fn notify_locked(&self, n: usize) {
+        let mut t = sync::lock(&self.tickets);
+        let count = n.min(t.waiting.len());
+        let woken: Vec<u64> = t.waiting.drain(..count).collect();
+        t.signalled.extend(woken);
+        drop(t);
+        if count > 0 {
+            self.signal.notify_all();
+        }
+    }
+
     /// A condition with a fresh lock.
     pub fn new() -> Self {
         Self::default()
@@ -97,39 +111,84 @@ impl Condition {
         Ok(ConditionGuard { cond: self })
     }
 
-    /// A new waiting ticket (the caller holds the lock).
-    fn register(&self) -> u64 {
-        let mut t = sync::lock(&self.tickets);
-        let ticket = t.next;
+    /// Waits, holding the lock, to be notified (until `deadline`): registers a ticket,
+    /// releases the lock, waits for the ticket to be signalled, withdraws it if it was not,
+    /// retakes the lock. Whether it was signalled. Whatever unwinds through it, the ticket is
+    /// withdrawn and the lock retaken (as Python's `wait` does in its `finally`).
+    fn wait_raw(&self, deadline: Deadline) -> bool {
+        let ticket = Ticket::register(self);
+        self.lock.release_raw();
+        let _relock = Relock(&self.lock);
+        let (mut t, signalled) =
+            wait::until(&self.signal, sync::lock(&self.tickets), deadline, |t| {
+                t.take_signal(ticket.id)
+            });
+        if !signalled {
+            t.waiting.retain(|&w| w != ticket.id);
+        }
+        drop(t);
+        ticket.settled();
+        signalled
+    }
+}
+
+impl Tickets {
+    /// Takes `id`'s signal if it was notified.
+    fn take_signal(&mut self, id: u64) -> bool {
+        match self.signalled.iter().position(|&s| s == id) {
+            Some(pos) => {
+                self.signalled.swap_remove(pos);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A waiter's ticket while it waits: withdrawn by its drop if the wait unwinds, so a dead
+/// waiter can neither stay queued nor swallow a notification (one it received already is
+/// passed on to the next waiter).
+struct Ticket<'a> {
+    /// The condition it waits on.
+    cond: &'a Condition,
+    /// Its number.
+    id: u64,
+}
+
+impl<'a> Ticket<'a> {
+    /// Queues a new ticket (the caller holds the condition's lock).
+    fn register(cond: &'a Condition) -> Self {
+        let mut t = sync::lock(&cond.tickets);
+        let id = t.next;
         t.next += 1;
-        t.waiting.push_back(ticket);
-        ticket
+        t.waiting.push_back(id);
+        Self { cond, id }
     }
 
-    /// Releases the lock, waits for `ticket` to be signalled (until `deadline`), retakes the
-    /// lock. Whether it was signalled.
-    fn wait_raw(&self, ticket: u64, deadline: Option<Instant>) -> bool {
-        self.lock.release_raw();
-        let signalled = {
-            let mut t = sync::lock(&self.tickets);
-            loop {
-                if let Some(pos) = t.signalled.iter().position(|&s| s == ticket) {
-                    t.signalled.swap_remove(pos);
-                    break true;
-                }
-                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                match left {
-                    None => t = sync::wait(&self.signal, t),
-                    Some(left) if left.is_zero() => {
-                        t.waiting.retain(|&w| w != ticket);
-                        break false;
-                    }
-                    Some(left) => t = sync::wait_timeout(&self.signal, t, left).0,
-                }
-            }
-        };
-        self.lock.acquire_raw(None);
-        signalled
+    /// The wait ended normally and the ticket is in neither list any more.
+    fn settled(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut t = sync::lock(&self.cond.tickets);
+        t.waiting.retain(|&w| w != self.id);
+        if t.take_signal(self.id) {
+            drop(t);
+            self.cond.notify_locked(1);
+        }
+    }
+}
+
+/// Retakes the condition's lock when dropped, so the [`ConditionGuard`] that will release it
+/// holds it again, however the wait ended.
+struct Relock<'a>(&'a Lock);
+
+impl Drop for Relock<'_> {
+    fn drop(&mut self) {
+        self.0.acquire_raw(None);
     }
 }
 
@@ -137,9 +196,8 @@ impl ConditionGuard<'_> {
     /// Releases the lock, waits to be notified with the GIL released, retakes the lock.
     /// Like Python's, a wait can end without the predicate being true: re-check it in a loop.
     pub fn wait(&mut self, gil: &mut Gil) {
-        let ticket = self.cond.register();
         let cond = self.cond;
-        gil.allow_threads(|| cond.wait_raw(ticket, None));
+        wait::released(gil, None, |deadline| cond.wait_raw(deadline));
     }
 
     /// Like [`wait`](ConditionGuard::wait), giving up after `timeout` (the lock is retaken
@@ -149,10 +207,8 @@ impl ConditionGuard<'_> {
     ///
     /// [`Timeout`] if nobody notified this waiter in time.
     pub fn wait_timeout(&mut self, gil: &mut Gil, timeout: Duration) -> Result<(), Timeout> {
-        let ticket = self.cond.register();
         let cond = self.cond;
-        let deadline = Instant::now() + timeout;
-        if gil.allow_threads(|| cond.wait_raw(ticket, Some(deadline))) {
+        if wait::released(gil, Some(timeout), |deadline| cond.wait_raw(deadline)) {
             Ok(())
         } else {
             Err(Timeout)
@@ -166,9 +222,7 @@ impl ConditionGuard<'_> {
     /// [`WouldDeadlock`], at once (the lock stays held), if this thread holds a GIL (a guard
     /// taken with [`Condition::acquire`] must wait with [`wait`](ConditionGuard::wait)).
     pub fn wait_blocking(&mut self) -> Result<(), WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        let ticket = self.cond.register();
-        self.cond.wait_raw(ticket, None);
+        wait::outside(None, |deadline| self.cond.wait_raw(deadline))?;
         Ok(())
     }
 
@@ -179,9 +233,7 @@ impl ConditionGuard<'_> {
     /// [`WaitError::Timeout`] if nobody notified this waiter in time,
     /// [`WaitError::WouldDeadlock`] (at once, the lock still held) if this thread holds a GIL.
     pub fn wait_timeout_blocking(&mut self, timeout: Duration) -> Result<(), WaitError> {
-        token::refuse_if_holding_any()?;
-        let ticket = self.cond.register();
-        if self.cond.wait_raw(ticket, Some(Instant::now() + timeout)) {
+        if wait::outside(Some(timeout), |deadline| self.cond.wait_raw(deadline))? {
             Ok(())
         } else {
             Err(WaitError::Timeout)
@@ -190,18 +242,48 @@ impl ConditionGuard<'_> {
 
     /// Wakes the `n` longest-waiting threads (fewer if fewer wait).
     pub fn notify(&self, n: usize) {
-        let mut t = sync::lock(&self.cond.tickets);
-        let count = n.min(t.waiting.len());
-        let woken: Vec<u64> = t.waiting.drain(..count).collect();
-        t.signalled.extend(woken);
-        drop(t);
-        if count > 0 {
-            self.cond.signal.notify_all();
-        }
+        self.cond.notify_locked(n);
     }
 
     /// Wakes every waiting thread.
     pub fn notify_all(&self) {
         self.notify(usize::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The ticket guard, which no public call can make unwind.
+
+    use std::panic::{self, AssertUnwindSafe};
+
+    use super::{Condition, Ticket};
+    use crate::sync;
+
+    /// A waiter that unwinds withdraws its ticket, and a notification it had received goes
+    /// to the next waiter instead of being lost.
+    #[test]
+    fn an_unwinding_waiter_passes_its_notification_on() {
+        let cond = Condition::new();
+        let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _ticket = Ticket::register(&cond);
+            panic!("a waiter dies while queued");
+        }));
+        assert!(unwound.is_err());
+        assert!(sync::lock(&cond.tickets).waiting.is_empty());
+
+        let dying = Ticket::register(&cond);
+        let next = Ticket::register(&cond);
+        cond.notify_locked(1);
+        let unwound = panic::catch_unwind(AssertUnwindSafe(move || {
+            let _dying = dying;
+            panic!("a notified waiter dies before waking");
+        }));
+        assert!(unwound.is_err());
+        let mut t = sync::lock(&cond.tickets);
+        assert!(t.take_signal(next.id), "the notification was passed on");
+        assert!(t.waiting.is_empty() && t.signalled.is_empty());
+        drop(t);
+        next.settled();
     }
 }

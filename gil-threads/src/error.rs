@@ -1,11 +1,14 @@
 //! The crate's error types, one cause per variant, each with `Display` and `Error`.
 //!
 //! Invariant: no error here carries a `Box<dyn Error>`; a failed hand-off of a value gives the
-//! value back inside the error ([`Full`]).
+//! value back inside the error ([`Full`], [`PutError`]), and a refused wait on a handle gives
+//! the handle back ([`JoinFailed`], [`TaskFailed`]).
 
 use std::fmt;
 
+use crate::executor::TaskHandle;
 use crate::interpreter::InterpreterId;
+use crate::thread::JoinHandle;
 
 /// How an interpreter thread (or a task) ended without producing its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +21,9 @@ pub enum JoinError {
     ShuttingDown,
     /// The operating system refused to create the thread (the `io::Error` message).
     Spawn(String),
-    /// Refused, not waited: the caller holds this interpreter's GIL, which the thread may need
-    /// in order to finish (see [`WouldDeadlock`]). The thread is not affected.
+    /// Refused, not waited: [`Interpreter::run_jobs`](crate::Interpreter::run_jobs) was
+    /// called holding the GIL its workers need (see [`WouldDeadlock`]); the job never ran.
+    /// (A refused [`JoinHandle::join`] gives its handle back instead: [`JoinFailed`].)
     WouldDeadlock,
 }
 
@@ -35,6 +39,82 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+/// Why [`JoinHandle::join`] (or [`join_gil`](JoinHandle::join_gil)) gave no value: the
+/// thread's own outcome, or a refusal that gives the handle back (as [`PutError`] gives the
+/// item back), so that the thread can still be joined from a thread that may wait.
+///
+/// Two errors are equal when they are the same [`JoinError`], or refusals of handles of the
+/// same thread.
+pub enum JoinFailed<T> {
+    /// The thread ended without a value.
+    Thread(JoinError),
+    /// Refused, not waited: the caller holds the thread's interpreter's GIL, which the thread
+    /// may need in order to finish, or is that thread itself (see [`WouldDeadlock`]). The
+    /// thread is not affected; here is its handle.
+    WouldDeadlock(JoinHandle<T>),
+}
+
+impl<T> JoinFailed<T> {
+    /// The thread's error, unless the join was refused.
+    pub fn thread_error(&self) -> Option<&JoinError> {
+        match self {
+            JoinFailed::Thread(e) => Some(e),
+            JoinFailed::WouldDeadlock(_) => None,
+        }
+    }
+
+    /// The handle of a refused join.
+    pub fn into_handle(self) -> Option<JoinHandle<T>> {
+        match self {
+            JoinFailed::Thread(_) => None,
+            JoinFailed::WouldDeadlock(handle) => Some(handle),
+        }
+    }
+}
+
+impl<T> From<JoinError> for JoinFailed<T> {
+    fn from(e: JoinError) -> Self {
+        JoinFailed::Thread(e)
+    }
+}
+
+impl<T> PartialEq for JoinFailed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (JoinFailed::Thread(a), JoinFailed::Thread(b)) => a == b,
+            (JoinFailed::WouldDeadlock(a), JoinFailed::WouldDeadlock(b)) => {
+                a.thread().id == b.thread().id
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<T> Eq for JoinFailed<T> {}
+
+impl<T> fmt::Debug for JoinFailed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinFailed::Thread(e) => f.debug_tuple("Thread").field(e).finish(),
+            JoinFailed::WouldDeadlock(h) => f
+                .debug_tuple("WouldDeadlock")
+                .field(&h.thread().id)
+                .finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for JoinFailed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinFailed::Thread(e) => e.fmt(f),
+            JoinFailed::WouldDeadlock(_) => WouldDeadlock.fmt(f),
+        }
+    }
+}
+
+impl<T> std::error::Error for JoinFailed<T> {}
 
 /// Why [`Interpreter::with_gil`](crate::Interpreter::with_gil) could not enter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,9 +361,6 @@ pub enum TaskError {
     Timeout,
     /// The result was already taken by an earlier call.
     Taken,
-    /// Refused, not waited: the caller holds the executor's interpreter's GIL, which the
-    /// workers need (see [`WouldDeadlock`]). The task is not affected.
-    WouldDeadlock,
 }
 
 impl fmt::Display for TaskError {
@@ -293,12 +370,80 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled => f.write_str("the task was cancelled before it ran"),
             TaskError::Timeout => f.write_str("timed out waiting for the task"),
             TaskError::Taken => f.write_str("the task's result was already taken"),
-            TaskError::WouldDeadlock => WouldDeadlock.fmt(f),
         }
     }
 }
 
 impl std::error::Error for TaskError {}
+
+/// Why [`TaskHandle::result_blocking`] gave no value: the task's own outcome, or a refusal
+/// that gives the handle back (as [`PutError`] gives the item back).
+///
+/// Two errors are equal when they are the same [`TaskError`], or refusals of handles of the
+/// same task.
+pub enum TaskFailed<T> {
+    /// The task gave no value.
+    Task(TaskError),
+    /// Refused, not waited: the caller holds the executor's interpreter's GIL, which the
+    /// workers need (see [`WouldDeadlock`]). The task is not affected; here is its handle.
+    WouldDeadlock(TaskHandle<T>),
+}
+
+impl<T> TaskFailed<T> {
+    /// The task's error, unless the wait was refused.
+    pub fn task_error(&self) -> Option<&TaskError> {
+        match self {
+            TaskFailed::Task(e) => Some(e),
+            TaskFailed::WouldDeadlock(_) => None,
+        }
+    }
+
+    /// The handle of a refused wait.
+    pub fn into_handle(self) -> Option<TaskHandle<T>> {
+        match self {
+            TaskFailed::Task(_) => None,
+            TaskFailed::WouldDeadlock(handle) => Some(handle),
+        }
+    }
+}
+
+impl<T> From<TaskError> for TaskFailed<T> {
+    fn from(e: TaskError) -> Self {
+        TaskFailed::Task(e)
+    }
+}
+
+impl<T> PartialEq for TaskFailed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TaskFailed::Task(a), TaskFailed::Task(b)) => a == b,
+            (TaskFailed::WouldDeadlock(a), TaskFailed::WouldDeadlock(b)) => a.same_task(b),
+            _ => false,
+        }
+    }
+}
+
+impl<T> Eq for TaskFailed<T> {}
+
+impl<T> fmt::Debug for TaskFailed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailed::Task(e) => f.debug_tuple("Task").field(e).finish(),
+            TaskFailed::WouldDeadlock(_) => f.write_str("WouldDeadlock(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TaskFailed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailed::Task(e) => e.fmt(f),
+            TaskFailed::WouldDeadlock(_) => WouldDeadlock.fmt(f),
+        }
+    }
+}
+
+impl<T> std::error::Error for TaskFailed<T> {}
 
 /// The executor was shut down; no new task is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

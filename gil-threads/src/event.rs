@@ -5,11 +5,12 @@
 //! threads wait with the GIL released; the `*_blocking` waits refuse ([`WouldDeadlock`]) on a
 //! thread that holds a GIL.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
-use crate::token::{self, Gil};
+use crate::token::Gil;
+use crate::wait::{self, Deadline};
 
 /// A flag, initially false, that threads can wait for.
 ///
@@ -55,27 +56,17 @@ impl Event {
     }
 
     /// Waits for the flag until `deadline` (`None`: forever); whether it was set.
-    fn wait_raw(&self, deadline: Option<Instant>) -> bool {
-        let mut flag = sync::lock(&self.flag);
-        while !*flag {
-            match deadline {
-                None => flag = sync::wait(&self.changed, flag),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    flag = sync::wait_timeout(&self.changed, flag, left).0;
-                }
-            }
-        }
-        true
+    fn wait_raw(&self, deadline: Deadline) -> bool {
+        wait::until(&self.changed, sync::lock(&self.flag), deadline, |flag| {
+            *flag
+        })
+        .1
     }
 
     /// Waits for the flag from an interpreter thread, releasing the GIL while it waits.
     pub fn wait(&self, gil: &mut Gil) {
         if !self.is_set() {
-            gil.allow_threads(|| self.wait_raw(None));
+            wait::released(gil, None, |deadline| self.wait_raw(deadline));
         }
     }
 
@@ -85,11 +76,7 @@ impl Event {
     ///
     /// [`Timeout`] if the flag stayed false.
     pub fn wait_timeout(&self, gil: &mut Gil, timeout: Duration) -> Result<(), Timeout> {
-        if self.is_set() {
-            return Ok(());
-        }
-        let deadline = Instant::now() + timeout;
-        if gil.allow_threads(|| self.wait_raw(Some(deadline))) {
+        if self.is_set() || wait::released(gil, Some(timeout), |d| self.wait_raw(d)) {
             Ok(())
         } else {
             Err(Timeout)
@@ -104,8 +91,7 @@ impl Event {
     /// any interpreter: the event cannot tell which GIL its setter needs); use
     /// [`wait`](Event::wait).
     pub fn wait_blocking(&self) -> Result<(), WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        self.wait_raw(None);
+        wait::outside(None, |deadline| self.wait_raw(deadline))?;
         Ok(())
     }
 
@@ -116,8 +102,7 @@ impl Event {
     /// [`WaitError::Timeout`] if the flag stayed false, [`WaitError::WouldDeadlock`] (at once)
     /// if this thread holds a GIL.
     pub fn wait_timeout_blocking(&self, timeout: Duration) -> Result<(), WaitError> {
-        token::refuse_if_holding_any()?;
-        if self.wait_raw(Some(Instant::now() + timeout)) {
+        if wait::outside(Some(timeout), |deadline| self.wait_raw(deadline))? {
             Ok(())
         } else {
             Err(WaitError::Timeout)

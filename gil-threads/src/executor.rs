@@ -1,5 +1,10 @@
-//! [`ThreadPoolExecutor`]: a fixed set of interpreter threads running submitted closures
-//! (Python's `concurrent.futures.ThreadPoolExecutor`).
+//! [`ThreadPoolExecutor`]: up to a fixed number of interpreter threads running submitted
+//! closures (Python's `concurrent.futures.ThreadPoolExecutor`).
+//!
+//! Workers start as tasks arrive, like Python's (`_adjust_thread_count`): a submit takes an
+//! **idle token** if a worker is idle or about to be (each worker gives one back after every
+//! task), and otherwise starts a worker while fewer than the maximum run. So a maximum of
+//! `usize::MAX` costs nothing until the tasks are there.
 //!
 //! Invariants: every submitted task ends in exactly one outcome for its [`TaskHandle`]: its
 //! value, `Panicked` (caught at the task boundary; the worker goes on), or `Cancelled` (the
@@ -9,6 +14,7 @@
 //! outside the interpreter refuse ([`WouldDeadlock`]) on a thread holding the executor's
 //! interpreter's GIL, which the workers need.
 
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,11 +23,18 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use concurrency_shared::panic_message;
 
-use crate::error::{ExecutorShutDown, TaskError, WouldDeadlock};
+use crate::error::{ExecutorShutDown, TaskError, TaskFailed, WouldDeadlock};
 use crate::interpreter::{Interpreter, InterpreterId, Runtime};
-use crate::sync::{self, Mutex};
+use crate::sync::{self, AtomicUsize, Mutex, Ordering};
 use crate::thread::{Builder, JoinHandle};
 use crate::token::{self, Gil, ShutdownUnwind};
+use crate::wait;
+
+thread_local! {
+    /// On a worker, the identity of its executor (0 elsewhere): how a call that would wait for
+    /// the workers knows it is made by one of them, without any lock.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A unit of work as a worker sees it.
 type Task = Box<dyn FnOnce(&mut Gil) + Send>;
@@ -56,14 +69,27 @@ impl Shared {
 pub struct ThreadPoolExecutor {
     /// The interpreter the workers run in.
     interp: InterpreterId,
+    /// That interpreter, to withdraw the at-exit hook.
+    rt: Arc<Runtime>,
+    /// The at-exit hook's id; the hook is withdrawn when the executor shuts down by itself.
+    hook: u64,
     /// Shared with the at-exit hook.
     shared: Arc<Shared>,
-    /// The worker threads, until joined.
+    /// The task queue's consuming end, for the workers started later.
+    rx: Receiver<Task>,
+    /// The most workers that may run (at least one).
+    max_workers: usize,
+    /// Idle tokens: workers idle or about to be, not yet claimed by a submit.
+    idle: Arc<AtomicUsize>,
+    /// The worker threads, until joined. Held for the whole join, so that concurrent
+    /// shutdowns all return only once every worker has left. Workers are only added under
+    /// `Shared::tx`'s lock while the queue is open, so none starts after a shutdown closed it.
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl ThreadPoolExecutor {
-    /// Starts `workers` (at least one) non-daemon interpreter threads named `executor-<i>`.
+    /// An executor running tasks on up to `workers` (at least one) non-daemon interpreter
+    /// threads named `executor-<i>`, started as tasks arrive (see the module docs).
     pub fn new(interp: &Interpreter, workers: usize) -> Self {
         Self::start(interp.runtime(), workers)
     }
@@ -74,30 +100,65 @@ impl ThreadPoolExecutor {
         Self::start(gil.runtime(), workers)
     }
 
-    /// Starts the workers in `rt`.
+    /// An executor whose workers will run in `rt`.
     fn start(rt: &Arc<Runtime>, workers: usize) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded::<Task>();
         let shared = Arc::new(Shared {
             tx: Mutex::new(Some(tx)),
         });
         let hook_target: Weak<Shared> = Arc::downgrade(&shared);
-        rt.at_exit(Box::new(move || {
+        let hook = rt.at_exit(Box::new(move || {
             if let Some(shared) = hook_target.upgrade() {
                 shared.close();
             }
         }));
-        let handles = (0..workers.max(1))
-            .map(|i| {
-                let rx = rx.clone();
-                Builder::new(Arc::clone(rt))
-                    .name(format!("executor-{i}"))
-                    .spawn(move |gil| work(gil, &rx))
-            })
-            .collect();
         Self {
             interp: rt.id,
+            rt: Arc::clone(rt),
+            hook,
             shared,
-            workers: Mutex::new(handles),
+            rx,
+            max_workers: workers.max(1),
+            idle: Arc::new(AtomicUsize::new(0)),
+            workers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// After a task was queued (with `Shared::tx` locked): claims an idle token, or starts a
+    /// worker if fewer than the maximum run.
+    fn adjust_workers(&self) {
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if claimed {
+            return;
+        }
+        let mut workers = sync::lock(&self.workers);
+        if workers.len() >= self.max_workers {
+            return;
+        }
+        let (rx, idle) = (self.rx.clone(), Arc::clone(&self.idle));
+        let pool = self.identity();
+        let worker = Builder::new(Arc::clone(&self.rt))
+            .name(format!("executor-{}", workers.len()))
+            .spawn(move |gil| {
+                WORKER_OF.with(|w| w.set(pool));
+                work(gil, &rx, &idle);
+            });
+        // With the queue open, a worker is finished at once only if it never started (the
+        // interpreter is shutting down, or the OS refused the thread).
+        if !worker.is_finished() {
+            workers.push(worker);
+            return;
+        }
+        if workers.iter().all(JoinHandle::is_finished) {
+            // Nobody will run the queued tasks: drop them, so their handles say `Cancelled`
+            // instead of waiting for ever.
+            while let Ok(task) = self.rx.try_recv() {
+                // Its captures' destructors are user code: a panic there stays here.
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(task)));
+            }
         }
     }
 
@@ -120,16 +181,22 @@ impl ThreadPoolExecutor {
                 Err(payload) if payload.is::<ShutdownUnwind>() => panic::resume_unwind(payload),
                 Err(payload) => Err(TaskError::Panicked(panic_message(&*payload))),
             };
-            // The handle may be gone; then nobody wants the result.
-            let _ = result_tx.send(result);
+            // The handle may be gone; then nobody wants the result, and its destructor (user
+            // code) runs here: a panic in it must not take the worker down.
+            if let Err(unwanted) = result_tx.send(result) {
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
+            }
         });
         let tx = sync::lock(&self.shared.tx);
         match tx.as_ref() {
-            Some(tx) if tx.send(task).is_ok() => Ok(TaskHandle {
-                interp: self.interp,
-                rx: result_rx,
-                taken: false,
-            }),
+            Some(tx) if tx.send(task).is_ok() => {
+                self.adjust_workers();
+                Ok(TaskHandle {
+                    interp: self.interp,
+                    rx: result_rx,
+                    taken: false,
+                })
+            }
             _ => Err(ExecutorShutDown),
         }
     }
@@ -163,12 +230,44 @@ impl ThreadPoolExecutor {
     }
 
     /// Stops accepting tasks; with `wait`, waits (GIL released) for the queued tasks to
-    /// finish and the workers to leave.
-    pub fn shutdown(&self, gil: &mut Gil, wait: bool) {
-        self.shared.close();
+    /// finish and the workers to leave. Calls made at the same time from several threads all
+    /// wait for the same end.
+    ///
+    /// # Errors
+    ///
+    /// With `wait`, [`WouldDeadlock`], at once and without closing anything, from one of
+    /// the executor's own workers (a task shutting its own pool down would wait for itself;
+    /// Python raises "cannot join current thread"). Without `wait` it never fails.
+    pub fn shutdown(&self, gil: &mut Gil, wait: bool) -> Result<(), WouldDeadlock> {
+        if wait {
+            self.refuse_if_worker()?;
+        }
+        self.close();
         if wait {
             gil.allow_threads(|| self.join_workers());
         }
+        Ok(())
+    }
+
+    /// This executor's identity for `WORKER_OF`: the address of its shared state, which lives
+    /// as long as the executor.
+    fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Refuses a wait for the workers on one of them.
+    fn refuse_if_worker(&self) -> Result<(), WouldDeadlock> {
+        if WORKER_OF.with(Cell::get) == self.identity() {
+            Err(WouldDeadlock)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the queue and withdraws the at-exit hook, which has nothing left to do.
+    fn close(&self) {
+        self.shared.close();
+        self.rt.remove_at_exit(self.hook);
     }
 
     /// [`shutdown`](ThreadPoolExecutor::shutdown) for a thread outside the interpreter.
@@ -176,23 +275,26 @@ impl ThreadPoolExecutor {
     /// # Errors
     ///
     /// With `wait`, [`WouldDeadlock`], at once and without closing anything, if this thread
-    /// holds the executor's interpreter's GIL (the workers need it to finish); use
-    /// [`shutdown`](ThreadPoolExecutor::shutdown). Without `wait` it never fails.
+    /// holds the executor's interpreter's GIL (the workers need it to finish; use
+    /// [`shutdown`](ThreadPoolExecutor::shutdown)) or is one of its workers. Without `wait`
+    /// it never fails.
     pub fn shutdown_blocking(&self, wait: bool) -> Result<(), WouldDeadlock> {
         if wait {
             token::refuse_if_holding(self.interp)?;
+            self.refuse_if_worker()?;
         }
-        self.shared.close();
+        self.close();
         if wait {
             self.join_workers();
         }
         Ok(())
     }
 
-    /// Joins every worker (the caller does not hold their GIL).
+    /// Joins every worker (the caller does not hold their GIL and is not one of them). The
+    /// lock is held throughout: a concurrent caller waits until the last worker has left.
     fn join_workers(&self) {
-        let workers = std::mem::take(&mut *sync::lock(&self.workers));
-        for worker in workers {
+        let mut workers = sync::lock(&self.workers);
+        for worker in workers.drain(..) {
             // A worker ends only by draining the queue or being refused at shutdown.
             let _ = worker.join();
         }
@@ -201,16 +303,17 @@ impl ThreadPoolExecutor {
 
 impl Drop for ThreadPoolExecutor {
     /// Shuts down and waits for the workers, unless this thread holds their interpreter's GIL
-    /// (they need it to finish; they still drain the queue and leave on their own).
+    /// or is one of them (they still drain the queue and leave on their own).
     fn drop(&mut self) {
-        let wait = token::refuse_if_holding(self.interp).is_ok();
+        let wait = token::refuse_if_holding(self.interp).is_ok() && self.refuse_if_worker().is_ok();
         // Cannot fail: `wait` is only set when waiting is allowed.
         let _ = self.shutdown_blocking(wait);
     }
 }
 
-/// A worker's loop: take a task (GIL released while waiting), run it, until the queue closes.
-fn work(gil: &mut Gil, rx: &Receiver<Task>) {
+/// A worker's loop: take a task (GIL released while waiting), run it, give back an idle
+/// token, until the queue closes.
+fn work(gil: &mut Gil, rx: &Receiver<Task>, idle: &AtomicUsize) {
     loop {
         let task = match rx.try_recv() {
             Ok(task) => task,
@@ -221,6 +324,7 @@ fn work(gil: &mut Gil, rx: &Receiver<Task>) {
             },
         };
         task(gil);
+        idle.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -271,7 +375,10 @@ impl<T> TaskHandle<T> {
             Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
             Err(TryRecvError::Empty) => {
                 let rx = &self.rx;
-                gil.allow_threads(|| rx.recv_timeout(timeout))
+                wait::released(gil, Some(timeout), |deadline| match deadline {
+                    Some(deadline) => rx.recv_deadline(deadline),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                })
             }
         };
         match outcome {
@@ -297,18 +404,44 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// The task's [`TaskError`]; or [`TaskError::WouldDeadlock`], at once and without
-    /// waiting, if this thread holds the executor's interpreter's GIL (the workers need it).
-    /// The handle is consumed then; the task still runs.
-    pub fn result_blocking(self) -> Result<T, TaskError> {
+    /// [`TaskFailed::Task`] with the task's [`TaskError`]; or [`TaskFailed::WouldDeadlock`]
+    /// with this handle, at once and without waiting, if this thread holds the executor's
+    /// interpreter's GIL (the workers need it). The task still runs, and the handle can wait
+    /// for it later from where waiting is allowed.
+    pub fn result_blocking(self) -> Result<T, TaskFailed<T>> {
         if token::refuse_if_holding(self.interp).is_err() {
-            return Err(TaskError::WouldDeadlock);
+            return Err(TaskFailed::WouldDeadlock(self));
         }
-        self.recv_raw()
+        self.recv_raw().map_err(TaskFailed::Task)
+    }
+
+    /// Whether two handles wait for the same task.
+    pub(crate) fn same_task(&self, other: &Self) -> bool {
+        self.rx.same_channel(&other.rx)
     }
 
     /// Whether the outcome is ready (Python's `Future.done()`).
     pub fn is_done(&self) -> bool {
         !self.rx.is_empty() || self.taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThreadPoolExecutor;
+    use crate::interpreter::Interpreter;
+
+    /// Executors created and shut down (or dropped) one after another leave no at-exit hook
+    /// behind in their interpreter.
+    #[test]
+    fn executors_do_not_pile_up_at_exit_hooks() {
+        let interp = Interpreter::new();
+        for i in 0..200 {
+            let pool = ThreadPoolExecutor::new(&interp, 1);
+            if i % 2 == 0 {
+                pool.shutdown_blocking(true).unwrap();
+            }
+        }
+        assert_eq!(interp.runtime().at_exit_hooks(), 0);
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! - **holder**: the thread that owns the GIL (the one whose `Gil` token is live and not lent
 //!   out through `allow_threads`);
-//! - **switch_number**: how many times the GIL has been taken since the start; a waiter uses it
-//!   to tell "nobody else got the GIL while I slept" from "the GIL moved, just not to me";
+//! - **switch_number**: how many times the GIL has changed hands (a take by a thread other
+//!   than the last holder, as CPython counts it); a waiter uses it to tell "nobody else got the
+//!   GIL while I slept" (even if the holder released and retook it) from "the GIL moved, just
+//!   not to me";
 //! - **drop_request**: a waiter's demand that the holder let go, and *which waiter made it*;
 //!   mirrored into the `breaker` atomic so that the holder can notice it with one relaxed load;
 //! - **interval**: the switch interval (default 5 ms, like `sys.getswitchinterval()`).
@@ -27,8 +29,9 @@
 //!    interval.
 //! 2. If that wait *timed out* and `switch_number` did not move while we slept, the holder has
 //!    kept the GIL for a whole interval: set the **drop request** (and the breaker bit).
-//! 3. When the GIL is free, take it: `locked = true`, `holder = me`, `switch_number += 1`; clear
-//!    any drop request (it was aimed at the previous holder); wake a forced-switch dropper.
+//! 3. When the GIL is free, take it: `locked = true`, `holder = me`, `switch_number += 1` if
+//!    the last holder was another thread; clear any drop request (it was aimed at the previous
+//!    holder); wake a forced-switch dropper.
 //! 4. **checkpoint** (a "bytecode boundary"): one relaxed load of `breaker`. Zero: carry on.
 //!    Non-zero: lock `state`; if the request is still pending, **drop**: `locked = false`,
 //!    signal `gil_cond`.
@@ -36,8 +39,10 @@
 //!    `switch_number` moves (another thread took the GIL), and only then takes it again
 //!    (step 1). Without this, the dropper, already running on a CPU, would usually win the race
 //!    against the waiter it just woke, and the request would achieve nothing.
-//! 6. **allow_threads** (blocking work): drop without a request, run the work, take (step 1)
-//!    like any other thread.
+//! 6. **allow_threads** (blocking work): drop, run the work, take (step 1) like any other
+//!    thread. As in CPython's `drop_gil`, a drop while a request is pending is a forced
+//!    switch: wait as in step 5 before running the work, or a holder that computes without a
+//!    checkpoint and blocks briefly in a loop would retake the GIL every time.
 //! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
 //!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
 //!
@@ -66,12 +71,16 @@
 //! - [`Policy::IoPriority`] fixes the **convoy effect** (bpo-7946, python/cpython#52194): under
 //!   `Fair` a thread coming back from blocking I/O waits a whole interval behind a CPU-bound
 //!   thread before it may even *ask* for the GIL, so an echo loop beside one busy thread runs
-//!   at about one round trip per interval. Here a thread returning from `allow_threads` sets
-//!   the drop request **at once** (step 1 skips the wait of step 2), then polls for a bounded
-//!   time before sleeping; the CPU-bound holder gives way at its next checkpoint, microseconds
-//!   later, and forced switching makes sure the I/O thread gets it. Everything else is
-//!   `Fair`: a CPU-bound waiter is woken at every release, and asks like any other after a
-//!   quiet interval, so the I/O thread cannot starve it.
+//!   at about one round trip per interval. Here a thread returning from `allow_threads` (a
+//!   **returner**) joins the queue and sets the drop request **at once**, and the holder
+//!   **hands it the GIL directly** at its next checkpoint, as `Fifo` hands it to its head:
+//!   nothing depends on the returner winning a race for a free GIL, which it loses on a busy
+//!   machine where it has no CPU when the GIL is freed. The returner polls its `granted` flag
+//!   briefly before parking, which only saves a wake-up. Everything else is `Fair`: the
+//!   dropper then waits like any other thread, one waiter is woken at each free release
+//!   (`notify_one`, as CPython), and a CPU-bound waiter still asks after a quiet interval; a
+//!   drop made for *its* request frees the GIL for it instead of handing it to a returner
+//!   (who asks the new holder at once), so returners cannot starve it.
 //!
 //! # Races this prevents
 //!
@@ -80,6 +89,13 @@
 //!   wait releases the mutex atomically; a notify can therefore never fall between a waiter's
 //!   check and its sleep.
 //! - *Dropper retakes at once*: step 5 (Fair, IoPriority) and the direct hand-off (Fifo).
+//! - *Dead waiter*: a wait that unwinds (nothing in it panics outside the crate's tests, but
+//!   the protocol must not rest on that) undoes what it registered (its count, its queue
+//!   place, its request, a hand-off already made to it) through a drop guard, `Undo`; and a
+//!   release by a thread that does not hold the GIL ends the process (`fatal`), in release
+//!   builds too, as CPython's `Py_FatalError("drop_gil: GIL is not locked")` does.
+//! - *Caller's durations*: an interval too long for an `Instant` (`Duration::MAX`) waits
+//!   without a deadline; no arithmetic on it can panic while a waiter is queued.
 //! - *Stale request*: a request is cleared whenever the GIL changes hands (step 3), so it never
 //!   survives to bother the next holder; and the holder re-checks it under the mutex (step 4),
 //!   so a stale breaker bit costs one lock, never a switch.
@@ -95,9 +111,9 @@
 //! protocol needs. The `breaker` atomic is only a **hint** read with `Relaxed` ordering: a
 //! stale zero delays a switch by one checkpoint (the store becomes visible promptly on every
 //! cache-coherent machine), and a stale non-zero sends the holder into the slow path, which
-//! re-reads the truth under the mutex. `locked_hint`, polled by `IoPriority`'s short wait, is
-//! a hint in the same way: the poller always re-checks `locked` under the mutex. No data is
-//! published through either atomic.
+//! re-reads the truth under the mutex. The `granted` flag of a direct hand-off is the one
+//! atomic that publishes: set with `Release` after the grant, read with `Acquire` by the
+//! thread it names, which then also re-checks `holder` under the mutex.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -117,7 +133,7 @@ use crate::thread::ThreadId;
 /// |---|---|---|
 /// | `Fair` | whichever waiter the OS wakes first, after a forced switch | you want CPython's behaviour, to compare against it |
 /// | `Fifo` | the longest waiting thread, handed the GIL directly | many threads pass the GIL around voluntarily: cheapest hand-off, strict turn-taking |
-/// | `IoPriority` | a thread returning from blocking I/O, within one checkpoint | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
+/// | `IoPriority` | a thread returning from blocking I/O, handed the GIL at the holder's next checkpoint | I/O-bound threads share the interpreter with CPU-bound ones (the convoy effect) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
     /// CPython's algorithm: timed waits, drop requests, forced switching.
@@ -126,7 +142,8 @@ pub enum Policy {
     /// A FIFO queue of waiters, each handed the GIL directly by the thread that releases it.
     Fifo,
     /// Like `Fair`, but a thread returning from `allow_threads` (blocking I/O) asks the holder
-    /// to drop at once instead of after a switch interval.
+    /// to drop at once instead of after a switch interval, and the holder hands it the GIL
+    /// directly at its next checkpoint.
     IoPriority,
 }
 
@@ -138,15 +155,17 @@ const DROP_REQUEST: u8 = 1;
 /// Bit of `breaker`: the interpreter is finalising; daemon threads must leave.
 const FINALIZING: u8 = 2;
 
-/// How long (`IoPriority`) a thread back from I/O polls for the GIL after asking for it,
-/// before it sleeps. The holder gives way at its next checkpoint, typically a microsecond
-/// away, while sleeping and being woken costs tens of microseconds of futex and scheduler
-/// latency on a busy machine, once per round trip: that latency *is* the convoy. The poll
-/// yields its CPU every `IO_SPIN_BATCH` rounds, so a holder sharing our CPU still runs; the
-/// price is bounded by this budget and paid only right after a drop request.
-const IO_SPIN_BUDGET: Duration = Duration::from_micros(100);
+/// How long (`IoPriority`) a thread back from I/O polls its `granted` flag after asking for
+/// the GIL, before it parks. The holder hands it the GIL at its next checkpoint, typically a
+/// microsecond away, while parking and being woken costs tens of microseconds of futex and
+/// scheduler latency, once per round trip. The poll only saves that latency: the hand-off
+/// itself does not depend on it (a returner that has no CPU is handed the GIL all the same).
+/// It never yields: on a loaded machine `sched_yield` puts the returner behind every other
+/// runnable thread for a whole time slice, during which it would hold the GIL it was handed
+/// without running; a parked returner woken by `unpark` is scheduled promptly instead.
+const IO_SPIN_BUDGET: Duration = Duration::from_micros(50);
 
-/// `spin_loop` rounds between two looks at the clock (and two yields) in the I/O poll.
+/// `spin_loop` rounds between two looks at the clock in the I/O poll.
 const IO_SPIN_BATCH: u32 = 64;
 
 /// Why a thread is taking the GIL; [`Policy::IoPriority`] favours `Returning`.
@@ -178,9 +197,10 @@ pub(crate) struct Seat {
     pub(crate) key: ThreadKey,
     /// Whether finalisation refuses this thread; written once.
     pub(crate) daemon: bool,
-    /// `Fifo`: set (`Release`, under `state`, after `holder` names this thread) by the thread
-    /// that hands it the GIL; read (`Acquire`) by the parked owner, which clears it. The
-    /// `Release`/`Acquire` pair makes everything the previous holder did visible to the next.
+    /// `Fifo`, `IoPriority`: set (`Release`, under `state`, after `holder` names this thread)
+    /// by the thread that hands it the GIL; read (`Acquire`) by the waiting owner, which
+    /// clears it. The `Release`/`Acquire` pair makes everything the previous holder did
+    /// visible to the next.
     granted: AtomicBool,
 }
 
@@ -232,7 +252,8 @@ struct GilState {
     holder: Option<ThreadKey>,
     /// The thread that held it last, to count real switches.
     last_holder: Option<ThreadKey>,
-    /// How many times the GIL has been taken.
+    /// How many times the GIL has changed hands (a take by a thread other than the last
+    /// holder, as CPython counts it).
     switch_number: u64,
     /// The pending drop request and the thread that made it.
     drop_request: Option<ThreadKey>,
@@ -258,6 +279,33 @@ struct GilState {
     /// The switch-interval clock (explicit under loom, empty otherwise).
     #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
     clock: IntervalClock,
+    /// Tests only: the thread whose next wait for the GIL panics, to check that nothing a
+    /// waiter registered outlives it.
+    #[cfg(any(test, gil_threads_loom))]
+    inject_panic: Option<ThreadKey>,
+}
+
+/// Tests only: panics here, with `state` unlocked (as during a wait, and so that loom's
+/// mutex, which does not recover from poisoning, stays usable), if a test asked `key`'s wait
+/// to (see `GilState::inject_panic`).
+#[cfg(any(test, gil_threads_loom))]
+fn injection_point<'a>(
+    mut st: MutexGuard<'a, GilState>,
+    key: ThreadKey,
+) -> MutexGuard<'a, GilState> {
+    if st.inject_panic == Some(key) {
+        st.inject_panic = None;
+        drop(st);
+        panic!("injected panic in a wait for the GIL");
+    }
+    st
+}
+
+/// Without tests, nothing happens here.
+#[cfg(not(any(test, gil_threads_loom)))]
+#[inline(always)]
+fn injection_point(st: MutexGuard<'_, GilState>, _key: ThreadKey) -> MutexGuard<'_, GilState> {
+    st
 }
 
 impl Clocked for GilState {
@@ -272,9 +320,6 @@ pub(crate) struct GilCore {
     /// The eval breaker: `DROP_REQUEST | FINALIZING` bits, written under `state`, read
     /// relaxed by `checkpoint` as a hint (see "Why the orderings suffice").
     breaker: AtomicU8,
-    /// Mirror of `locked`, written under `state`: a hint polled by `IoPriority`'s short spin,
-    /// which then re-checks under the mutex.
-    locked_hint: AtomicBool,
     /// The protocol's state.
     state: Mutex<GilState>,
     /// `Fair`, `IoPriority`: waiters for `locked == false`.
@@ -288,7 +333,6 @@ impl GilCore {
     pub(crate) fn new(policy: Policy, interval: Duration) -> Self {
         Self {
             breaker: AtomicU8::new(0),
-            locked_hint: AtomicBool::new(false),
             state: Mutex::new(GilState {
                 policy,
                 interval,
@@ -307,6 +351,8 @@ impl GilCore {
                 recently_exited: VecDeque::new(),
                 totals: GilCounters::default(),
                 clock: IntervalClock::default(),
+                #[cfg(any(test, gil_threads_loom))]
+                inject_panic: None,
             }),
             gil_cond: Condvar::new(),
             switch_cond: Condvar::new(),
@@ -361,7 +407,31 @@ impl GilCore {
     /// Steps 1–3: blocks until the calling thread holds the GIL.
     pub(crate) fn take(&self, seat: &Arc<Seat>, reason: Reason) -> Admission {
         let since = Instant::now();
-        let st = sync::lock(&self.state);
+        let mut st = sync::lock(&self.state);
+        if st.policy == Policy::IoPriority && reason == Reason::Returning && st.locked {
+            // The convoy fix: back from I/O, queue as a returner and ask at once; the holder
+            // hands us the GIL directly at its next checkpoint (no race to win).
+            st.queue.push_back(Waiter {
+                seat: Arc::clone(seat),
+                thread: sync::current_thread(),
+                since,
+            });
+            self.request_drop(&mut st, seat);
+            drop(st);
+            if self.poll_granted(seat) {
+                // The granter did the bookkeeping under the mutex, and its `Release` store of
+                // `granted`, read with `Acquire`, orders all of it (and any `FINALIZING`
+                // set before the grant) before us: no need to lock again.
+                seat.granted.store(false, Ordering::Relaxed);
+                return if seat.daemon && self.breaker.load(Ordering::Relaxed) & FINALIZING != 0 {
+                    Admission::ShuttingDown
+                } else {
+                    Admission::Admitted
+                };
+            }
+            let st = self.wait_in_queue(sync::lock(&self.state), seat, None);
+            return admission(&st, seat);
+        }
         let st = self.take_locked(st, seat, reason, since);
         admission(&st, seat)
     }
@@ -376,19 +446,18 @@ impl GilCore {
     ) -> MutexGuard<'a, GilState> {
         if !st.locked {
             // Free, and (invariant of `Fifo`) nobody queued: take it.
-            debug_assert!(st.queue.is_empty());
+            debug_assert!(st.policy != Policy::Fifo || st.queue.is_empty());
             self.grant(&mut st, seat.key, since);
             return st;
         }
+        debug_assert!(reason != Reason::Returning || st.policy != Policy::IoPriority);
         if st.policy != Policy::Fifo {
             st.fair_waiters += 1;
-            if st.policy == Policy::IoPriority && reason == Reason::Returning {
-                // The convoy fix: back from I/O, ask at once instead of after an interval,
-                // and poll briefly for the holder's next checkpoint before sleeping.
-                self.request_drop(&mut st, seat);
-                st = self.spin_until_free(st);
-            }
+            let undo = Undo::new(self, seat.key, Registration::FairWaiter);
+            // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+            let mut st = st;
             while st.locked {
+                st = injection_point(st, seat.key);
                 let switch_before = st.switch_number;
                 let interval = st.interval;
                 let (guard, timed_out) = sync::wait_interval(&self.gil_cond, st, interval);
@@ -400,6 +469,7 @@ impl GilCore {
                 }
             }
             st.fair_waiters -= 1;
+            undo.disarm();
             self.grant(&mut st, seat.key, since);
             return st;
         }
@@ -412,24 +482,31 @@ impl GilCore {
         self.wait_in_queue(st, seat, None)
     }
 
-    /// `Fifo`: waits, already queued, until a releasing thread grants `seat` the GIL. First
+    /// `Fifo`, and `IoPriority`'s returners: waits, already queued, until a releasing thread
+    /// grants `seat` the GIL. First
     /// unparks `hand_off` (the thread this one just handed the GIL to, if any) once `state` is
     /// unlocked, so that thread never finds the mutex held.
     fn wait_in_queue<'a>(
         &'a self,
-        mut st: MutexGuard<'a, GilState>,
+        st: MutexGuard<'a, GilState>,
         seat: &Seat,
-        mut hand_off: Option<Thread>,
+        hand_off: Option<Thread>,
     ) -> MutexGuard<'a, GilState> {
+        let mut undo = Undo::new(self, seat.key, Registration::Queued);
+        undo.hand_off = hand_off;
+        undo.granted = Some(&seat.granted);
+        // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+        let mut st = st;
         let mut parked = false;
         while st.holder != Some(seat.key) {
             parked = true;
+            st = injection_point(st, seat.key);
             let switch_before = st.switch_number;
             let interval = st.interval;
             #[cfg(gil_threads_loom)]
             let ticks_before = st.clock.ticks;
             drop(st);
-            if let Some(thread) = hand_off.take() {
+            if let Some(thread) = undo.hand_off.take() {
                 thread.unpark();
             }
             let granted = sync::park_interval(interval, || seat.granted.load(Ordering::Acquire));
@@ -447,9 +524,10 @@ impl GilCore {
             }
         }
         seat.granted.store(false, Ordering::Relaxed);
-        if let Some(thread) = hand_off {
+        if let Some(thread) = undo.hand_off.take() {
             thread.unpark();
         }
+        undo.disarm();
         if parked {
             // Our parking may have swallowed an `unpark` meant for the user's own `park`
             // (a thread has one token); give it back. At worst the user's next `park` returns
@@ -459,27 +537,26 @@ impl GilCore {
         st
     }
 
-    /// `IoPriority`: unlocks `state` and polls `locked_hint` for at most `IO_SPIN_BUDGET`,
-    /// then locks it again. The caller's loop re-checks `locked` under the mutex either way.
-    fn spin_until_free<'a>(&'a self, st: MutexGuard<'a, GilState>) -> MutexGuard<'a, GilState> {
+    /// `IoPriority`'s returner, queued, `state` unlocked: polls its `granted` flag for at most
+    /// `IO_SPIN_BUDGET` (once under loom, which explores both outcomes); whether it was
+    /// handed the GIL. A panic cannot happen here (no user code, no arithmetic on a caller's
+    /// value), so the queue place needs no guard until `wait_in_queue` arms one.
+    fn poll_granted(&self, seat: &Seat) -> bool {
         if cfg!(gil_threads_loom) {
-            return st;
+            return seat.granted.load(Ordering::Acquire);
         }
-        drop(st);
-        let deadline = Instant::now() + IO_SPIN_BUDGET;
-        'poll: loop {
+        let start = Instant::now();
+        loop {
             for _ in 0..IO_SPIN_BATCH {
-                if !self.locked_hint.load(Ordering::Relaxed) {
-                    break 'poll;
+                if seat.granted.load(Ordering::Acquire) {
+                    return true;
                 }
                 std::hint::spin_loop();
             }
-            if Instant::now() >= deadline {
-                break;
+            if start.elapsed() >= IO_SPIN_BUDGET {
+                return false;
             }
-            std::thread::yield_now();
         }
-        sync::lock(&self.state)
     }
 
     /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under
@@ -487,9 +564,10 @@ impl GilCore {
     fn grant(&self, st: &mut GilState, key: ThreadKey, since: Instant) {
         let now = Instant::now();
         st.locked = true;
-        self.locked_hint.store(true, Ordering::Relaxed);
         st.holder = Some(key);
-        st.switch_number += 1;
+        if st.last_holder != Some(key) {
+            st.switch_number += 1;
+        }
         // Any pending request was aimed at the previous holder: satisfied or moot now.
         if st.drop_request.take().is_some() {
             self.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
@@ -500,6 +578,14 @@ impl GilCore {
         if let Some(record) = st.threads.get_mut(&key) {
             record.counters.record_take(waited, switched);
             record.taken_at = Some(now);
+        }
+        // `IoPriority`: returners still queued ask the new holder at once, as they did the
+        // last one.
+        if st.policy == Policy::IoPriority
+            && let Some(head) = st.queue.front()
+        {
+            let head = Arc::clone(&head.seat);
+            self.request_drop(st, &head);
         }
         // Step 5's other half: a forced-switch dropper is waiting for exactly this.
         if st.switch_waiters > 0 {
@@ -521,7 +607,7 @@ impl GilCore {
         }
     }
 
-    /// Step 6's first half (and the end of a thread): gives the GIL up without a request.
+    /// The end of a thread's stay: gives the GIL up for good.
     pub(crate) fn release(&self, seat: &Seat) {
         let mut st = sync::lock(&self.state);
         let hand_off = self.release_locked(&mut st, seat.key);
@@ -531,11 +617,93 @@ impl GilCore {
         }
     }
 
-    /// Drops the GIL held by `key`: frees it (`Fair`, `IoPriority`) or hands it to the head of
-    /// the queue (`Fifo`), returning the thread to unpark once `state` is unlocked.
+    /// Step 6's first half: gives the GIL up around blocking work. Like CPython's `drop_gil`,
+    /// if a drop request is pending this is a forced switch (step 5): the caller returns only
+    /// once another thread has had the GIL, or else a holder that computes without a
+    /// checkpoint and then blocks briefly, in a loop, would retake the GIL every time and
+    /// starve the requester. (A direct hand-off, under `Fifo` or to an `IoPriority`
+    /// returner, is a switch already.)
+    pub(crate) fn release_for_blocking(&self, seat: &Seat) {
+        let mut st = sync::lock(&self.state);
+        let requested = st.drop_request.is_some();
+        let hand_off = self.release_locked(&mut st, seat.key);
+        if requested && st.policy != Policy::Fifo && hand_off.is_none() {
+            // Not counted in `forced_switches`, which counts the drops at checkpoints: this
+            // drop was the thread's own, the request only decides who runs next.
+            st = self.wait_for_switch(st, seat.key, false);
+        }
+        drop(st);
+        if let Some(thread) = hand_off {
+            thread.unpark();
+        }
+    }
+
+    /// Unparks `thread`, handed the GIL, with `state` unlocked (so that it does not find the
+    /// mutex held), and locks `state` again.
+    fn unpark_unlocked<'a>(
+        &'a self,
+        st: MutexGuard<'a, GilState>,
+        thread: Thread,
+    ) -> MutexGuard<'a, GilState> {
+        drop(st);
+        thread.unpark();
+        sync::lock(&self.state)
+    }
+
+    /// Counts a forced switch of `key`.
+    fn count_forced_switch(&self, st: &mut GilState, key: ThreadKey) {
+        st.totals.forced_switches += 1;
+        if let Some(record) = st.threads.get_mut(&key) {
+            record.counters.forced_switches += 1;
+        }
+    }
+
+    /// Step 5 (FORCE_SWITCHING), `Fair` and `IoPriority`: `key` has just dropped the GIL and
+    /// must not compete for it until another thread has had it. Also stops waiting when
+    /// nobody else waits for the GIL any more (the requester is gone), so an orphaned request
+    /// can never leave it here; with `count_droppers`, another dropper still in its own
+    /// switch wait counts as waiting (it was notified by the grant that gave us the GIL and
+    /// will take it next).
+    fn wait_for_switch<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, GilState>,
+        key: ThreadKey,
+        count_droppers: bool,
+    ) -> MutexGuard<'a, GilState> {
+        st.switch_waiters += 1;
+        let undo = Undo::new(self, key, Registration::SwitchWaiter);
+        // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
+        let mut st = st;
+        let switch_before = st.switch_number;
+        loop {
+            let others = if count_droppers {
+                st.fair_waiters + st.switch_waiters - 1
+            } else {
+                st.fair_waiters
+            };
+            if st.switch_number != switch_before || others == 0 {
+                break;
+            }
+            st = injection_point(st, key);
+            st = sync::wait(&self.switch_cond, st);
+        }
+        st.switch_waiters -= 1;
+        undo.disarm();
+        st
+    }
+
+    /// Drops the GIL held by `key`: frees it (`Fair`), or hands it to the head of the queue
+    /// (`Fifo`; `IoPriority` when a returner waits and the pending request, if any, is not a
+    /// CPU-bound waiter's, which must get its turn), returning the thread to unpark once
+    /// `state` is unlocked.
     #[must_use = "a thread handed the GIL must be unparked"]
     fn release_locked(&self, st: &mut GilState, key: ThreadKey) -> Option<Thread> {
-        debug_assert_eq!(st.holder, Some(key), "only the holder releases the GIL");
+        if st.holder != Some(key) {
+            // Like CPython's `Py_FatalError("drop_gil: GIL is not locked")`: the holder would
+            // keep running with the GIL while another thread is granted it. Not a panic: this
+            // may be reached while unwinding, where a panic aborts without a message.
+            fatal("drop_gil: a thread released a GIL it does not hold");
+        }
         let now = Instant::now();
         if let Some(record) = st.threads.get_mut(&key)
             && let Some(taken_at) = record.taken_at.take()
@@ -546,27 +714,24 @@ impl GilCore {
         }
         st.holder = None;
         st.last_holder = Some(key);
-        if st.policy != Policy::Fifo {
-            st.locked = false;
-            self.locked_hint.store(false, Ordering::Relaxed);
-            if st.fair_waiters > 0 {
-                self.gil_cond.notify_one();
-            }
-            return None;
+        let hand_to_queue = match st.policy {
+            Policy::Fair => false,
+            Policy::Fifo => true,
+            Policy::IoPriority => st
+                .drop_request
+                .is_none_or(|asker| st.queue.iter().any(|w| w.seat.key == asker)),
+        };
+        if hand_to_queue && let Some(next) = st.queue.pop_front() {
+            // Direct hand-off: `locked` stays true, so nobody can slip in between.
+            self.grant(st, next.seat.key, next.since);
+            next.seat.granted.store(true, Ordering::Release);
+            return Some(next.thread);
         }
-        match st.queue.pop_front() {
-            Some(next) => {
-                // Direct hand-off: `locked` stays true, so nobody can slip in between.
-                self.grant(st, next.seat.key, next.since);
-                next.seat.granted.store(true, Ordering::Release);
-                Some(next.thread)
-            }
-            None => {
-                st.locked = false;
-                self.locked_hint.store(false, Ordering::Relaxed);
-                None
-            }
+        st.locked = false;
+        if st.fair_waiters > 0 {
+            self.gil_cond.notify_one();
         }
+        None
     }
 
     /// Step 4's slow path and step 5: called by the holder at a checkpoint when the breaker is
@@ -586,31 +751,23 @@ impl GilCore {
             // A stale hint: the request was withdrawn or satisfied.
             return admission(&st, seat);
         }
-        st.totals.forced_switches += 1;
-        if let Some(record) = st.threads.get_mut(&seat.key) {
-            record.counters.forced_switches += 1;
-        }
+        self.count_forced_switch(&mut st, seat.key);
         let hand_off = self.release_locked(&mut st, seat.key);
-        if let Some(thread) = hand_off {
-            // `Fifo`: the GIL went to the head; queue behind it (forced switching is implied).
-            st.queue.push_back(Waiter {
-                seat: Arc::clone(seat),
-                thread: sync::current_thread(),
-                since: Instant::now(),
-            });
-            let st = self.wait_in_queue(st, seat, Some(thread));
-            return admission(&st, seat);
-        }
-        if st.policy != Policy::Fifo {
-            // FORCE_SWITCHING: do not compete until someone else has had the GIL. Also stop
-            // waiting if nobody waits for the GIL any more (the requester is gone), so an
-            // orphaned request can never leave us here.
-            let switch_before = st.switch_number;
-            st.switch_waiters += 1;
-            while st.switch_number == switch_before && st.fair_waiters > 0 {
-                st = sync::wait(&self.switch_cond, st);
+        match hand_off {
+            Some(thread) if st.policy == Policy::Fifo => {
+                // The GIL went to the head; queue behind it (forced switching is implied).
+                st.queue.push_back(Waiter {
+                    seat: Arc::clone(seat),
+                    thread: sync::current_thread(),
+                    since: Instant::now(),
+                });
+                let st = self.wait_in_queue(st, seat, Some(thread));
+                return admission(&st, seat);
             }
-            st.switch_waiters -= 1;
+            // `IoPriority`: the GIL went to a returner, so the switch has happened; wake it
+            // with `state` unlocked, then wait for the GIL like any other thread.
+            Some(thread) => st = self.unpark_unlocked(st, thread),
+            None => st = self.wait_for_switch(st, seat.key, false),
         }
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
@@ -623,11 +780,7 @@ impl GilCore {
     /// release the GIL into the gap, and turns alternate strictly without spinning.
     pub(crate) fn yield_now(&self, seat: &Arc<Seat>) -> Admission {
         let mut st = sync::lock(&self.state);
-        let others_waiting = if st.policy == Policy::Fifo {
-            !st.queue.is_empty()
-        } else {
-            st.fair_waiters + st.switch_waiters > 0
-        };
+        let others_waiting = !st.queue.is_empty() || st.fair_waiters + st.switch_waiters > 0;
         if !others_waiting {
             return admission(&st, seat);
         }
@@ -643,18 +796,12 @@ impl GilCore {
             let st = self.wait_in_queue(st, seat, hand_off);
             return admission(&st, seat);
         }
-        // `Fair`, `IoPriority`: nobody to unpark (they free the GIL and notify `gil_cond`).
-        let _ = self.release_locked(&mut st, seat.key);
-        {
-            // As step 5, but a dropper still in its own switch wait also counts as waiting:
-            // it was notified by the grant that gave us the GIL and will take it next.
-            let switch_before = st.switch_number;
-            st.switch_waiters += 1;
-            while st.switch_number == switch_before && st.fair_waiters + st.switch_waiters > 1 {
-                st = sync::wait(&self.switch_cond, st);
-            }
-            st.switch_waiters -= 1;
-        }
+        // `Fair`, `IoPriority`: the GIL is freed (waiters notified through `gil_cond`), or
+        // handed to a returner (`IoPriority`), which is the switch already made.
+        let st = match self.release_locked(&mut st, seat.key) {
+            Some(thread) => self.unpark_unlocked(st, thread),
+            None => self.wait_for_switch(st, seat.key, true),
+        };
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
     }
@@ -692,7 +839,7 @@ impl GilCore {
         sync::lock(&self.state).policy
     }
 
-    /// How many times the GIL has been taken. Stable while the caller holds the GIL.
+    /// How many times the GIL has changed hands. Stable while the caller holds the GIL.
     pub(crate) fn switch_number(&self) -> u64 {
         sync::lock(&self.state).switch_number
     }
@@ -745,6 +892,102 @@ impl GilCore {
     }
 }
 
+/// What a waiting thread has registered in `GilState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registration {
+    /// Counted in `fair_waiters`.
+    FairWaiter,
+    /// Counted in `switch_waiters`.
+    SwitchWaiter,
+    /// In the `Fifo` queue.
+    Queued,
+}
+
+/// Undoes a waiting thread's registration if its wait unwinds, so that no count, queue place,
+/// drop request or hand-off is left to a thread that is gone: otherwise the GIL could be
+/// handed to a dead waiter (every later take hangs) or a wake-up lost. Disarmed on the normal
+/// path, where the waiter undoes its registration itself under the same lock.
+///
+/// The waiter must not hold `state` when this drops: each wait declares its guard variable
+/// after the `Undo`, so that unwinding unlocks first.
+#[must_use = "an Undo undoes at once if dropped"]
+struct Undo<'a> {
+    /// The GIL waited for.
+    core: &'a GilCore,
+    /// The waiting thread.
+    key: ThreadKey,
+    /// What it registered.
+    registration: Registration,
+    /// `Fifo`: a thread handed the GIL by this waiter and not unparked yet.
+    hand_off: Option<Thread>,
+    /// A queued waiter's `granted` flag, cleared so that a later take by the same seat
+    /// cannot mistake a hand-off it passed on for its own.
+    granted: Option<&'a AtomicBool>,
+}
+
+impl<'a> Undo<'a> {
+    /// Arms the undo of `registration`, already made by `key`.
+    fn new(core: &'a GilCore, key: ThreadKey, registration: Registration) -> Self {
+        Self {
+            core,
+            key,
+            registration,
+            hand_off: None,
+            granted: None,
+        }
+    }
+
+    /// The wait ended normally.
+    fn disarm(self) {
+        debug_assert!(self.hand_off.is_none(), "a hand-off left unparked");
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        let core = self.core;
+        let mut st = sync::lock(&core.state);
+        match self.registration {
+            Registration::FairWaiter => st.fair_waiters -= 1,
+            Registration::SwitchWaiter => st.switch_waiters -= 1,
+            Registration::Queued => st.queue.retain(|w| w.seat.key != self.key),
+        }
+        if st.drop_request == Some(self.key) {
+            st.drop_request = None;
+            core.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
+        }
+        // `Fifo` may have handed us the GIL already: pass it on.
+        let passed = if st.holder == Some(self.key) {
+            core.release_locked(&mut st, self.key)
+        } else {
+            None
+        };
+        if let Some(granted) = self.granted {
+            granted.store(false, Ordering::Relaxed);
+        }
+        // A wake-up meant for us is passed on too.
+        if !st.locked && st.fair_waiters > 0 {
+            core.gil_cond.notify_one();
+        }
+        if st.switch_waiters > 0 {
+            core.switch_cond.notify_all();
+        }
+        drop(st);
+        for thread in [self.hand_off.take(), passed].into_iter().flatten() {
+            thread.unpark();
+        }
+    }
+}
+
+/// Ends the process with `message`: a broken soundness invariant, which no caller could
+/// recover from (CPython's `Py_FatalError`).
+#[cold]
+pub(crate) fn fatal(message: &str) -> ! {
+    eprintln!("gil-threads: fatal error: {message}");
+    std::process::abort()
+}
+
 /// Whether a thread that now holds the GIL may carry on.
 fn admission(st: &GilState, seat: &Seat) -> Admission {
     if st.finalizing && seat.daemon {
@@ -793,6 +1036,31 @@ pub mod model {
             self.0.take(&seat.0, reason) == Admission::Admitted
         }
 
+        /// Takes the GIL with a panic injected into its wait, caught here, on the calling
+        /// (modelled) thread: `None` if the wait panicked (the thread does not hold the GIL),
+        /// otherwise the take's outcome as for [`take`](ModelGil::take) (the GIL was free,
+        /// so the take never waited).
+        pub fn take_dying(&self, seat: &ModelSeat) -> Option<bool> {
+            crate::sync::lock(&self.0.state).inject_panic = Some(seat.0.key);
+            let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.0.take(&seat.0, Reason::Start) == Admission::Admitted
+            }));
+            crate::sync::lock(&self.0.state).inject_panic = None;
+            taken.ok()
+        }
+
+        /// Whether nothing is registered: no waiter counted or queued, no pending request,
+        /// the GIL free.
+        pub fn is_quiet(&self) -> bool {
+            let st = crate::sync::lock(&self.0.state);
+            st.fair_waiters == 0
+                && st.switch_waiters == 0
+                && st.queue.is_empty()
+                && st.drop_request.is_none()
+                && !st.locked
+                && st.holder.is_none()
+        }
+
         /// Releases the GIL.
         pub fn release(&self, seat: &ModelSeat) {
             self.0.release(&seat.0);
@@ -827,6 +1095,131 @@ pub mod model {
         /// The statistics.
         pub fn stats(&self) -> Stats {
             self.0.stats()
+        }
+    }
+}
+
+#[cfg(all(test, not(gil_threads_loom)))]
+mod tests {
+    //! What no public call can reach: a release by a non-holder, and a wait for the GIL that
+    //! unwinds (through the tests-only panic injection).
+
+    use std::panic::{self, AssertUnwindSafe};
+    use std::process::Command;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{GilCore, Policy, Reason, Seat};
+    use crate::sync;
+
+    /// Set in the child process that must abort.
+    const ABORT_CHILD: &str = "GIL_THREADS_ABORT_CHILD";
+
+    /// A GIL with a long interval, so that only the test's own steps move it.
+    fn core(policy: Policy) -> Arc<GilCore> {
+        Arc::new(GilCore::new(policy, Duration::from_secs(3600)))
+    }
+
+    /// A registered seat.
+    fn seat(core: &GilCore, key: u64) -> Arc<Seat> {
+        core.register(key, None, false);
+        Arc::new(Seat::new(key, false))
+    }
+
+    /// Nothing registered is left: no waiter counted or queued, no request, the GIL free.
+    fn assert_clean(core: &GilCore) {
+        let st = sync::lock(&core.state);
+        assert_eq!(st.fair_waiters, 0);
+        assert_eq!(st.switch_waiters, 0);
+        assert!(st.queue.is_empty());
+        assert_eq!(st.drop_request, None);
+        assert!(!st.locked);
+        assert_eq!(st.holder, None);
+    }
+
+    /// Releasing a GIL this thread does not hold ends the process with a message, in release
+    /// builds too (CPython's `Py_FatalError`): carrying on would let the real holder run
+    /// beside the thread granted the GIL. Checked in a child process, which must abort.
+    #[test]
+    fn release_by_a_non_holder_aborts() {
+        if std::env::var_os(ABORT_CHILD).is_some() {
+            let core = core(Policy::Fair);
+            let holder = seat(&core, 1);
+            let other = seat(&core, 2);
+            core.take(&holder, Reason::Start);
+            core.release(&other);
+            // Not reached when the check works; exiting cleanly makes the parent fail.
+            std::process::exit(0);
+        }
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["gil::tests::release_by_a_non_holder_aborts", "--exact"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(ABORT_CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "the child went on: {stderr}");
+        assert!(stderr.contains("drop_gil"), "{stderr}");
+    }
+
+    /// Under every policy, a waiter whose wait for the GIL panics leaves nothing behind: the
+    /// holder's release reaches a live waiter (under `Fifo`, it is not handed to the dead
+    /// one), and afterwards the GIL is free with no waiter counted.
+    #[test]
+    fn a_waiter_that_unwinds_leaves_nothing_behind() {
+        for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
+            let core = core(policy);
+            let holder = seat(&core, 1);
+            let (dying, live) = (seat(&core, 2), seat(&core, 3));
+            core.take(&holder, Reason::Start);
+            sync::lock(&core.state).inject_panic = Some(dying.key);
+            let (c, s) = (Arc::clone(&core), Arc::clone(&dying));
+            let died = std::thread::spawn(move || {
+                panic::catch_unwind(AssertUnwindSafe(|| c.take(&s, Reason::Returning))).is_err()
+            });
+            assert!(
+                died.join().unwrap(),
+                "{policy:?}: the injected panic did not happen"
+            );
+            let (c, s) = (Arc::clone(&core), Arc::clone(&live));
+            let taker = std::thread::spawn(move || {
+                c.take(&s, Reason::Start);
+                c.release(&s);
+            });
+            core.release(&holder);
+            taker.join().unwrap();
+            assert_clean(&core);
+        }
+    }
+
+    /// A dropper whose forced-switch wait panics (it holds no GIL then) leaves no switch
+    /// waiter counted, and the thread it yielded to runs.
+    #[test]
+    fn a_dropper_that_unwinds_leaves_nothing_behind() {
+        for policy in [Policy::Fair, Policy::IoPriority] {
+            let core = core(policy);
+            let (holder, waiter) = (seat(&core, 1), seat(&core, 2));
+            core.take(&holder, Reason::Start);
+            let (c, s) = (Arc::clone(&core), Arc::clone(&waiter));
+            let taker = std::thread::spawn(move || {
+                c.take(&s, Reason::Start);
+                c.release(&s);
+            });
+            // Wait (bounded by the test harness) until the waiter is counted, so that the
+            // yield below really drops the GIL.
+            while sync::lock(&core.state).fair_waiters == 0 {
+                std::thread::yield_now();
+            }
+            sync::lock(&core.state).inject_panic = Some(holder.key);
+            // The waiter cannot take the GIL before the dropper reaches its switch wait: both
+            // happen in one critical section.
+            let unwound = panic::catch_unwind(AssertUnwindSafe(|| core.yield_now(&holder)));
+            assert!(
+                unwound.is_err(),
+                "{policy:?}: the injected panic did not happen"
+            );
+            taker.join().unwrap();
+            assert_clean(&core);
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::error::{BuildError, GilError, InvalidInterval, WouldDeadlock};
 use crate::gil::{Admission, GilCore, Policy, Seat};
 use crate::stats::Stats;
-use crate::sync::{self, Mutex};
+use crate::sync::{self, Condvar, Mutex};
 use crate::thread::{self, Builder, JoinHandle};
 use crate::token::{self, Gil};
 
@@ -32,8 +32,6 @@ impl fmt::Display for InterpreterId {
 /// An OS thread the interpreter started, kept so that shutdown can join it.
 #[derive(Debug)]
 pub(crate) struct Registered {
-    /// The thread's key.
-    pub(crate) key: u64,
     /// Daemon threads are not joined.
     pub(crate) daemon: bool,
     /// The OS thread.
@@ -47,16 +45,22 @@ pub(crate) type AtExit = Box<dyn FnOnce() + Send>;
 pub(crate) struct Registry {
     /// Set by shutdown's phase 1: no new thread starts.
     pub(crate) closing: bool,
+    /// Set when the shutdown that set `closing` has finished its three phases; every other
+    /// `shutdown` call waits for it (on `Runtime::shut_down`).
+    pub(crate) finished: bool,
     /// The threads started and not yet reaped.
     pub(crate) threads: Vec<Registered>,
-    /// Hooks to run at shutdown, in registration order.
-    pub(crate) atexit: Vec<AtExit>,
+    /// Hooks to run at shutdown, in registration order, by id.
+    pub(crate) atexit: Vec<(u64, AtExit)>,
+    /// The next hook id.
+    pub(crate) next_hook: u64,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
             .field("closing", &self.closing)
+            .field("finished", &self.finished)
             .field("threads", &self.threads.len())
             .field("atexit", &self.atexit.len())
             .finish()
@@ -72,18 +76,38 @@ pub(crate) struct Runtime {
     pub(crate) gil: GilCore,
     /// Its threads and at-exit hooks; locked before the GIL's state, never after.
     pub(crate) registry: Mutex<Registry>,
+    /// Signalled (to all) when `Registry::finished` is set.
+    pub(crate) shut_down: Condvar,
 }
 
 impl Runtime {
     /// Registers a hook to run at the start of shutdown; runs it at once if shutdown began.
-    pub(crate) fn at_exit(&self, hook: AtExit) {
+    /// Returns its id, for [`remove_at_exit`](Runtime::remove_at_exit).
+    pub(crate) fn at_exit(&self, hook: AtExit) -> u64 {
         let mut registry = sync::lock(&self.registry);
+        let id = registry.next_hook;
+        registry.next_hook += 1;
         if registry.closing {
             drop(registry);
             hook();
         } else {
-            registry.atexit.push(hook);
+            registry.atexit.push((id, hook));
         }
+        id
+    }
+
+    /// Forgets hook `id` (its owner shut down by itself), so hooks do not pile up in a
+    /// long-lived interpreter. A no-op once it ran.
+    pub(crate) fn remove_at_exit(&self, id: u64) {
+        sync::lock(&self.registry)
+            .atexit
+            .retain(|(hook, _)| *hook != id);
+    }
+
+    /// How many at-exit hooks are registered.
+    #[cfg(test)]
+    pub(crate) fn at_exit_hooks(&self) -> usize {
+        sync::lock(&self.registry).atexit.len()
     }
 }
 
@@ -146,9 +170,12 @@ impl Interpreter {
                 gil: GilCore::new(policy, interval),
                 registry: Mutex::new(Registry {
                     closing: false,
+                    finished: false,
                     threads: Vec::new(),
                     atexit: Vec::new(),
+                    next_hook: 0,
                 }),
+                shut_down: Condvar::new(),
             }),
         }
     }
@@ -238,14 +265,18 @@ impl Interpreter {
     /// returning from `allow_threads`), its join giving
     /// [`JoinError::ShuttingDown`](crate::JoinError::ShuttingDown).
     ///
-    /// Idempotent; also run on drop. Call it from a thread that does not hold this
-    /// interpreter's GIL (holding another interpreter's is allowed).
+    /// Idempotent; also run on drop. Calls made at the same time from several threads all
+    /// return once the one shutdown has finished its three phases. Call it from a thread that
+    /// is not one of this interpreter's threads and does not hold its GIL (holding another
+    /// interpreter's is allowed).
     ///
     /// # Errors
     ///
     /// [`WouldDeadlock`], at once and without changing anything, if this thread holds this
-    /// interpreter's GIL: the threads to join need it to finish. (Dropping the interpreter
-    /// there cannot fail, so drop instead closes and finalises without joining.)
+    /// interpreter's GIL (the threads to join need it to finish), or is one of this
+    /// interpreter's threads (it would wait for itself; Python's "cannot join current
+    /// thread"). (Dropping the interpreter there cannot fail, so drop instead closes and
+    /// finalises without joining.)
     ///
     /// ```
     /// use gil_threads::{Interpreter, WouldDeadlock};
@@ -255,45 +286,64 @@ impl Interpreter {
     /// assert_eq!(interp.shutdown(), Ok(()));
     /// ```
     pub fn shutdown(&self) -> Result<(), WouldDeadlock> {
-        token::refuse_if_holding(self.rt.id)?;
-        self.shut_down();
+        if !self.may_wait_for_threads() {
+            return Err(WouldDeadlock);
+        }
+        self.shut_down(true);
         Ok(())
     }
 
-    /// Shutdown's three phases; skips the joins on a thread holding this interpreter's GIL
-    /// (only reached from drop, which cannot refuse).
-    fn shut_down(&self) {
+    /// Whether this thread may wait for the interpreter's threads: it holds neither their
+    /// GIL nor is one of them.
+    fn may_wait_for_threads(&self) -> bool {
+        token::refuse_if_holding(self.rt.id).is_ok() && !thread::runs_in(self.rt.id)
+    }
+
+    /// Shutdown's three phases, run by the first call. With `wait`, the first call joins the
+    /// non-daemon threads and later calls wait until it has finished; without (only from
+    /// drop, which cannot refuse, on a thread that may not wait), nothing waits.
+    fn shut_down(&self, wait: bool) {
         let hooks = {
             let mut registry = sync::lock(&self.rt.registry);
+            if registry.closing {
+                while wait && !registry.finished {
+                    registry = sync::wait(&self.rt.shut_down, registry);
+                }
+                return;
+            }
             registry.closing = true;
             std::mem::take(&mut registry.atexit)
         };
-        for hook in hooks {
+        for (_, hook) in hooks {
             hook();
         }
-        // Holding this GIL (only possible here through drop), the threads could not finish
-        // while we waited for them: skip the joins.
-        if token::refuse_if_holding(self.rt.id).is_ok() {
-            let me = thread::current_thread().id.0;
-            loop {
-                let batch: Vec<Registered> = {
-                    let mut registry = sync::lock(&self.rt.registry);
-                    let (joinable, kept) = std::mem::take(&mut registry.threads)
-                        .into_iter()
-                        .partition(|r| !r.daemon && r.key != me);
-                    registry.threads = kept;
-                    joinable
-                };
-                if batch.is_empty() {
-                    break;
-                }
-                for thread in batch {
-                    // The thread boundary catches every panic, so the OS join cannot fail.
-                    let _ = thread.handle.join();
-                }
-            }
+        if wait {
+            self.join_non_daemons();
         }
         self.rt.gil.begin_finalizing();
+        sync::lock(&self.rt.registry).finished = true;
+        self.rt.shut_down.notify_all();
+    }
+
+    /// Shutdown's phase 2: joins the non-daemon threads, including those they start.
+    fn join_non_daemons(&self) {
+        loop {
+            let batch: Vec<Registered> = {
+                let mut registry = sync::lock(&self.rt.registry);
+                let (joinable, kept) = std::mem::take(&mut registry.threads)
+                    .into_iter()
+                    .partition(|r| !r.daemon);
+                registry.threads = kept;
+                joinable
+            };
+            if batch.is_empty() {
+                return;
+            }
+            for thread in batch {
+                // The thread boundary catches every panic, so the OS join cannot fail.
+                let _ = thread.handle.join();
+            }
+        }
     }
 
     /// The runtime, for the crate's other modules.
@@ -303,11 +353,12 @@ impl Interpreter {
 }
 
 impl Drop for Interpreter {
-    /// Shuts down; on a thread holding this interpreter's GIL (the interpreter dropped inside
-    /// one of its own threads), closes and finalises without joining, since a drop cannot
-    /// report [`WouldDeadlock`].
+    /// Shuts down; on a thread where [`shutdown`](Interpreter::shutdown) would refuse (one
+    /// holding this interpreter's GIL, or one of its own threads), closes and finalises
+    /// without joining or waiting for a concurrent shutdown, since a drop cannot report
+    /// [`WouldDeadlock`].
     fn drop(&mut self) {
-        self.shut_down();
+        self.shut_down(self.may_wait_for_threads());
     }
 }
 

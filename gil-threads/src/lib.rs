@@ -8,7 +8,7 @@
 //! blocking work, and [`Gil::yield_now`] hands it over voluntarily. Besides CPython's
 //! [`Policy::Fair`], [`Policy::Fifo`] hands the GIL directly to the longest waiter, and
 //! [`Policy::IoPriority`] fixes the convoy effect (bpo-7946): a thread back from blocking I/O
-//! asks for the GIL at once.
+//! asks for the GIL at once and is handed it at the holder's next checkpoint.
 //!
 //! The [`Gil`] token is the compiler-checked proof that a thread holds the GIL; [`GilCell`]
 //! is state guarded by it. Threads ([`Interpreter::spawn`], [`Builder`]), GIL-aware
@@ -45,6 +45,9 @@
 //! - `event`: [`Event`].
 //! - `condition`: [`Condition`].
 //! - `queue`: [`Queue`] (bounded or not, `task_done`/`join`).
+//! - `wait`: the one blocking wait the primitives share: a caller's timeout turned into a
+//!   deadline that never panics, waited for with the GIL released (interpreter threads) or
+//!   refused while holding a GIL (threads outside).
 //! - `executor`: [`ThreadPoolExecutor`] and its [`TaskHandle`].
 //! - `stats`: [`Stats`] and [`GilCounters`].
 //! - `error`: the error types, among them [`WouldDeadlock`]: the calls for threads outside the
@@ -71,6 +74,7 @@ mod stats;
 mod sync;
 mod thread;
 mod token;
+mod wait;
 
 pub use cell::GilCell;
 pub use concurrency_shared::{Ctx, Job, Wire};
@@ -78,7 +82,8 @@ pub use condition::{Condition, ConditionGuard};
 pub use ctx::GilCtx;
 pub use error::{
     BorrowError, BuildError, ExecutorShutDown, Full, GilError, InvalidInterval, JoinError,
-    PutError, TaskError, Timeout, TooManyTaskDone, WaitError, WouldDeadlock,
+    JoinFailed, PutError, TaskError, TaskFailed, Timeout, TooManyTaskDone, WaitError,
+    WouldDeadlock,
 };
 pub use event::Event;
 pub use executor::{TaskHandle, ThreadPoolExecutor};

@@ -7,12 +7,13 @@
 //! the interpreter, and refuse ([`WouldDeadlock`]) on a thread that holds a GIL.
 
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Timeout, WaitError, WouldDeadlock};
 use crate::sync::{self, Condvar, Mutex};
 use crate::thread::{ThreadId, current_thread};
-use crate::token::{self, Gil};
+use crate::token::Gil;
+use crate::wait::{self, Deadline};
 
 /// A plain mutual-exclusion lock, acquired through a guard (Python's `threading.Lock` used
 /// with `with`).
@@ -70,22 +71,9 @@ impl Lock {
     }
 
     /// Takes the lock, waiting until `deadline` at most (`None`: forever). `false` on timeout.
-    pub(crate) fn acquire_raw(&self, deadline: Option<Instant>) -> bool {
-        let mut locked = sync::lock(&self.locked);
-        while *locked {
-            match deadline {
-                None => locked = sync::wait(&self.released, locked),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    locked = sync::wait_timeout(&self.released, locked, left).0;
-                }
-            }
-        }
-        *locked = true;
-        true
+    pub(crate) fn acquire_raw(&self, deadline: Deadline) -> bool {
+        let take = |locked: &mut bool| !std::mem::replace(locked, true);
+        wait::until(&self.released, sync::lock(&self.locked), deadline, take).1
     }
 
     /// Releases the lock and wakes one waiter.
@@ -97,7 +85,7 @@ impl Lock {
     /// Acquires the lock from an interpreter thread, releasing the GIL while it waits.
     pub fn acquire(&self, gil: &mut Gil) -> LockGuard<'_> {
         if !self.try_raw() {
-            gil.allow_threads(|| self.acquire_raw(None));
+            wait::released(gil, None, |deadline| self.acquire_raw(deadline));
         }
         LockGuard { lock: self }
     }
@@ -112,11 +100,7 @@ impl Lock {
         gil: &mut Gil,
         timeout: Duration,
     ) -> Result<LockGuard<'_>, Timeout> {
-        if self.try_raw() {
-            return Ok(LockGuard { lock: self });
-        }
-        let deadline = Instant::now() + timeout;
-        if gil.allow_threads(|| self.acquire_raw(Some(deadline))) {
+        if self.try_raw() || wait::released(gil, Some(timeout), |d| self.acquire_raw(d)) {
             Ok(LockGuard { lock: self })
         } else {
             Err(Timeout)
@@ -145,8 +129,7 @@ impl Lock {
     /// assert!(lock.acquire_blocking().is_ok());
     /// ```
     pub fn acquire_blocking(&self) -> Result<LockGuard<'_>, WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        self.acquire_raw(None);
+        wait::outside(None, |deadline| self.acquire_raw(deadline))?;
         Ok(LockGuard { lock: self })
     }
 
@@ -157,8 +140,7 @@ impl Lock {
     /// [`WaitError::Timeout`] if the lock stayed held, [`WaitError::WouldDeadlock`] (at once)
     /// if this thread holds a GIL.
     pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<LockGuard<'_>, WaitError> {
-        token::refuse_if_holding_any()?;
-        if self.acquire_raw(Some(Instant::now() + timeout)) {
+        if wait::outside(Some(timeout), |deadline| self.acquire_raw(deadline))? {
             Ok(LockGuard { lock: self })
         } else {
             Err(WaitError::Timeout)
@@ -203,6 +185,20 @@ struct RLockState {
     depth: usize,
 }
 
+impl RLockState {
+    /// Takes one level for `me` if the lock is free or already `me`'s.
+    fn take_level(&mut self, me: ThreadId) -> bool {
+        match self.owner {
+            Some(owner) if owner != me => false,
+            _ => {
+                self.owner = Some(me);
+                self.depth += 1;
+                true
+            }
+        }
+    }
+}
+
 /// Holds one level of an [`RLock`]; `!Send`, since only the owner may release it.
 #[derive(Debug)]
 #[must_use = "the lock level is released as soon as the guard is dropped"]
@@ -233,35 +229,15 @@ impl RLock {
 
     /// Takes one level for thread `me` if it is free or already `me`'s.
     fn try_raw(&self, me: ThreadId) -> bool {
-        let mut st = sync::lock(&self.state);
-        match st.owner {
-            Some(owner) if owner != me => false,
-            _ => {
-                st.owner = Some(me);
-                st.depth += 1;
-                true
-            }
-        }
+        sync::lock(&self.state).take_level(me)
     }
 
     /// Takes one level for `me`, waiting until `deadline` at most. `false` on timeout.
-    fn acquire_raw(&self, me: ThreadId, deadline: Option<Instant>) -> bool {
-        let mut st = sync::lock(&self.state);
-        while st.owner.is_some_and(|owner| owner != me) {
-            match deadline {
-                None => st = sync::wait(&self.released, st),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    st = sync::wait_timeout(&self.released, st, left).0;
-                }
-            }
-        }
-        st.owner = Some(me);
-        st.depth += 1;
-        true
+    fn acquire_raw(&self, me: ThreadId, deadline: Deadline) -> bool {
+        wait::until(&self.released, sync::lock(&self.state), deadline, |st| {
+            st.take_level(me)
+        })
+        .1
     }
 
     /// A guard for one level (already taken).
@@ -276,7 +252,7 @@ impl RLock {
     pub fn acquire(&self, gil: &mut Gil) -> RLockGuard<'_> {
         let me = current_thread().id;
         if !self.try_raw(me) {
-            gil.allow_threads(|| self.acquire_raw(me, None));
+            wait::released(gil, None, |deadline| self.acquire_raw(me, deadline));
         }
         self.guard()
     }
@@ -292,11 +268,7 @@ impl RLock {
         timeout: Duration,
     ) -> Result<RLockGuard<'_>, Timeout> {
         let me = current_thread().id;
-        if self.try_raw(me) {
-            return Ok(self.guard());
-        }
-        let deadline = Instant::now() + timeout;
-        if gil.allow_threads(|| self.acquire_raw(me, Some(deadline))) {
+        if self.try_raw(me) || wait::released(gil, Some(timeout), |d| self.acquire_raw(me, d)) {
             Ok(self.guard())
         } else {
             Err(Timeout)
@@ -310,8 +282,8 @@ impl RLock {
     /// [`WouldDeadlock`], at once, if this thread holds a GIL (of any interpreter); use
     /// [`acquire`](RLock::acquire).
     pub fn acquire_blocking(&self) -> Result<RLockGuard<'_>, WouldDeadlock> {
-        token::refuse_if_holding_any()?;
-        self.acquire_raw(current_thread().id, None);
+        let me = current_thread().id;
+        wait::outside(None, |deadline| self.acquire_raw(me, deadline))?;
         Ok(self.guard())
     }
 
@@ -322,8 +294,8 @@ impl RLock {
     /// [`WaitError::Timeout`] if another thread kept the lock, [`WaitError::WouldDeadlock`]
     /// (at once) if this thread holds a GIL.
     pub fn acquire_timeout_blocking(&self, timeout: Duration) -> Result<RLockGuard<'_>, WaitError> {
-        token::refuse_if_holding_any()?;
-        if self.acquire_raw(current_thread().id, Some(Instant::now() + timeout)) {
+        let me = current_thread().id;
+        if wait::outside(Some(timeout), |deadline| self.acquire_raw(me, deadline))? {
             Ok(self.guard())
         } else {
             Err(WaitError::Timeout)

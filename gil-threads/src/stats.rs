@@ -95,7 +95,8 @@ pub struct ThreadStats {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
-    /// How many times the GIL has been taken in all (CPython's `switch_number`).
+    /// How many times the GIL has changed hands (CPython's `switch_number`: a take by a
+    /// thread other than the previous holder, the very first take included).
     pub switch_number: u64,
     /// Interpreter-wide totals.
     pub interpreter: GilCounters,

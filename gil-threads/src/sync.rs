@@ -22,14 +22,14 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 #[cfg(not(gil_threads_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(gil_threads_loom))]
 pub(crate) use std::thread::{Thread, current as current_thread};
 
 #[cfg(gil_threads_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(gil_threads_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(gil_threads_loom)]
@@ -96,21 +96,22 @@ pub(crate) trait Clocked {
 
 /// Parks the calling thread until `done()` holds or one switch interval has passed (a
 /// direct hand-off's wait: the waker sets a flag and unparks, without any mutex). Returns
-/// whether `done()` held. Under loom it parks once (the modelled clock is checked by the
-/// caller under its mutex), so it may return early; callers loop.
+/// whether `done()` held. An interval too long for an `Instant` (a caller's
+/// `Duration::MAX`) parks without a deadline. Under loom it parks once (the modelled clock is
+/// checked by the caller under its mutex), so it may return early; callers loop.
 pub(crate) fn park_interval(interval: Duration, done: impl Fn() -> bool) -> bool {
     #[cfg(not(gil_threads_loom))]
     {
-        let deadline = std::time::Instant::now() + interval;
+        let deadline = concurrency_shared::deadline_after(interval);
         loop {
             if done() {
                 return true;
             }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return false;
+            match concurrency_shared::remaining(deadline) {
+                None => std::thread::park(),
+                Some(left) if left.is_zero() => return false,
+                Some(left) => std::thread::park_timeout(left),
             }
-            std::thread::park_timeout(deadline - now);
         }
     }
     #[cfg(gil_threads_loom)]
@@ -132,7 +133,11 @@ pub(crate) fn wait_interval<'a, T: Clocked>(
 ) -> (MutexGuard<'a, T>, bool) {
     #[cfg(not(gil_threads_loom))]
     {
-        wait_timeout(cv, guard, interval)
+        match concurrency_shared::deadline_after(interval) {
+            // Too long for an `Instant`: no interval ever elapses.
+            None => (wait(cv, guard), false),
+            Some(_) => wait_timeout(cv, guard, interval),
+        }
     }
     #[cfg(gil_threads_loom)]
     {

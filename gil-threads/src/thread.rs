@@ -5,14 +5,14 @@
 //! dropped inside the `catch_unwind` (releasing the GIL), the thread is retired from the GIL's
 //! records, and exactly one `Result<T, JoinError>` is stored for [`JoinHandle::join`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use concurrency_shared::panic_message;
 
-use crate::error::JoinError;
+use crate::error::{JoinError, JoinFailed};
 use crate::gil::{Admission, Seat};
 use crate::interpreter::{InterpreterId, Registered, Runtime};
 use crate::sync::{self, Condvar, Mutex};
@@ -50,21 +50,36 @@ pub struct ThreadInfo {
 thread_local! {
     /// This thread's identity, set at the start of an interpreter thread or on first use.
     static CURRENT: RefCell<Option<ThreadInfo>> = const { RefCell::new(None) };
+    /// The interpreter that started this thread, if one did.
+    static HOME: Cell<Option<InterpreterId>> = const { Cell::new(None) };
+}
+
+/// Whether the calling thread is one that interpreter `id` started (and so one that its
+/// shutdown would join).
+pub(crate) fn runs_in(id: InterpreterId) -> bool {
+    HOME.with(|h| h.get() == Some(id))
 }
 
 /// The calling thread's identity. Threads that the interpreter did not start (the main
 /// thread, a thread entering with [`Interpreter::with_gil`](crate::Interpreter::with_gil)) get
 /// an id on first use and are never daemons.
+///
+/// Called while the thread's thread-locals are being destroyed (from another thread-local's
+/// destructor), it cannot remember the identity and returns a fresh one each time.
 pub fn current_thread() -> ThreadInfo {
-    CURRENT.with(|c| {
-        c.borrow_mut()
-            .get_or_insert_with(|| ThreadInfo {
-                id: ThreadId(sync::ids::thread()),
-                name: std::thread::current().name().map(str::to_owned),
-                daemon: false,
-            })
-            .clone()
-    })
+    let fresh = |name: Option<String>| ThreadInfo {
+        id: ThreadId(sync::ids::thread()),
+        name,
+        daemon: false,
+    };
+    CURRENT
+        .try_with(|c| {
+            c.borrow_mut()
+                .get_or_insert_with(|| fresh(std::thread::current().name().map(str::to_owned)))
+                .clone()
+        })
+        // `std::thread::current` may be gone too by then: no name.
+        .unwrap_or_else(|_| fresh(None))
 }
 
 /// Builds an interpreter thread: name, daemon flag, stack size. Made by
@@ -166,7 +181,6 @@ impl Builder {
         let thread_info = info.clone();
         match os.spawn(move || run_thread(rt, thread_info, f, &thread_packet)) {
             Ok(handle) => registry.threads.push(Registered {
-                key: id.0,
                 daemon: self.daemon,
                 handle,
             }),
@@ -189,6 +203,7 @@ where
     F: FnOnce(&mut Gil) -> T,
 {
     CURRENT.with(|c| *c.borrow_mut() = Some(info.clone()));
+    HOME.with(|h| h.set(Some(rt.id)));
     let key = info.id.0;
     let seat = Arc::new(Seat::new(key, info.daemon));
     let gil_rt = Arc::clone(&rt);
@@ -277,29 +292,34 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The thread's [`JoinError`]; or [`JoinError::WouldDeadlock`], at once and without
-    /// waiting, if this thread holds this interpreter's GIL (inside its closure, a
+    /// [`JoinFailed::Thread`] with the thread's [`JoinError`]; or
+    /// [`JoinFailed::WouldDeadlock`] with this handle, at once and without waiting, if this
+    /// thread holds this interpreter's GIL (inside its closure, a
     /// [`with_gil`](crate::Interpreter::with_gil) call, ...; not inside
-    /// [`allow_threads`](Gil::allow_threads)). The handle is consumed then: the thread goes on
-    /// detached, and shutdown still joins it.
+    /// [`allow_threads`](Gil::allow_threads)) or is the thread itself. The thread is not
+    /// affected, and the handle can be joined later from where waiting is allowed.
     ///
     /// ```
-    /// use gil_threads::{Interpreter, JoinError};
+    /// use gil_threads::{Interpreter, JoinFailed};
     ///
     /// let interp = Interpreter::new();
-    /// let worker = interp.spawn(|_gil| 7);
     /// let refused = interp.with_gil(|_gil| {
-    ///     let other = interp.spawn(|_gil| ());
+    ///     let other = interp.spawn(|_gil| 7);
     ///     other.join() // would wait with the GIL held
     /// });
-    /// assert_eq!(refused, Ok(Err(JoinError::WouldDeadlock)));
-    /// assert_eq!(worker.join(), Ok(7));
+    /// let Ok(Err(JoinFailed::WouldDeadlock(handle))) = refused else { panic!("not refused") };
+    /// assert_eq!(handle.join(), Ok(7)); // the GIL is not held here
     /// ```
-    pub fn join(self) -> Result<T, JoinError> {
-        if token::refuse_if_holding(self.interp).is_err() {
-            return Err(JoinError::WouldDeadlock);
+    pub fn join(self) -> Result<T, JoinFailed<T>> {
+        if token::refuse_if_holding(self.interp).is_err() || self.is_current() {
+            return Err(JoinFailed::WouldDeadlock(self));
         }
-        self.packet.take()
+        self.packet.take().map_err(JoinFailed::Thread)
+    }
+
+    /// Whether this is the calling thread's own handle (joining it would wait for ever).
+    fn is_current(&self) -> bool {
+        self.info.id == current_thread().id
     }
 
     /// Waits for the thread to finish from an interpreter thread, releasing the GIL while
@@ -307,12 +327,20 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     ///
-    /// The thread's [`JoinError`] (never [`JoinError::WouldDeadlock`]).
-    pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinError> {
-        if self.is_finished() {
-            return self.packet.take();
+    /// [`JoinFailed::Thread`] with the thread's [`JoinError`]; [`JoinFailed::WouldDeadlock`]
+    /// with this handle, at once, if this is the calling thread's own handle (Python's
+    /// "cannot join current thread").
+    pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinFailed<T>> {
+        if self.is_current() {
+            return Err(JoinFailed::WouldDeadlock(self));
         }
-        gil.allow_threads(move || self.packet.take())
+        let packet = &self.packet;
+        let outcome = if self.is_finished() {
+            packet.take()
+        } else {
+            gil.allow_threads(|| packet.take())
+        };
+        outcome.map_err(JoinFailed::Thread)
     }
 
     /// Whether the thread has finished (its result is ready).

@@ -5,7 +5,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gil_threads::{Event, ExecutorShutDown, Policy, TaskError, ThreadPoolExecutor};
+use gil_threads::{Event, ExecutorShutDown, Policy, TaskError, TaskFailed, ThreadPoolExecutor};
 use util::POLICIES;
 
 /// Tasks submitted.
@@ -44,7 +44,7 @@ fn panicking_task() {
     let good = pool.submit(|_| 5u8).unwrap();
     assert_eq!(
         bad.result_blocking(),
-        Err(TaskError::Panicked("bad task".into()))
+        Err(TaskFailed::Task(TaskError::Panicked("bad task".into())))
     );
     assert_eq!(good.result_blocking(), Ok(5));
 }
@@ -109,4 +109,48 @@ fn interpreter_shutdown_closes_executor() {
         .collect();
     assert_eq!(results, (0..10).collect::<Vec<_>>());
     assert_eq!(pool.submit(|_| ()).err(), Some(ExecutorShutDown));
+}
+
+/// A result nobody waits for any more is dropped on the worker; a panic in its destructor
+/// (user code the executor runs) does not take the worker down: the next task still runs.
+#[test]
+fn a_panicking_destructor_of_an_unwanted_result_spares_the_worker() {
+    /// Panics when dropped.
+    struct Explosive;
+    impl Drop for Explosive {
+        fn drop(&mut self) {
+            panic!("a destructor panicked");
+        }
+    }
+    let interp = gil_threads::Interpreter::new();
+    let pool = ThreadPoolExecutor::new(&interp, 1);
+    let gate = Arc::new(Event::new());
+    let gate2 = Arc::clone(&gate);
+    // Hold the only worker until the handle of the explosive task is gone.
+    let blocker = pool.submit(move |gil| gate2.wait(gil)).unwrap();
+    drop(pool.submit(|_| Explosive).unwrap());
+    gate.set();
+    assert_eq!(blocker.result_blocking(), Ok(()));
+    assert_eq!(pool.submit(|_| 3).unwrap().result_blocking(), Ok(3));
+    pool.shutdown_blocking(true).unwrap();
+}
+
+/// Workers start as tasks arrive, up to the maximum: an executor of `usize::MAX` workers (a
+/// count that used to start a thread per unit, for ever) runs its tasks on no more threads
+/// than there were tasks, and shuts down.
+#[test]
+fn workers_start_as_tasks_arrive() {
+    let interp = gil_threads::Interpreter::new();
+    let pool = ThreadPoolExecutor::new(&interp, usize::MAX);
+    assert!(interp.stats().threads.is_empty(), "no task, no worker");
+    for i in 0..TASKS {
+        assert_eq!(
+            pool.submit(move |_| i * 2).unwrap().result_blocking(),
+            Ok(i * 2)
+        );
+    }
+    let workers = interp.stats().threads.len() as u64;
+    assert!((1..=TASKS).contains(&workers), "{workers} workers");
+    pool.shutdown_blocking(true).unwrap();
+    assert!(interp.stats().threads.is_empty());
 }

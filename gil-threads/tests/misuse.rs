@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gil_threads::{
-    Condition, Ctx, Event, Interpreter, Job, JoinError, Lock, Policy, PutError, Queue, RLock,
-    TaskError, ThreadPoolExecutor, WaitError, WouldDeadlock,
+    Condition, Ctx, Event, Interpreter, Job, JoinError, JoinFailed, Lock, Policy, PutError, Queue,
+    RLock, TaskFailed, ThreadPoolExecutor, WaitError, WouldDeadlock,
 };
 use util::{HANG_GUARD, within_guard};
 
@@ -34,24 +34,23 @@ impl Job for Square {
 }
 
 /// `JoinHandle::join` inside an interpreter thread, on a thread of the same interpreter
-/// (which cannot start while the caller holds the GIL), gives `JoinError::WouldDeadlock`; the
-/// refused thread still runs to its end.
+/// (which cannot start while the caller holds the GIL), is refused with the handle given
+/// back; the refused thread still runs to its end, and the handle joins it from outside.
 #[test]
 fn join_in_an_interpreter_thread_is_refused() {
-    let refused = within_guard(|| {
+    let (refused, later) = within_guard(|| {
         let interp = util::interpreter(Policy::Fair);
-        let ran = Arc::new(Event::new());
-        let ran2 = Arc::clone(&ran);
         let outer = interp.spawn(move |gil| {
-            let inner = gil.spawn(move |_| ran2.set());
-            inner.join()
+            let inner = gil.spawn(move |_| 11);
+            inner.join().map_err(|e| e.into_handle())
         });
-        let refused = outer.join();
-        // The refused join detached the inner thread; it still runs.
-        ran.wait_blocking().unwrap();
-        refused
+        match outer.join() {
+            Ok(Err(Some(inner))) => (true, inner.join()),
+            _ => (false, Ok(0)),
+        }
     });
-    assert_eq!(refused, Ok(Err(JoinError::WouldDeadlock)));
+    assert!(refused, "the join was not refused with its handle");
+    assert_eq!(later, Ok(11));
 }
 
 /// `join` inside `with_gil` is refused too, and the message points to the `&mut Gil` version.
@@ -63,8 +62,9 @@ fn join_in_with_gil_is_refused() {
             .with_gil(|gil| gil.spawn(|_| 1).join())
             .expect("entered")
     });
-    assert_eq!(refused, Err(JoinError::WouldDeadlock));
-    assert!(refused.unwrap_err().to_string().contains("&mut Gil"));
+    let refused = refused.unwrap_err();
+    assert!(matches!(refused, JoinFailed::WouldDeadlock(_)));
+    assert!(refused.to_string().contains("&mut Gil"));
 }
 
 /// Inside `allow_threads` the GIL is lent out, so `join` waits as usual; afterwards it is
@@ -83,7 +83,7 @@ fn join_in_allow_threads_works() {
             .expect("entered")
     });
     assert_eq!(waited, Ok(4));
-    assert_eq!(refused, Err(JoinError::WouldDeadlock));
+    assert!(matches!(refused, Err(JoinFailed::WouldDeadlock(_))));
 }
 
 /// Holding another interpreter's GIL, or none, `join` waits and returns the result.
@@ -344,7 +344,8 @@ fn condition_blocking_holding_the_gil_is_refused() {
 }
 
 /// An executor's `result_blocking` and `shutdown_blocking(true)` refuse while its workers
-/// need the caller's GIL; the refused shutdown closed nothing.
+/// need the caller's GIL; the refused wait gives its handle back, and the refused shutdown
+/// closed nothing.
 #[test]
 fn executor_blocking_holding_the_gil_is_refused() {
     let (result, shutdown, later) = within_guard(|| {
@@ -354,16 +355,24 @@ fn executor_blocking_holding_the_gil_is_refused() {
                 // Created here, so its worker cannot start while we hold the GIL.
                 let pool = ThreadPoolExecutor::new_in(gil, 1);
                 let task = pool.submit(|_| 6).unwrap();
-                let result = task.result_blocking();
+                let result = task.result_blocking().map_err(TaskFailed::into_handle);
                 let shutdown = pool.shutdown_blocking(true);
                 (pool, (result, shutdown))
             })
             .expect("entered");
         let later = pool.submit(|_| 7).unwrap().result_blocking();
+        let result = match refused.0 {
+            Err(Some(handle)) => handle.result_blocking(),
+            _ => Ok(0),
+        };
         assert_eq!(pool.shutdown_blocking(true), Ok(()), "works without a GIL");
-        (refused.0, refused.1, later)
+        (result, refused.1, later)
     });
-    assert_eq!(result, Err(TaskError::WouldDeadlock));
+    assert_eq!(
+        result,
+        Ok(6),
+        "the handle came back and waited from outside"
+    );
     assert_eq!(shutdown, Err(WouldDeadlock));
     assert_eq!(later, Ok(7), "the refused shutdown left the executor open");
 }
@@ -409,5 +418,5 @@ fn shutdown_holding_the_gil_is_refused() {
         "the refused shutdown did not close the interpreter"
     );
     assert_eq!(across, Ok(()));
-    assert_eq!(closed, Err(JoinError::ShuttingDown));
+    assert_eq!(closed, Err(JoinFailed::Thread(JoinError::ShuttingDown)));
 }

@@ -5,7 +5,7 @@ mod util;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use gil_threads::{GilCell, JoinError};
+use gil_threads::{GilCell, JoinError, JoinFailed};
 use util::POLICIES;
 
 /// A thread that panics while holding the GIL reports `Panicked(message)` and the next thread
@@ -18,7 +18,10 @@ fn panic_releases_the_gil() {
             gil.checkpoint();
             panic!("boom {}", 42);
         });
-        assert_eq!(boom.join(), Err(JoinError::Panicked("boom 42".into())));
+        assert_eq!(
+            boom.join(),
+            Err(JoinFailed::Thread(JoinError::Panicked("boom 42".into())))
+        );
         let after = interp.spawn(|gil| {
             gil.checkpoint();
             7
@@ -64,5 +67,8 @@ fn panic_inside_allow_threads_retakes_the_gil() {
 fn non_string_payload() {
     let interp = util::interpreter(gil_threads::Policy::Fifo);
     let h = interp.spawn(|_gil| std::panic::panic_any(17u8));
-    assert!(matches!(h.join(), Err(JoinError::Panicked(_))));
+    assert!(matches!(
+        h.join(),
+        Err(JoinFailed::Thread(JoinError::Panicked(_)))
+    ));
 }

@@ -109,3 +109,28 @@ fn timeouts() {
         "capacity 0 means unbounded"
     );
 }
+
+/// Any capacity is honoured exactly and allocates nothing in advance: `usize::MAX` works
+/// (it used to be preallocated, and panicked), and a small bound still refuses the item too
+/// many and takes it once a slot is given back.
+#[test]
+fn any_capacity_is_honoured() {
+    let huge = Queue::bounded(usize::MAX);
+    for i in 0..1_000 {
+        assert_eq!(huge.try_put(i), Ok(()));
+    }
+    assert_eq!(huge.len(), 1_000);
+    assert_eq!(huge.try_get(), Some(0));
+
+    let small = Queue::bounded(2);
+    assert_eq!(small.try_put(1), Ok(()));
+    assert_eq!(small.try_put(2), Ok(()));
+    assert!(small.try_put(3).is_err(), "a third item in a queue of two");
+    assert_eq!(
+        small.put_timeout_blocking(3, std::time::Duration::ZERO),
+        Err(gil_threads::PutError::Full(3))
+    );
+    assert_eq!(small.try_get(), Some(1));
+    assert_eq!(small.try_put(3), Ok(()));
+    assert_eq!(small.unfinished_tasks(), 3, "a refused put is not counted");
+}

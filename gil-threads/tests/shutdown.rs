@@ -6,7 +6,7 @@ mod util;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use gil_threads::{Event, GilError, JoinError, Policy};
+use gil_threads::{Event, GilError, JoinError, JoinFailed, Policy};
 use util::{HANG_GUARD, POLICIES};
 
 /// Work a non-daemon thread does after shutdown has begun.
@@ -75,9 +75,17 @@ fn daemons_unwind_with_shutting_down() {
 
         entered.wait_blocking().unwrap();
         interp.shutdown().unwrap();
-        assert_eq!(cpu.join(), Err(JoinError::ShuttingDown), "{policy:?}");
+        assert_eq!(
+            cpu.join(),
+            Err(JoinFailed::Thread(JoinError::ShuttingDown)),
+            "{policy:?}"
+        );
         release.set();
-        assert_eq!(blocked.join(), Err(JoinError::ShuttingDown), "{policy:?}");
+        assert_eq!(
+            blocked.join(),
+            Err(JoinFailed::Thread(JoinError::ShuttingDown)),
+            "{policy:?}"
+        );
         assert!(
             unwound.load(Ordering::SeqCst),
             "destructors ran while unwinding"
@@ -90,7 +98,10 @@ fn daemons_unwind_with_shutting_down() {
 fn nothing_starts_after_shutdown() {
     let interp = util::interpreter(Policy::Fair);
     interp.shutdown().unwrap();
-    assert_eq!(interp.spawn(|_| ()).join(), Err(JoinError::ShuttingDown));
+    assert_eq!(
+        interp.spawn(|_| ()).join(),
+        Err(JoinFailed::Thread(JoinError::ShuttingDown))
+    );
     assert_eq!(interp.with_gil(|_| ()), Err(GilError::ShuttingDown));
     // Idempotent.
     interp.shutdown().unwrap();
@@ -138,6 +149,9 @@ fn requesting_daemon_does_not_block_shutdown() {
         });
         interp.shutdown().unwrap();
         assert_eq!(worker.join(), Ok(()));
-        assert_eq!(daemon.join(), Err(JoinError::ShuttingDown));
+        assert_eq!(
+            daemon.join(),
+            Err(JoinFailed::Thread(JoinError::ShuttingDown))
+        );
     }
 }

@@ -18,8 +18,8 @@ const CHECKPOINTS: usize = 20_000;
 const RELEASES: usize = 200;
 
 /// Under every policy, after a contended run: totals equal the sum over threads, every thread
-/// took the GIL once per entry and once per return from `allow_threads` at least, switches
-/// never exceed acquisitions, and forced switches never exceed drop requests.
+/// took the GIL once per entry and once per return from `allow_threads` at least, the
+/// switch number is the switches plus the first take, switches never exceed acquisitions, and forced switches never exceed drop requests.
 #[test]
 fn counters_add_up() {
     for policy in POLICIES {
@@ -43,7 +43,8 @@ fn counters_add_up() {
         let stats = interp.stats();
         assert_eq!(stats.sum_of_threads(), stats.interpreter, "{policy:?}");
         let totals = &stats.interpreter;
-        assert_eq!(totals.acquisitions, stats.switch_number);
+        // CPython's switch_number counts changes of holder: every switch, plus the first take.
+        assert_eq!(stats.switch_number, totals.switches + 1);
         assert!(totals.switches <= totals.acquisitions);
         assert!(totals.forced_switches <= totals.drop_requests, "{totals:?}");
         assert!(totals.wait_max <= totals.wait_total);
@@ -106,4 +107,29 @@ fn exited_threads_are_folded_not_kept() {
     assert_eq!(stats.interpreter.acquisitions, SHORT_THREADS);
     assert_eq!(stats.exited, stats.interpreter);
     assert_eq!(stats.sum_of_threads(), stats.interpreter);
+}
+
+/// `switch_number` counts changes of holder, as CPython's does: a thread alone in the
+/// interpreter that releases and retakes the GIL, or yields with nobody waiting, does not
+/// move it.
+#[test]
+fn switch_number_counts_changes_of_holder_only() {
+    for policy in POLICIES {
+        let interp = util::interpreter(policy);
+        let moved = interp
+            .spawn(|gil| {
+                let before = gil.switch_number();
+                for _ in 0..10 {
+                    gil.allow_threads(|| ());
+                    gil.yield_now();
+                    gil.checkpoint();
+                }
+                gil.switch_number() - before
+            })
+            .join();
+        assert_eq!(moved, Ok(0), "{policy:?}");
+        let stats = interp.stats();
+        assert_eq!(stats.interpreter.acquisitions, 11, "{policy:?}");
+        assert_eq!(stats.switch_number, 1, "{policy:?}: the first take only");
+    }
 }

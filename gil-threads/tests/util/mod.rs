@@ -100,3 +100,33 @@ pub fn within_guard<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         Err(_) => panic!("hung: the call blocked instead of refusing"),
     }
 }
+
+/// Spawns an interpreter thread that runs `f` and returns once that thread has released the
+/// GIL for the first time. `f` must start with the call under test and must not checkpoint
+/// before it: then the release observed is that call's own (its blocking wait, entered with
+/// the GIL released), or the thread's end. Proven by a flag the thread sets under the GIL
+/// right before `f`, seen set by this thread under the GIL.
+#[track_caller]
+pub fn spawn_until_released<T: Send + 'static>(
+    interp: &Interpreter,
+    f: impl FnOnce(&mut gil_threads::Gil) -> T + Send + 'static,
+) -> gil_threads::JoinHandle<T> {
+    let started = std::sync::Arc::new(gil_threads::GilCell::new(interp.id(), false));
+    let flag = std::sync::Arc::clone(&started);
+    let handle = interp.spawn(move |gil| {
+        *flag.borrow_mut(gil).expect("same interpreter") = true;
+        f(gil)
+    });
+    let start = std::time::Instant::now();
+    while !interp
+        .with_gil(|gil| *started.borrow(gil).expect("same interpreter"))
+        .expect("the interpreter is running")
+    {
+        assert!(
+            start.elapsed() < HANG_GUARD,
+            "the thread never released the GIL"
+        );
+        std::thread::yield_now();
+    }
+    handle
+}
