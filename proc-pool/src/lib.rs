@@ -80,7 +80,10 @@ pub use stats::PoolStats;
 pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};
 
 #[cfg(feature = "fault-injection")]
-pub use fault::{break_answer_framing, garble_next_answer};
+pub use fault::{
+    break_answer_framing, garble_next_answer, hide_close_range, stop_before_answering,
+    unwind_out_of_the_worker,
+};
 
 /// The README's code blocks, compiled and run as doctests so its quick start stays true.
 #[cfg(doctest)]

@@ -4,7 +4,8 @@
 //! pool that has stopped (see `result.rs`). Encoding inputs and decoding results happen on the
 //! caller's thread, so the manager only moves bytes.
 
-use std::io;
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -17,8 +18,9 @@ use crate::imap::Imap;
 use crate::manager::{self, Command, Config, CrashPolicy, WAKER};
 use crate::result::{AsyncResult, Received, receive};
 use crate::stats::{Counters, PoolStats};
+use crate::sys;
 use crate::task::{self, Chunk, ChunkOutcome, decode_outcome};
-use crate::worker::{self, Spec, StartMethod};
+use crate::worker::{self, PipeSizes, Spec, StartMethod};
 use crate::{Job, Wire};
 
 /// How many chunks one submission message carries at most, so that workers start on the first
@@ -47,14 +49,18 @@ const SUBMIT_BATCH: usize = 256;
 pub struct Pool {
     /// Requests to the manager.
     commands: Sender<Command>,
-    /// Wakes the manager's poll after a request.
-    waker: mio::Waker,
-    /// The manager thread, until joined.
+    /// Wakes the manager's poll after a request. Written and closed only by the owner: in a
+    /// forked copy its descriptor number may name a file the copy's process opened since.
+    waker: ManuallyDrop<mio::Waker>,
+    /// The manager thread, until joined. The lock is held for the whole join, so that every
+    /// caller of `join`/`terminate` returns only once the manager has ended.
     manager: Mutex<Option<JoinHandle<()>>>,
     /// Disconnects when the manager thread ends.
     alive: Receiver<()>,
     /// The counters the manager keeps.
     stats: Arc<Counters>,
+    /// Set by the manager when the pool breaks, so that calls refuse work before making it.
+    broken: Arc<AtomicBool>,
     /// How many workers the pool keeps.
     workers: usize,
     /// `close`, `join` or `terminate` was called: refuse new work.
@@ -134,6 +140,9 @@ impl Builder {
 
     /// Starts the manager thread, which forks the workers.
     ///
+    /// First it flushes std's stdout buffer, on the caller's thread (as Python flushes before
+    /// forking), so that the workers do not inherit unprinted output and print it again.
+    ///
     /// # Errors
     ///
     /// [`BuildError`] if the worker count is zero, or a thread, pipe, poll or fork could not be
@@ -147,17 +156,22 @@ impl Builder {
         // Both before the first fork, so every worker inherits them.
         worker::install_panic_hook();
         task::token();
+        // On the caller's thread, which may wait for std's stdout lock as any print of its own
+        // would; the manager thread never takes it (a user thread may hold it forever).
+        let _ = io::stdout().flush();
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (alive_tx, alive) = crossbeam_channel::bounded(1);
         let stats = Arc::new(Counters::default());
+        let broken = Arc::new(AtomicBool::new(false));
         let config = Config {
             spec: Spec {
                 method: self.start_method,
                 initializer: self.initializer,
                 signal_mask: None,
+                pipe_sizes: PipeSizes::for_pool(workers, sys::pipe_user_pages_soft()),
             },
             workers,
             max_tasks: self.max_tasks_per_child,
@@ -165,10 +179,19 @@ impl Builder {
             policy: self.crash_policy,
         };
         let manager_stats = Arc::clone(&stats);
+        let manager_broken = Arc::clone(&broken);
         let handle = std::thread::Builder::new()
             .name("proc-pool-manager".into())
             .spawn(move || {
-                manager::run(config, poll, command_rx, manager_stats, ready_tx, alive_tx)
+                manager::run(
+                    config,
+                    poll,
+                    command_rx,
+                    manager_stats,
+                    manager_broken,
+                    ready_tx,
+                    alive_tx,
+                )
             })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
@@ -185,10 +208,11 @@ impl Builder {
         }
         Ok(Pool {
             commands,
-            waker,
+            waker: ManuallyDrop::new(waker),
             manager: Mutex::new(Some(handle)),
             alive,
             stats,
+            broken,
             workers,
             closed: AtomicBool::new(false),
             owner: std::process::id(),
@@ -437,12 +461,24 @@ impl Pool {
         &self.alive
     }
 
-    /// Hands chunks to the manager; if it is gone or the pool is closed, fails them here.
+    /// Why the pool takes no more work, if it does not: [`TaskError::PoolBroken`] in a forked
+    /// copy (its manager does not exist there) or once the pool broke,
+    /// [`TaskError::PoolClosed`] after `close`, `join` or `terminate`.
+    pub(crate) fn refusal(&self) -> Option<TaskError> {
+        if !self.is_owner() || self.broken.load(Ordering::Relaxed) {
+            Some(TaskError::PoolBroken)
+        } else if self.closed.load(Ordering::Relaxed) {
+            Some(TaskError::PoolClosed)
+        } else {
+            None
+        }
+    }
+
+    /// Hands chunks to the manager; if it is gone, broken, or the pool is closed or a forked
+    /// copy, fails them here (a copy never writes the waker: see its field).
     pub(crate) fn submit(&self, chunks: Vec<Chunk>) {
-        if self.closed.load(Ordering::Relaxed) {
-            chunks
-                .into_iter()
-                .for_each(|c| c.fail(TaskError::PoolClosed));
+        if let Some(refusal) = self.refusal() {
+            chunks.into_iter().for_each(|c| c.fail(refusal.clone()));
             return;
         }
         if let Err(crossbeam_channel::SendError(Command::Submit(chunks))) =
@@ -468,17 +504,14 @@ impl Pool {
         }
     }
 
-    /// Joins the manager thread if nobody has yet.
+    /// Returns once the manager thread has ended: joins it, or waits for the caller that is
+    /// joining it (the lock is held for the whole join).
     fn wait_for_manager(&self) {
         if !self.is_owner() {
             return;
         }
-        let handle = self
-            .manager
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
+        let mut manager = self.manager.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = manager.take() {
             // The manager catches nothing: a panic there is a bug, and its teardown already ran
             // or its workers die with the thread (parent-death signal).
             let _ = handle.join();
@@ -536,9 +569,14 @@ impl Pool {
 }
 
 impl Drop for Pool {
-    /// Terminates the pool: kills and reaps every worker.
+    /// Terminates the pool: kills and reaps every worker. A forked copy only forgets its
+    /// handle: it closes no descriptor of its process.
     fn drop(&mut self) {
-        self.terminate();
+        if self.is_owner() {
+            self.terminate();
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.waker) };
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //!       │  pidfd_open(child)                            │ PR_SET_PDEATHSIG(SIGKILL), then
 //!       │  parent ends non-blocking, registered         │   getppid() check (parent already gone?)
 //!       │  with the manager's poll                      │ close_range: keep only its two pipe ends
-//!       ▼                                               │ initializer() (a panic: exit 70)
+//!       ▼                                               │ initializer() (a panic: report, exit 70)
 //!  send(chunk) ── task frames ─────────────────────▶    ▼
 //!       │  in_flight: [running, prefetched ...]       serve: read frames; for each chunk:
 //!       │                                               started += 1 (shared page)
@@ -17,7 +17,7 @@
 //!       │                                               completed += 1, write the answer
 //!  receive() ◀──────────────── result frame ──────      │
 //!       │  answer goes to the chunk's caller            │ ends by one of:
-//!       ▼                                               │  EOF on the task pipe -> _exit(0)
+//!       ▼                                               │  EOF on the task pipe -> report, _exit(0)
 //!  pidfd readable ──▶ drain answers, waitid(P_PIDFD)    │  SIGKILL (test, timeout, terminate)
 //!       ▼                                               │  abort / exit inside a task
 //!  finish(status) -> Ending { cause, failed: the chunk that was running,
@@ -43,6 +43,15 @@
 //!   and reinitialises them in the child, so `malloc` is safe in the child even if another
 //!   thread was allocating at the fork (a global allocator without such fork handlers would
 //!   not be).
+//! - **Nothing unwinds out of `worker_main`** into the forked copy of the manager's stack,
+//!   where it would run the parent's destructors and `atexit` handlers in the worker: a guard
+//!   ends the process (`_exit`) if anything unwinds that far, and a panic payload whose `Drop`
+//!   panics is leaked instead of dropped.
+//! - **The worker's report is not its exit code.** A task may call `exit(70)` too; what the
+//!   worker itself means by leaving (its initializer panicked, it saw end of file) it writes
+//!   into the shared page before `_exit`, and only that decides the cause. A worker that dies
+//!   without a report crashed, whatever its status (which may even be unknown: `SIGCHLD` set
+//!   to `SIG_IGN` makes the kernel reap it).
 
 use std::collections::VecDeque;
 use std::io;
@@ -77,6 +86,20 @@ const STARTED: usize = 0;
 const COMPLETED: usize = 1;
 /// Index of the shared counter: when `STARTED` or `COMPLETED` last changed (monotonic ns).
 const CHANGED_AT: usize = 2;
+/// Index of the shared counter: the worker's own report of why it leaves, written right
+/// before `_exit` ([`REPORT_INIT_PANICKED`], ...); 0 if it died without a word.
+const REPORT: usize = 3;
+
+/// Report: the initializer panicked (replacing the worker would fail the same way).
+const REPORT_INIT_PANICKED: u64 = 1;
+/// Report: end of file on the task pipe; the worker is leaving as asked.
+const REPORT_LEAVING: u64 = 2;
+/// Report: something unwound to the bottom of the worker (see [`NeverUnwindOut`]).
+const REPORT_UNWOUND: u64 = 3;
+
+/// How long a leaving worker may spend flushing its stdout buffer (seconds): std's stdout lock
+/// may have been held by another thread of the parent at the fork, and then it never frees.
+const FLUSH_AT_EXIT_BOUND_S: u32 = 1;
 
 /// Exit code of a worker whose initializer panicked.
 pub(crate) const EXIT_INIT_PANICKED: i32 = 70;
@@ -88,6 +111,8 @@ const EXIT_SETUP_FAILED: i32 = 72;
 const EXIT_BAD_FRAME: i32 = 73;
 /// Exit code of a worker whose pipes failed.
 const EXIT_PIPE_FAILED: i32 = 74;
+/// Exit code of a worker in which something unwound to the bottom of `worker_main`.
+const EXIT_UNWOUND: i32 = 75;
 
 /// How workers are started: the seam where a fork server will plug in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,6 +132,57 @@ pub(crate) struct Spec {
     pub(crate) initializer: Option<fn()>,
     /// The signal mask to give the worker: the manager thread's, before it blocked `SIGPIPE`.
     pub(crate) signal_mask: Option<sys::SignalMask>,
+    /// How far to grow its pipes.
+    pub(crate) pipe_sizes: PipeSizes,
+}
+
+/// How far a worker's pipe buffers are grown (bytes; 0: left at the kernel's 64 KiB).
+///
+/// Bigger pipes mean fewer wake-ups for big frames, but every pipe counts against its user's
+/// `pipe-user-pages-soft` quota (64 MiB by default), past which every new pipe of any of the
+/// user's processes gets 8 KiB. So a pool grows its pipes only while all of them together stay
+/// within [`QUOTA_SHARE`] of that quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PipeSizes {
+    /// The result pipe (worker to manager): up to [`frame::READ_SIZE`].
+    pub(crate) results: usize,
+    /// The task pipe (manager to worker): up to a quarter of that.
+    pub(crate) tasks: usize,
+}
+
+/// The part of the user's pipe quota one pool may take: 1/8, so that a few pools and the rest
+/// of the user's programs still fit.
+const QUOTA_SHARE: usize = 8;
+
+/// The kernel's default pipe buffer (16 pages).
+const DEFAULT_PIPE: usize = 16 * sys::PIPE_PAGE;
+
+impl PipeSizes {
+    /// Sizes for a pool of `workers` under a quota of `soft_pages` (`None`: no quota).
+    pub(crate) fn for_pool(workers: usize, soft_pages: Option<u64>) -> PipeSizes {
+        let (most_results, most_tasks) = (frame::READ_SIZE, frame::READ_SIZE / 4);
+        let Some(pages) = soft_pages else {
+            return PipeSizes {
+                results: most_results,
+                tasks: most_tasks,
+            };
+        };
+        let budget = usize::try_from(pages)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(sys::PIPE_PAGE)
+            / QUOTA_SHARE;
+        let per_worker = budget / workers.max(1);
+        // The kernel rounds a size up to a power of two pages: round down to stay within.
+        let fit = |share: usize, most: usize| {
+            let size = share.min(most);
+            let size = if size == 0 { 0 } else { 1 << size.ilog2() };
+            if size > DEFAULT_PIPE { size } else { 0 }
+        };
+        PipeSizes {
+            results: fit(per_worker / 5 * 4, most_results),
+            tasks: fit(per_worker / 5, most_tasks),
+        }
+    }
 }
 
 /// Set in a worker right after the fork; makes the pool's panic hook silent there.
@@ -262,9 +338,15 @@ impl Worker {
                     let _ = pidfd.wait();
                     return Err(e);
                 }
-                // Bigger pipes mean fewer wake-ups for big frames; a refusal only costs speed.
-                let _ = sys::set_pipe_size(result_rx.as_fd(), frame::READ_SIZE as i32);
-                let _ = sys::set_pipe_size(task_tx.as_fd(), (frame::READ_SIZE / 4) as i32);
+                // A refusal only costs speed.
+                for (fd, bytes) in [
+                    (result_rx.as_fd(), spec.pipe_sizes.results),
+                    (task_tx.as_fd(), spec.pipe_sizes.tasks),
+                ] {
+                    if let Ok(bytes @ 1..) = i32::try_from(bytes) {
+                        let _ = sys::set_pipe_size(fd, bytes);
+                    }
+                }
                 Ok(Worker {
                     pidfd,
                     task_tx: Some(task_tx),
@@ -432,6 +514,10 @@ impl Worker {
         let (started, completed, changed_at) = self.progress();
         let (index, since) = if started > completed {
             (started - 1, changed_at)
+        } else if completed > self.answered {
+            // Completed, and its answer not all here: writing it gets a timeout of its own,
+            // or a worker stopped mid-write would escape every deadline.
+            (completed - 1, changed_at)
         } else {
             let next = self
                 .in_flight
@@ -485,15 +571,17 @@ impl Worker {
     }
 
     /// Settles a dead (reaped) worker's chunks according to why it ended and how far it got.
+    /// The cause comes from the manager's own kill or the worker's report, never from the exit
+    /// status, which a task can forge (`exit(70)`) or the kernel can withhold
+    /// ([`ExitStatus::Unknown`]).
     pub(crate) fn finish(mut self, status: ExitStatus) -> Ending {
-        let cause = match (self.killed_for, status) {
+        let report = self.progress.counters()[REPORT].load(Ordering::Acquire);
+        let cause = match (self.killed_for, report) {
             (Some(KillReason::Timeout), _) => Cause::TimedOut,
             (Some(KillReason::Shutdown), _) => Cause::Shutdown,
             (Some(KillReason::Garbage), _) => Cause::Crashed,
-            (None, ExitStatus::Exited(EXIT_INIT_PANICKED)) => Cause::InitializerPanicked,
-            (None, ExitStatus::Exited(0))
-                if self.task_tx.is_none() && self.in_flight.is_empty() =>
-            {
+            (None, REPORT_INIT_PANICKED) => Cause::InitializerPanicked,
+            (None, REPORT_LEAVING) if self.task_tx.is_none() && self.in_flight.is_empty() => {
                 Cause::Retired
             }
             (None, _) => Cause::Crashed,
@@ -514,7 +602,8 @@ impl Worker {
         };
         // The process is gone: its counters are final. Chunks it started are in
         // `in_flight[..started - answered]`: the last of them was running unless completed,
-        // and a completed one among them is one whose answer it died while writing.
+        // and a completed one among them is one whose answer it died while writing (or was
+        // killed for taking too long to write: then it timed out).
         let (started, completed, _) = self.progress();
         let ran = usize::try_from(started.saturating_sub(self.answered)).unwrap_or(usize::MAX);
         let ran = ran.min(self.in_flight.len());
@@ -525,7 +614,11 @@ impl Worker {
             .enumerate()
             .map(|(i, f)| {
                 let was_running = running && i + 1 == ran;
-                let err = if was_running || self.killed_for == Some(KillReason::Garbage) {
+                let err = if was_running
+                    || matches!(
+                        self.killed_for,
+                        Some(KillReason::Garbage | KillReason::Timeout)
+                    ) {
                     error.clone()
                 } else {
                     died.clone()
@@ -549,6 +642,7 @@ fn worker_main(
     parent: libc::pid_t,
     spec: Spec,
 ) -> ! {
+    let _never_unwind_out = NeverUnwindOut(progress);
     IN_WORKER.store(true, Ordering::Relaxed);
     if let Some(mask) = &spec.signal_mask {
         sys::set_signal_mask(mask);
@@ -565,9 +659,9 @@ fn worker_main(
         sys::exit_now(EXIT_SETUP_FAILED);
     }
     if let Some(init) = spec.initializer
-        && panic::catch_unwind(init).is_err()
+        && catch_panic(init).is_err()
     {
-        sys::exit_now(EXIT_INIT_PANICKED);
+        exit_reporting(progress, REPORT_INIT_PANICKED, EXIT_INIT_PANICKED);
     }
     // SAFETY: both descriptors are open (kept by close_range above) and owned by nothing else
     // in this process; they are never closed except by `_exit`.
@@ -617,7 +711,7 @@ fn serve(
             }
         }
         match inbox.fill(task_rx.as_fd()) {
-            Ok(0) => sys::exit_now(0),
+            Ok(0) => leave(progress),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => sys::exit_now(EXIT_PIPE_FAILED),
@@ -640,13 +734,11 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
         out.push(frame::OUTCOME_OK);
         frame::put_sized(out, |out| {
             let start = out.len();
-            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                (task.trampoline)(task.func, input, out)
-            }));
+            let ran = catch_panic(|| (task.trampoline)(task.func, input, out));
             let (tag, message) = match ran {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => (frame::OUTCOME_BAD_INPUT, e.to_string()),
-                Err(payload) => (frame::OUTCOME_PANICKED, panic_message(payload.as_ref())),
+                Err(message) => (frame::OUTCOME_PANICKED, message),
             };
             out.truncate(start);
             out.extend_from_slice(message.as_bytes());
@@ -656,6 +748,48 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
     let run_ns = sys::monotonic_ns().saturating_sub(started_at);
     out[run_ns_at..run_ns_at + 8].copy_from_slice(&run_ns.to_le_bytes());
     frame::finish_frame(out, at);
+}
+
+/// Runs `f`, catching a panic as its message. The payload is dropped under a second catch,
+/// and leaked if its `Drop` panics too: that panic must not unwind out of the worker.
+fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = panic_message(payload.as_ref());
+        if let Err(second) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+            std::mem::forget(second);
+        }
+        message
+    })
+}
+
+/// Ends the worker with `code` after writing `report` where the manager reads it.
+fn exit_reporting(progress: &[AtomicU64; sys::SHARED_COUNTERS], report: u64, code: i32) -> ! {
+    // Release: the manager reads the report after the pidfd says the process is gone.
+    progress[REPORT].store(report, Ordering::Release);
+    sys::exit_now(code)
+}
+
+/// Leaves as asked (end of file on the task pipe): reports it, then flushes what tasks left in
+/// std's stdout buffer (a partial line would otherwise be lost at `_exit`). The flush takes
+/// std's stdout lock, which a thread of the parent may have held at the fork, where it never
+/// frees: an alarm bounds that wait, and the report already says the worker left cleanly.
+fn leave(progress: &[AtomicU64; sys::SHARED_COUNTERS]) -> ! {
+    progress[REPORT].store(REPORT_LEAVING, Ordering::Release);
+    sys::die_after(FLUSH_AT_EXIT_BOUND_S);
+    let _ = io::Write::flush(&mut io::stdout());
+    sys::exit_now(0)
+}
+
+/// A guard at the bottom of `worker_main`, which never returns: its `drop` runs only if
+/// something unwinds that far, and ends the process there, before the unwinding reaches the
+/// forked copy of the manager thread's stack (whose destructors, and the parent's `atexit`
+/// handlers, must never run in a worker).
+struct NeverUnwindOut<'a>(&'a [AtomicU64; sys::SHARED_COUNTERS]);
+
+impl Drop for NeverUnwindOut<'_> {
+    fn drop(&mut self) {
+        exit_reporting(self.0, REPORT_UNWOUND, EXIT_UNWOUND);
+    }
 }
 
 /// Writes all of `buf` to a blocking descriptor.
@@ -669,4 +803,37 @@ fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default quota (16,384 pages): a small pool gets full-size pipes; a large one keeps
+    /// the kernel's default rather than take more than its share; no quota, full size.
+    #[test]
+    fn pipe_sizes_fit_the_quota() {
+        let full = PipeSizes {
+            results: frame::READ_SIZE,
+            tasks: frame::READ_SIZE / 4,
+        };
+        assert_eq!(PipeSizes::for_pool(2, Some(16_384)), full);
+        assert_eq!(PipeSizes::for_pool(2, None), full);
+        assert_eq!(
+            PipeSizes::for_pool(64, Some(16_384)),
+            PipeSizes {
+                results: 0,
+                tasks: 0
+            }
+        );
+        for workers in [1, 2, 3, 8, 16, 64, 1_000] {
+            let sizes = PipeSizes::for_pool(workers, Some(16_384));
+            let grown = workers * (sizes.results + sizes.tasks);
+            assert!(
+                grown <= 16_384 * sys::PIPE_PAGE / QUOTA_SHARE,
+                "{workers}: {sizes:?}"
+            );
+        }
+        assert_eq!(PipeSizes::for_pool(0, Some(1)).results, 0);
+    }
 }

@@ -5,7 +5,7 @@ mod util;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use proc_pool::{Ctx, Job, Pool, TaskError, Wire, WireError};
+use proc_pool::{CrashPolicy, Ctx, Job, Pool, TaskError, Wire, WireError};
 
 /// How many items the map tests use.
 const ITEMS: u64 = 10_000;
@@ -58,11 +58,53 @@ impl Job for SumBelow {
 /// A pool reachable from tasks, to check what a task sees when it uses it.
 static GLOBAL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
 
-fn uses_global_pool(x: u64) -> Option<u64> {
-    match GLOBAL.get()?.apply(square, x) {
-        Err(TaskError::PoolBroken) => None,
-        other => Some(other.unwrap_or(0)),
+/// How many descriptor numbers `uses_global_pool` fills with its own file.
+const FILLED_FDS: usize = 256;
+
+/// In a worker forked after `GLOBAL` was set: uses the worker's copy of that pool. Every
+/// descriptor number the copy's waker could name is first taken by one file of the task's own
+/// (dups of a memfd), which must stay empty. Returns what went wrong, if anything.
+fn uses_global_pool(x: u64) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let Some(copy) = GLOBAL.get() else {
+        return vec!["the worker has no copy of the pool".into()];
+    };
+    // SAFETY: a NUL-terminated name and no flags; the result is checked.
+    let memfd = unsafe { libc::memfd_create(c"proc-pool-user-file".as_ptr(), 0) };
+    assert!(memfd >= 0);
+    // SAFETY: dup of an open descriptor; each result is closed below.
+    let dups: Vec<i32> = (0..FILLED_FDS)
+        .map(|_| unsafe { libc::dup(memfd) })
+        .collect();
+    let got = copy.apply(square, x);
+    if got != Err(TaskError::PoolBroken) {
+        wrong.push(format!("apply gave {got:?}"));
     }
+    let tail: Vec<_> = copy.imap(square, 0..).take(10).collect();
+    if tail != vec![Err(TaskError::PoolBroken)] {
+        wrong.push(format!("imap gave {tail:?}"));
+    }
+    if copy.worker_pids() != Vec::<u32>::new() {
+        wrong.push("worker_pids named processes".into());
+    }
+    copy.join();
+    copy.terminate();
+    // SAFETY: `stat` is a valid out-pointer; fstat on an open descriptor.
+    let size = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        libc::fstat(memfd, &mut stat);
+        stat.st_size
+    };
+    if size != 0 {
+        wrong.push(format!(
+            "the copy wrote {size} bytes into the task's own file"
+        ));
+    }
+    for fd in dups.into_iter().chain([memfd]) {
+        // SAFETY: each was opened above and is closed once.
+        unsafe { libc::close(fd) };
+    }
+    wrong
 }
 
 fn expected() -> Vec<Result<u64, TaskError>> {
@@ -268,13 +310,85 @@ fn pids_are_children() {
     assert!(util::children().is_empty());
 }
 
-/// A pool used inside a worker (a forked copy of its handle) refuses with `PoolBroken`
-/// instead of waiting for a manager thread that does not exist there.
+/// A pool used inside a worker (a forked copy of its handle) refuses every call with
+/// `PoolBroken` instead of waiting for a manager thread that does not exist there, and never
+/// writes its waker's descriptor number, which in the worker may name a file of the task's.
+/// The workers that use the copy are forked after the pool was stored where tasks find it
+/// (a worker forked before would see no pool at all).
 fn forked_copy_refuses() {
-    let pool = GLOBAL.get_or_init(|| Pool::new(1).unwrap());
-    assert_eq!(pool.apply(uses_global_pool, 3), Ok(None));
-    assert_eq!(pool.apply(square, 3), Ok(9));
-    pool.terminate();
+    let global = GLOBAL.get_or_init(|| Pool::new(1).unwrap());
+    util::each_method(|method| {
+        let pool = util::pool(method, 1)
+            .task_timeout(util::GUARD / 4)
+            .build()
+            .unwrap();
+        let wrong = pool.apply(uses_global_pool, 3).unwrap();
+        match method {
+            proc_pool::StartMethod::Fork => assert_eq!(wrong, Vec::<String>::new()),
+            // Workers not forked from this process have no copy of it.
+            _ => assert_eq!(wrong, ["the worker has no copy of the pool"]),
+        }
+        pool.join();
+    });
+    assert_eq!(global.apply(square, 3), Ok(9));
+    global.terminate();
+}
+
+/// The window `imap` keeps in flight on a pool of `workers`.
+fn imap_window(workers: usize) -> usize {
+    workers * (proc_pool::PREFETCH + 1)
+}
+
+/// Checks the rest of an `imap` over an endless input after the pool stopped taking work: it
+/// ends within the window (no input pulled once refused), its last item says why, and every
+/// other item is a result or `also`.
+#[track_caller]
+fn ends_after_refusal(rest: &[Result<u64, TaskError>], why: TaskError, also: TaskError) {
+    assert!(rest.len() <= imap_window(2) + 1, "{} items", rest.len());
+    assert_eq!(rest.last(), Some(&Err(why)));
+    for item in &rest[..rest.len() - 1] {
+        assert!(item.is_ok() || item == &Err(also.clone()), "{item:?}");
+    }
+}
+
+/// `imap` over an endless input ends after `close`, after `terminate`, and on a broken pool,
+/// instead of pulling items for ever to fail them.
+fn imap_ends_when_pool_refuses() {
+    util::each_method(|method| {
+        let bound = 4 * imap_window(2);
+        let pool = util::pool(method, 2).build().unwrap();
+        let mut it = pool.imap(square, 0..);
+        assert_eq!(it.next(), Some(Ok(0)));
+        pool.close();
+        let rest: Vec<_> = it.by_ref().take(bound).collect();
+        ends_after_refusal(&rest, TaskError::PoolClosed, TaskError::PoolClosed);
+        assert_eq!(it.next(), None);
+        pool.join();
+
+        let pool = util::pool(method, 2).build().unwrap();
+        let mut it = pool.imap_unordered(square, 0..);
+        assert!(it.next().is_some_and(|r| r.is_ok()));
+        pool.terminate();
+        let rest: Vec<_> = it.take(bound).collect();
+        ends_after_refusal(&rest, TaskError::PoolClosed, TaskError::PoolClosed);
+
+        let pool = util::pool(method, 2)
+            .crash_policy(CrashPolicy::FailPool)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            pool.apply(exits, 0),
+            Err(TaskError::WorkerDied { .. })
+        ));
+        let rest: Vec<_> = pool.imap(square, 0..).take(bound).collect();
+        ends_after_refusal(&rest, TaskError::PoolBroken, TaskError::PoolBroken);
+        assert_eq!(rest.len(), 1, "nothing is submitted to a broken pool");
+    });
+}
+
+fn exits(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; a task that ends its worker.
+    unsafe { libc::_exit(3) }
 }
 
 fn main() {
@@ -293,6 +407,7 @@ fn main() {
             ("statistics", statistics),
             ("pids_are_children", pids_are_children),
             ("forked_copy_refuses", forked_copy_refuses),
+            ("imap_ends_when_pool_refuses", imap_ends_when_pool_refuses),
         ],
         &[],
     );

@@ -8,7 +8,7 @@ mod util;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use proc_pool::Pool;
+use proc_pool::{ExitStatus, Pool, TaskError};
 
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
@@ -120,13 +120,154 @@ fn workers_die_with_parent() {
     }
 }
 
+fn exits(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; a task that ends its worker.
+    unsafe { libc::_exit(3) }
+}
+
+fn aborts(_: u64) -> u64 {
+    std::process::abort()
+}
+
+/// Role: with `SIGCHLD` ignored (so the kernel reaps workers itself and `waitid` says
+/// `ECHILD`), crashed tasks still get their answer (`WorkerDied`, status unknown), the pool
+/// replaces the workers, and `join` returns.
+fn sigchld_ignored_role() {
+    // SAFETY: setting a signal's disposition to SIG_IGN; no handler is involved.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = util::pool(util::role_method(), 2)
+        .max_tasks_per_child(50)
+        .build()
+        .unwrap();
+    assert!(
+        pool.map_chunked(square, 0..200, 1)
+            .iter()
+            .all(Result::is_ok)
+    );
+    for crash in [exits as fn(u64) -> u64, aborts] {
+        let died = pool.apply(crash, 0);
+        assert!(
+            matches!(
+                died,
+                Err(TaskError::WorkerDied {
+                    status: ExitStatus::Unknown,
+                    ..
+                })
+            ),
+            "{died:?}"
+        );
+    }
+    assert!(
+        pool.map_chunked(square, 0..200, 1)
+            .iter()
+            .all(Result::is_ok)
+    );
+    pool.join();
+    assert!(util::children().is_empty());
+    println!("sigchld ok");
+}
+
+/// `SIGCHLD` at `SIG_IGN` neither hangs `join` nor loses a crashed task's answer.
+fn sigchld_ignored() {
+    util::each_method(|method| {
+        let out = util::run_role("sigchld_ignored", method);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "sigchld ok\n");
+    });
+}
+
+/// The unprivileged user the pipe quota test runs as (`nobody`).
+const NOBODY: u32 = 65_534;
+
+/// How many workers the pipe quota test starts: the 64, whose grown pipes took 80 MiB
+/// of a 64 MiB quota.
+const MANY_WORKERS: usize = 64;
+
+/// Role: as an unprivileged user, a pool of many workers leaves new pipes of the same user
+/// their normal 64 KiB buffer.
+fn pipe_quota_role() {
+    if std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft").is_ok_and(|q| q.trim() == "0") {
+        println!("no pipe quota here");
+        return;
+    }
+    // SAFETY: dropping privileges in a single-threaded process; results checked.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+        assert_eq!(libc::setgid(NOBODY), 0);
+        assert_eq!(libc::setuid(NOBODY), 0);
+    }
+    let pool = util::pool(util::role_method(), MANY_WORKERS)
+        .build()
+        .unwrap();
+    assert_eq!(pool.map(square, 0..1_000).len(), 1_000);
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints; F_GETPIPE_SZ reads no memory.
+    let size = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        let size = libc::fcntl(fds[0], libc::F_GETPIPE_SZ);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        size
+    };
+    assert_eq!(size, 65_536, "a new pipe of the same user is starved");
+    pool.join();
+    println!("pipes ok");
+}
+
+/// A pool of 64 workers does not push its user past `pipe-user-pages-soft` (root is exempt
+/// from the quota, so the role drops to `nobody` first).
+fn pipes_within_user_quota() {
+    util::each_method(|method| {
+        let out = util::run_role("pipe_quota", method);
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out == "pipes ok\n" || out == "no pipe quota here\n",
+            "{out}"
+        );
+    });
+}
+
+fn prints(_: u64) -> u64 {
+    print!("task-line\ntask-partial");
+    0
+}
+
+/// Role: prints a partial line, runs a task that prints a line and a partial line, joins.
+fn stdout_role() {
+    print!("parent-partial");
+    let pool = util::pool(util::role_method(), 1).build().unwrap();
+    assert_eq!(pool.apply(prints, 0), Ok(0));
+    pool.join();
+    println!();
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+}
+
+/// A worker does not print the parent's unflushed output again, and a task's partial line is
+/// not lost when its worker leaves.
+fn stdout_not_repeated_nor_lost() {
+    util::each_method(|method| {
+        let out = util::run_role("stdout", method);
+        let out = String::from_utf8_lossy(&out.stdout);
+        for piece in ["parent-partial", "task-line", "task-partial"] {
+            assert_eq!(out.matches(piece).count(), 1, "{piece} in {out:?}");
+        }
+    });
+}
+
 fn main() {
     util::run(
         &[
             ("no_leaks_across_cycles", no_leaks_across_cycles),
             ("descriptors_are_cloexec", descriptors_are_cloexec),
             ("workers_die_with_parent", workers_die_with_parent),
+            ("sigchld_ignored", sigchld_ignored),
+            ("pipes_within_user_quota", pipes_within_user_quota),
+            ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
         ],
-        &[("intermediate_parent", intermediate_parent)],
+        &[
+            ("intermediate_parent", intermediate_parent),
+            ("sigchld_ignored", sigchld_ignored_role),
+            ("pipe_quota", pipe_quota_role),
+            ("stdout", stdout_role),
+        ],
     );
 }

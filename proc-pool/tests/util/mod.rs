@@ -4,7 +4,95 @@
 #![allow(dead_code)]
 
 use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use proc_pool::{Builder, Pool, StartMethod};
+
+/// Every start method the worker-facing tests run under, each in turn.
+pub const START_METHODS: &[StartMethod] = &[StartMethod::Fork];
+
+/// The environment variable that tells a re-executed role which of [`START_METHODS`] to use
+/// (its index).
+pub const METHOD_VAR: &str = "PROC_POOL_TEST_METHOD";
+
+/// Runs `case` once under each of [`START_METHODS`], saying which one fails.
+#[track_caller]
+pub fn each_method(case: impl Fn(StartMethod)) {
+    for &method in START_METHODS {
+        eprintln!("  under {method:?}");
+        case(method);
+    }
+}
+
+/// A builder for a pool of `workers` started with `method`.
+pub fn pool(method: StartMethod, workers: usize) -> Builder {
+    Pool::builder().workers(workers).start_method(method)
+}
+
+/// In a re-executed role: the start method its parent asked for.
+pub fn role_method() -> StartMethod {
+    let index: usize = std::env::var(METHOD_VAR)
+        .ok()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    START_METHODS[index]
+}
+
+/// How long a re-executed role may run: well within [`GUARD`], so that the role is killed
+/// (and its failure reported) before the watchdog aborts the test binary and orphans it.
+pub const ROLE_GUARD: Duration = Duration::from_secs(45);
+
+/// Re-executes this test binary to play `role` under `method`, with its stdout captured, and
+/// waits for it (killing it past [`ROLE_GUARD`]: a hang is a failure). Panics unless it
+/// succeeded.
+#[track_caller]
+pub fn run_role(role: &str, method: StartMethod) -> Output {
+    let index = START_METHODS.iter().position(|&m| m == method).unwrap_or(0);
+    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+        .env(ROLE_VAR, role)
+        .env(METHOD_VAR, index.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("re-execute the test binary");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut { stdout }, &mut out).map(|_| out)
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the role") {
+            break status;
+        }
+        if start.elapsed() > ROLE_GUARD {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("role {role} ran past {ROLE_GUARD:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let stdout = reader
+        .join()
+        .expect("reader")
+        .expect("read the role's stdout");
+    assert!(
+        status.success(),
+        "role {role} failed ({status}); stdout: {}",
+        String::from_utf8_lossy(&stdout)
+    );
+    Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    }
+}
+
+/// The scheduler state of thread `tid` of this process (`R`, `S`, ...), from `/proc`.
+pub fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
 
 /// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
 pub const GUARD: Duration = Duration::from_secs(120);
@@ -12,7 +100,8 @@ pub const GUARD: Duration = Duration::from_secs(120);
 /// Runs `cases` one after another in this process; prints each outcome and
 /// `N passed, M failed`, then exits non-zero if any failed. A watchdog aborts the process
 /// after [`GUARD`]. If this process was re-executed to play one of `roles`
-/// (see [`ROLE_VAR`]), it plays it instead.
+/// (see [`ROLE_VAR`]), it plays it instead. Arguments that are not flags select the cases
+/// whose name contains one of them (`cargo test --test faults -- timeout`).
 pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
     if let Some(role) = child_role() {
         run_child_role(roles, &role);
@@ -25,8 +114,15 @@ pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
             std::process::abort();
         })
         .expect("watchdog thread");
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let (mut passed, mut failed) = (0, 0);
     for (name, case) in cases {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
         match panic::catch_unwind(AssertUnwindSafe(case)) {
             Ok(()) => {
                 println!("test {name} ... ok");
