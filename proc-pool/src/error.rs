@@ -85,6 +85,8 @@ pub struct BuildError {
 pub(crate) enum BuildErrorKind {
     /// `workers(0)`.
     NoWorkers,
+    /// More workers than [`MAX_WORKERS`](crate::MAX_WORKERS).
+    TooManyWorkers(usize),
     /// A system call failed while creating the manager or forking a worker.
     Io(io::Error),
 }
@@ -100,6 +102,11 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             BuildErrorKind::NoWorkers => f.write_str("a pool needs at least one worker"),
+            BuildErrorKind::TooManyWorkers(n) => write!(
+                f,
+                "{n} workers asked, at most {} allowed",
+                crate::MAX_WORKERS
+            ),
             BuildErrorKind::Io(e) => write!(f, "could not start the pool: {e}"),
         }
     }

@@ -23,6 +23,11 @@ use crate::task::{self, Chunk, ChunkOutcome, decode_outcome};
 use crate::worker::{self, PipeSizes, Spec, StartMethod};
 use crate::{Job, Wire};
 
+/// The most workers a pool may have: far more than any machine has cores, and few enough that
+/// the per-worker bookkeeping of a mistaken count (`usize::MAX`) cannot exhaust memory (each
+/// worker also takes three descriptors and a process, which the system limits first).
+pub const MAX_WORKERS: usize = 1 << 16;
+
 /// How many chunks one submission message carries at most, so that workers start on the first
 /// chunks of a long `map` while the caller is still encoding the rest.
 const SUBMIT_BATCH: usize = 256;
@@ -145,11 +150,14 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if the worker count is zero, or a thread, pipe, poll or fork could not be
+    /// [`BuildError`] if the worker count is zero or above [`MAX_WORKERS`], or a thread, pipe, poll or fork could not be
     /// created (every process already started is killed and reaped).
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::new(BuildErrorKind::NoWorkers)),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(BuildError::new(BuildErrorKind::TooManyWorkers(n)));
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
@@ -612,10 +620,15 @@ mod tests {
         assert_eq!(auto_chunksize(5, 0), 2);
     }
 
-    /// Zero workers is a build error, not a panic or a pool that hangs.
+    /// Zero workers is a build error, not a panic or a pool that hangs; so is a count no
+    /// machine could hold (not an allocation that aborts the process).
     #[test]
-    fn zero_workers_is_an_error() {
+    fn worker_count_out_of_range_is_an_error() {
         let err = Pool::builder().workers(0).build().unwrap_err();
         assert!(err.to_string().contains("at least one worker"), "{err}");
+        for n in [MAX_WORKERS + 1, usize::MAX] {
+            let err = Pool::builder().workers(n).build().unwrap_err();
+            assert!(err.to_string().contains("at most"), "{err}");
+        }
     }
 }

@@ -55,6 +55,46 @@ impl Job for SumBelow {
     }
 }
 
+/// A type whose `Wire` impl is not symmetric: it encodes one byte and decodes eight.
+#[derive(Debug, PartialEq)]
+struct Lopsided;
+
+impl Wire for Lopsided {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(1);
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
+        u64::decode(input).map(|_| Lopsided)
+    }
+}
+
+fn makes_lopsided(_: u64) -> Lopsided {
+    Lopsided
+}
+
+fn takes_lopsided(_: Lopsided) -> u64 {
+    0
+}
+
+/// A result that does not decode in the caller, and an input that does not decode in the
+/// worker, are `Codec` errors for their task alone; the pool goes on.
+fn codec_errors_are_values() {
+    util::each_method(|method| {
+        let pool = util::pool(method, 1).build().unwrap();
+        assert!(matches!(
+            pool.apply(makes_lopsided, 0),
+            Err(TaskError::Codec(_))
+        ));
+        assert!(matches!(
+            pool.apply(takes_lopsided, Lopsided),
+            Err(TaskError::Codec(_))
+        ));
+        assert_eq!(pool.apply(square, 3), Ok(9));
+        assert_eq!(pool.stats().workers_started, 1);
+        pool.join();
+    });
+}
+
 /// A pool reachable from tasks, to check what a task sees when it uses it.
 static GLOBAL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
 
@@ -408,6 +448,7 @@ fn main() {
             ("pids_are_children", pids_are_children),
             ("forked_copy_refuses", forked_copy_refuses),
             ("imap_ends_when_pool_refuses", imap_ends_when_pool_refuses),
+            ("codec_errors_are_values", codec_errors_are_values),
         ],
         &[],
     );

@@ -646,6 +646,40 @@ fn concurrent_join_and_terminate() {
     });
 }
 
+/// The extreme task timeouts: `Duration::MAX` is no deadline (no overflow, no panic), and
+/// `Duration::ZERO` fails the tasks (a tiny one may still win the race) with a typed error
+/// instead of hanging or forking for ever.
+fn timeout_extremes() {
+    util::each_method(|method| {
+        let pool = util::pool(method, 2)
+            .task_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        assert!(
+            pool.map_chunked(square, 0..100, 1)
+                .iter()
+                .all(Result::is_ok)
+        );
+        pool.join();
+        let pool = util::pool(method, 2)
+            .task_timeout(Duration::ZERO)
+            .build()
+            .unwrap();
+        for result in pool.map_chunked(square, 0..10, 1) {
+            assert!(
+                matches!(
+                    result,
+                    Ok(_) | Err(TaskError::TimedOut | TaskError::PoolBroken)
+                ),
+                "{result:?}"
+            );
+        }
+        assert!(pool.stats().workers_started <= 2 + 3);
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
 fn main() {
     util::run(
         &[
@@ -704,6 +738,7 @@ fn main() {
                 "concurrent_join_and_terminate",
                 concurrent_join_and_terminate,
             ),
+            ("timeout_extremes", timeout_extremes),
         ],
         &[],
     );

@@ -226,6 +226,85 @@ fn pipes_within_user_quota() {
     });
 }
 
+/// Leaves a child of the worker behind (it waits to be killed), so that one more process of
+/// this user exists; returns its pid.
+fn leaves_a_grandchild(_: u64) -> u32 {
+    // SAFETY: the child only calls async-signal-safe close and pause.
+    match unsafe { libc::fork() } {
+        0 => loop {
+            // SAFETY: closing every descriptor (the test's stdout pipe among them, whose end
+            // of file the test waits for) and pausing have no preconditions.
+            unsafe {
+                (0..1024).for_each(|fd| {
+                    libc::close(fd);
+                });
+                libc::pause();
+            }
+        },
+        pid => pid as u32,
+    }
+}
+
+/// Role: as an unprivileged user at its process limit, a worker that cannot be replaced
+/// (`fork` fails with `EAGAIN`) breaks the pool: the crashed task gets `WorkerDied`, the
+/// rest `PoolBroken`, and nothing hangs. Building a pool at the limit is a `BuildError`.
+fn fork_refused_role() {
+    // SAFETY: dropping privileges in a single-threaded process; results checked.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+        assert_eq!(libc::setgid(NOBODY), 0);
+        assert_eq!(libc::setuid(NOBODY), 0);
+    }
+    let pool = util::pool(util::role_method(), 1).build().unwrap();
+    let grandchild = pool.apply(leaves_a_grandchild, 0).unwrap();
+    // Killed however the role ends.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: a process of this user that waits to be killed.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _grandchild = KillOnDrop(grandchild as i32);
+    // This user's processes and threads now; the limit is one less, so that once the worker
+    // has died (and been reaped) no fork or thread can be started.
+    let tasks = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/task")).ok())
+        .flat_map(|tasks| tasks.flatten())
+        .filter(|task| {
+            std::fs::metadata(task.path())
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == NOBODY)
+        })
+        .count();
+    let limit = libc::rlimit {
+        rlim_cur: (tasks - 1) as libc::rlim_t,
+        rlim_max: (tasks - 1) as libc::rlim_t,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) }, 0);
+    assert!(util::pool(util::role_method(), 1).build().is_err());
+    let died = pool.apply(exits, 0);
+    assert!(
+        matches!(died, Err(TaskError::WorkerDied { .. })),
+        "{died:?}"
+    );
+    assert_eq!(pool.apply(square, 2), Err(TaskError::PoolBroken));
+    pool.join();
+    println!("fork refused ok");
+}
+
+/// `fork` failing with `EAGAIN` (a process limit) is a typed error, at build time and when a
+/// worker must be replaced.
+fn fork_refused_is_an_error() {
+    util::each_method(|method| {
+        let out = util::run_role("fork_refused", method);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "fork refused ok\n");
+    });
+}
+
 fn prints(_: u64) -> u64 {
     print!("task-line\ntask-partial");
     0
@@ -262,12 +341,14 @@ fn main() {
             ("sigchld_ignored", sigchld_ignored),
             ("pipes_within_user_quota", pipes_within_user_quota),
             ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
+            ("fork_refused_is_an_error", fork_refused_is_an_error),
         ],
         &[
             ("intermediate_parent", intermediate_parent),
             ("sigchld_ignored", sigchld_ignored_role),
             ("pipe_quota", pipe_quota_role),
             ("stdout", stdout_role),
+            ("fork_refused", fork_refused_role),
         ],
     );
 }
