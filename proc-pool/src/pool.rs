@@ -102,7 +102,9 @@ impl Builder {
 
     /// A function each worker runs once, before its first task (Python's `initializer`). If it
     /// panics, the pool breaks: every task fails with [`TaskError::PoolBroken`] (Python
-    /// instead restarts such workers forever).
+    /// instead restarts such workers forever). If it ends the process (`exit`) or hangs (with
+    /// a [`task_timeout`](Self::task_timeout)), the pool breaks once three workers in a row
+    /// have ended before starting any chunk.
     pub fn initializer(mut self, f: fn()) -> Self {
         self.initializer = Some(f);
         self
@@ -124,8 +126,10 @@ impl Builder {
     /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
     /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
     /// A worker's initializer runs before its first chunk, so it counts against that chunk;
-    /// when three workers in a row are killed before starting anything (an initializer that
-    /// hangs), the pool breaks instead of replacing them forever.
+    /// when three workers in a row end before starting anything (killed for an initializer
+    /// that hangs, or dead on their own), the pool breaks instead of replacing them forever.
+    /// A completed chunk's answer must be written within the same time (a worker stopped
+    /// while writing it times out too). `Duration::MAX` is no limit.
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self
@@ -450,14 +454,17 @@ impl Pool {
     }
 
     /// Closes the pool, waits until every queued task has finished and every worker has exited
-    /// and been reaped (Python's `close` then `join`).
+    /// and been reaped (Python's `close` then `join`). Any number of threads may call `join`
+    /// and [`terminate`](Self::terminate) at once: each returns only then. In a forked copy
+    /// of the pool, returns at once.
     pub fn join(&self) {
         self.close();
         self.wait_for_manager();
     }
 
     /// Kills every worker now and reaps them; pending tasks fail with
-    /// [`TaskError::PoolClosed`] (Python's `terminate`). Returns once every worker is reaped.
+    /// [`TaskError::PoolClosed`] (Python's `terminate`). Returns once every worker is reaped,
+    /// also when another thread is already in `join` or `terminate`.
     pub fn terminate(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.command(Command::Terminate);

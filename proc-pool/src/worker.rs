@@ -325,6 +325,9 @@ impl Worker {
                 // been reused yet (unless other code of this process reaps with waitpid(-1)).
                 let pidfd = match PidFd::open(pid) {
                     Ok(pidfd) => pidfd,
+                    // ESRCH: it is gone already, reaped by the kernel (SIGCHLD ignored) or by
+                    // other code; its pid may name no process, so it is not signalled.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(e),
                     Err(e) => {
                         sys::kill_and_reap_unwatched_child(pid);
                         return Err(e);

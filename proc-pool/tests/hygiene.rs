@@ -125,6 +125,11 @@ fn exits(_: u64) -> u64 {
     unsafe { libc::_exit(3) }
 }
 
+fn init_exits() {
+    // SAFETY: `_exit` has no preconditions; an initializer that gives up this way.
+    unsafe { libc::_exit(1) }
+}
+
 fn aborts(_: u64) -> u64 {
     std::process::abort()
 }
@@ -163,6 +168,18 @@ fn sigchld_ignored_role() {
             .all(Result::is_ok)
     );
     pool.join();
+    // Workers that die at once may be gone (reaped by the kernel) before the pool opens their
+    // pidfd: a typed error either way, at build or from the calls.
+    if let Ok(pool) = util::pool(util::role_method(), 2)
+        .initializer(init_exits)
+        .build()
+    {
+        assert_eq!(
+            pool.map_chunked(square, 0..4, 1),
+            vec![Err(TaskError::PoolBroken); 4]
+        );
+        pool.join();
+    }
     assert!(util::children().is_empty());
     println!("sigchld ok");
 }
