@@ -74,7 +74,7 @@ pub use concurrency_shared::{Ctx, Job, Wire, WireError, run_blocking};
 pub use error::{BuildError, ExitStatus, TaskError};
 pub use imap::Imap;
 pub use manager::CrashPolicy;
-pub use pool::{Builder, MAX_WORKERS, Pool, auto_chunksize};
+pub use pool::{Builder, FLUSH_BEFORE_FORK_BOUND, MAX_WORKERS, Pool, auto_chunksize};
 pub use result::AsyncResult;
 pub use stats::PoolStats;
 pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};

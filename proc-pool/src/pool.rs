@@ -149,13 +149,14 @@ impl Builder {
 
     /// Starts the manager thread, which forks the workers.
     ///
-    /// First it flushes std's stdout buffer, on the caller's thread (as Python flushes before
-    /// forking), so that the workers do not inherit unprinted output and print it again.
+    /// First it flushes std's stdout buffer (as Python flushes before forking), so that the
+    /// workers do not inherit unprinted output and print it again; if another thread holds
+    /// std's stdout lock for more than [`FLUSH_BEFORE_FORK_BOUND`], it goes on without.
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if the worker count is zero or above [`MAX_WORKERS`], or a thread, pipe, poll or fork could not be
-    /// created (every process already started is killed and reaped).
+    /// [`BuildError`] if the worker count is zero or above [`MAX_WORKERS`], or a thread, pipe,
+    /// poll or fork could not be created (every process already started is killed and reaped).
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::new(BuildErrorKind::NoWorkers)),
@@ -168,9 +169,7 @@ impl Builder {
         // Both before the first fork, so every worker inherits them.
         worker::install_panic_hook();
         task::token();
-        // On the caller's thread, which may wait for std's stdout lock as any print of its own
-        // would; the manager thread never takes it (a user thread may hold it forever).
-        let _ = io::stdout().flush();
+        flush_stdout_before_fork();
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let (commands, command_rx) = crossbeam_channel::unbounded();
@@ -229,6 +228,29 @@ impl Builder {
             closed: AtomicBool::new(false),
             owner: std::process::id(),
         })
+    }
+}
+
+/// How long [`Builder::build`] waits to flush std's stdout buffer before it forks. A thread
+/// that prints holds std's stdout lock for microseconds; one that keeps it (a logger holding
+/// `stdout().lock()`) must not make `build` wait for ever.
+pub const FLUSH_BEFORE_FORK_BOUND: Duration = Duration::from_millis(100);
+
+/// Flushes std's stdout buffer, waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush
+/// has begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if
+/// the lock stays held, finishes whenever it is freed. (The bound counts from when that thread
+/// runs, so that a busy machine's scheduling delay is not taken for a held lock.)
+fn flush_stdout_before_fork() {
+    let (progress, flusher_at) = crossbeam_channel::bounded(2);
+    let flusher = std::thread::Builder::new()
+        .name("proc-pool-flush".into())
+        .spawn(move || {
+            let _ = progress.send(());
+            let _ = io::stdout().flush();
+            let _ = progress.send(());
+        });
+    if flusher.is_ok() && flusher_at.recv().is_ok() {
+        let _ = flusher_at.recv_timeout(FLUSH_BEFORE_FORK_BOUND);
     }
 }
 

@@ -349,6 +349,33 @@ fn stdout_not_repeated_nor_lost() {
     });
 }
 
+fn silent(x: u64) -> u64 {
+    x
+}
+
+/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
+/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
+/// held at its fork is bounded by an alarm, and the worker still counts as retired).
+fn stdout_lock_held_does_not_hang() {
+    util::each_method(|method| {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _lock = std::io::stdout().lock();
+            holding.send(()).unwrap();
+            let _ = released.recv();
+        });
+        held.recv().unwrap();
+        let pool = util::pool(method, 2).build().unwrap();
+        assert_eq!(pool.map(silent, 0..100).len(), 100);
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+        assert!(util::children().is_empty());
+        release.send(()).unwrap();
+        holder.join().unwrap();
+    });
+}
+
 fn main() {
     util::run(
         &[
@@ -359,6 +386,10 @@ fn main() {
             ("pipes_within_user_quota", pipes_within_user_quota),
             ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
             ("fork_refused_is_an_error", fork_refused_is_an_error),
+            (
+                "stdout_lock_held_does_not_hang",
+                stdout_lock_held_does_not_hang,
+            ),
         ],
         &[
             ("intermediate_parent", intermediate_parent),
