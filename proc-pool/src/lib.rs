@@ -47,7 +47,8 @@
 //! - `stats`: [`PoolStats`].
 //! - `sys`: every system call, behind safe wrappers.
 //! - `fault` (feature `fault-injection`, for the pool's own tests): a task asks its worker to
-//!   garble its answer or break the answer stream's framing.
+//!   garble its answer, break the answer stream's framing, stop before answering or panic
+//!   outside any `catch_unwind`; a test hides `close_range` from later workers.
 //!
 //! # Implementation
 //!

@@ -221,6 +221,11 @@ fn close_range(first: libc::c_uint, last: libc::c_uint) -> io::Result<()> {
     Ok(())
 }
 
+/// The most descriptor numbers the last-resort loop of [`close_each_from_3_except`] closes:
+/// the kernel's default `nr_open`, above which no process can hold a descriptor unless an
+/// administrator raised it.
+const MOST_DESCRIPTORS: libc::rlim_t = 1 << 20;
+
 /// The fallback of [`close_all_from_3_except`] without `close_range`: closes each open
 /// descriptor listed in `/proc/self/fd` (read with raw `getdents64` into a stack buffer, as
 /// CPython's `_posixsubprocess` does; closing while listing is fine there), or, without
@@ -246,7 +251,9 @@ pub fn close_each_from_3_except(keep: &[RawFd]) -> io::Result<()> {
         };
         // SAFETY: `limit` is a valid out-pointer.
         check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
-        let last = RawFd::try_from(limit.rlim_cur).unwrap_or(RawFd::MAX);
+        // An unlimited soft limit still cannot exceed the kernel's `nr_open` (2^20 unless
+        // raised), and closing 2^31 numbers would take minutes.
+        let last = RawFd::try_from(limit.rlim_cur.min(MOST_DESCRIPTORS)).unwrap_or(RawFd::MAX);
         (3..last).for_each(|fd| close_if_unkept(fd, -1));
         return Ok(());
     }

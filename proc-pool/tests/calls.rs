@@ -253,6 +253,40 @@ fn apply_and_async() {
     pool.join();
 }
 
+fn blocks_until_closed(path: String) -> u64 {
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::open(path).unwrap(), &mut buf).unwrap();
+    buf.len() as u64
+}
+
+/// `get_timeout` with the extreme durations: zero gives a pending handle back at once, and
+/// `Duration::MAX` means no deadline (no overflow, no panic).
+fn get_timeout_extremes() {
+    util::each_method(|method| {
+        let pool = util::pool(method, 1).build().unwrap();
+        let dir = std::env::temp_dir().join(format!("proc-pool-calls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gate");
+        let _ = std::fs::remove_file(&path);
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let pending = pool.apply_async(blocks_until_closed, path.to_str().unwrap().to_owned());
+        let pending = match pending.get_timeout(std::time::Duration::ZERO) {
+            Err(pending) => pending,
+            Ok(result) => panic!("the task cannot be done yet: {result:?}"),
+        };
+        // Opening the FIFO for writing waits for the task to open it; closing it ends the task.
+        drop(std::fs::OpenOptions::new().write(true).open(&path).unwrap());
+        match pending.get_timeout(std::time::Duration::MAX) {
+            Ok(result) => assert_eq!(result, Ok(0)),
+            Err(_) => panic!("no deadline cannot time out"),
+        }
+        pool.join();
+        let _ = std::fs::remove_file(path);
+    });
+}
+
 /// The initializer runs in every worker before its tasks.
 fn initializer_runs() {
     let pool = Pool::builder()
@@ -439,6 +473,7 @@ fn main() {
             ("imap_orders", imap_orders),
             ("imap_is_lazy", imap_is_lazy),
             ("apply_and_async", apply_and_async),
+            ("get_timeout_extremes", get_timeout_extremes),
             ("initializer_runs", initializer_runs),
             ("run_jobs", run_jobs),
             ("standard_workloads", standard_workloads),

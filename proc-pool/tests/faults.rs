@@ -356,6 +356,21 @@ fn broken_framing_is_codec_error() {
     pool.join();
 }
 
+/// FailPool: answers that lose their framing fail the chunk with `Codec` and break the pool.
+fn broken_framing_breaks_fail_pool() {
+    util::each_method(|method| {
+        let pool = util::pool(method, 1)
+            .crash_policy(CrashPolicy::FailPool)
+            .build()
+            .unwrap();
+        let result = pool.apply(breaks_framing, 1);
+        assert!(matches!(result, Err(TaskError::Codec(_))), "{result:?}");
+        assert_eq!(pool.apply(square, 5), Err(TaskError::PoolBroken));
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
 /// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
 fn max_tasks_per_child() {
     let pool = Pool::builder()
@@ -699,6 +714,10 @@ fn main() {
             (
                 "broken_framing_is_codec_error",
                 broken_framing_is_codec_error,
+            ),
+            (
+                "broken_framing_breaks_fail_pool",
+                broken_framing_breaks_fail_pool,
             ),
             ("max_tasks_per_child", max_tasks_per_child),
             ("terminate_while_running", terminate_while_running),

@@ -195,6 +195,23 @@ fn sigchld_ignored() {
 /// The unprivileged user the pipe quota test runs as (`nobody`).
 const NOBODY: u32 = 65_534;
 
+/// In a re-executed role (single-threaded so far): as root, drops to [`NOBODY`] (root is exempt
+/// from the limits under test); otherwise stays the unprivileged user it is. Returns the uid.
+fn become_unprivileged() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // SAFETY: as above.
+        return unsafe { libc::geteuid() };
+    }
+    // SAFETY: dropping privileges in a single-threaded process; results checked.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+        assert_eq!(libc::setgid(NOBODY), 0);
+        assert_eq!(libc::setuid(NOBODY), 0);
+    }
+    NOBODY
+}
+
 /// How many workers the pipe quota test starts: the 64, whose grown pipes took 80 MiB
 /// of a 64 MiB quota.
 const MANY_WORKERS: usize = 64;
@@ -206,12 +223,7 @@ fn pipe_quota_role() {
         println!("no pipe quota here");
         return;
     }
-    // SAFETY: dropping privileges in a single-threaded process; results checked.
-    unsafe {
-        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
-        assert_eq!(libc::setgid(NOBODY), 0);
-        assert_eq!(libc::setuid(NOBODY), 0);
-    }
+    become_unprivileged();
     let pool = util::pool(util::role_method(), MANY_WORKERS)
         .build()
         .unwrap();
@@ -266,12 +278,7 @@ fn leaves_a_grandchild(_: u64) -> u32 {
 /// (`fork` fails with `EAGAIN`) breaks the pool: the crashed task gets `WorkerDied`, the
 /// rest `PoolBroken`, and nothing hangs. Building a pool at the limit is a `BuildError`.
 fn fork_refused_role() {
-    // SAFETY: dropping privileges in a single-threaded process; results checked.
-    unsafe {
-        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
-        assert_eq!(libc::setgid(NOBODY), 0);
-        assert_eq!(libc::setuid(NOBODY), 0);
-    }
+    let uid = become_unprivileged();
     let pool = util::pool(util::role_method(), 1).build().unwrap();
     let grandchild = pool.apply(leaves_a_grandchild, 0).unwrap();
     // Killed however the role ends.
@@ -293,7 +300,7 @@ fn fork_refused_role() {
         .flat_map(|tasks| tasks.flatten())
         .filter(|task| {
             std::fs::metadata(task.path())
-                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == NOBODY)
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
         })
         .count();
     let limit = libc::rlimit {
