@@ -128,8 +128,8 @@ impl Builder {
     /// A worker's initializer runs before its first chunk, so it counts against that chunk;
     /// when three workers in a row end before starting anything (killed for an initializer
     /// that hangs, or dead on their own), the pool breaks instead of replacing them forever.
-    /// A completed chunk's answer must be written within the same time (a worker stopped
-    /// while writing it times out too). `Duration::MAX` is no limit.
+    /// A worker that sends nothing of a completed chunk's answer for as long (stopped while
+    /// writing it) times out too. `Duration::MAX` is no limit.
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self

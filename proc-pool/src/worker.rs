@@ -271,6 +271,9 @@ pub(crate) struct Worker {
     /// How long its last answered chunk ran (ns), for the prefetch decision; `None` before
     /// its first answer.
     last_run_ns: Option<u64>,
+    /// When answer bytes last arrived from it (monotonic ns): a completed chunk's answer is
+    /// overdue only when none arrived for a whole timeout.
+    last_read_at: u64,
     /// Tasks sent to this worker over its life (for `max_tasks_per_child`).
     tasks_sent: u64,
     /// Close the task pipe as soon as the outbox is flushed (retirement or pool shutdown).
@@ -361,6 +364,7 @@ impl Worker {
                     in_flight: VecDeque::new(),
                     answered: 0,
                     last_run_ns: None,
+                    last_read_at: 0,
                     tasks_sent: 0,
                     leave_when_flushed: false,
                     killed_for: None,
@@ -484,7 +488,10 @@ impl Worker {
             }
             match self.inbox.fill(self.result_rx.as_fd()) {
                 Ok(0) => return read,
-                Ok(n) => read += n,
+                Ok(n) => {
+                    read += n;
+                    self.last_read_at = sys::monotonic_ns();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return read,
             }
@@ -519,8 +526,9 @@ impl Worker {
             (started - 1, changed_at)
         } else if completed > self.answered {
             // Completed, and its answer not all here: writing it gets a timeout of its own,
-            // or a worker stopped mid-write would escape every deadline.
-            (completed - 1, changed_at)
+            // counted from the last bytes that arrived (a big answer takes long to write, but
+            // keeps arriving), or a worker stopped mid-write would escape every deadline.
+            (completed - 1, changed_at.max(self.last_read_at))
         } else {
             let next = self
                 .in_flight
