@@ -1,6 +1,10 @@
 //! The chart written by `--svg FILE`: speedup over the sequential baseline (top) and peak
 //! memory (bottom), one group of bars per workload, one bar per runtime.
 //!
+//! Each runtime has its own colour whichever runtimes were selected, so a chart of two
+//! runtimes reads like a chart of four; failed rows, and rows with no baseline to compare with,
+//! have no bar. Axis labels carry as many decimals as the axis's step needs.
+//!
 //! `plotters` is used with its SVG backend only and no default features: text is written as
 //! SVG `<text>` elements and sized by plotters' built-in estimate, so neither the build nor the
 //! run needs a font library or any other system library (`cargo tree -p concurrency` shows no
@@ -10,20 +14,36 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::report::{Row, baseline};
+use crate::report::{Row, speedup};
 use crate::runtime::RuntimeKind;
 use crate::workload::WorkloadKind;
 
 /// Chart size in pixels.
 const SIZE: (u32, u32) = (960, 720);
 
-/// One colour per runtime, in table order; chosen to stay distinct for colour-blind readers.
-const PALETTE: [RGBColor; 4] = [
-    RGBColor(120, 120, 120),
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
-    RGBColor(0, 158, 115),
-];
+/// How many labels the y axis gets, about: the step the label decimals are chosen for.
+const Y_LABELS: usize = 10;
+
+/// The runtime's own colour, from a palette that stays distinct for colour-blind readers.
+fn colour(runtime: RuntimeKind) -> RGBColor {
+    match runtime {
+        RuntimeKind::Sequential => RGBColor(120, 120, 120),
+        RuntimeKind::GilThreads => RGBColor(0, 114, 178),
+        RuntimeKind::MiniEventloop => RGBColor(230, 159, 0),
+        RuntimeKind::ProcPool => RGBColor(0, 158, 115),
+        // The same green, darker: the same model, started another way.
+        RuntimeKind::ProcPoolForkserver => RGBColor(0, 94, 69),
+    }
+}
+
+/// Decimals a label needs so that labels `step` apart read differently: none for a step of 1
+/// or more, one for 0.1 to 1, and so on (at most 6).
+fn decimals_for(step: f64) -> usize {
+    if !(step.is_finite() && step > 0.0) || step >= 1.0 {
+        return 0;
+    }
+    ((-step.log10()).ceil() as usize).min(6)
+}
 
 /// How a panel maps values to bar heights.
 #[derive(Clone, Copy)]
@@ -43,9 +63,10 @@ impl Scale {
         }
     }
 
-    fn label(self, height: f64) -> String {
+    /// The label at `height` on an axis whose labels are about `step` apart.
+    fn label(self, height: f64, step: f64) -> String {
         match self {
-            Scale::Linear => format!("{height:.0}"),
+            Scale::Linear => format!("{height:.*}", decimals_for(step)),
             Scale::Log10 => {
                 let value = 10f64.powf(height);
                 if value >= 1.0 {
@@ -63,8 +84,8 @@ struct Panel<'a> {
     title: &'a str,
     y_desc: &'a str,
     scale: Scale,
-    /// The value of a row, and how it is written above its bar.
-    value: &'a dyn Fn(&Row) -> f64,
+    /// The value of a row, if it has one, and how it is written above its bar.
+    value: &'a dyn Fn(&Row) -> Option<f64>,
     format: &'a dyn Fn(f64) -> String,
 }
 
@@ -76,11 +97,8 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     runtimes.sort();
     runtimes.dedup();
 
-    let speedup = |r: &Row| {
-        baseline(rows, r.workload)
-            .filter(|_| r.wall().median > 0.0)
-            .map_or(0.0, |b| b / r.wall().median)
-    };
+    let speedup = |r: &Row| speedup(rows, r);
+    let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.completed());
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
@@ -95,7 +113,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
         title: "Peak memory, trial process + workers (MiB)",
         y_desc: "MiB",
         scale: Scale::Linear,
-        value: &Row::peak_mib,
+        value: &peak,
         format: &|v| format!("{v:.1}"),
     };
     draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
@@ -113,11 +131,15 @@ fn draw_panel(
     rows: &[Row],
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-    let heights = rows.iter().map(|r| panel.scale.height((panel.value)(r)));
+    let heights = rows
+        .iter()
+        .filter_map(|r| (panel.value)(r))
+        .map(|v| panel.scale.height(v));
     let (low, high) = heights.fold((0.0_f64, 0.0_f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
     // Head room above the tallest bar for its label.
     let top = high.max(1.0) * 1.15;
     let groups = workloads.len() as f64;
+    let step = (top - low.min(0.0)) / Y_LABELS as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, ("sans-serif", 20))
         .margin(12)
@@ -140,20 +162,21 @@ fn draw_panel(
                 _ => String::new(),
             }
         })
-        .y_label_formatter(&|y| scale.label(*y))
+        .y_labels(Y_LABELS)
+        .y_label_formatter(&|y| scale.label(*y, step))
         .y_desc(panel.y_desc)
         .draw()
         .map_err(err)?;
 
     let bar = 0.8 / runtimes.len().max(1) as f64;
     for (i, &runtime) in runtimes.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
+        let colour = colour(runtime);
         let placed: Vec<(f64, f64, f64)> = rows
             .iter()
             .filter(|r| r.runtime == runtime)
             .filter_map(|r| {
                 let k = workloads.iter().position(|&w| w == r.workload)? as f64;
-                let value = (panel.value)(r);
+                let value = (panel.value)(r)?;
                 Some((k + 0.1 + bar * i as f64, scale.height(value), value))
             })
             .collect();
@@ -182,4 +205,39 @@ fn draw_panel(
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory labels 0.3 MiB apart read differently (the old axis printed `0 0 1 2 2 2 3 4`),
+    /// and whole steps keep whole labels.
+    #[test]
+    fn labels_carry_the_step_decimals() {
+        let labels: Vec<String> = (0..8)
+            .map(|i| Scale::Linear.label(f64::from(i) * 0.3, 0.3))
+            .collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert_eq!(Scale::Linear.label(20.0, 5.0), "20");
+        assert_eq!(Scale::Linear.label(0.05, 0.01), "0.05");
+        assert_eq!(decimals_for(f64::NAN), 0);
+    }
+
+    /// Every runtime keeps its own colour, distinct from the others'.
+    #[test]
+    fn colours_belong_to_runtimes() {
+        let colours: Vec<(u8, u8, u8)> = RuntimeKind::ALL
+            .iter()
+            .map(|&r| {
+                let c = colour(r);
+                (c.0, c.1, c.2)
+            })
+            .collect();
+        for (i, a) in colours.iter().enumerate() {
+            assert!(!colours[i + 1..].contains(a), "{colours:?}");
+        }
+    }
 }

@@ -1,13 +1,34 @@
 //! The command line. Invalid flags are reported by `clap` with a usage message and exit
 //! status 2; an unknown workload or runtime lists the valid names.
+//!
+//! Every number is bounded here, before anything runs: a count past its cap would ask a trial
+//! for more jobs, threads or processes than a machine can hold, and a time limit must be a
+//! positive number of seconds (a huge one means no limit).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::fault::Fault;
 use crate::runtime::RuntimeKind;
 use crate::workload::WorkloadKind;
+
+/// The most jobs per trial: ten times the largest default workload, and about what the
+/// open-file limit allows connections for.
+pub const MAX_TASKS: usize = 20_000;
+
+/// The most threads or processes per trial: gil-threads' own cap; a process pool past it
+/// competes with the machine's process and memory limits.
+pub const MAX_WORKERS: usize = 1_024;
+
+/// The most trials per row.
+pub const MAX_REPEAT: usize = 100;
+
+/// The default `--trial-timeout`: far beyond the few seconds any default trial takes on a
+/// small machine, so only a stalled trial reaches it.
+pub const DEFAULT_TRIAL_TIMEOUT: &str = "120";
 
 /// What the user asked for.
 #[derive(Debug, Parser)]
@@ -28,18 +49,25 @@ pub struct Options {
     #[arg(long, value_enum, value_delimiter = ',')]
     pub runtime: Vec<RuntimeKind>,
 
-    /// Jobs per trial (default: each workload's own size, shown in the table).
-    #[arg(long)]
+    /// Jobs per trial, 1 to 20,000 (default: each workload's own size, shown in the table).
+    #[arg(long, value_parser = bounded(MAX_TASKS))]
     pub tasks: Option<NonZeroUsize>,
 
-    /// Threads or processes for the runtimes that have a choice (default: threads one per job
-    /// up to a cap, processes one per core); the baseline and the event loop use one thread.
-    #[arg(long)]
+    /// Threads or processes for the runtimes that have a choice, 1 to 1,024 (default: threads
+    /// one per job up to 1,024, processes one per core); the baseline and the event loop use
+    /// one thread.
+    #[arg(long, value_parser = bounded(MAX_WORKERS))]
     pub workers: Option<NonZeroUsize>,
 
-    /// Trials per runtime and workload; the table shows the median and the min-max range.
-    #[arg(long, default_value_t = NonZeroUsize::new(3).expect("3 is not zero"))]
+    /// Trials per runtime and workload, 1 to 100; the table shows the median and the min-max
+    /// range.
+    #[arg(long, default_value = "3", value_parser = bounded(MAX_REPEAT))]
     pub repeat: NonZeroUsize,
+
+    /// Seconds one trial may run before it is killed and its row marked failed (a fraction is
+    /// fine; a value too large for the clock means no limit).
+    #[arg(long, value_name = "SECONDS", default_value = DEFAULT_TRIAL_TIMEOUT, value_parser = parse_seconds)]
+    pub trial_timeout: Duration,
 
     /// Print one JSON document (with the machine's description) instead of the table.
     #[arg(long)]
@@ -52,6 +80,38 @@ pub struct Options {
     /// Also write a bar chart (speedup and peak memory per workload and runtime) as SVG.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+
+    /// Tests only: carry out a fault (see `fault.rs`).
+    #[arg(long, value_enum, hide = true)]
+    pub inject_fault: Option<Fault>,
+}
+
+/// A parser for a count from 1 to `max`.
+fn bounded(max: usize) -> impl Fn(&str) -> Result<NonZeroUsize, String> + Clone {
+    move |text| {
+        let n: usize = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not a whole number"))?;
+        NonZeroUsize::new(n)
+            .filter(|n| n.get() <= max)
+            .ok_or_else(|| format!("must be from 1 to {max}"))
+    }
+}
+
+/// Parses a positive number of seconds; one too large for a `Duration` is `Duration::MAX`,
+/// which the trial's deadline treats as no limit.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be more than 0 seconds".to_owned());
+    }
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d.is_zero() => Err("must be at least a nanosecond".to_owned()),
+        Ok(d) => Ok(d),
+        Err(_) => Ok(Duration::MAX),
+    }
 }
 
 /// A `--workload` value: one workload or all of them.
@@ -85,6 +145,19 @@ impl Options {
         vec![one]
     }
 
+    /// The fault to inject into trials of `runtime`: the trial fault, if any, hits the last
+    /// runtime in table order.
+    pub fn trial_fault(&self, runtime: RuntimeKind) -> Option<Fault> {
+        self.inject_fault
+            .filter(|f| f.hits_trials())
+            .filter(|_| self.runtimes().last() == Some(&runtime))
+    }
+
+    /// The fault the fixture process is to carry out (tests only).
+    pub fn fixture_fault(&self) -> Option<Fault> {
+        self.inject_fault.filter(|f| f.hits_fixture())
+    }
+
     /// The runtimes selected, in table order, the sequential baseline always first.
     pub fn runtimes(&self) -> Vec<RuntimeKind> {
         let mut chosen: Vec<RuntimeKind> = if self.runtime.is_empty() {
@@ -104,4 +177,25 @@ impl Options {
 /// Parses the process's arguments, exiting with status 2 and a message on bad flags.
 pub fn parse() -> Options {
     Options::parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts past their caps and non-positive or non-numeric time limits are refused;
+    /// a limit too large for the clock is no limit, never a panic.
+    #[test]
+    fn numbers_are_bounded() {
+        assert!(bounded(5)("5").is_ok());
+        for bad in ["0", "6", "-1", "x", "18446744073709551616"] {
+            assert!(bounded(5)(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("1e300"), Ok(Duration::MAX));
+        assert_eq!(parse_seconds("inf"), Ok(Duration::MAX));
+        for bad in ["0", "-1", "NaN", "x", "", "1e-300"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
 }

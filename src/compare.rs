@@ -2,10 +2,13 @@
 //! each runtime's trials one after another (never two at once: on a small machine they would
 //! measure each other), and hand the rows to `report`.
 //!
-//! Sampling: a runtime that works through jobs in turn (the sequential baseline) would spend
-//! minutes on 2,000 slow round trips in a row. On a workload whose jobs all cost the same it
-//! runs a sample of [`SAMPLE_TASKS`] jobs, and its time is scaled to the full count; the table
-//! marks such rows with `~`. Peak memory is not scaled.
+//! A failure is confined to where it happened: a trial that fails, times out or is killed
+//! fails its row (the row's remaining trials are skipped, since a stalled trial would stall
+//! again), a fixture that cannot start fails its workload's rows, and everything else still
+//! runs. The table (or JSON document) is printed whole, the chart is written after it, and only
+//! then does the program report the failures and exit with status 1.
+//!
+//! Rows of runtimes that run jobs in turn may be measured on a sample (see `sample.rs`).
 
 use std::time::Duration;
 
@@ -15,14 +18,12 @@ use crate::fixture_proc::FixtureProcess;
 use crate::memory;
 use crate::report::{self, Row};
 use crate::runtime::RuntimeKind;
+use crate::sample::Sample;
 use crate::trial::{self, TrialSpec};
 use crate::workload::WorkloadKind;
 
-/// Jobs a sampled trial runs: enough that per-job noise averages out, few enough that 50 ms
-/// jobs in a row stay around a second.
-pub const SAMPLE_TASKS: usize = 20;
-
-/// Runs everything `options` asks for and prints the result.
+/// Runs everything `options` asks for and prints the result; fails, after printing, if any
+/// trial failed, any output was wrong or the chart could not be written.
 pub fn run(options: &Options) -> Result<(), String> {
     let mut rows = Vec::new();
     let workloads = options.workloads();
@@ -31,8 +32,8 @@ pub fn run(options: &Options) -> Result<(), String> {
     for workload in workloads {
         let fixture = workload
             .fixture_delay()
-            .map(FixtureProcess::start)
-            .transpose()?;
+            .map(|delay| FixtureProcess::start(delay, options.fixture_fault()))
+            .transpose();
         for &runtime in &runtimes {
             eprintln!(
                 "[{}/{total}] {} on {}…",
@@ -40,19 +41,45 @@ pub fn run(options: &Options) -> Result<(), String> {
                 workload.name(),
                 runtime.name()
             );
-            rows.push(run_row(options, workload, runtime, fixture.as_ref())?);
+            let row = match &fixture {
+                Ok(fixture) => run_row(options, workload, runtime, fixture.as_ref()),
+                Err(why) => Row::new(workload, runtime, plan(options, workload, runtime))
+                    .failed(format!("fixture server: {why}")),
+            };
+            if let Some(why) = &row.failure {
+                eprintln!("  failed: {why}");
+            }
+            rows.push(row);
         }
     }
     let memory = if options.skip_memory {
         Vec::new()
     } else {
-        memory::run(options)?
+        memory::run(options)
     };
+    let mut failures = report::print(options, &rows, &memory);
     if let Some(path) = &options.svg {
-        chart::write(path, &rows)?;
-        eprintln!("chart written to {}", path.display());
+        match chart::write(path, &rows) {
+            Ok(()) => eprintln!("chart written to {}", path.display()),
+            Err(why) => failures.push(format!("chart not written: {why}")),
+        }
     }
-    report::print(options, &rows, &memory)
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} problem(s):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
+}
+
+/// How many jobs the row stands for and how many each trial runs.
+fn plan(options: &Options, workload: WorkloadKind, runtime: RuntimeKind) -> Sample {
+    let tasks = options.tasks.map_or(workload.default_tasks(), |n| n.get());
+    let workers = runtime.workers(tasks, options.workers.map(|n| n.get()));
+    Sample::plan(workload, runtime, tasks, workers)
 }
 
 fn run_row(
@@ -60,38 +87,25 @@ fn run_row(
     workload: WorkloadKind,
     runtime: RuntimeKind,
     fixture: Option<&FixtureProcess>,
-) -> Result<Row, String> {
-    let tasks = options.tasks.map_or(workload.default_tasks(), |n| n.get());
-    let workers = runtime.workers(tasks, options.workers.map(|n| n.get()));
-    let sampled = runtime.runs_jobs_in_turn()
-        && workload.jobs_are_uniform()
-        && tasks > SAMPLE_TASKS.max(workers);
+) -> Row {
+    let sample = plan(options, workload, runtime);
     let spec = TrialSpec {
         workload,
         runtime,
-        tasks: if sampled {
-            SAMPLE_TASKS.max(workers)
-        } else {
-            tasks
-        },
-        workers,
+        tasks: sample.ran,
+        workers: sample.workers,
         server: fixture.map(FixtureProcess::addr),
+        fault: options.trial_fault(runtime),
     };
-    let mut trials = Vec::new();
-    let mut fixture_cpu = Vec::new();
+    let mut row = Row::new(workload, runtime, sample);
     for _ in 0..options.repeat.get() {
         let cpu_before = fixture.map_or(Duration::ZERO, FixtureProcess::cpu_time);
-        trials.push(trial::run(&spec)?);
+        match trial::run(&spec, options.trial_timeout) {
+            Ok(report) => row.trials.push(report),
+            Err(why) => return row.failed(why),
+        }
         let cpu_after = fixture.map_or(Duration::ZERO, FixtureProcess::cpu_time);
-        fixture_cpu.push(cpu_after.saturating_sub(cpu_before));
+        row.fixture_cpu.push(cpu_after.saturating_sub(cpu_before));
     }
-    Ok(Row {
-        workload,
-        runtime,
-        tasks,
-        workers,
-        ran_tasks: spec.tasks,
-        trials,
-        fixture_cpu,
-    })
+    row
 }

@@ -4,17 +4,24 @@
 //! ```text
 //! cargo run --release                          # every workload, every runtime
 //! cargo run --release -- --workload cpu --repeat 5 --json
+//! cargo run --release -- --trial-timeout 30 --svg chart.svg
 //! ```
 //!
 //! # Layout
 //!
 //! - `cli`: the flags, and their validation (bad flags exit with status 2).
+//! - `fault`: faults the tests inject through a hidden flag (a stalled, killed or babbling
+//!   trial, a stopped fixture).
 //! - `workload`: the standard workload set: what jobs each workload makes and what fixture it
 //!   needs.
 //! - `runtime`: the runtimes under test, one enum arm each; adding a runtime is one arm.
-//! - `compare`: the plan: for each workload, start its fixture, run each runtime's trials.
+//! - `compare`: the plan: for each workload, start its fixture, run each runtime's trials;
+//!   a failure fails its row, and the rest still runs and is printed.
+//! - `sample`: which rows run a sample of their jobs, and how it is scaled (by waves).
 //! - `trial`: one measured trial, run in a fresh child process (the program re-executes itself
 //!   in a hidden role), and the parent's side that starts it and reads its report.
+//! - `child`: a child process in a group of its own, waited for with a deadline and killed
+//!   with everything it forked past it.
 //! - `fixture_proc`: the loopback fixture server in a child process of its own.
 //! - `measure`: wall time, CPU time and peak memory, read from the kernel.
 //! - `report`: the table and the JSON document.
@@ -28,13 +35,16 @@
 //! timed, and how the children's memory and CPU are added in.
 
 mod chart;
+mod child;
 mod cli;
 mod compare;
+mod fault;
 mod fixture_proc;
 mod measure;
 mod memory;
 mod report;
 mod runtime;
+mod sample;
 mod trial;
 mod verdict;
 mod workload;
@@ -50,6 +60,11 @@ fn main() -> ExitCode {
         Some(fixture_proc::ROLE) => return fixture_proc::child_main(args.collect()),
         _ => {}
     }
+    // A reader that stops early (`concurrency | head`) should end the program quietly, as it
+    // ends any other command, instead of making `println!` panic on a broken pipe. Only this
+    // role writes to a pipe nobody may read: each child is re-executed, and Rust's start-up
+    // ignores SIGPIPE again there, where the pools rely on EPIPE errors.
+    fault::default_sigpipe();
     let options = cli::parse();
     match compare::run(&options) {
         Ok(()) => ExitCode::SUCCESS,

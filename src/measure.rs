@@ -1,6 +1,7 @@
 //! What a trial measures, read from the kernel: CPU time from `getrusage`, peak resident
-//! memory from `/proc/<pid>/status` (`VmHWM`), another process's CPU time from
-//! `/proc/<pid>/stat`.
+//! memory from `/proc/<pid>/status` (`VmHWM`), another process's CPU time from the
+//! nanosecond run times in `/proc/<pid>/task/*/schedstat` (or, where the kernel lacks them,
+//! the 10 ms ticks of `/proc/<pid>/stat`, too coarse to scale up from a short sample).
 //!
 //! Why not `getrusage(RUSAGE_CHILDREN)` for memory: its `ru_maxrss` is the largest peak of any
 //! single reaped child, not a sum, so a pool of workers would look as small as one of them.
@@ -53,8 +54,26 @@ pub fn proportional_set_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// User plus system CPU time that process `pid` has used so far, from `/proc/<pid>/stat`.
+/// CPU time that process `pid` has used so far: the sum of its live threads' run times, to
+/// the nanosecond; threads that already exited are not counted (the fixture's never exit
+/// while it serves). Falls back to [`ticked_cpu_time`].
 pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    threads_run_time(pid).or_else(|| ticked_cpu_time(pid))
+}
+
+fn threads_run_time(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let schedstat = fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        let nanos: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+        total += Duration::from_nanos(nanos);
+    }
+    Some(total)
+}
+
+/// User plus system CPU time that process `pid` has used so far, from `/proc/<pid>/stat`, in
+/// clock ticks (10 ms on most kernels).
+fn ticked_cpu_time(pid: u32) -> Option<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields are counted after
     // the last ')'. utime and stime are fields 14 and 15, so the 12th and 13th after it.
@@ -74,11 +93,33 @@ pub fn process_cpu_time(pid: u32) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// Another process's CPU time has a finer grain than the 10 ms tick, so that a short
+    /// sample scaled by 100 does not come out in whole seconds: some burnt CPU reads as a
+    /// figure that is not a multiple of 10 ms.
+    #[test]
+    fn cpu_time_is_finer_than_a_tick() {
+        let pid = std::process::id();
+        let readings: Vec<Duration> = (0..20)
+            .filter_map(|_| {
+                let mut x = 0u64;
+                for i in 0..200_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                process_cpu_time(pid)
+            })
+            .collect();
+        assert!(
+            readings.iter().any(|d| d.as_nanos() % 10_000_000 != 0),
+            "{readings:?}"
+        );
+    }
+
     /// This process's own figures are readable and plausible.
     #[test]
     fn reads_own_figures() {
         assert!(peak_rss_kib(None).is_some_and(|kib| kib > 0));
         assert!(process_cpu_time(std::process::id()).is_some());
+        assert!(ticked_cpu_time(std::process::id()).is_some());
         assert!(proportional_set_kib(std::process::id()).is_some_and(|kib| kib > 0));
     }
 }

@@ -28,12 +28,16 @@ pub struct Cell {
     pub jobs: usize,
     /// Threads, tasks' threads or processes used.
     pub workers: usize,
-    /// Peak resident memory of the trial process plus its workers, in MiB.
-    pub peak_mib: f64,
+    /// Peak resident memory of the trial process plus its workers, in MiB; `None` if the
+    /// trial failed.
+    pub peak_mib: Option<f64>,
+    /// Why the trial failed, if it did.
+    pub failure: Option<String>,
 }
 
-/// Runs the memory table's trials (one per cell) and returns the cells.
-pub fn run(options: &Options) -> Result<Vec<Cell>, String> {
+/// Runs the memory table's trials (one per cell) and returns the cells; a failed trial is a
+/// cell with its reason, and the other cells still run.
+pub fn run(options: &Options) -> Vec<Cell> {
     let runtimes: Vec<RuntimeKind> = options
         .runtimes()
         .into_iter()
@@ -49,25 +53,34 @@ pub fn run(options: &Options) -> Result<Vec<Cell>, String> {
                 continue;
             }
             eprintln!("[memory] {jobs} waiting jobs on {}…", runtime.name());
-            let report = trial::run(&TrialSpec {
+            let spec = TrialSpec {
                 workload: WorkloadKind::Idle,
                 runtime,
                 tasks: jobs,
                 workers,
                 server: None,
-            })?;
-            if let Some(failure) = report.first_failure {
-                return Err(format!("memory trial on {}: {failure}", runtime.name()));
+                fault: options.trial_fault(runtime),
+            };
+            let (peak_mib, failure) = match trial::run(&spec, options.trial_timeout) {
+                Ok(report) => match report.first_failure {
+                    None => (Some(report.peak_rss_kib as f64 / 1024.0), None),
+                    Some(wrong) => (None, Some(format!("wrong results: {wrong}"))),
+                },
+                Err(why) => (None, Some(format!("failed: {why}"))),
+            };
+            if let Some(why) = &failure {
+                eprintln!("  {why}");
             }
             cells.push(Cell {
                 runtime: runtime.name(),
                 jobs,
                 workers,
-                peak_mib: report.peak_rss_kib as f64 / 1024.0,
+                peak_mib,
+                failure,
             });
         }
     }
-    Ok(cells)
+    cells
 }
 
 /// Prints the cells as a table: a row per runtime, a column per job count, then the cost of
@@ -86,21 +99,36 @@ pub fn print_table(cells: &[Cell]) {
         print!("{runtime:<15}");
         for jobs in JOB_COUNTS {
             match row.iter().find(|c| c.jobs == jobs) {
-                Some(c) => print!(" {:>10.1}", c.peak_mib),
+                Some(Cell {
+                    peak_mib: Some(mib),
+                    ..
+                }) => print!(" {mib:>10.1}"),
+                Some(_) => print!(" {:>10}", "failed"),
                 None => print!(" {:>10}", "-"),
             }
         }
-        let per_job = match row.as_slice() {
-            [.., a, b] => format!(
-                "{:.1}",
-                (b.peak_mib - a.peak_mib) * 1024.0 / (b.jobs - a.jobs) as f64
-            ),
+        let measured: Vec<(usize, f64)> = row
+            .iter()
+            .filter_map(|c| Some((c.jobs, c.peak_mib?)))
+            .collect();
+        let per_job = match measured.as_slice() {
+            [.., (jobs_a, a), (jobs_b, b)] => {
+                format!("{:.1}", (b - a) * 1024.0 / (jobs_b - jobs_a) as f64)
+            }
             _ => "-".to_owned(),
         };
         println!(" {per_job:>14}");
     }
     println!(
-        "(- : not run; processes are capped at {MAX_PROCESSES}. Workers' memory is their \
-         proportional share (Pss), so pages shared after fork are counted once.)"
+        "(- : not run; processes are capped at {MAX_PROCESSES}. A process's memory is the \
+         trial process's peak (VmHWM) plus each worker's proportional share (Pss) at the end \
+         of the run; the trial process's peak counts the pages it shares with its workers in \
+         full and the workers' Pss counts most of them again, so shared pages weigh up to \
+         twice; KiB per job, a difference of two counts, is free of that.)"
     );
+    for cell in cells {
+        if let Some(why) = &cell.failure {
+            println!("  ✗ {} jobs on {}: {why}", cell.jobs, cell.runtime);
+        }
+    }
 }

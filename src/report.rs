@@ -1,7 +1,10 @@
 //! The results: one row per workload and runtime, printed as a table or as one JSON document.
 //!
 //! Every figure shown is a median over the row's trials; wall time also shows its min-max
-//! range, because on a busy machine the spread matters as much as the middle.
+//! range, because on a busy machine the spread matters as much as the middle. Times of a
+//! sampled row stand for its full job count (see `sample.rs`), in the table and in every
+//! `wall_s` and `cpu_s` of the JSON document alike. A failed row has no figures: it is printed
+//! as `failed` with its reason, and it takes no part in speedups or the verdict.
 
 use std::time::Duration;
 
@@ -10,6 +13,7 @@ use serde::Serialize;
 use crate::cli::Options;
 use crate::memory;
 use crate::runtime::RuntimeKind;
+use crate::sample::Sample;
 use crate::trial::TrialReport;
 use crate::verdict;
 use crate::workload::WorkloadKind;
@@ -21,16 +25,14 @@ pub struct Row {
     pub workload: WorkloadKind,
     /// Which runtime.
     pub runtime: RuntimeKind,
-    /// Jobs the row stands for.
-    pub tasks: usize,
-    /// Threads or processes used.
-    pub workers: usize,
-    /// Jobs each trial really ran: fewer than `tasks` when the row was sampled and scaled.
-    pub ran_tasks: usize,
-    /// Each trial's report.
+    /// Jobs the row stands for, jobs each trial ran, and on how many workers.
+    pub sample: Sample,
+    /// The report of each trial that completed.
     pub trials: Vec<TrialReport>,
-    /// The fixture server's CPU time during each trial.
+    /// The fixture server's CPU time during each completed trial.
     pub fixture_cpu: Vec<Duration>,
+    /// Why the row failed (a trial failed, timed out or was killed), if it did.
+    pub failure: Option<String>,
 }
 
 /// Median, min and max of some durations.
@@ -58,24 +60,52 @@ impl Spread {
 }
 
 impl Row {
-    /// How much a sampled row's time is multiplied by to stand for all of its jobs.
-    fn scale(&self) -> f64 {
-        self.tasks as f64 / self.ran_tasks.max(1) as f64
+    /// A row with no trials yet.
+    pub fn new(workload: WorkloadKind, runtime: RuntimeKind, sample: Sample) -> Self {
+        Row {
+            workload,
+            runtime,
+            sample,
+            trials: Vec::new(),
+            fixture_cpu: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// The row, marked failed for `why`.
+    pub fn failed(mut self, why: String) -> Self {
+        self.failure = Some(why);
+        self
+    }
+
+    /// Whether every trial ran to the end, so the row has figures.
+    pub fn completed(&self) -> bool {
+        self.failure.is_none() && !self.trials.is_empty()
     }
 
     /// Whether the row's times were measured on a sample and scaled.
     pub fn sampled(&self) -> bool {
-        self.ran_tasks < self.tasks
+        self.sample.is_sampled()
+    }
+
+    /// A trial's wall time, scaled to the row's full job count.
+    pub fn trial_wall(&self, trial: &TrialReport) -> f64 {
+        self.sample.wall(trial.wall_s, trial.fixed_s)
+    }
+
+    /// A trial's CPU time, scaled to the row's full job count.
+    pub fn trial_cpu(&self, trial: &TrialReport) -> f64 {
+        self.sample.per_job(trial.cpu_s)
     }
 
     /// Wall time in seconds, scaled to the full job count.
     pub fn wall(&self) -> Spread {
-        Spread::of(self.trials.iter().map(|t| t.wall_s * self.scale()))
+        Spread::of(self.trials.iter().map(|t| self.trial_wall(t)))
     }
 
     /// CPU time in seconds, scaled to the full job count.
     pub fn cpu(&self) -> f64 {
-        Spread::of(self.trials.iter().map(|t| t.cpu_s * self.scale())).median
+        Spread::of(self.trials.iter().map(|t| self.trial_cpu(t))).median
     }
 
     /// The fixture server's CPU time in seconds, scaled to the full job count.
@@ -83,7 +113,7 @@ impl Row {
         Spread::of(
             self.fixture_cpu
                 .iter()
-                .map(|d| d.as_secs_f64() * self.scale()),
+                .map(|d| self.sample.per_job(d.as_secs_f64())),
         )
         .median
     }
@@ -93,35 +123,60 @@ impl Row {
         Spread::of(self.trials.iter().map(|t| t.peak_rss_kib as f64 / 1024.0)).median
     }
 
-    /// Whether every job of every trial gave its known correct output.
+    /// Whether the row completed and every job of every trial gave its known correct output.
     pub fn all_correct(&self) -> bool {
-        self.trials
-            .iter()
-            .all(|t| t.correct == self.ran_tasks && t.first_failure.is_none())
+        self.completed()
+            && self
+                .trials
+                .iter()
+                .all(|t| t.correct == self.sample.ran && t.first_failure.is_none())
     }
 
-    /// The first failure of any trial.
-    pub fn first_failure(&self) -> Option<&str> {
-        self.trials.iter().find_map(|t| t.first_failure.as_deref())
+    /// What went wrong with the row, if anything: its failure, or its first wrong output.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(why) = &self.failure {
+            return Some(format!("failed: {why}"));
+        }
+        if self.all_correct() {
+            return None;
+        }
+        let first = self.trials.iter().find_map(|t| t.first_failure.as_deref());
+        Some(format!(
+            "wrong results: {}",
+            first.unwrap_or("too few outputs")
+        ))
     }
 }
 
-/// The sequential baseline's median wall time for `workload`, if it was run.
+/// The sequential baseline's median wall time for `workload`, if it ran and was correct.
 pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
     rows.iter()
         .find(|r| r.workload == workload && r.runtime == RuntimeKind::Sequential)
+        .filter(|r| r.all_correct())
         .map(|r| r.wall().median)
 }
 
-/// Prints `rows` as `options` asks; fails if any output was wrong, after printing.
-pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Result<(), String> {
+/// A row's speedup over its workload's baseline, if both have figures.
+pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
+    let wall = row.wall().median;
+    baseline(rows, row.workload)
+        .filter(|_| row.completed() && wall > 0.0)
+        .map(|b| b / wall)
+}
+
+/// Prints `rows` and `memory` as `options` asks, and returns what went wrong (failed or
+/// wrong rows, failed memory cells), one line each, for the caller to report after printing.
+pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<String> {
     if options.json {
-        print_json(rows, memory)?;
+        print_json(rows, memory);
     } else {
         print_table(rows);
         let verdict = verdict::lines(rows);
         if !verdict.is_empty() {
-            println!("\nverdict (a winner only where its min-max range overlaps no other):");
+            println!(
+                "\nverdict (a winner only where its min-max range overlaps no other, \
+                 sequential's included):"
+            );
             for line in verdict {
                 println!("  {line}");
             }
@@ -131,23 +186,16 @@ pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Result
         }
         println!("{}", Environment::read().summary());
     }
-    let wrong: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.all_correct())
-        .map(|r| {
-            format!(
-                "{} on {}: {}",
-                r.workload.name(),
-                r.runtime.name(),
-                r.first_failure().unwrap_or("too few outputs")
-            )
-        })
-        .collect();
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("wrong results:\n  {}", wrong.join("\n  ")))
-    }
+    let rows_wrong = rows.iter().filter_map(|r| {
+        r.problem()
+            .map(|why| format!("{} on {}: {why}", r.workload.name(), r.runtime.name()))
+    });
+    let cells_wrong = memory.iter().filter_map(|c| {
+        c.failure
+            .as_ref()
+            .map(|why| format!("memory, {} jobs on {}: {why}", c.jobs, c.runtime))
+    });
+    rows_wrong.chain(cells_wrong).collect()
 }
 
 fn print_table(rows: &[Row]) {
@@ -170,17 +218,25 @@ fn print_table(rows: &[Row]) {
             println!();
         }
         previous = Some(row.workload);
-        let wall = row.wall();
-        let mark = if row.sampled() { "~" } else { " " };
-        let speedup = baseline(rows, row.workload)
-            .filter(|_| wall.median > 0.0)
-            .map_or("-".to_owned(), |b| format!("{:.2}x", b / wall.median));
-        println!(
-            "{:<8} {:<15} {:>6} {:>7} {:>1}{:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
+        let head = format!(
+            "{:<8} {:<15} {:>6} {:>7}",
             row.workload.name(),
             row.runtime.name(),
-            row.tasks,
-            row.workers,
+            row.sample.tasks,
+            row.sample.workers,
+        );
+        if !row.completed() {
+            println!("{head} {:>27} {:>45}", "failed", "✗");
+            if let Some(why) = &row.failure {
+                println!("  ✗ {why}");
+            }
+            continue;
+        }
+        let wall = row.wall();
+        let mark = if row.sampled() { "~" } else { " " };
+        let speedup = speedup(rows, row).map_or("-".to_owned(), |s| format!("{s:.2}x"));
+        println!(
+            "{head} {:>1}{:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
             mark,
             wall.median,
             wall.min,
@@ -192,10 +248,11 @@ fn print_table(rows: &[Row]) {
             if row.all_correct() { "✓" } else { "✗" }
         );
     }
-    if rows.iter().any(Row::sampled) {
+    if rows.iter().any(|r| r.sampled() && r.completed()) {
         println!(
-            "\n~ measured on a sample of the jobs (they all cost the same) and scaled to the \
-             full count; memory is not scaled."
+            "\n~ measured on a sample of whole waves of workers (the jobs all cost the same) and \
+             scaled to the full count: wall time by waves, start-up counted once; CPU times by jobs; \
+             memory is not scaled."
         );
     }
 }
@@ -232,52 +289,89 @@ impl Environment {
     }
 }
 
+/// The version of the `--json` document's layout: raised whenever a field changes meaning or
+/// goes away. Version 2 added it, with `sampled`, `failure` (rows and memory cells, whose
+/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones.
+pub const JSON_SCHEMA_VERSION: u32 = 2;
+
+/// A row in the JSON document. Every `wall_s` and `cpu_s`, the row's and its trials', stands
+/// for the row's full job count; the `measured_` fields are what the trials really took on
+/// `ran_tasks` jobs. Figures are `null` for a failed row.
 #[derive(Serialize)]
-struct JsonRow<'a> {
+struct JsonRow {
     workload: &'static str,
     runtime: &'static str,
     tasks: usize,
     workers: usize,
     ran_tasks: usize,
-    wall_s: Spread,
+    sampled: bool,
+    wall_s: Option<Spread>,
     speedup: Option<f64>,
-    cpu_s: f64,
-    peak_mib: f64,
-    fixture_cpu_s: f64,
+    cpu_s: Option<f64>,
+    peak_mib: Option<f64>,
+    fixture_cpu_s: Option<f64>,
     correct: bool,
-    trials: &'a [TrialReport],
+    failure: Option<String>,
+    trials: Vec<JsonTrial>,
 }
 
-fn print_json(rows: &[Row], memory: &[memory::Cell]) -> Result<(), String> {
-    let json_rows: Vec<JsonRow<'_>> = rows
-        .iter()
-        .map(|r| {
-            let wall = r.wall();
-            JsonRow {
-                workload: r.workload.name(),
-                runtime: r.runtime.name(),
-                tasks: r.tasks,
-                workers: r.workers,
-                ran_tasks: r.ran_tasks,
-                wall_s: wall,
-                speedup: baseline(rows, r.workload)
-                    .filter(|_| wall.median > 0.0)
-                    .map(|b| b / wall.median),
-                cpu_s: r.cpu(),
-                peak_mib: r.peak_mib(),
-                fixture_cpu_s: r.fixture_cpu(),
-                correct: r.all_correct(),
-                trials: &r.trials,
-            }
-        })
-        .collect();
+/// A trial in the JSON document.
+#[derive(Serialize)]
+struct JsonTrial {
+    wall_s: f64,
+    cpu_s: f64,
+    measured_wall_s: f64,
+    measured_fixed_s: f64,
+    measured_cpu_s: f64,
+    peak_rss_kib: u64,
+    correct: usize,
+    first_failure: Option<String>,
+}
+
+impl JsonRow {
+    fn of(rows: &[Row], r: &Row) -> Self {
+        let figure = |value: f64| Some(value).filter(|_| r.completed());
+        JsonRow {
+            workload: r.workload.name(),
+            runtime: r.runtime.name(),
+            tasks: r.sample.tasks,
+            workers: r.sample.workers,
+            ran_tasks: r.sample.ran,
+            sampled: r.sampled(),
+            wall_s: Some(r.wall()).filter(|_| r.completed()),
+            speedup: speedup(rows, r),
+            cpu_s: figure(r.cpu()),
+            peak_mib: figure(r.peak_mib()),
+            fixture_cpu_s: figure(r.fixture_cpu()),
+            correct: r.all_correct(),
+            failure: r.failure.clone(),
+            trials: r
+                .trials
+                .iter()
+                .map(|t| JsonTrial {
+                    wall_s: r.trial_wall(t),
+                    cpu_s: r.trial_cpu(t),
+                    measured_wall_s: t.wall_s,
+                    measured_fixed_s: t.fixed_s,
+                    measured_cpu_s: t.cpu_s,
+                    peak_rss_kib: t.peak_rss_kib,
+                    correct: t.correct,
+                    first_failure: t.first_failure.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn print_json(rows: &[Row], memory: &[memory::Cell]) {
+    let json_rows: Vec<JsonRow> = rows.iter().map(|r| JsonRow::of(rows, r)).collect();
     let doc = serde_json::json!({
+        "schema_version": JSON_SCHEMA_VERSION,
         "environment": Environment::read(),
         "results": json_rows,
         "memory": memory,
         "verdict": verdict::lines(rows),
     });
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    println!("{text}");
-    Ok(())
+    // A `json!` value of plain numbers, strings and arrays always serialises.
+    println!("{doc:#}");
 }

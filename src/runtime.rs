@@ -1,6 +1,8 @@
 //! The runtimes under test. Each is one arm of [`RuntimeKind`]: adding a runtime to the
 //! compare program is one arm in each `match` here, nothing else.
 
+use std::time::{Duration, Instant};
+
 use clap::ValueEnum;
 use concurrency_shared::run_blocking;
 use concurrency_shared::workloads::Workload;
@@ -27,6 +29,9 @@ pub enum RuntimeKind {
     MiniEventloop,
     /// `proc-pool`: forked worker processes, one per core.
     ProcPool,
+    /// `proc-pool` with `StartMethod::ForkServer`: workers forked by a fork server. Not in
+    /// the default set; ask for it with `--runtime proc-pool-forkserver`.
+    ProcPoolForkserver,
 }
 
 /// What a batch of jobs gave back.
@@ -36,6 +41,10 @@ pub struct RunOutcome<T> {
     /// The memory of worker processes the runtime used, in KiB (their proportional share,
     /// read before they exit).
     pub workers_rss_kib: u64,
+    /// Time spent starting and stopping the runtime rather than running jobs: forking and
+    /// reaping a pool's workers. It does not grow with the number of jobs, so a sampled trial
+    /// does not scale it (see `report.rs`).
+    pub fixed: Duration,
 }
 
 impl RuntimeKind {
@@ -54,6 +63,7 @@ impl RuntimeKind {
             RuntimeKind::GilThreads => "gil-threads",
             RuntimeKind::MiniEventloop => "mini-eventloop",
             RuntimeKind::ProcPool => "proc-pool",
+            RuntimeKind::ProcPoolForkserver => "proc-pool-forkserver",
         }
     }
 
@@ -62,7 +72,7 @@ impl RuntimeKind {
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool => {
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 requested.unwrap_or_else(|| self.default_workers(tasks))
             }
         }
@@ -73,7 +83,9 @@ impl RuntimeKind {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
             RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),
-            RuntimeKind::ProcPool => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
         }
     }
 
@@ -82,26 +94,36 @@ impl RuntimeKind {
     pub fn workers_for_all_at_once(self, jobs: usize) -> Option<usize> {
         match self {
             RuntimeKind::Sequential => None,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool => Some(jobs),
+            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                Some(jobs)
+            }
             RuntimeKind::MiniEventloop => Some(1),
         }
     }
 
     /// Whether each worker is a process of its own.
     pub fn forks_processes(self) -> bool {
-        matches!(self, RuntimeKind::ProcPool)
+        matches!(
+            self,
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
+        )
     }
 
-    /// Whether this runtime works through jobs one after another (with `workers` lanes), so
-    /// that on a workload of uniform jobs a sample of them, scaled, measures it fairly.
+    /// Whether this runtime works through jobs one after another on `workers` lanes, each lane
+    /// taking the next job when it finishes one (proc-pool's `run_all` sends jobs one at a
+    /// time), so that `n` uniform jobs take `ceil(n / workers)` equal waves (see `sample.rs`).
     pub fn runs_jobs_in_turn(self) -> bool {
-        matches!(self, RuntimeKind::Sequential | RuntimeKind::ProcPool)
+        matches!(
+            self,
+            RuntimeKind::Sequential | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
+        )
     }
 
     /// Runs `jobs` with `workers` threads or processes and returns their outputs in order.
     /// The runtime is started and shut down inside, so its costs are part of the run.
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
         let mut workers_rss_kib = 0;
+        let mut fixed = Duration::ZERO;
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
@@ -112,26 +134,48 @@ impl RuntimeKind {
                 Ok(mut rt) => stringify(rt.run_jobs(jobs)),
                 Err(e) => fail_all(jobs.len(), &format!("cannot start the event loop: {e}")),
             },
-            RuntimeKind::ProcPool => match proc_pool::Pool::new(workers) {
-                Ok(pool) => {
-                    let outputs = stringify(pool.run_all(jobs));
-                    workers_rss_kib = pool
-                        .worker_pids()
-                        .into_iter()
-                        .filter_map(measure::proportional_set_kib)
-                        .sum();
-                    // Dropping the pool reaps its workers, so their CPU time is counted.
-                    drop(pool);
-                    outputs
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+                let method = if self == RuntimeKind::ProcPool {
+                    proc_pool::StartMethod::Fork
+                } else {
+                    proc_pool::StartMethod::ForkServer
+                };
+                match timed(|| {
+                    proc_pool::Pool::builder()
+                        .workers(workers)
+                        .start_method(method)
+                        .build()
+                }) {
+                    (Ok(pool), started) => {
+                        let outputs = stringify(pool.run_all(jobs));
+                        let stopping = Instant::now();
+                        workers_rss_kib = pool
+                            .worker_pids()
+                            .into_iter()
+                            .filter_map(measure::proportional_set_kib)
+                            .sum();
+                        // Dropping the pool reaps its workers, so their CPU time is counted.
+                        drop(pool);
+                        fixed = started + stopping.elapsed();
+                        outputs
+                    }
+                    (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
                 }
-                Err(e) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
-            },
+            }
         };
         RunOutcome {
             outputs,
             workers_rss_kib,
+            fixed,
         }
     }
+}
+
+/// Runs `f` and says how long it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
 }
 
 fn stringify<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Result<T, String>> {

@@ -15,22 +15,32 @@
 //! Why a fresh process per trial: peak memory (`VmHWM`) only ever grows, so it is only
 //! meaningful for a process that ran one trial; and a trial that leaks threads, sockets or
 //! timers cannot disturb the next one.
+//!
+//! A trial is bytes from another process, so nothing it says is trusted: it runs under a time
+//! limit (past it, the child and every process it forked are killed, see `child.rs`), its
+//! exit status must be success, its last line must decode as a report, and the report must be
+//! plausible ([`TrialReport::check`]). Anything else is a failed trial with its reason.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use concurrency_shared::raise_nofile_limit;
 use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
+use crate::child::{self, Supervised};
+use crate::fault::Fault;
 use crate::measure;
 use crate::runtime::RuntimeKind;
 use crate::workload::{self, WorkloadKind};
 
 /// The hidden first argument that selects the trial role.
 pub const ROLE: &str = "__trial";
+
+/// The most characters of a child's own words kept in a failure reason.
+const REASON_CHARS: usize = 300;
 
 /// What a trial runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +55,8 @@ pub struct TrialSpec {
     pub workers: usize,
     /// The fixture server, for the workloads that talk to one.
     pub server: Option<SocketAddr>,
+    /// A fault to carry out instead of running (tests only; see `fault.rs`).
+    pub fault: Option<Fault>,
 }
 
 /// What a trial measured.
@@ -52,6 +64,9 @@ pub struct TrialSpec {
 pub struct TrialReport {
     /// Wall time of the run in seconds, runtime start-up and shut-down included.
     pub wall_s: f64,
+    /// The part of `wall_s` spent starting and stopping the runtime (forking and reaping a
+    /// pool's workers), which does not grow with the number of jobs.
+    pub fixed_s: f64,
     /// CPU time of the trial process and its reaped workers during the run, in seconds.
     pub cpu_s: f64,
     /// Peak resident memory of the trial process plus its workers, in KiB.
@@ -62,33 +77,85 @@ pub struct TrialReport {
     pub first_failure: Option<String>,
 }
 
-/// Runs one trial in a child process and returns its report.
-pub fn run(spec: &TrialSpec) -> Result<TrialReport, String> {
+impl TrialReport {
+    /// Whether the report could be true of a trial of `tasks` jobs: every time finite and not
+    /// negative, the fixed part within the whole, no more correct jobs than jobs.
+    pub fn check(&self, tasks: usize) -> Result<(), String> {
+        let time = |t: f64| t.is_finite() && t >= 0.0;
+        if !(time(self.wall_s) && time(self.fixed_s) && time(self.cpu_s)) {
+            return Err("its report holds an impossible time".to_owned());
+        }
+        if self.fixed_s > self.wall_s {
+            return Err("its report's start-up time exceeds its wall time".to_owned());
+        }
+        if self.correct > tasks {
+            return Err(format!(
+                "its report claims {} correct outputs of {tasks} jobs",
+                self.correct
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs one trial in a child process, killing it (and anything it forked) if it outlives
+/// `limit`, and returns its report or why there is none.
+pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-    let output = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg(ROLE)
         .arg(spec_json)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot start a trial process: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last_line = stdout.lines().last().unwrap_or_default();
-    match serde_json::from_str(last_line) {
-        Ok(report) if output.status.success() => Ok(report),
-        _ => Err(format!(
-            "trial {} on {} failed ({}){}",
-            spec.workload.name(),
-            spec.runtime.name(),
-            output.status,
-            if last_line.is_empty() {
-                String::new()
-            } else {
-                format!(": {last_line}")
-            }
-        )),
+        .stderr(Stdio::inherit());
+    let ended = Supervised::spawn(&mut command, true)
+        .and_then(|child| child.finish(limit))
+        .map_err(|e| format!("cannot run a trial process: {e}"))?;
+    if ended.timed_out {
+        return Err(format!(
+            "timed out: still running after {} (--trial-timeout), killed",
+            seconds(limit)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&ended.stdout);
+    let last_line = stdout.lines().last().unwrap_or_default().trim();
+    let said = || {
+        if last_line.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", clip(last_line))
+        }
+    };
+    if !ended.status.success() {
+        return Err(format!("{}{}", child::describe(ended.status), said()));
+    }
+    if let Some(why) = ended.stdout_error {
+        return Err(why);
+    }
+    let mut report: TrialReport =
+        serde_json::from_str(last_line).map_err(|_| format!("it printed no report{}", said()))?;
+    report.check(spec.tasks)?;
+    // A job's wrong output is shown in the table: one line, of bounded length.
+    report.first_failure = report.first_failure.as_deref().map(clip);
+    Ok(report)
+}
+
+/// A duration as a person writes it: "0.5 s", "120 s".
+pub fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// At most [`REASON_CHARS`] characters of `text`, on one line.
+pub fn clip(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match one_line.char_indices().nth(REASON_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
     }
 }
 
@@ -102,6 +169,13 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
         eprintln!("concurrency {ROLE}: expected one argument, a trial spec in JSON");
         return ExitCode::from(2);
     };
+    if let Some(fault) = spec.fault {
+        fault.strike_trial();
+        if fault == Fault::GarbageTrial {
+            println!("this line is not a report {{");
+            return ExitCode::SUCCESS;
+        }
+    }
     // Thousands of connections need more descriptors than the usual soft limit of 1,024.
     if let Err(e) = raise_nofile_limit() {
         eprintln!("concurrency {ROLE}: cannot raise the open-file limit: {e}");
@@ -151,6 +225,8 @@ fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usi
     let started = Instant::now();
     let outcome = runtime.run(jobs, workers);
     let wall = started.elapsed();
+    // Measured inside the same interval, so never more than `wall`.
+    let fixed = outcome.fixed.min(wall);
     let cpu = measure::cpu_time_with_children().saturating_sub(cpu_before);
     let peak_rss_kib = measure::peak_rss_kib(None).unwrap_or(0) + outcome.workers_rss_kib;
 
@@ -171,9 +247,52 @@ fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usi
     }
     TrialReport {
         wall_s: wall.as_secs_f64(),
+        fixed_s: fixed.as_secs_f64(),
         cpu_s: cpu.as_secs_f64(),
         peak_rss_kib,
         correct,
         first_failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(wall_s: f64, fixed_s: f64, cpu_s: f64, correct: usize) -> TrialReport {
+        TrialReport {
+            wall_s,
+            fixed_s,
+            cpu_s,
+            peak_rss_kib: 1,
+            correct,
+            first_failure: None,
+        }
+    }
+
+    /// A report that decoded but cannot be true is refused, not shown as a figure.
+    #[test]
+    fn impossible_reports_are_refused() {
+        assert!(report(1.0, 0.5, 1.0, 4).check(4).is_ok());
+        for bad in [
+            report(f64::NAN, 0.0, 0.0, 0),
+            report(f64::INFINITY, 0.0, 0.0, 0),
+            report(-1.0, 0.0, 0.0, 0),
+            report(1.0, 0.0, -0.5, 0),
+            report(1.0, 2.0, 0.0, 0),
+            report(1.0, 0.0, 0.0, 5),
+        ] {
+            assert!(bad.check(4).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A child's words in a reason are one line of bounded length, cut on a character.
+    #[test]
+    fn reasons_are_clipped_to_one_line() {
+        assert_eq!(clip("short\nline"), "short line");
+        let long = "é".repeat(REASON_CHARS * 3);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), REASON_CHARS + 1);
+        assert!(clipped.ends_with('…'));
     }
 }

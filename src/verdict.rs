@@ -1,9 +1,12 @@
 //! The verdict: per workload, which runtime won and by how much, next to what the rule of
 //! thumb predicts, saying plainly where the two disagree and why that can happen.
 //!
-//! A winner is named only when its slowest trial beat every other runtime's fastest trial
-//! (the min-max ranges do not overlap); otherwise the result is a tie between the runtimes
-//! whose ranges overlap the best one's. Speedups are ratios to the sequential baseline's
+//! A winner is named only when its slowest trial beat every other runtime's fastest trial,
+//! the sequential baseline's included (the min-max ranges do not overlap); otherwise the
+//! result is a tie between the runtimes whose ranges overlap the best one's. A runtime that
+//! does not beat sequential wins nothing: if the baseline is fastest, or tied with the
+//! fastest, the verdict says no runtime beats it. Failed or wrong rows take no part, and
+//! without a correct baseline there is no verdict. Speedups are ratios to the baseline's
 //! median.
 
 use crate::report::Row;
@@ -65,25 +68,32 @@ pub fn lines(rows: &[Row]) -> Vec<String> {
 
 fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> Option<String> {
     let rows: Vec<&Row> = rows.collect();
-    let baseline = rows
+    let base = rows
         .iter()
-        .find(|r| r.runtime == RuntimeKind::Sequential)?
-        .wall()
-        .median;
-    let contenders: Vec<&Row> = rows
+        .find(|r| r.runtime == RuntimeKind::Sequential)
+        .filter(|r| r.all_correct())?;
+    let baseline = base.wall().median;
+    // Every correct row competes, the baseline included: a winner must beat it too.
+    let field: Vec<&Row> = rows.iter().copied().filter(|r| r.all_correct()).collect();
+    let contenders: Vec<&Row> = field
         .iter()
         .copied()
-        .filter(|r| r.runtime != RuntimeKind::Sequential && r.all_correct())
+        .filter(|r| r.runtime != RuntimeKind::Sequential)
         .collect();
-    let best = contenders
+    if contenders.is_empty() {
+        return None;
+    }
+    let best = field
         .iter()
         .min_by(|a, b| a.wall().median.total_cmp(&b.wall().median))?;
     let speedup = |r: &Row| baseline / r.wall().median.max(f64::MIN_POSITIVE);
-    let tied: Vec<&Row> = contenders
+    let tied: Vec<&Row> = field
         .iter()
         .copied()
         .filter(|r| r.runtime != best.runtime && r.wall().min <= best.wall().max)
         .collect();
+    let baseline_in_front = best.runtime == RuntimeKind::Sequential
+        || tied.iter().any(|r| r.runtime == RuntimeKind::Sequential);
 
     let figures = contenders
         .iter()
@@ -91,31 +101,45 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
         .collect::<Vec<_>>()
         .join(", ");
     // One trial has no spread, so no range can be said not to overlap.
-    let too_few_trials = contenders.iter().any(|r| r.trials.len() < MIN_TRIALS);
+    let too_few_trials = field.iter().any(|r| r.trials.len() < MIN_TRIALS);
+    let mut names = vec![best.runtime.name()];
+    names.extend(tied.iter().map(|r| r.runtime.name()));
     let outcome = if too_few_trials {
         format!(
             "{} leads, but with fewer than {MIN_TRIALS} trials per runtime no winner is named",
             best.runtime.name()
         )
+    } else if baseline_in_front {
+        if tied.is_empty() {
+            "no runtime beats sequential".to_owned()
+        } else {
+            format!(
+                "no runtime clearly beats sequential (tie between {})",
+                names.join(" and ")
+            )
+        }
     } else if tied.is_empty() {
         format!("{} wins", best.runtime.name())
     } else {
-        let mut names = vec![best.runtime.name()];
-        names.extend(tied.iter().map(|r| r.runtime.name()));
         format!("tie between {}", names.join(" and "))
     };
     let rule = rule(workload);
     let agreement = match rule.predicts {
         None => String::new(),
         Some(_) if too_few_trials => String::new(),
+        Some(predicted) if !contenders.iter().any(|r| r.runtime == predicted) => {
+            format!(" - {} was not run.", predicted.name())
+        }
+        Some(predicted) if baseline_in_front => format!(
+            " - DISAGREES: {} does not beat sequential here; {}.",
+            predicted.name(),
+            rule.caveat
+        ),
         Some(predicted) if predicted == best.runtime && tied.is_empty() => " - agrees.".to_owned(),
         Some(predicted)
             if predicted == best.runtime || tied.iter().any(|r| r.runtime == predicted) =>
         {
             format!(" - agrees only as a tie: {}.", rule.caveat)
-        }
-        Some(predicted) if !contenders.iter().any(|r| r.runtime == predicted) => {
-            format!(" - {} was not run.", predicted.name())
         }
         Some(_) => format!(" - DISAGREES: {}.", rule.caveat),
     };
@@ -129,28 +153,29 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::Sample;
     use crate::trial::TrialReport;
 
     /// A row of `workload` on `runtime` whose trials took `walls` seconds.
     fn row(workload: WorkloadKind, runtime: RuntimeKind, walls: &[f64]) -> Row {
-        Row {
-            workload,
-            runtime,
+        let sample = Sample {
             tasks: 4,
+            ran: 4,
             workers: 1,
-            ran_tasks: 4,
-            trials: walls
-                .iter()
-                .map(|&wall_s| TrialReport {
-                    wall_s,
-                    cpu_s: wall_s,
-                    peak_rss_kib: 1_024,
-                    correct: 4,
-                    first_failure: None,
-                })
-                .collect(),
-            fixture_cpu: vec![],
-        }
+        };
+        let mut row = Row::new(workload, runtime, sample);
+        row.trials = walls
+            .iter()
+            .map(|&wall_s| TrialReport {
+                wall_s,
+                fixed_s: 0.0,
+                cpu_s: wall_s,
+                peak_rss_kib: 1_024,
+                correct: 4,
+                first_failure: None,
+            })
+            .collect();
+        row
     }
 
     fn only_line(rows: &[Row]) -> String {
@@ -178,7 +203,7 @@ mod tests {
     fn overlapping_ranges_are_a_tie() {
         let w = WorkloadKind::FastIo;
         let line = only_line(&[
-            row(w, RuntimeKind::Sequential, &[2.0]),
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
             row(w, RuntimeKind::GilThreads, &[1.0, 1.5, 1.6]),
             row(w, RuntimeKind::MiniEventloop, &[1.2, 1.3, 1.4]),
         ]);
@@ -191,7 +216,7 @@ mod tests {
     fn other_winner_disagrees() {
         let w = WorkloadKind::SlowIo;
         let line = only_line(&[
-            row(w, RuntimeKind::Sequential, &[10.0]),
+            row(w, RuntimeKind::Sequential, &[10.0, 10.0]),
             row(w, RuntimeKind::GilThreads, &[0.1, 0.1, 0.1]),
             row(w, RuntimeKind::MiniEventloop, &[0.5, 0.6, 0.7]),
         ]);
@@ -224,5 +249,54 @@ mod tests {
             wrong,
         ]);
         assert!(line.contains("gil-threads wins"), "{line}");
+    }
+
+    /// A runtime slower than sequential never wins, even when it beats every other runtime
+    /// clearly, and the rule's pick losing to the baseline is a disagreement.
+    #[test]
+    fn a_winner_must_beat_sequential() {
+        let w = WorkloadKind::Cpu;
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[1.0, 1.0, 1.0]),
+            row(w, RuntimeKind::GilThreads, &[3.0, 3.0, 3.1]),
+            row(w, RuntimeKind::ProcPool, &[2.0, 2.0, 2.1]),
+        ]);
+        assert!(line.contains("no runtime beats sequential"), "{line}");
+        assert!(
+            !line.contains("wins") && !line.contains("agrees."),
+            "{line}"
+        );
+        assert!(line.contains("DISAGREES"), "{line}");
+    }
+
+    /// A runtime whose range overlaps the baseline's is a tie with it, not a winner.
+    #[test]
+    fn a_tie_with_sequential_is_no_win() {
+        let w = WorkloadKind::Cpu;
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[1.0, 1.1, 1.2]),
+            row(w, RuntimeKind::ProcPool, &[0.9, 0.95, 1.05]),
+        ]);
+        assert!(
+            line.contains("no runtime clearly beats sequential"),
+            "{line}"
+        );
+        assert!(!line.contains("proc-pool wins"), "{line}");
+    }
+
+    /// A failed row takes no part, and a failed baseline leaves no verdict at all.
+    #[test]
+    fn failed_rows_take_no_part() {
+        let w = WorkloadKind::Cpu;
+        let failed = row(w, RuntimeKind::ProcPool, &[0.1, 0.1]).failed("killed".to_owned());
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::GilThreads, &[1.0, 1.0]),
+            failed,
+        ]);
+        assert!(line.contains("gil-threads wins"), "{line}");
+        assert!(!line.contains("proc-pool 20"), "{line}");
+        let no_base = row(w, RuntimeKind::Sequential, &[]).failed("timed out".to_owned());
+        assert!(lines(&[no_base, row(w, RuntimeKind::GilThreads, &[1.0, 1.0])]).is_empty());
     }
 }

@@ -113,13 +113,15 @@ impl WorkloadKind {
 
     /// Whether every job costs the same, so that a runtime that runs jobs one after another
     /// (the sequential baseline, a pool with fewer workers than jobs) may be measured on a
-    /// sample and scaled, instead of spending minutes waiting on 2,000 sleeps in a row.
+    /// sample and scaled (see `sample.rs`), instead of spending minutes waiting on 2,000
+    /// sleeps in a row.
     pub fn jobs_are_uniform(self) -> bool {
         match self {
-            // Prime ranges higher up cost more: always measured whole.
-            WorkloadKind::Cpu => false,
+            // Prime ranges higher up cost more, and each mixed job counts primes in a higher
+            // range than the one before: always measured whole.
+            WorkloadKind::Cpu | WorkloadKind::Mixed => false,
             WorkloadKind::Sleep | WorkloadKind::SlowIo | WorkloadKind::FastIo => true,
-            WorkloadKind::Mixed | WorkloadKind::Idle => true,
+            WorkloadKind::Idle => true,
         }
     }
 }

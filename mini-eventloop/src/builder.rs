@@ -1,7 +1,8 @@
 //! [`Builder`]: the settings of a [`Runtime`], with their defaults and why.
 //!
 //! Invariant: every setting is clamped to a usable value here (at least one poll per tick, one
-//! blocking thread, one event, one checkpoint per yield), so the loop never checks them.
+//! blocking thread, one event and at most 65,536, one checkpoint per yield), so the loop never
+//! checks them and no count a caller passes can make `build` panic.
 
 use std::io;
 use std::time::Duration;
@@ -15,6 +16,10 @@ const DEFAULT_EVENT_CAPACITY: usize = 1024;
 /// Default number of `spawn_blocking` threads: asyncio's default executor uses
 /// `min(32, cpus + 4)`; blocking calls mostly wait, so a few more than the cores.
 const DEFAULT_BLOCKING_THREADS: usize = 16;
+/// The most events one poll may fetch: `epoll_wait` takes an `int` count and mio allocates the
+/// buffer up front, so a caller's `usize::MAX` must not reach it (it would abort on the
+/// allocation). 65,536 events of 12 bytes is a 768 KiB buffer, far past any useful batch.
+const MAX_EVENT_CAPACITY: usize = 1 << 16;
 /// Default number of `Ctx::checkpoint` calls between real yields of a job; see `job.rs`.
 const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
 
@@ -109,9 +114,9 @@ impl Builder {
         self
     }
 
-    /// Events fetched per poll (default 1024).
+    /// Events fetched per poll (default 1024; clamped to 1..=65,536).
     pub fn event_capacity(mut self, events: usize) -> Builder {
-        self.config.event_capacity = events.max(1);
+        self.config.event_capacity = events.clamp(1, MAX_EVENT_CAPACITY);
         self
     }
 

@@ -8,8 +8,8 @@
 //! [`Builder::checkpoints_per_yield`](crate::Builder::checkpoints_per_yield)); the other calls
 //! only count. The standard CPU-bound job checkpoints every few microseconds, so it holds the
 //! loop for roughly 32 × that (about 0.1 ms) before the others (and I/O, see the fairness
-//! policy in `runtime.rs`) get a turn, while a yield (about 50 ns) stays well under 1% of the
-//! work. A count rather than a clock keeps the schedule deterministic and free of clock reads.
+//! policy in `runtime.rs`) get a turn, while a yield (about 40 ns: 38 ns in the README's
+//! `yield_now` benchmark) stays well under 1% of the work. A count rather than a clock keeps the schedule deterministic and free of clock reads.
 //!
 //! Invariant: a job touches the outside world only through its `LoopCtx`, whose every wait is
 //! a timer or the reactor: nothing in it blocks the thread.

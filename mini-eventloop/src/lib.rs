@@ -34,16 +34,23 @@
 //! - `combinators`: [`join`], [`join_all`] ([`JoinAll`]) and [`select`] ([`Either`]): several
 //!   futures in one task, each polled only when woken.
 //! - `slab`: live tasks by slot and generation.
-//! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`JoinError`],
-//!   [`yield_now`].
+//! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`yield_now`].
+//! - `join_error`: [`JoinError`], a panic's payload kept for `resume_unwind`.
+//! - `waiters`: `Waiters`, the one list of waiting tasks every primitive keeps
+//!   (every waiter kept, a dropped waiter removed).
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
 //! - `wake_state`: the remote ready queue and the "sleeping" flag (model-checked with loom).
 //! - `reactor`: the `mio::Poll`, one registration per source, readiness and per-direction
-//!   wakers.
+//!   waiter lists; [`IoRuntimeError`] for an object polled outside its runtime.
 //! - `timer`: the deadline queue, [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
 //! - `sys`: the `timerfd` system calls (the only `libc` calls).
 //! - [`net`]: [`TcpListener`](net::TcpListener), [`TcpStream`](net::TcpStream),
-//!   [`UdpSocket`](net::UdpSocket).
+//!   [`UdpSocket`](net::UdpSocket), host names ([`lookup_host`](net::lookup_host)), and with
+//!   the `futures-io` feature the `AsyncRead`/`AsyncWrite` impls (`net/futures_io.rs`).
+//! - `remote`: [`Handle`], spawning onto the loop from other threads, and
+//!   [`RemoteJoinHandle`], a result another thread awaits or waits for.
+//! - `blocking_pool`: the helper threads and their queue, the hand-off decided under one lock
+//!   (model-checked with loom).
 //! - `blocking`: [`spawn_blocking`] on a bounded pool of helper threads.
 //! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
 //!   [`Notify`](sync::Notify) (`sync/notify.rs`).
@@ -58,11 +65,14 @@
 //! readiness rules are in `reactor.rs`; the timer queue's choice is explained in `timer.rs`.
 
 mod blocking;
+mod blocking_pool;
 mod builder;
 mod combinators;
 mod job;
+mod join_error;
 pub mod net;
 mod reactor;
+mod remote;
 mod runtime;
 mod shim;
 mod slab;
@@ -71,6 +81,7 @@ pub mod sync;
 mod sys;
 mod task;
 mod timer;
+mod waiters;
 mod wake_state;
 mod waker;
 
@@ -80,6 +91,8 @@ pub use combinators::{Either, JoinAll, join, join_all, select};
 pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;
+pub use reactor::IoRuntimeError;
+pub use remote::{Handle, RemoteJoinHandle};
 pub use runtime::{Runtime, spawn, spawn_named, stats};
 pub use stats::{SlowPoll, Stats};
 pub use task::{JoinError, JoinHandle, YieldNow, yield_now};

@@ -2,18 +2,34 @@
 //!
 //! Invariants:
 //! - each source is registered once, for both directions, edge-triggered; reading and writing
-//!   each keep their own waker, so one task may wait to read while another waits to write;
-//! - readiness is set by events and cleared **only** when an operation returns `WouldBlock`
-//!   (an edge is reported once: clearing it on anything else would lose it, and a failed
-//!   operation such as `accept` under `EMFILE` leaves it set, which is why the listener backs
-//!   off on a timer instead of waiting for an edge);
+//!   each keep their own [`Waiters`] list with **every** waiting task (as tokio's
+//!   `ScheduledIo` does), so one task may wait to read while another writes, and two tasks (or
+//!   two futures of one `join`) may wait on the same direction: an event wakes them all, and
+//!   the ones that find nothing wait again;
+//! - readiness is set by events and cleared when an operation returns `WouldBlock` (an edge
+//!   is reported once: clearing it on anything else could lose it, and a failed operation such
+//!   as `accept` under `EMFILE` leaves it set, which is why the listener backs off on a timer
+//!   instead of waiting for an edge), with **one exception**: a read on a stream socket that
+//!   returns less than asked, but more than 0, clears *readable* (as tokio does), sparing the
+//!   `EAGAIN` read that would otherwise follow every request. It is safe because (1) a short
+//!   read of a non-blocking TCP socket means the receive queue held less than asked, so the
+//!   read emptied it; (2) under edge-triggered epoll every later arrival of data queues a new
+//!   event, and events are only collected by the loop's next `epoll_wait`, after this clear, so
+//!   the clear can never erase an edge that came after the data it read; (3) the final states
+//!   (peer closed, error) are not cleared, since their edges are not reported again. A read
+//!   of 0 (end of stream) and datagram sockets (a short datagram says nothing about the
+//!   queue) keep the `WouldBlock` rule;
 //! - a source is deregistered when its owner is dropped; its token carries a generation, so
-//!   an event still in flight for a freed slot is ignored.
+//!   an event still in flight for a freed slot is ignored;
+//! - a source is only ever operated on by the runtime it is registered with: polled under
+//!   another runtime, or after its runtime was dropped, an operation fails at once with an
+//!   [`IoRuntimeError`] instead of waiting for events that no poll will ever deliver.
 //!
 //! Wakers found for events are collected first and woken after every borrow is released, so
 //! a waker (possibly foreign code) never runs while the reactor's state is borrowed.
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -24,6 +40,51 @@ use mio::{Events, Interest, Token};
 
 use crate::runtime::{Core, Counters};
 use crate::sys::TimerFd;
+use crate::waiters::{WaiterKey, Waiters};
+
+/// Why an I/O object refused an operation: the runtime polling it is not the one it is
+/// registered with. It comes inside the operation's `io::Error` (kind `Other`); find it with
+/// `err.get_ref().and_then(|e| e.downcast_ref::<IoRuntimeError>())`.
+///
+/// An I/O object stays registered with the runtime that created it, for its whole life: it is
+/// not moved to another runtime, because its readiness events arrive only at its own poll.
+/// tokio answers the same way once the owning runtime has shut down.
+///
+/// ```
+/// use mini_eventloop::{IoRuntimeError, Runtime, net::TcpListener};
+///
+/// let first = Runtime::new().unwrap();
+/// let listener = first.block_on(async { TcpListener::bind("127.0.0.1:0".parse().unwrap()) });
+/// let listener = listener.unwrap();
+/// drop(first);
+/// let second = Runtime::new().unwrap();
+/// let err = second.block_on(listener.accept()).unwrap_err();
+/// let why = err.get_ref().and_then(|e| e.downcast_ref::<IoRuntimeError>());
+/// assert_eq!(why, Some(&IoRuntimeError::ShutDown));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoRuntimeError {
+    /// The runtime the object was created in has been dropped.
+    ShutDown,
+    /// The object was polled under another runtime, or outside any.
+    OtherRuntime,
+}
+
+impl fmt::Display for IoRuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoRuntimeError::ShutDown => {
+                "the mini-eventloop runtime this I/O object belongs to has been dropped"
+            }
+            IoRuntimeError::OtherRuntime => {
+                "a mini-eventloop I/O object was polled outside the runtime that created it"
+            }
+        })
+    }
+}
+
+impl std::error::Error for IoRuntimeError {}
 
 /// The token of the `mio::Waker` that other threads use to interrupt the poll.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -55,7 +116,7 @@ impl Direction {
         }
     }
 
-    /// Index of this direction's waker.
+    /// Index of this direction's waiter list.
     fn index(self) -> usize {
         match self {
             Direction::Read => 0,
@@ -69,8 +130,8 @@ impl Direction {
 pub(crate) struct IoState {
     /// Readiness bits; set by events, cleared on `WouldBlock`.
     readiness: Cell<u8>,
-    /// The waker of the task waiting to read (index 0) and to write (index 1).
-    wakers: [Cell<Option<Waker>>; 2],
+    /// The tasks waiting to read (index 0) and to write (index 1); loop thread only.
+    waiters: [RefCell<Waiters>; 2],
 }
 
 impl std::fmt::Debug for IoState {
@@ -81,15 +142,34 @@ impl std::fmt::Debug for IoState {
     }
 }
 
-impl IoState {
-    /// Stores `waker` for `dir`, keeping the old one if it wakes the same task.
-    fn set_waker(&self, dir: Direction, waker: &Waker) {
-        let slot = &self.wakers[dir.index()];
-        let old = slot.take();
-        slot.set(match old {
-            Some(w) if w.will_wake(waker) => Some(w),
-            _ => Some(waker.clone()),
-        });
+/// One waiter's registration with one direction of a source: it holds the waiter's key in
+/// that direction's [`Waiters`] and removes the entry when dropped. A future keeps one for
+/// the operation it waits on; a stream polled through `poll_read`/`poll_write` keeps one per
+/// direction for its whole life.
+pub(crate) struct IoWaiter {
+    /// The source's state.
+    state: Rc<IoState>,
+    /// The direction waited for.
+    dir: Direction,
+    /// The entry, once registered.
+    key: Option<WaiterKey>,
+}
+
+impl std::fmt::Debug for IoWaiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoWaiter")
+            .field("dir", &self.dir)
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Drop for IoWaiter {
+    fn drop(&mut self) {
+        let removed = self.state.waiters[self.dir.index()]
+            .borrow_mut()
+            .remove(&mut self.key);
+        drop(removed);
     }
 }
 
@@ -272,9 +352,9 @@ impl Reactor {
                         state.readiness.set(state.readiness.get() | bits);
                         for dir in [Direction::Read, Direction::Write] {
                             if bits & dir.mask() != 0 {
-                                if let Some(w) = state.wakers[dir.index()].take() {
-                                    to_wake.push(w);
-                                }
+                                state.waiters[dir.index()]
+                                    .borrow_mut()
+                                    .take_all(&mut to_wake);
                             }
                         }
                     }
@@ -330,12 +410,40 @@ impl<S: Source> IoSource<S> {
         &self.core
     }
 
-    /// True if `dir` may be ready (the next operation should be tried).
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        if self.state.readiness.get() & dir.mask() != 0 {
-            return Poll::Ready(());
+    /// A registration for a future that will wait for `dir`; keep it in the future, so it is
+    /// removed when the future is dropped.
+    pub(crate) fn waiter(&self, dir: Direction) -> IoWaiter {
+        IoWaiter {
+            state: self.state.clone(),
+            dir,
+            key: None,
         }
-        self.state.set_waker(dir, cx.waker());
+    }
+
+    /// `Ok` if `waiter`'s direction may be ready (the next operation should be tried); else
+    /// registers `waiter` and waits. Fails with [`IoRuntimeError`] unless polled by the
+    /// runtime this source belongs to.
+    pub(crate) fn poll_ready(
+        &self,
+        waiter: &mut IoWaiter,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !crate::runtime::is_current(&self.core) {
+            let why = if self.core.is_shut_down() {
+                IoRuntimeError::ShutDown
+            } else {
+                IoRuntimeError::OtherRuntime
+            };
+            return Poll::Ready(Err(io::Error::other(why)));
+        }
+        if self.state.readiness.get() & waiter.dir.mask() != 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let replaced = self.state.waiters[waiter.dir.index()]
+            .borrow_mut()
+            .register(&mut waiter.key, cx.waker());
+        // Dropped after the borrow ends (a foreign waker's destructor may drop a waiter).
+        drop(replaced);
         Poll::Pending
     }
 
@@ -347,19 +455,30 @@ impl<S: Source> IoSource<S> {
             .set(self.state.readiness.get() & !dir.mask());
     }
 
-    /// Runs `op` while `dir` is ready; on `WouldBlock` clears the readiness and waits.
+    /// Forgets read readiness after a stream read returned less than asked, keeping the final
+    /// states (peer closed, error), whose edges are not reported again. See the module docs.
+    pub(crate) fn clear_readable_after_short_read(&self) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !READABLE);
+    }
+
+    /// Runs `op` while `waiter`'s direction is ready; on `WouldBlock` clears the readiness
+    /// and waits.
     pub(crate) fn poll_io<R>(
         &self,
-        dir: Direction,
+        waiter: &mut IoWaiter,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
-            if self.poll_ready(dir, cx).is_pending() {
-                return Poll::Pending;
+            match self.poll_ready(waiter, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {}
             }
             match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(dir),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(waiter.dir),
                 result => return Poll::Ready(result),
             }
         }
@@ -377,8 +496,11 @@ impl<S: Source> Drop for IoSource<S> {
             .registry()
             .deregister(&mut self.source);
         self.core.reactor.release(self.token);
-        for w in &self.state.wakers {
-            drop(w.take());
+        // Waiters still registered (a stream's own, kept for `poll_read`) would only be woken
+        // by events for this source, which stop now.
+        for list in &self.state.waiters {
+            let wakers = list.borrow_mut().take_all_list();
+            drop(wakers);
         }
     }
 }

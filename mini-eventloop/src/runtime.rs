@@ -5,8 +5,8 @@
 //! ```text
 //!            ┌──────────────────────────────────────────────────────────────┐
 //!            ▼                                                              │
-//!   1. RUN   poll ready tasks, FIFO, at most `polls_per_tick` polls          │
-//!            (the block_on future queues like a task; remote wakes drained) │
+//!   1. RUN   drain remote wakes, then poll ready tasks, FIFO, at most        │
+//!            `polls_per_tick` polls (the block_on future queues like a task) │
 //!            │                                                              │
 //!   2. TIME  nothing ready?  timeout = nearest timer deadline (timerfd armed)│
 //!            something ready? timeout = 0                                   │
@@ -24,7 +24,9 @@
 //! - One tick runs at most [`Builder::polls_per_tick`] polls (default 61, tokio's figure: a
 //!   prime, so it does not resonate with tasks that yield every 2^k steps); then the loop polls
 //!   I/O and timers with a zero timeout. So a task that keeps waking itself can neither starve
-//!   the other tasks (FIFO) nor I/O and timers (polled every tick).
+//!   the other tasks (FIFO) nor I/O and timers (polled every tick), nor wakes from other
+//!   threads (the remote queue is drained at the start of every tick, and again whenever the
+//!   local queue runs empty).
 //! - When nothing is ready the loop sleeps in the poll until an event, a timer or a remote wake.
 //!
 //! # Tasks and shutdown
@@ -41,14 +43,15 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::blocking::BlockingPool;
+use crate::blocking_pool::BlockingPool;
 use crate::builder::Builder;
 pub(crate) use crate::builder::Config;
 use crate::reactor::Reactor;
@@ -57,6 +60,7 @@ pub(crate) use crate::stats::{Counters, bump};
 use crate::stats::{SlowPoll, Stats};
 use crate::task::{Header, JoinHandle, Task};
 use crate::timer::TimerQueue;
+use crate::waiters::WakerSlot;
 use crate::wake_state::WakeState;
 use crate::waker::{Shared, TaskId, TaskWaker};
 
@@ -85,6 +89,14 @@ fn with_current<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
     }
 }
 
+/// True if `core` is the runtime running on this thread (false during thread exit, once the
+/// thread-local is gone).
+pub(crate) fn is_current(core: &Rc<Core>) -> bool {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, core)))
+        .unwrap_or(false)
+}
+
 /// The waker's local path: if this thread is running the runtime that owns `shared`, queue
 /// the task without any atomics and return true.
 pub(crate) fn try_schedule_local(shared: &Arc<Shared>, id: TaskId) -> bool {
@@ -108,10 +120,17 @@ struct Enter {
 impl Enter {
     /// Enters `core`; `nested_ok` allows entering while another runtime is current (used by
     /// shutdown, which may happen inside another runtime's task).
+    ///
+    /// During thread exit the thread-local may already be destroyed (a `Runtime` kept in a
+    /// `thread_local!` is dropped after it): then nothing is entered and nothing panics. The
+    /// loop still works, with every wake taking the remote path; spawning and I/O report
+    /// that they are outside the runtime.
     fn new(core: &Rc<Core>, nested_ok: bool) -> Enter {
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(core.clone()));
+        let Ok(previous) = CURRENT.try_with(|c| c.borrow_mut().replace(core.clone())) else {
+            return Enter { previous: None };
+        };
         if previous.is_some() && !nested_ok {
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
             panic!(
                 "Runtime::block_on called inside a running runtime: a task must .await the \
                  future instead of blocking the loop on it"
@@ -144,6 +163,8 @@ pub(crate) struct Core {
     main_woken: Cell<bool>,
     /// Reused buffer for draining remote wakes.
     remote_batch: RefCell<Vec<TaskId>>,
+    /// Set once by `Runtime::drop`: objects that outlive the runtime see it (loop thread).
+    shut_down: Cell<bool>,
     /// Build-time settings.
     pub(crate) config: Config,
     /// Loop-thread statistics.
@@ -159,6 +180,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// True once the `Runtime` has been dropped.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.get()
+    }
+
     /// Queues task `id` for polling, if it is live and not already queued (loop thread).
     fn schedule(&self, id: TaskId) {
         bump(&self.counters.local_wakes);
@@ -187,6 +213,12 @@ impl Core {
         self.shared.wake_state.drain_into(&mut batch);
         let any = !batch.is_empty();
         for id in batch.drain(..) {
+            if id == TaskId::SPAWNS {
+                for spawn in self.shared.take_spawns() {
+                    spawn(self);
+                }
+                continue;
+            }
             self.schedule(id);
             // `schedule` counted it as local; it was counted as remote already.
             self.counters
@@ -198,7 +230,7 @@ impl Core {
     }
 
     /// Spawns `future` as a task.
-    fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -213,7 +245,7 @@ impl Core {
             waker,
             aborted: Cell::new(false),
             finished: Cell::new(false),
-            join_waker: Cell::new(None),
+            joiner: WakerSlot::default(),
         };
         if let Some(name) = name {
             self.names.borrow_mut().insert(id, name);
@@ -256,13 +288,16 @@ impl Core {
         };
         if finished {
             let removed = self.slab.borrow_mut().remove(id);
-            let mut names = self.names.borrow_mut();
-            if !names.is_empty() {
-                names.remove(&id);
+            {
+                let mut names = self.names.borrow_mut();
+                if !names.is_empty() {
+                    names.remove(&id);
+                }
             }
-            // Dropped here, outside the slab borrow: a detached task's output may have a
-            // destructor that wakes or spawns.
-            drop(removed);
+            // Dropped here, outside every borrow: a detached task's output (or its panic
+            // payload) may have a destructor that wakes or spawns, or panics, which must not
+            // unwind into the loop. `task` may be the last reference, so it goes too.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop((removed, task))));
         }
     }
 
@@ -402,7 +437,10 @@ impl Runtime {
         let mut main_cx = Context::from_waker(&main_waker);
         core.schedule(TaskId::MAIN);
         loop {
-            // 1. RUN: ready tasks, FIFO, up to the tick's budget.
+            // 1. RUN: remote wakes first, every tick (a task that keeps yielding never lets the
+            // queue run empty, so draining only then would starve them), then ready tasks,
+            // FIFO, up to the tick's budget.
+            core.drain_remote();
             let mut polls = 0;
             while polls < core.config.polls_per_tick {
                 let next = core.ready.borrow_mut().pop_front();
@@ -433,7 +471,8 @@ impl Runtime {
     /// Runs every job as a task on this one thread and returns their results in input order.
     ///
     /// Each job gets a fresh [`LoopCtx`](crate::LoopCtx); a panicking job gives
-    /// `Err(JoinError::Panicked)` without disturbing the others.
+    /// an `Err` ([`JoinError::is_panic`](crate::JoinError::is_panic)) without disturbing the
+    /// others.
     ///
     /// ```
     /// use mini_eventloop::{Ctx, Job, Runtime};
@@ -474,6 +513,7 @@ impl Runtime {
             poker,
             remote_wakes: AtomicU64::new(0),
             pokes: AtomicU64::new(0),
+            spawns: Mutex::default(),
         });
         let core = Core {
             shared,
@@ -482,6 +522,7 @@ impl Runtime {
             ready: RefCell::default(),
             main_woken: Cell::new(false),
             remote_batch: RefCell::default(),
+            shut_down: Cell::new(false),
             blocking: BlockingPool::new(config.blocking_threads),
             config,
             counters: Counters::default(),
@@ -499,6 +540,28 @@ impl Runtime {
         self.core.stats()
     }
 
+    /// Spawns `future` from outside the loop, on the loop's own thread (between two
+    /// [`block_on`](Runtime::block_on) calls, say): the task runs at the next `block_on`.
+    /// Inside the loop, [`spawn`] does the same.
+    ///
+    /// ```
+    /// let rt = mini_eventloop::Runtime::new().unwrap();
+    /// let handle = rt.spawn(async { 6 * 7 });
+    /// assert_eq!(rt.block_on(handle), Ok(42));
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn(future, None)
+    }
+
+    /// A [`Handle`](crate::Handle) that other threads may use to spawn onto this loop.
+    pub fn handle(&self) -> crate::Handle {
+        crate::Handle::new(self.core.shared.clone())
+    }
+
     /// The most recent polls that took longer than the slow-poll threshold (at most 64),
     /// oldest first. Empty unless [`Builder::slow_poll_threshold`] was set.
     pub fn slow_polls(&self) -> Vec<SlowPoll> {
@@ -509,6 +572,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let core = &*self.core;
+        core.shut_down.set(true);
         // Current during shutdown, so destructors that spawn or wake reach this runtime.
         let _enter = Enter::new(&self.core, true);
         loop {
@@ -528,6 +592,9 @@ impl Drop for Runtime {
         core.main_woken.set(false);
         core.timers.clear();
         core.shared.wake_state.close();
+        // Futures handles queued before the close: never spawned, dropped here, so their
+        // waiters hear "cancelled". Later ones are dropped by the handle (see `spawn_remote`).
+        drop(core.shared.take_spawns());
         core.blocking.shutdown();
     }
 }

@@ -1,8 +1,11 @@
-//! The synchronisation primitives that [`wake_state`](crate::wake_state) is written against.
+//! The synchronisation primitives that `wake_state.rs` and `blocking_pool.rs` are written
+//! against.
 //!
-//! Invariant: `wake_state.rs` names its atomics and its mutex only through `crate::shim`, so the
-//! loom model in `tests/loom_waker.rs` can compile the very same file against loom's types by
-//! declaring its own `shim` module (loom stays a dev-dependency; see that test).
+//! Invariant: `wake_state.rs` and `blocking_pool.rs` name their atomics, locks and threads only
+//! through `crate::shim`, so the loom models in `tests/loom_waker.rs` and
+//! `tests/loom_blocking.rs` can compile the very same files against loom's types by declaring
+//! their own `shim` module (loom stays a dev-dependency; see those tests).
 
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+pub(crate) use std::thread;

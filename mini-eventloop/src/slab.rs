@@ -36,10 +36,11 @@ impl TaskSlab {
         let slot = match self.free.last() {
             Some(&i) => i,
             None => {
-                // u32::MAX is TaskId::MAIN; a process cannot hold 4 billion tasks anyway.
+                // u32::MAX and u32::MAX - 1 are TaskId::MAIN and TaskId::SPAWNS; a process
+                // cannot hold 4 billion tasks anyway.
                 let i = u32::try_from(self.slots.len())
                     .ok()
-                    .filter(|&i| i < u32::MAX)
+                    .filter(|&i| i < u32::MAX - 1)
                     .expect("mini-eventloop: more than 4 billion live tasks");
                 self.slots.push(Slot {
                     generation: 0,

@@ -15,29 +15,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use concurrency_shared::panic_message;
-
+pub use crate::join_error::JoinError;
+use crate::waiters::WakerSlot;
 use crate::waker::TaskWaker;
-
-/// Why a task produced no output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JoinError {
-    /// The task panicked; the panic message (or a placeholder if it was not a string).
-    Panicked(String),
-    /// The task was aborted (or its runtime shut down) before it finished.
-    Cancelled,
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Panicked(msg) => write!(f, "task panicked: {msg}"),
-            JoinError::Cancelled => f.write_str("task was cancelled"),
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
 
 /// Wakes the handle's awaiter, if any.
 fn wake(joiner: Option<Waker>) {
@@ -66,8 +46,8 @@ pub(crate) struct Header {
     pub(crate) aborted: Cell<bool>,
     /// Set once the output (or error) is stored.
     pub(crate) finished: Cell<bool>,
-    /// The waker of whoever awaits the [`JoinHandle`].
-    pub(crate) join_waker: Cell<Option<Waker>>,
+    /// Whoever awaits the [`JoinHandle`]: one handle, so one slot (see `waiters.rs`).
+    pub(crate) joiner: WakerSlot,
 }
 
 /// A task's life: running, then finished with its output until the handle takes it.
@@ -108,10 +88,10 @@ impl<F: Future> Task<F> {
         }));
         *stage = Stage::Finished(match drop_result {
             Ok(()) => result,
-            Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+            Err(payload) => Err(JoinError::panicked(payload)),
         });
         self.header.finished.set(true);
-        self.header.join_waker.take()
+        self.header.joiner.take()
     }
 }
 
@@ -123,7 +103,7 @@ impl<F: Future> Runnable for Task<F> {
             Stage::Finished(_) | Stage::Consumed => return true,
         };
         if self.header.aborted.get() {
-            let joiner = self.finish(&mut stage, Err(JoinError::Cancelled));
+            let joiner = self.finish(&mut stage, Err(JoinError::cancelled()));
             drop(stage);
             wake(joiner);
             return true;
@@ -137,7 +117,7 @@ impl<F: Future> Runnable for Task<F> {
         let result = match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(out)) => Ok(out),
-            Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+            Err(payload) => Err(JoinError::panicked(payload)),
         };
         let joiner = self.finish(&mut stage, result);
         drop(stage);
@@ -148,7 +128,7 @@ impl<F: Future> Runnable for Task<F> {
     fn cancel(&self) {
         let mut stage = self.stage.borrow_mut();
         if matches!(&*stage, Stage::Running(_)) {
-            let joiner = self.finish(&mut stage, Err(JoinError::Cancelled));
+            let joiner = self.finish(&mut stage, Err(JoinError::cancelled()));
             drop(stage);
             wake(joiner);
         }
@@ -159,8 +139,9 @@ impl<F: Future> Runnable for Task<F> {
 pub(crate) trait JoinTarget<T> {
     /// The header (abort flag, finished flag, join waker).
     fn header(&self) -> &Header;
-    /// Takes the result if the task has finished.
-    fn take_result(&self) -> Option<Result<T, JoinError>>;
+    /// Takes the result if the task has finished; `Err(())` if it was already taken.
+    #[allow(clippy::result_unit_err)]
+    fn take_result(&self) -> Result<Option<Result<T, JoinError>>, ()>;
 }
 
 impl<F: Future> JoinTarget<F::Output> for Task<F> {
@@ -168,15 +149,20 @@ impl<F: Future> JoinTarget<F::Output> for Task<F> {
         &self.header
     }
 
-    fn take_result(&self) -> Option<Result<F::Output, JoinError>> {
+    fn take_result(&self) -> Result<Option<Result<F::Output, JoinError>>, ()> {
         // A task awaiting its own handle finds its stage borrowed: it can never finish.
-        let mut stage = self.stage.try_borrow_mut().ok()?;
+        let Ok(mut stage) = self.stage.try_borrow_mut() else {
+            return Ok(None);
+        };
         match &*stage {
             Stage::Finished(_) => match std::mem::replace(&mut *stage, Stage::Consumed) {
-                Stage::Finished(r) => Some(r),
-                _ => None,
+                Stage::Finished(r) => Ok(Some(r)),
+                _ => Ok(None),
             },
-            Stage::Running(_) | Stage::Consumed => None,
+            // `Consumed` with the finished flag set: the handle already took the result
+            // (while the task finishes, the stage is `Consumed` only inside `finish`).
+            Stage::Consumed if self.header.finished.get() => Err(()),
+            Stage::Running(_) | Stage::Consumed => Ok(None),
         }
     }
 }
@@ -184,7 +170,8 @@ impl<F: Future> JoinTarget<F::Output> for Task<F> {
 /// An owned permission to await a spawned task's result: a future of `Result<T, JoinError>`.
 ///
 /// Dropping the handle detaches the task: it keeps running and its output is dropped when it
-/// finishes. Awaiting the handle after the result was taken stays pending forever.
+/// finishes. Polling the handle again after it returned the result panics (as tokio's does),
+/// rather than staying pending forever.
 pub struct JoinHandle<T> {
     /// The task, shared with the slab while it runs.
     task: Rc<dyn JoinTarget<T>>,
@@ -197,7 +184,7 @@ impl<T> JoinHandle<T> {
     }
 
     /// Asks the loop to drop the task's future at its next turn; awaiting the handle then
-    /// gives [`JoinError::Cancelled`] (unless the task had already finished).
+    /// gives a cancelled [`JoinError`] (unless the task had already finished).
     ///
     /// Safe to call from inside the task itself: the future is dropped after its current poll.
     pub fn abort(&self) {
@@ -226,16 +213,23 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(result) = self.task.take_result() {
-            return Poll::Ready(result);
+        match self.task.take_result() {
+            Ok(Some(result)) => return Poll::Ready(result),
+            Ok(None) => {}
+            Err(()) => panic!(
+                "mini_eventloop::JoinHandle polled after it returned the task's result: a \
+                 handle gives its result once"
+            ),
         }
-        let header = self.task.header();
-        let old = header.join_waker.take();
-        header.join_waker.set(match old {
-            Some(w) if w.will_wake(cx.waker()) => Some(w),
-            _ => Some(cx.waker().clone()),
-        });
+        drop(self.task.header().joiner.register(cx.waker()));
         Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // The awaiter is gone: its waker must not outlive it in the task.
+        drop(self.task.header().joiner.take());
     }
 }
 

@@ -32,7 +32,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use concurrency_shared::{deadline_after, deadline_from};
+
 use crate::runtime::{self, Core};
+use crate::waiters::store_waker;
 
 /// A timer's key: its deadline in nanoseconds after the queue's epoch, then its sequence
 /// number. Two `u64`s rather than an `Instant` (16 bytes with padding) and a `u64`: 8 bytes
@@ -63,9 +66,10 @@ impl Default for TimerQueue {
 }
 
 impl TimerQueue {
-    /// The key part for `deadline`, rounded **up** to whole nanoseconds so that a timer never
-    /// fires before its deadline. Deadlines before the epoch are never registered (they are
-    /// due at once), and `u64` nanoseconds last 584 years.
+    /// The key part for `deadline`: exact, since an `Instant` on Linux is a whole number of
+    /// nanoseconds, so comparing keys is comparing instants. Deadlines before the epoch are
+    /// never registered (they are due at once); one more than 584 years (`u64` nanoseconds)
+    /// after the epoch saturates and never fires, which is what such a deadline means.
     fn nanos(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.epoch);
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
@@ -91,15 +95,14 @@ impl TimerQueue {
 
     /// Replaces the waker of a pending timer; false if it has already fired.
     fn update(&self, key: Key, waker: &Waker) -> bool {
-        match self.map.borrow_mut().get_mut(&key) {
-            Some(w) => {
-                if !w.will_wake(waker) {
-                    w.clone_from(waker);
-                }
-                true
-            }
-            None => false,
-        }
+        let replaced = match self.map.borrow_mut().get_mut(&key) {
+            Some(w) => store_waker(w, waker),
+            None => return false,
+        };
+        // Dropped after the borrow ends: a foreign waker's destructor may drop a `Sleep`,
+        // which removes its own timer from this map.
+        drop(replaced);
+        true
     }
 
     /// Removes a cancelled timer (no-op if it already fired).
@@ -152,6 +155,10 @@ impl TimerQueue {
 
 /// Waits until `duration` has passed. asyncio: `await asyncio.sleep(seconds)`.
 ///
+/// Any `Duration` is accepted: one so long that the deadline lies past what an [`Instant`]
+/// can hold (`Duration::MAX`) means "never" (the workspace's rule,
+/// [`concurrency_shared::deadline_after`]), a timer that never fires.
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// let rt = mini_eventloop::Runtime::new().unwrap();
@@ -160,51 +167,64 @@ impl TimerQueue {
 /// assert!(start.elapsed() >= Duration::from_millis(1));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    Sleep::at(deadline_after(duration))
 }
 
 /// Waits until `deadline`. asyncio: `await asyncio.sleep(deadline - loop.time())`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep {
-        deadline,
-        entry: None,
-    }
+    Sleep::at(Some(deadline))
 }
 
-/// The future of [`sleep`] and [`sleep_until`]: ready once `Instant::now() >= deadline`.
+/// The future of [`sleep`] and [`sleep_until`]: ready once `Instant::now() >= deadline`, and
+/// never with no deadline.
 ///
 /// It must be polled inside a runtime (it panics otherwise, naming the problem). Dropping it
-/// before it fires removes its timer.
+/// before it fires removes its timer. Polled under another runtime than the one it was
+/// registered with (or after that runtime was dropped), it moves its timer to the runtime
+/// polling it: it still completes only once its deadline has passed.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    /// When it becomes ready.
-    deadline: Instant,
+    /// When it becomes ready; `None` for never.
+    deadline: Option<Instant>,
     /// Its registration: the runtime and the timer's sequence number, once polled (the key
     /// is recomputed from the deadline, which keeps a `Sleep` at 32 bytes).
     entry: Option<(Rc<Core>, u64)>,
 }
 
 impl Sleep {
-    /// The deadline.
-    pub fn deadline(&self) -> Instant {
+    /// A sleep until `deadline` (`None`: never).
+    fn at(deadline: Option<Instant>) -> Sleep {
+        Sleep {
+            deadline,
+            entry: None,
+        }
+    }
+
+    /// The deadline; `None` if it never fires (a duration past what an `Instant` can hold).
+    pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
     /// Moves the deadline (re-registering the timer at the next poll).
     pub fn reset(&mut self, deadline: Instant) {
+        self.set_deadline(Some(deadline));
+    }
+
+    /// Moves the deadline, `None` for never.
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.cancel();
         self.deadline = deadline;
     }
 
-    /// True once the deadline has passed.
+    /// True once the deadline has passed (never, with no deadline).
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Removes the timer from its queue, if registered.
     fn cancel(&mut self) {
-        if let Some((core, seq)) = self.entry.take() {
-            core.timers.remove(core.timers.key(self.deadline, seq));
+        if let (Some((core, seq)), Some(deadline)) = (self.entry.take(), self.deadline) {
+            core.timers.remove(core.timers.key(deadline, seq));
         }
     }
 }
@@ -222,17 +242,26 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = self.deadline;
+        let Some(deadline) = self.deadline else {
+            // No deadline: nothing will ever wake it, and nothing needs to.
+            return Poll::Pending;
+        };
         if let Some((core, seq)) = &self.entry {
-            // Still in the queue: not yet due (the loop removes entries only once due).
-            if core
-                .timers
-                .update(core.timers.key(deadline, *seq), cx.waker())
-            {
-                return Poll::Pending;
+            if runtime::is_current(core) {
+                // Still in the queue: not yet due (the loop removes entries only once due).
+                if core
+                    .timers
+                    .update(core.timers.key(deadline, *seq), cx.waker())
+                {
+                    return Poll::Pending;
+                }
+                self.entry = None;
+                return Poll::Ready(());
             }
-            self.entry = None;
-            return Poll::Ready(());
+            // Registered with a runtime that is not polling it (another one, or one that was
+            // dropped and cleared its queue): a missing entry there proves nothing, so move
+            // the timer to the runtime polling it rather than complete early.
+            self.cancel();
         }
         if Instant::now() >= deadline {
             return Poll::Ready(());
@@ -330,9 +359,9 @@ pub enum MissedTickBehavior {
 /// Ticks every `period`, the first tick immediately. asyncio has no built-in interval; this is
 /// the usual `while True: ...; await asyncio.sleep(period)` without the drift.
 ///
-/// # Panics
-///
-/// If `period` is zero.
+/// A zero `period` is raised to one nanosecond (tokio panics instead; a caller's `Duration`
+/// never panics here), and a period too long for an `Instant` to hold gives one tick and then
+/// none.
 ///
 /// ```
 /// use std::time::Duration;
@@ -345,9 +374,8 @@ pub enum MissedTickBehavior {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    assert!(!period.is_zero(), "interval: the period must be non-zero");
     Interval {
-        period,
+        period: period.max(Duration::from_nanos(1)),
         sleep: sleep_until(Instant::now()),
         missed: MissedTickBehavior::default(),
     }
@@ -385,22 +413,27 @@ impl Interval {
         if Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let scheduled = self.sleep.deadline();
+        // A sleep with no deadline never completes, so this one has a deadline.
+        let Some(scheduled) = self.sleep.deadline() else {
+            return Poll::Pending;
+        };
         let now = Instant::now();
-        let mut next = scheduled + self.period;
-        if next <= now {
+        // Every sum goes through `deadline_from`: `None` (past an `Instant`'s range) means no
+        // further tick, never a panic.
+        let mut next = deadline_from(scheduled, self.period);
+        if next.is_some_and(|next| next <= now) {
             next = match self.missed {
                 MissedTickBehavior::Burst => next,
-                MissedTickBehavior::Delay => now + self.period,
+                MissedTickBehavior::Delay => deadline_from(now, self.period),
                 MissedTickBehavior::Skip => {
                     let behind = now.duration_since(scheduled).as_nanos();
                     let period = self.period.as_nanos();
                     let periods = u32::try_from(behind / period + 1).unwrap_or(u32::MAX);
-                    scheduled + self.period.saturating_mul(periods)
+                    deadline_from(scheduled, self.period.saturating_mul(periods))
                 }
             };
         }
-        self.sleep.reset(next);
+        self.sleep.set_deadline(next);
         Poll::Ready(scheduled)
     }
 }

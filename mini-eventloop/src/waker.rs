@@ -19,8 +19,8 @@
 //! same task's waker, and there is no hand-written vtable (no `unsafe` here). The cross-thread
 //! protocol is in `wake_state.rs`, model-checked by `tests/loom_waker.rs`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
 use crate::runtime;
@@ -44,10 +44,20 @@ impl TaskId {
         slot: u32::MAX,
         generation: 0,
     };
+
+    /// Not a task: "futures were queued by a [`Handle`](crate::Handle) for spawning". It
+    /// travels through the remote queue like a wake, so a remote spawn reuses the wake
+    /// protocol (and its poke) unchanged.
+    pub(crate) const SPAWNS: TaskId = TaskId {
+        slot: u32::MAX - 1,
+        generation: 0,
+    };
 }
 
+/// A future sent by a [`Handle`](crate::Handle), to be spawned by the loop.
+pub(crate) type RemoteSpawn = Box<dyn FnOnce(&crate::runtime::Core) + Send>;
+
 /// The part of a runtime that other threads may touch; everything else is loop-thread only.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// Remote ready queue and the sleep protocol.
     pub(crate) wake_state: WakeState<TaskId>,
@@ -57,13 +67,41 @@ pub(crate) struct Shared {
     pub(crate) remote_wakes: AtomicU64,
     /// Pokes actually sent through `mio::Waker` (statistics).
     pub(crate) pokes: AtomicU64,
+    /// Futures queued by handles on other threads, taken by the loop when it drains
+    /// [`TaskId::SPAWNS`].
+    pub(crate) spawns: Mutex<Vec<RemoteSpawn>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("wake_state", &self.wake_state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
-    /// The remote path: queue the name and poke the poll if the loop may be asleep.
-    pub(crate) fn wake_remote(&self, id: TaskId) {
+    /// Queues `spawn` for the loop. If the runtime is gone, drops it (and anything else still
+    /// queued) on this thread instead: its result sender goes with it, so whoever waits for
+    /// the result hears "cancelled" rather than nothing.
+    pub(crate) fn spawn_remote(&self, spawn: RemoteSpawn) {
+        crate::sync::lock(&self.spawns).push(spawn);
+        if !self.wake_remote(TaskId::SPAWNS) {
+            let orphans = std::mem::take(&mut *crate::sync::lock(&self.spawns));
+            drop(orphans);
+        }
+    }
+
+    /// Takes every queued remote spawn (loop thread, or shutdown).
+    pub(crate) fn take_spawns(&self) -> Vec<RemoteSpawn> {
+        std::mem::take(&mut *crate::sync::lock(&self.spawns))
+    }
+
+    /// The remote path: queue the name and poke the poll if the loop may be asleep. False if
+    /// the runtime has shut down (the wake is dropped).
+    pub(crate) fn wake_remote(&self, id: TaskId) -> bool {
         match self.wake_state.push(id) {
-            Pushed::Closed => {}
+            Pushed::Closed => return false,
             Pushed::Queued => {
                 self.remote_wakes.fetch_add(1, Ordering::Relaxed);
             }
@@ -75,6 +113,7 @@ impl Shared {
                 let _ = self.poker.wake();
             }
         }
+        true
     }
 }
 
@@ -94,7 +133,8 @@ impl Wake for TaskWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !runtime::try_schedule_local(&self.shared, self.id) {
-            self.shared.wake_remote(self.id);
+            // A wake after shutdown is a no-op, as the contract says.
+            let _ = self.shared.wake_remote(self.id);
         }
     }
 }

@@ -3,6 +3,11 @@
 
 mod util;
 
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
+
 use mini_eventloop::sync::mpsc::{self, TryRecvError, TrySendError};
 use mini_eventloop::sync::oneshot;
 use mini_eventloop::{spawn, yield_now};
@@ -127,5 +132,50 @@ fn waiting_sender_sees_close() {
         rx.close();
         assert_eq!(blocked.await.unwrap().unwrap_err().0, 1);
         assert_eq!(rx.recv().await, Some(0));
+    });
+}
+
+/// After `close()`, `recv` returns what is queued and then `None`, although a sender is still
+/// alive (as tokio's does); it used to wait forever.
+#[test]
+fn recv_after_close_returns_none_once_drained() {
+    util::run(async {
+        let (tx, mut rx) = mpsc::channel(4);
+        tx.send(1).await.unwrap();
+        rx.close();
+        assert!(tx.try_send(2).is_err());
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, None);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        drop(tx);
+    });
+}
+
+/// A waker that does nothing; its `Arc`'s count shows how many clones are alive.
+struct Idle;
+impl Wake for Idle {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A bounded `send` future polled on a full queue and dropped leaves no waker behind (as with
+/// `timeout(d, tx.send(v))` in a loop); each used to keep one.
+#[test]
+fn dropped_send_futures_leave_no_waker_behind() {
+    const DROPPED_SENDS: usize = 10_000;
+    util::run(async {
+        let (tx, _rx) = mpsc::channel(1);
+        tx.try_send(0).unwrap();
+        let idle = Arc::new(Idle);
+        let waker = Waker::from(idle.clone());
+        for i in 0..DROPPED_SENDS {
+            let mut send = pin!(tx.send(i));
+            assert!(
+                send.as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        // `idle` and `waker`: no clone is kept by the channel.
+        assert_eq!(Arc::strong_count(&idle), 2);
     });
 }

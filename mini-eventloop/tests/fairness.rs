@@ -67,3 +67,29 @@ fn io_is_polled_every_tick() {
     // 401 task polls plus the main future's: at most 4 per turn.
     assert!(s.loop_iterations >= s.polls / 4, "{s:?}");
 }
+
+/// A task that never stops yielding does not delay wakes from other threads: a
+/// `spawn_blocking` result reaches its task, which stops the spinner, while the spinner still
+/// spins. (Remote wakes used to be drained only when the ready queue ran empty, which it never
+/// does here.)
+#[test]
+fn a_yielding_task_does_not_starve_remote_wakes() {
+    util::run(async {
+        let done = Rc::new(Cell::new(false));
+        let spinner = spawn({
+            let done = done.clone();
+            async move {
+                while !done.get() {
+                    yield_now().await;
+                }
+            }
+        });
+        let waiter = spawn(async move {
+            let n = mini_eventloop::spawn_blocking(|| 7).await.unwrap();
+            done.set(true);
+            n
+        });
+        spinner.await.unwrap();
+        assert_eq!(waiter.await.unwrap(), 7);
+    });
+}

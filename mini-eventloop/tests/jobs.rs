@@ -123,7 +123,7 @@ fn panicking_job_is_reported_in_place() {
     ]);
     assert_eq!(out[0], Ok(1));
     assert!(
-        matches!(&out[1], Err(mini_eventloop::JoinError::Panicked(m)) if m.contains("on purpose"))
+        matches!(&out[1], Err(e) if e.panic_message().is_some_and(|m| m.contains("on purpose")))
     );
     assert_eq!(out[2], Ok(1));
 }

@@ -3,9 +3,11 @@
 
 mod util;
 
-use mini_eventloop::{JoinError, spawn, yield_now};
+use std::future::Future;
 
-/// The panic message comes back as `JoinError::Panicked`, and other tasks keep running.
+use mini_eventloop::{spawn, yield_now};
+
+/// The panic message comes back as a `JoinError` with the panic, and other tasks keep running.
 #[test]
 fn panicking_task_is_reported_and_the_loop_survives() {
     util::run(async {
@@ -19,7 +21,7 @@ fn panicking_task_is_reported_and_the_loop_survives() {
             yield_now().await;
             panic!("boom {}", 42);
         });
-        assert_eq!(bad.await, Err(JoinError::Panicked("boom 42".into())));
+        assert_eq!(bad.await.unwrap_err().panic_message(), Some("boom 42"));
         assert_eq!(survivor.await, Ok("alive"));
     });
 }
@@ -52,6 +54,71 @@ fn panicking_destructor_on_abort() {
         });
         yield_now().await;
         h.abort();
-        assert_eq!(h.await, Err(JoinError::Panicked("drop panic".into())));
+        assert_eq!(h.await.unwrap_err().panic_message(), Some("drop panic"));
+    });
+}
+
+/// A panicked task's `JoinError` keeps the payload, so the caller can re-raise it with
+/// `resume_unwind`; `is_panic` / `is_cancelled` tell the causes apart.
+#[test]
+fn join_error_keeps_the_panic_payload() {
+    #[derive(Debug, PartialEq)]
+    struct Custom(u32);
+    util::run(async {
+        let err = spawn(async { std::panic::panic_any(Custom(7)) })
+            .await
+            .unwrap_err();
+        assert!(err.is_panic() && !err.is_cancelled());
+        let payload = err.into_panic();
+        assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(7)));
+        let rethrown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::panic::resume_unwind(payload)
+        }));
+        assert_eq!(
+            rethrown.unwrap_err().downcast_ref::<Custom>(),
+            Some(&Custom(7))
+        );
+        let blocking = mini_eventloop::spawn_blocking(|| std::panic::panic_any(Custom(8)))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            blocking.into_panic().downcast_ref::<Custom>(),
+            Some(&Custom(8))
+        );
+    });
+}
+
+/// Polling a `JoinHandle` again after it returned the result panics with a clear message
+/// (tokio does too) instead of staying pending forever.
+#[test]
+fn polling_a_handle_after_its_result_panics() {
+    util::run(async {
+        let mut handle = spawn(async { 1 });
+        assert_eq!((&mut handle).await, Ok(1));
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let _ = std::pin::Pin::new(&mut handle).poll(&mut cx);
+        }));
+        let message = concurrency_shared::panic_message(&*again.unwrap_err());
+        assert!(message.contains("after it returned"), "{message}");
+    });
+}
+
+/// A detached task whose output panics when dropped does not take the loop down.
+#[test]
+fn panicking_output_destructor_of_a_detached_task_is_contained() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("output destructor");
+        }
+    }
+    util::run(async {
+        drop(spawn(async { Bomb }));
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        assert_eq!(spawn(async { 2 }).await, Ok(2));
     });
 }

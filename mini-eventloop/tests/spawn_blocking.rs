@@ -1,12 +1,43 @@
 //! `spawn_blocking`: closures run off the loop thread, results come back as futures, panics
-//! as `JoinError::Panicked`, and the pool stays within its bound.
+//! as a `JoinError` with the panic, and the pool stays within its bound.
 
 mod util;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::Instant;
 
-use mini_eventloop::{JoinError, Runtime, spawn_blocking};
+use mini_eventloop::{Runtime, spawn_blocking};
+
+/// Waits (a bounded busy wait on the test's thread, as a guard against hangs) until every
+/// helper thread of the process is asleep, which after its last job means waiting for work.
+fn wait_until_helpers_idle() {
+    let start = Instant::now();
+    loop {
+        let mut all_asleep = true;
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let dir = task.unwrap().path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            // `comm` holds the first 15 bytes of "mini-eventloop-blocking".
+            if comm.trim_end() != "mini-eventloop-" {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            // The state is the field after the parenthesised name.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            all_asleep &= state.starts_with('S');
+        }
+        if all_asleep {
+            return;
+        }
+        assert!(
+            start.elapsed() < util::HANG_GUARD,
+            "helpers never went idle"
+        );
+        std::thread::yield_now();
+    }
+}
 
 /// The closure runs on another thread and its result comes back.
 #[test]
@@ -71,11 +102,59 @@ fn pool_is_bounded() {
     assert!(ids.len() <= THREADS, "{} helper threads", ids.len());
 }
 
-/// A panic in the closure comes back as `JoinError::Panicked` with its message.
+/// A panic in the closure comes back as a `JoinError` with the panic with its message.
 #[test]
 fn panicking_closure_is_reported() {
     util::run(async {
         let r = spawn_blocking(|| -> u8 { panic!("blocking boom") }).await;
-        assert_eq!(r, Err(JoinError::Panicked("blocking boom".into())));
+        assert_eq!(r.unwrap_err().panic_message(), Some("blocking boom"));
     });
+}
+
+/// Two closures submitted back to back while one helper is idle run on two threads: job A
+/// waits for a message that job B sends. (The idle count used to drop only once a helper woke,
+/// so both jobs were promised to the one idle helper and A waited for B forever.)
+#[test]
+fn back_to_back_jobs_do_not_queue_behind_one_idle_helper() {
+    util::run(async {
+        spawn_blocking(|| ()).await.unwrap();
+        wait_until_helpers_idle();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let a = spawn_blocking(move || rx.recv_timeout(util::HANG_GUARD).is_ok());
+        let b = spawn_blocking(move || tx.send(()).is_ok());
+        assert!(a.await.unwrap(), "job A never heard from job B");
+        assert!(b.await.unwrap());
+    });
+}
+
+/// Closures still queued when the runtime is dropped are dropped, not run (their handles
+/// report `Cancelled`); the one already running finishes.
+#[test]
+fn closures_queued_at_shutdown_are_dropped_not_run() {
+    let rt = Runtime::builder().blocking_threads(1).build().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let ran = Arc::new(AtomicBool::new(false));
+    let (queued,) = rt.block_on(async {
+        let running = spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            let _ = released.recv();
+        });
+        // The one helper is busy with `running` from here on, so the next closure queues.
+        started.recv().unwrap();
+        let ran = ran.clone();
+        let queued = spawn_blocking(move || ran.store(true, Ordering::SeqCst));
+        drop(running);
+        // In a tuple: a future returned bare from an async block trips clippy.
+        (queued,)
+    });
+    drop(rt);
+    assert_eq!(
+        Arc::strong_count(&ran),
+        1,
+        "the queued closure was not dropped at shutdown"
+    );
+    release.send(()).unwrap();
+    assert!(util::rt().block_on(queued).unwrap_err().is_cancelled());
+    assert!(!ran.load(Ordering::SeqCst));
 }

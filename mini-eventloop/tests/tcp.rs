@@ -158,3 +158,116 @@ fn negative_backlog_is_refused() {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     });
 }
+
+/// `connect` takes a host name and port; the name is resolved off the loop, and the numeric
+/// forms work as before.
+#[test]
+fn connect_resolves_host_names() {
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepting = spawn(async move {
+            for _ in 0..3 {
+                listener.accept().await.unwrap();
+            }
+        });
+        // Numbers, as a tuple or as text, need no lookup: no blocking-pool job.
+        TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        assert_eq!(mini_eventloop::stats().blocking_spawned, 0);
+        let by_name = TcpStream::connect(("localhost", port)).await.unwrap();
+        assert!(by_name.peer_addr().unwrap().ip().is_loopback());
+        assert_eq!(
+            mini_eventloop::stats().blocking_spawned,
+            1,
+            "one lookup per name"
+        );
+        let text = format!("localhost:{port}");
+        TcpStream::connect(text.as_str()).await.unwrap();
+        accepting.await.unwrap();
+        let bad = TcpStream::connect("no-port-given").await.unwrap_err();
+        assert_eq!(bad.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+    });
+}
+
+/// Dropping an owned write half sends FIN: the peer reads end of stream while the reading
+/// half is still alive, and can still answer it.
+#[test]
+fn dropping_the_write_half_sends_fin() {
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (mut rd, wr) = client.into_split();
+        drop(wr);
+        let mut buf = [0; 8];
+        assert_eq!(server.read(&mut buf).await.unwrap(), 0, "no FIN");
+        server.write_all(b"bye").await.unwrap();
+        rd.read_exact(&mut buf[..3]).await.unwrap();
+        assert_eq!(&buf[..3], b"bye");
+    });
+}
+
+/// `shutdown` on a stream, on a borrowed write half and on an owned one sends FIN.
+#[test]
+fn shutdown_sends_fin_on_streams_and_halves() {
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut buf = [0; 8];
+        for how in 0..3 {
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            match how {
+                0 => client.shutdown(Shutdown::Write).unwrap(),
+                1 => client.split().1.shutdown().unwrap(),
+                _ => {
+                    let (rd, wr) = client.into_split();
+                    wr.shutdown().unwrap();
+                    drop((rd, wr));
+                    assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+                    continue;
+                }
+            }
+            assert_eq!(server.read(&mut buf).await.unwrap(), 0, "case {how}");
+        }
+    });
+}
+
+/// A read shorter than its buffer clears read readiness; nothing is lost by it: data sent
+/// later is read after the next edge, and end of stream that arrived with the data (its
+/// edge already reported) is still seen.
+#[test]
+fn short_reads_lose_no_edge() {
+    util::run(async {
+        let listener = TcpListener::bind(util::any_port()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut buf = [0; 64];
+        server.write_all(b"abc").await.unwrap();
+        assert_eq!(client.read(&mut buf).await.unwrap(), 3);
+        let later = spawn(async move {
+            mini_eventloop::yield_now().await;
+            server.write_all(b"de").await.unwrap();
+            server
+        });
+        assert_eq!(client.read(&mut buf).await.unwrap(), 2);
+        let server = later.await.unwrap();
+        // Data and FIN together, both queued before the read.
+        let mut server = server;
+        server.write_all(b"fgh").await.unwrap();
+        server.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        loop {
+            match client.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(got, b"fgh");
+    });
+}

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mini_eventloop::{Elapsed, sleep, timeout};
+use mini_eventloop::{Either, Elapsed, interval, select, sleep, timeout, yield_now};
 
 /// A future that never finishes is cut off with `Elapsed`, no earlier than the deadline, and
 /// is dropped.
@@ -53,5 +53,30 @@ fn future_beats_timeout() {
 fn ready_future_wins_zero_timeout() {
     util::run(async {
         assert_eq!(timeout(Duration::ZERO, async { 3 }).await, Ok(3));
+    });
+}
+
+/// No `Duration` a caller passes panics: `Duration::MAX` means "no deadline" (a timer that
+/// never fires), and a zero interval period ticks without spinning the loop.
+#[test]
+fn huge_and_zero_durations_never_panic() {
+    util::run(async {
+        assert_eq!(timeout(Duration::MAX, async { 5 }).await, Ok(5));
+        let later = async {
+            yield_now().await;
+            6
+        };
+        assert_eq!(timeout(Duration::MAX, later).await, Ok(6));
+        let never = sleep(Duration::MAX);
+        assert_eq!(never.deadline(), None);
+        assert!(!never.is_elapsed());
+        assert_eq!(select(never, yield_now()).await, Either::Right(()));
+        let mut every = interval(Duration::MAX);
+        every.tick().await;
+        assert_eq!(select(every.tick(), yield_now()).await, Either::Right(()));
+        let mut zero = interval(Duration::ZERO);
+        for _ in 0..3 {
+            zero.tick().await;
+        }
     });
 }

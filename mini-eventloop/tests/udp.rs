@@ -30,3 +30,24 @@ fn ping_pong() {
         let _ = a_addr;
     });
 }
+
+/// A connected UDP socket sends to and receives from its peer with `send` / `recv`; the
+/// peer may be given by name.
+#[test]
+fn connected_send_and_recv() {
+    util::run(async {
+        let a = UdpSocket::bind(util::any_port()).unwrap();
+        let b = UdpSocket::bind(util::any_port()).unwrap();
+        let port = b.local_addr().unwrap().port();
+        a.connect(("localhost", port)).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
+        assert_eq!(a.peer_addr().unwrap().port(), port);
+        a.send(b"ping").await.unwrap();
+        let mut buf = [0; 8];
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"ping");
+        b.send(b"pong").await.unwrap();
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+    });
+}

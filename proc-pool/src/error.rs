@@ -39,6 +39,14 @@ pub enum TaskError {
     /// The task was submitted after [`close`](crate::Pool::close), or was still pending when
     /// the pool was terminated.
     PoolClosed,
+    /// The task's function lies in a loaded object the pool's workers do not have (a library
+    /// `dlopen`ed after the pool was built; under
+    /// [`StartMethod::ForkServer`](crate::StartMethod::ForkServer), anything outside the main
+    /// executable). It was refused before being sent: no worker jumped to it.
+    CodeUnavailable {
+        /// The object's path, or a description of the address if no object holds it.
+        object: String,
+    },
 }
 
 impl fmt::Display for TaskError {
@@ -52,6 +60,12 @@ impl fmt::Display for TaskError {
             TaskError::Codec(e) => write!(f, "task input or result could not be decoded: {e}"),
             TaskError::PoolBroken => f.write_str("the pool is broken"),
             TaskError::PoolClosed => f.write_str("the pool is closed"),
+            TaskError::CodeUnavailable { object } => {
+                write!(
+                    f,
+                    "the pool's workers do not have the task's code ({object})"
+                )
+            }
         }
     }
 }
@@ -89,6 +103,16 @@ pub(crate) enum BuildErrorKind {
     TooManyWorkers(usize),
     /// A system call failed while creating the manager or forking a worker.
     Io(io::Error),
+    /// `StartMethod::ForkServer` cannot work here: the pool's code is not in the main
+    /// executable (a `cdylib` loaded into another program), so re-executing the executable
+    /// would not reach the server.
+    ForkServerUnsupported,
+    /// `StartMethod::ForkServer` with an initializer outside the main executable, which the
+    /// server (a fresh image of the executable) does not have.
+    ForkServerInitializer,
+    /// The fork server started but did not complete its handshake (it died, stalled, or is
+    /// not the same build as this process).
+    ForkServerHandshake(&'static str),
 }
 
 impl BuildError {
@@ -108,6 +132,15 @@ impl fmt::Display for BuildError {
                 crate::MAX_WORKERS
             ),
             BuildErrorKind::Io(e) => write!(f, "could not start the pool: {e}"),
+            BuildErrorKind::ForkServerUnsupported => f.write_str(
+                "the fork server needs the pool's code in the main executable, not in a library",
+            ),
+            BuildErrorKind::ForkServerInitializer => f.write_str(
+                "the fork server can only run an initializer defined in the main executable",
+            ),
+            BuildErrorKind::ForkServerHandshake(why) => {
+                write!(f, "the fork server did not start: {why}")
+            }
         }
     }
 }
@@ -123,6 +156,12 @@ impl std::error::Error for BuildError {
 
 impl From<io::Error> for BuildError {
     fn from(e: io::Error) -> Self {
+        if let Some(failed) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::forkserver::HandshakeFailed>())
+        {
+            return BuildError::new(BuildErrorKind::ForkServerHandshake(failed.0));
+        }
         BuildError::new(BuildErrorKind::Io(e))
     }
 }

@@ -2,7 +2,8 @@
 //! leaks or orphans.
 //!
 //! [`Pool::new(n)`](Pool::new) forks `n` worker processes (no `exec`) from one long-lived
-//! manager thread. Tasks are plain functions `fn(T) -> U` or shared [`Job`]s; their inputs and
+//! manager thread; with [`StartMethod::ForkServer`], a single-threaded server started from a
+//! clean image of the executable forks them instead (Python's `"forkserver"`). Tasks are plain functions `fn(T) -> U` or shared [`Job`]s; their inputs and
 //! results cross the process boundary as [`Wire`]-encoded, length-prefixed frames on
 //! per-worker pipes. Python's `Pool` is the model for the API (`apply`, `apply_async`, `map`,
 //! `imap`, `imap_unordered`, `close`, `join`, `terminate`); its failure modes are what this
@@ -38,6 +39,11 @@
 //! - `manager`: the manager thread's `mio` poll loop over worker pipes and pidfds.
 //! - `worker`: a worker's whole life cycle: fork, serve, end, replacement, and the fork-safety
 //!   rules of the child.
+//! - `forkserver`: [`StartMethod::ForkServer`]: the protocol and the pool's side of it;
+//!   `forkserver/server.rs`: the server process, entered from an `.init_array` constructor.
+//! - `image`: which loaded object holds a function, at which offset, and whether the pool's
+//!   workers have it (what each start method accepts).
+//! - `server_sys`: the system calls only the fork server needs (`SCM_RIGHTS`, `posix_spawn`).
 //! - `task`: how a call becomes a frame (trampolines, the process token) and the SAFETY
 //!   argument for sending code addresses.
 //! - `frame`: the frame formats and the buffer that cuts a pipe's bytes into frames.
@@ -61,11 +67,14 @@
 mod error;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod forkserver;
 mod frame;
+mod image;
 mod imap;
 mod manager;
 mod pool;
 mod result;
+mod server_sys;
 mod stats;
 mod sys;
 mod task;

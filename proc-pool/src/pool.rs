@@ -14,6 +14,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{BuildError, BuildErrorKind, TaskError};
+use crate::image::Admission;
 use crate::imap::Imap;
 use crate::manager::{self, Command, Config, CrashPolicy, WAKER};
 use crate::result::{AsyncResult, Received, receive};
@@ -73,6 +74,8 @@ pub struct Pool {
     /// The process that built the pool. In a process forked from it (by other code), this
     /// handle is a copy whose manager thread does not exist there: it refuses every call.
     owner: u32,
+    /// Which code the workers have: a task naming other code is refused before sending.
+    admission: Admission,
 }
 
 /// Settings for a [`Pool`]; see [`Pool::builder`].
@@ -141,7 +144,8 @@ impl Builder {
         self
     }
 
-    /// How workers are started (default and, for now, only: [`StartMethod::Fork`]).
+    /// How workers are started (default [`StartMethod::Fork`]; see [`StartMethod`] for what
+    /// each accepts and when to choose [`StartMethod::ForkServer`]).
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.start_method = method;
         self
@@ -166,10 +170,16 @@ impl Builder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
+        if self.start_method == StartMethod::ForkServer {
+            crate::forkserver::check_supported(self.initializer)?;
+        }
         // Both before the first fork, so every worker inherits them.
         worker::install_panic_hook();
         task::token();
-        flush_stdout_before_fork();
+        if self.start_method == StartMethod::Fork {
+            flush_stdout_before_fork();
+        }
+        let admission = Admission::new(self.start_method);
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let (commands, command_rx) = crossbeam_channel::unbounded();
@@ -227,6 +237,7 @@ impl Builder {
             workers,
             closed: AtomicBool::new(false),
             owner: std::process::id(),
+            admission,
         })
     }
 }
@@ -518,6 +529,7 @@ impl Pool {
             chunks.into_iter().for_each(|c| c.fail(refusal.clone()));
             return;
         }
+        let chunks = self.admission.admit(chunks);
         if let Err(crossbeam_channel::SendError(Command::Submit(chunks))) =
             self.commands.send(Command::Submit(chunks))
         {

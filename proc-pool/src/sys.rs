@@ -35,7 +35,7 @@ impl std::fmt::Display for ExitStatus {
 }
 
 /// Turns a `-1` return into the thread's `errno`.
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 {
         Err(io::Error::last_os_error())
     } else {
@@ -550,6 +550,43 @@ impl PidFd {
 impl AsRawFd for PidFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+// The fork server's additions (`forkserver.rs`): a pidfd received from the server, and a
+// counters page shared through a file instead of through `fork`.
+
+impl PidFd {
+    /// Takes ownership of a pidfd another process opened and passed to us (`SCM_RIGHTS`). The
+    /// process is not our child: it can be signalled and polled, not waited for.
+    pub fn adopt(fd: OwnedFd, pid: libc::pid_t) -> PidFd {
+        PidFd { fd, pid }
+    }
+}
+
+/// How long the file behind [`SharedCounters::map_file`] must be.
+pub const COUNTERS_FILE_LEN: usize = PAGE;
+
+impl SharedCounters {
+    /// Maps the first page of `file` (a memfd of at least [`PAGE`] zeroed bytes), shared with
+    /// every process that maps the same file.
+    pub fn map_file(file: BorrowedFd<'_>) -> io::Result<SharedCounters> {
+        // SAFETY: a fresh shared mapping of a file we hold open; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(SharedCounters { ptr })
     }
 }
 

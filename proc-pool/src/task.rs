@@ -7,16 +7,20 @@
 //!
 //! # Why sending a code address is sound, and only to our own children
 //!
-//! A worker is created by `fork` without `exec`: its address space is a copy of the parent's,
-//! the same executable and libraries mapped at the same addresses (ASLR happens at `exec`, not
-//! at `fork`). So a function pointer taken in the parent names the same function in the
-//! worker. That argument holds only for processes forked from this one, hence:
+//! A code address crosses as an `image::CodeRef`: an offset into the main executable, which
+//! the worker rebases on its own copy (the same executable, forked or re-executed), or, under
+//! `Fork` only, a raw address in a shared object that was loaded before the pool was built,
+//! which a forked worker has at the same place (ASLR happens at `exec`, not at `fork`).
+//! `image.rs` says what each start method accepts; anything else is refused with
+//! [`TaskError::CodeUnavailable`] before it is sent (`Pool::submit`). That argument holds only
+//! for the pool's own workers, hence:
 //!
 //! - frames are built only here, as private bytes ([`Chunk`] has no public constructor or
 //!   accessor), and are written only by the manager, only to the pipes it created for the
-//!   workers it forked itself (`worker.rs`);
+//!   workers it started itself (`worker.rs`, `forkserver.rs`);
 //! - every frame carries this process's random [`token`]; a worker (which inherited the token
-//!   by the fork) refuses a frame that does not carry it and exits instead of jumping anywhere.
+//!   by the fork, or was given it by the fork server's handshake) refuses a frame that does
+//!   not carry it and exits instead of jumping anywhere.
 //!
 //! Invariant: every task in a [`Chunk`] gets exactly one outcome through its [`Reply`].
 
@@ -28,6 +32,7 @@ use crossbeam_channel::Sender;
 
 use crate::error::TaskError;
 use crate::frame::{self, ItemOutcome};
+use crate::image::{self, CodeRef};
 use crate::{Job, Wire, WireError, run_blocking};
 
 /// The function a worker calls for each task of a chunk: decode the input from `input`, run,
@@ -37,6 +42,11 @@ pub(crate) type Trampoline =
 
 /// This process's token; 0 until [`token`] first runs.
 static TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// In a fork server: adopts the token of the pool it serves, before forking any worker.
+pub(crate) fn adopt_token(token: u64) {
+    TOKEN.store(token, Ordering::Relaxed);
+}
 
 /// The random token of this process, chosen once (the pool builder calls this before it forks,
 /// so every worker inherits the value).
@@ -59,10 +69,10 @@ fn call_fn<T: Wire, U: Wire>(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
-    // SAFETY: `func` was produced by `Chunk::of_fn::<T, U>` as `f as usize` for an
-    // `f: fn(T) -> U`, in the process this worker was forked from, and this very
-    // monomorphisation was named in the same frame; by the module's argument the address names
-    // that function here, with that signature.
+    // SAFETY: `func` was produced by `Chunk::of_fn::<T, U>` from an `f: fn(T) -> U` in the
+    // pool's process, and this very monomorphisation was named in the same frame; by the
+    // module's argument (`image::resolve`) the address names that function here, with that
+    // signature.
     let f = unsafe { std::mem::transmute::<usize, fn(T) -> U>(func) };
     let input = T::from_bytes(input)?;
     f(input).encode(out);
@@ -93,6 +103,9 @@ pub(crate) struct Chunk {
     pub(crate) seq: usize,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
+    /// A code address it names outside the main executable, to check before sending
+    /// (`image::Admission`); `None` in the common case.
+    pub(crate) foreign: Option<usize>,
 }
 
 /// The answer for one chunk.
@@ -133,11 +146,32 @@ impl Chunk {
         seq: usize,
         reply: Reply,
     ) -> Chunk {
-        let mut out = Vec::with_capacity(36 + items.len() * (8 + T::MIN_ENCODED_LEN));
+        let mut out = Vec::with_capacity(38 + items.len() * (8 + T::MIN_ENCODED_LEN));
         let at = frame::begin_frame(&mut out);
         out.extend_from_slice(&token().to_le_bytes());
-        out.extend_from_slice(&(trampoline as usize as u64).to_le_bytes());
-        out.extend_from_slice(&(func as u64).to_le_bytes());
+        let trampoline = image::locate(trampoline as usize);
+        // A job names no function (0): nothing to locate.
+        let func = if func == 0 {
+            CodeRef::Raw(0)
+        } else {
+            image::locate(func)
+        };
+        let mut foreign = None;
+        for code in [trampoline, func] {
+            match code {
+                CodeRef::Main(offset) => {
+                    out.push(CODE_MAIN);
+                    out.extend_from_slice(&offset.to_le_bytes());
+                }
+                CodeRef::Raw(addr) => {
+                    out.push(CODE_RAW);
+                    out.extend_from_slice(&(addr as u64).to_le_bytes());
+                    if addr != 0 {
+                        foreign = foreign.or(Some(addr));
+                    }
+                }
+            }
+        }
         out.extend_from_slice(&(items.len() as u32).to_le_bytes());
         for item in items {
             frame::put_sized(&mut out, |o| item.encode(o));
@@ -148,6 +182,7 @@ impl Chunk {
             len: items.len(),
             seq,
             reply,
+            foreign,
         }
     }
 
@@ -162,6 +197,24 @@ impl Chunk {
             len,
             result: Err(err),
         });
+    }
+}
+
+/// Tag of a code reference sent as an offset into the main executable.
+const CODE_MAIN: u8 = 0;
+/// Tag of a code reference sent as a raw address (forked workers only).
+const CODE_RAW: u8 = 1;
+
+/// Reads one tagged code reference.
+fn code_ref(cur: &mut frame::Cursor<'_>) -> Result<CodeRef, BadFrame> {
+    let tag = cur.u8().map_err(|_| BadFrame::Malformed)?;
+    let value = cur.u64().map_err(|_| BadFrame::Malformed)?;
+    match tag {
+        CODE_MAIN => Ok(CodeRef::Main(value)),
+        CODE_RAW => Ok(CodeRef::Raw(
+            usize::try_from(value).map_err(|_| BadFrame::Malformed)?,
+        )),
+        _ => Err(BadFrame::Malformed),
     }
 }
 
@@ -192,19 +245,30 @@ impl<'a> TaskFrame<'a> {
         if token_in_frame != TOKEN.load(Ordering::Relaxed) {
             return Err(BadFrame::ForeignToken);
         }
-        let trampoline = cur.u64().map_err(|_| BadFrame::Malformed)? as usize;
-        let func = cur.u64().map_err(|_| BadFrame::Malformed)? as usize;
+        let trampoline = code_ref(&mut cur)?;
+        let func = code_ref(&mut cur)?;
         let n = cur.u32().map_err(|_| BadFrame::Malformed)? as usize;
         let mut inputs = Vec::with_capacity(n.min(body.len() / 8));
         for _ in 0..n {
             inputs.push(cur.sized().map_err(|_| BadFrame::Malformed)?);
         }
-        if trampoline == 0 || !cur.is_empty() {
+        if !cur.is_empty() {
             return Err(BadFrame::Malformed);
         }
+        // A reference this worker cannot have was refused before sending; one arriving anyway
+        // is not jumped to.
+        let trampoline = match image::resolve(trampoline) {
+            Some(addr) if addr != 0 => addr,
+            _ => return Err(BadFrame::Malformed),
+        };
+        let func = match func {
+            CodeRef::Raw(0) => 0,
+            code => image::resolve(code).ok_or(BadFrame::Malformed)?,
+        };
         // SAFETY: the token matched, so the frame was built by `Chunk::build` in the process
-        // this worker was forked from (see the module documentation), where `trampoline` was
-        // the address of a `Trampoline`; the fork keeps it valid here.
+        // this worker was forked from or serves (see the module documentation), where
+        // `trampoline` was the address of a `Trampoline`; `image::resolve` maps it to the same
+        // code here.
         let trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(trampoline) };
         Ok(TaskFrame {
             trampoline,

@@ -44,9 +44,9 @@
 //!   thread was allocating at the fork (a global allocator without such fork handlers would
 //!   not be).
 //! - **Nothing unwinds out of `worker_main`** into the forked copy of the manager's stack,
-//!   where it would run the parent's destructors and `atexit` handlers in the worker: a guard
-//!   ends the process (`_exit`) if anything unwinds that far, and a panic payload whose `Drop`
-//!   panics is leaked instead of dropped.
+//!   where it would run the parent's destructors and `atexit` handlers in the worker:
+//!   `worker_main` catches anything that unwinds that far and ends the process (`_exit(75)`),
+//!   and a panic payload whose `Drop` panics is leaked instead of dropped.
 //! - **The worker's report is not its exit code.** A task may call `exit(70)` too; what the
 //!   worker itself means by leaving (its initializer panicked, it saw end of file) it writes
 //!   into the shared page before `_exit`, and only that decides the cause. A worker that dies
@@ -94,7 +94,7 @@ const REPORT: usize = 3;
 const REPORT_INIT_PANICKED: u64 = 1;
 /// Report: end of file on the task pipe; the worker is leaving as asked.
 const REPORT_LEAVING: u64 = 2;
-/// Report: something unwound to the bottom of the worker (see [`NeverUnwindOut`]).
+/// Report: something unwound to the bottom of the worker (caught by [`worker_main`]).
 const REPORT_UNWOUND: u64 = 3;
 
 /// How long a leaving worker may spend flushing its stdout buffer (seconds): std's stdout lock
@@ -114,13 +114,24 @@ const EXIT_PIPE_FAILED: i32 = 74;
 /// Exit code of a worker in which something unwound to the bottom of `worker_main`.
 const EXIT_UNWOUND: i32 = 75;
 
-/// How workers are started: the seam where a fork server will plug in.
+/// How workers are started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum StartMethod {
     /// `fork` (no `exec`) from the pool's manager thread, like Python's `"fork"` start method.
+    /// Workers see the parent's memory as it is at each fork, and inherit any lock another
+    /// thread of the parent holds at that instant. Accepts functions in the main executable
+    /// and in libraries loaded before the pool was built.
     #[default]
     Fork,
+    /// Workers are forked by a fork server: a single-threaded process started (`posix_spawn`,
+    /// no copy of the parent) from the same executable, re-executed, like Python's
+    /// `"forkserver"`. No lock of the parent's threads can reach a worker, and start-up does
+    /// not grow with the parent's size; but workers do not see the parent's state (globals
+    /// set after start-up). Accepts functions in the main executable only; building fails
+    /// with a [`BuildError`](crate::BuildError) where the pool's code is not in the main
+    /// executable (a `cdylib`). See `forkserver.rs`.
+    ForkServer,
 }
 
 /// What a new worker needs to know.
@@ -283,6 +294,8 @@ pub(crate) struct Worker {
     /// Whether its exit status has been collected (then its pid may already name another
     /// process, but the pidfd still names the dead one).
     reaped: bool,
+    /// Under `ForkServer`: its id with the fork server, which reaps it and reports its status.
+    served: Option<crate::forkserver::WorkerId>,
 }
 
 impl Drop for Worker {
@@ -291,7 +304,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         if !self.reaped {
             let _ = self.pidfd.kill();
-            let _ = self.pidfd.wait();
+            let _ = self.wait_exit();
         }
     }
 }
@@ -302,6 +315,17 @@ impl Worker {
     pub(crate) fn start(spec: Spec) -> io::Result<Worker> {
         match spec.method {
             StartMethod::Fork => Self::fork(spec),
+            StartMethod::ForkServer => {
+                let w = crate::forkserver::start_worker(spec)?;
+                Self::assemble(
+                    w.pidfd,
+                    w.task_tx,
+                    w.result_rx,
+                    w.progress,
+                    Some(w.id),
+                    spec.pipe_sizes,
+                )
+            }
         }
     }
 
@@ -336,41 +360,63 @@ impl Worker {
                         return Err(e);
                     }
                 };
-                let setup = sys::set_nonblocking(task_tx.as_fd())
-                    .and_then(|()| sys::set_nonblocking(result_rx.as_fd()))
-                    .and_then(|()| progress.keep_from_later_forks());
-                if let Err(e) = setup {
-                    let _ = pidfd.kill();
-                    let _ = pidfd.wait();
-                    return Err(e);
-                }
-                // A refusal only costs speed.
-                for (fd, bytes) in [
-                    (result_rx.as_fd(), spec.pipe_sizes.results),
-                    (task_tx.as_fd(), spec.pipe_sizes.tasks),
-                ] {
-                    if let Ok(bytes @ 1..) = i32::try_from(bytes) {
-                        let _ = sys::set_pipe_size(fd, bytes);
-                    }
-                }
-                Ok(Worker {
-                    pidfd,
-                    task_tx: Some(task_tx),
-                    result_rx,
-                    progress,
-                    inbox: FrameBuf::new(),
-                    outbox: Vec::new(),
-                    outbox_pos: 0,
-                    in_flight: VecDeque::new(),
-                    answered: 0,
-                    last_run_ns: None,
-                    last_read_at: 0,
-                    tasks_sent: 0,
-                    leave_when_flushed: false,
-                    killed_for: None,
-                    reaped: false,
-                })
+                Self::assemble(pidfd, task_tx, result_rx, progress, None, spec.pipe_sizes)
             }
+        }
+    }
+
+    /// The manager's handle on a started worker process; on a set-up failure the process is
+    /// killed and reaped (by dropping the handle).
+    fn assemble(
+        pidfd: PidFd,
+        task_tx: OwnedFd,
+        result_rx: OwnedFd,
+        progress: SharedCounters,
+        served: Option<crate::forkserver::WorkerId>,
+        pipe_sizes: PipeSizes,
+    ) -> io::Result<Worker> {
+        let worker = Worker {
+            pidfd,
+            task_tx: Some(task_tx),
+            result_rx,
+            progress,
+            inbox: FrameBuf::new(),
+            outbox: Vec::new(),
+            outbox_pos: 0,
+            in_flight: VecDeque::new(),
+            answered: 0,
+            last_run_ns: None,
+            last_read_at: 0,
+            tasks_sent: 0,
+            leave_when_flushed: false,
+            killed_for: None,
+            reaped: false,
+            served,
+        };
+        let Some(task_tx) = &worker.task_tx else {
+            return Err(io::Error::other("a fresh worker has a task pipe"));
+        };
+        sys::set_nonblocking(task_tx.as_fd())?;
+        sys::set_nonblocking(worker.result_rx.as_fd())?;
+        worker.progress.keep_from_later_forks()?;
+        // A refusal only costs speed.
+        for (fd, bytes) in [
+            (worker.result_rx.as_fd(), pipe_sizes.results),
+            (task_tx.as_fd(), pipe_sizes.tasks),
+        ] {
+            if let Ok(bytes @ 1..) = i32::try_from(bytes) {
+                let _ = sys::set_pipe_size(fd, bytes);
+            }
+        }
+        Ok(worker)
+    }
+
+    /// Waits for the (killed) process to end and collects its status: from the kernel under
+    /// `Fork`, from the fork server (which reaps its own children) under `ForkServer`.
+    fn wait_exit(&self) -> Option<ExitStatus> {
+        match self.served {
+            Some(id) => Some(crate::forkserver::wait_exit(id, &self.pidfd)),
+            None => self.pidfd.wait().ok(),
         }
     }
 
@@ -561,7 +607,10 @@ impl Worker {
 
     /// Reaps it if it has exited.
     pub(crate) fn try_reap(&mut self) -> Option<ExitStatus> {
-        let status = self.pidfd.try_wait().ok().flatten();
+        let status = match self.served {
+            Some(id) => crate::forkserver::try_exit(id, &self.pidfd),
+            None => self.pidfd.try_wait().ok().flatten(),
+        };
         self.reaped |= status.is_some();
         status
     }
@@ -569,8 +618,9 @@ impl Worker {
     /// Kills it and waits for it (pool teardown). Returns its chunks, unanswered.
     pub(crate) fn kill_and_reap(mut self) -> Vec<Chunk> {
         self.kill(KillReason::Shutdown);
-        // Cannot block for long: SIGKILL cannot be caught, and the process is our child.
-        let _ = self.pidfd.wait();
+        // Cannot block for long: SIGKILL cannot be caught, and the process is our child (or
+        // the fork server's, whose report is awaited for a bounded time).
+        let _ = self.wait_exit();
         self.reaped = true;
         self.in_flight.drain(..).map(|f| f.chunk).collect()
     }
@@ -646,14 +696,34 @@ impl Worker {
 }
 
 /// The worker process, from the fork to `_exit`. Never returns.
-fn worker_main(
+pub(crate) fn worker_main(
     task_rx: RawFd,
     result_tx: RawFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
     parent: libc::pid_t,
     spec: Spec,
 ) -> ! {
-    let _never_unwind_out = NeverUnwindOut(progress);
+    // A catch, not only a drop guard: the unwinder first looks up the stack for a frame that
+    // catches and, finding none, aborts without running any drop guard; a fork-server worker
+    // has no std frame that catches.
+    let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
+        worker_life(task_rx, result_tx, progress, parent, spec)
+    }));
+    let Err(payload) = unwound;
+    // Its `Drop` could panic too.
+    std::mem::forget(payload);
+    exit_reporting(progress, REPORT_UNWOUND, EXIT_UNWOUND)
+}
+
+/// The worker, from its set-up to `_exit`; run by [`worker_main`], which catches anything that
+/// unwinds out of it.
+fn worker_life(
+    task_rx: RawFd,
+    result_tx: RawFd,
+    progress: &[AtomicU64; sys::SHARED_COUNTERS],
+    parent: libc::pid_t,
+    spec: Spec,
+) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
     if let Some(mask) = &spec.signal_mask {
         sys::set_signal_mask(mask);
@@ -788,19 +858,7 @@ fn leave(progress: &[AtomicU64; sys::SHARED_COUNTERS]) -> ! {
     progress[REPORT].store(REPORT_LEAVING, Ordering::Release);
     sys::die_after(FLUSH_AT_EXIT_BOUND_S);
     let _ = io::Write::flush(&mut io::stdout());
-    sys::exit_now(0)
-}
-
-/// A guard at the bottom of `worker_main`, which never returns: its `drop` runs only if
-/// something unwinds that far, and ends the process there, before the unwinding reaches the
-/// forked copy of the manager thread's stack (whose destructors, and the parent's `atexit`
-/// handlers, must never run in a worker).
-struct NeverUnwindOut<'a>(&'a [AtomicU64; sys::SHARED_COUNTERS]);
-
-impl Drop for NeverUnwindOut<'_> {
-    fn drop(&mut self) {
-        exit_reporting(self.0, REPORT_UNWOUND, EXIT_UNWOUND);
-    }
+    crate::forkserver::exit_worker(0)
 }
 
 /// Writes all of `buf` to a blocking descriptor.

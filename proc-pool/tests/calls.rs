@@ -80,7 +80,7 @@ fn takes_lopsided(_: Lopsided) -> u64 {
 /// worker, are `Codec` errors for their task alone; the pool goes on.
 fn codec_errors_are_values() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1).build().unwrap();
+        let pool = util::pool_of(method, 1).build().unwrap();
         assert!(matches!(
             pool.apply(makes_lopsided, 0),
             Err(TaskError::Codec(_))
@@ -95,8 +95,10 @@ fn codec_errors_are_values() {
     });
 }
 
-/// A pool reachable from tasks, to check what a task sees when it uses it.
-static GLOBAL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+/// A pool reachable from tasks, to check what a task sees when it uses it (null when there is
+/// none; a worker forked while it is set holds a copy of the pointer and of the pool).
+static GLOBAL: std::sync::atomic::AtomicPtr<Pool> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
 /// How many descriptor numbers `uses_global_pool` fills with its own file.
 const FILLED_FDS: usize = 256;
@@ -106,7 +108,9 @@ const FILLED_FDS: usize = 256;
 /// (dups of a memfd), which must stay empty. Returns what went wrong, if anything.
 fn uses_global_pool(x: u64) -> Vec<String> {
     let mut wrong = Vec::new();
-    let Some(copy) = GLOBAL.get() else {
+    // SAFETY: non-null only while the test owns the boxed pool (see `forked_copy_refuses`);
+    // in a worker, the pointer names the worker's copy of that memory.
+    let Some(copy) = (unsafe { GLOBAL.load(Ordering::Relaxed).as_ref() }) else {
         return vec!["the worker has no copy of the pool".into()];
     };
     // SAFETY: a NUL-terminated name and no flags; the result is checked.
@@ -153,7 +157,7 @@ fn expected() -> Vec<Result<u64, TaskError>> {
 
 /// `map` returns every result, in input order, with auto and explicit chunk sizes.
 fn map_is_ordered() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     assert_eq!(pool.map(square, 0..ITEMS), expected());
     for chunksize in [1, 7, 10_000, 50_000] {
         assert_eq!(
@@ -172,7 +176,7 @@ fn chunking() {
     assert_eq!(proc_pool::auto_chunksize(100_000, 2), 12_500);
     assert_eq!(proc_pool::auto_chunksize(10, 2), 2);
     assert_eq!(proc_pool::auto_chunksize(0, 2), 1);
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let pids: Vec<u32> = pool
         .map_chunked(worker_pid, 0..100, 10)
         .into_iter()
@@ -191,7 +195,7 @@ fn chunking() {
 
 /// `imap` streams results in order; `imap_unordered` yields every result exactly once.
 fn imap_orders() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let ordered: Vec<_> = pool.imap(square, 0..ITEMS).collect();
     assert_eq!(ordered, expected());
     let chunked: Vec<_> = pool.imap_chunked(square, 0..ITEMS, 64).collect();
@@ -212,7 +216,7 @@ fn imap_orders() {
 /// `imap` pulls its input lazily, a bounded window ahead of what was consumed: an endless
 /// input works, and memory stays bounded.
 fn imap_is_lazy() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let pulled = std::cell::Cell::new(0u64);
     let input = (0..).inspect(|_| pulled.set(pulled.get() + 1));
     let first: Vec<u64> = pool
@@ -232,7 +236,7 @@ fn imap_is_lazy() {
 
 /// `apply` and `apply_async` give the value; `get_timeout` gives the handle back or the value.
 fn apply_and_async() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     assert_eq!(pool.apply(square, 12), Ok(144));
     let handles: Vec<_> = (0..100).map(|x| pool.apply_async(square, x)).collect();
     for (x, h) in handles.into_iter().enumerate() {
@@ -263,7 +267,7 @@ fn blocks_until_closed(path: String) -> u64 {
 /// `Duration::MAX` means no deadline (no overflow, no panic).
 fn get_timeout_extremes() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1).build().unwrap();
+        let pool = util::pool_of(method, 1).build().unwrap();
         let dir = std::env::temp_dir().join(format!("proc-pool-calls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gate");
@@ -289,7 +293,7 @@ fn get_timeout_extremes() {
 
 /// The initializer runs in every worker before its tasks.
 fn initializer_runs() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .initializer(init)
         .build()
@@ -305,7 +309,7 @@ fn initializer_runs() {
 
 /// Shared jobs run in workers with the blocking context, in input order.
 fn run_jobs() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let jobs: Vec<SumBelow> = (0..20).map(|i| SumBelow(i * 1_000)).collect();
     let want: Vec<_> = (0..20u64)
         .map(|i| Ok((0..i * 1_000).sum::<u64>()))
@@ -318,7 +322,7 @@ fn run_jobs() {
 /// The workspace's standard jobs give their known outputs when run in workers.
 fn standard_workloads() {
     use concurrency_shared::workloads::{PrimeCount, Sleeper, Workload};
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let primes = PrimeCount::split(0, 200_000, 8);
     let want: Vec<_> = primes.iter().map(|j| Ok(j.expected())).collect();
     assert_eq!(pool.run_all(primes), want);
@@ -329,7 +333,7 @@ fn standard_workloads() {
 
 /// Several threads share one pool; each gets its own results, in its own order.
 fn concurrent_callers() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     std::thread::scope(|s| {
         for t in 0..4u64 {
             let pool = &pool;
@@ -349,7 +353,7 @@ fn concurrent_callers() {
 
 /// After `close`, new work fails with `PoolClosed`; `join` finishes queued work first.
 fn close_and_join() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let pending = pool.apply_async(square, 4);
     pool.close();
     assert_eq!(pool.apply(square, 2), Err(TaskError::PoolClosed));
@@ -361,7 +365,7 @@ fn close_and_join() {
 
 /// The counters add up after a join.
 fn statistics() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let n = 1_000;
     assert!(pool.map_chunked(square, 0..n, 10).iter().all(Result::is_ok));
     pool.join();
@@ -373,13 +377,16 @@ fn statistics() {
     assert!(s.bytes_out > n * 8 && s.bytes_in > n * 8, "{s:?}");
 }
 
-/// `worker_pids` names the current workers, which are this process's children.
+/// `worker_pids` names the current workers: under `Fork`, this process's children (under
+/// `ForkServer`, the server's).
 fn pids_are_children() {
-    let pool = Pool::new(3).unwrap();
+    let pool = util::pool(3);
     let mut pids = pool.worker_pids();
     pids.sort_unstable();
     assert_eq!(pids.len(), 3);
-    assert_eq!(pids, util::children());
+    if util::method() == proc_pool::StartMethod::Fork {
+        assert_eq!(pids, util::children());
+    }
     drop(pool);
     assert!(util::children().is_empty());
 }
@@ -390,9 +397,10 @@ fn pids_are_children() {
 /// The workers that use the copy are forked after the pool was stored where tasks find it
 /// (a worker forked before would see no pool at all).
 fn forked_copy_refuses() {
-    let global = GLOBAL.get_or_init(|| Pool::new(1).unwrap());
+    let global = Box::into_raw(Box::new(util::pool(1)));
+    GLOBAL.store(global, Ordering::Relaxed);
     util::each_method(|method| {
-        let pool = util::pool(method, 1)
+        let pool = util::pool_of(method, 1)
             .task_timeout(util::GUARD / 4)
             .build()
             .unwrap();
@@ -404,6 +412,9 @@ fn forked_copy_refuses() {
         }
         pool.join();
     });
+    GLOBAL.store(std::ptr::null_mut(), Ordering::Relaxed);
+    // SAFETY: made by `Box::into_raw` above; no other reference remains in this process.
+    let global = unsafe { Box::from_raw(global) };
     assert_eq!(global.apply(square, 3), Ok(9));
     global.terminate();
 }
@@ -430,7 +441,7 @@ fn ends_after_refusal(rest: &[Result<u64, TaskError>], why: TaskError, also: Tas
 fn imap_ends_when_pool_refuses() {
     util::each_method(|method| {
         let bound = 4 * imap_window(2);
-        let pool = util::pool(method, 2).build().unwrap();
+        let pool = util::pool_of(method, 2).build().unwrap();
         let mut it = pool.imap(square, 0..);
         assert_eq!(it.next(), Some(Ok(0)));
         pool.close();
@@ -439,14 +450,14 @@ fn imap_ends_when_pool_refuses() {
         assert_eq!(it.next(), None);
         pool.join();
 
-        let pool = util::pool(method, 2).build().unwrap();
+        let pool = util::pool_of(method, 2).build().unwrap();
         let mut it = pool.imap_unordered(square, 0..);
         assert!(it.next().is_some_and(|r| r.is_ok()));
         pool.terminate();
         let rest: Vec<_> = it.take(bound).collect();
         ends_after_refusal(&rest, TaskError::PoolClosed, TaskError::PoolClosed);
 
-        let pool = util::pool(method, 2)
+        let pool = util::pool_of(method, 2)
             .crash_policy(CrashPolicy::FailPool)
             .build()
             .unwrap();
@@ -466,7 +477,7 @@ fn exits(_: u64) -> u64 {
 }
 
 fn main() {
-    util::run(
+    util::run_both(
         &[
             ("map_is_ordered", map_is_ordered),
             ("chunking", chunking),

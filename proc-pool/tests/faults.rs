@@ -183,7 +183,7 @@ fn kill(pid: u32, sig: i32) {
 
 /// A panicking task fails alone with its message; its worker survives.
 fn panic_is_a_value() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let results = pool.map_chunked(panics_on_3, 0..10, 1);
     for (x, r) in results.into_iter().enumerate() {
         match r {
@@ -201,7 +201,7 @@ fn panic_is_a_value() {
 /// FailTask: a worker SIGKILLed mid-task fails that task with `WorkerDied`; the tasks queued
 /// around it (some prefetched by the same worker) all succeed; the worker is replaced.
 fn sigkill_fail_task() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let (pending, pid) = start_victim(&pool);
     let others: Vec<_> = (0..OTHERS).map(|x| pool.apply_async(square, x)).collect();
     // The victim never returns by itself: a bounded wait gives the handle back.
@@ -232,7 +232,7 @@ fn sigkill_fail_task() {
 /// FailPool: the killed worker's task fails with `WorkerDied`, every other pending task with
 /// `PoolBroken`, and so does every later submission.
 fn sigkill_fail_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .crash_policy(CrashPolicy::FailPool)
         .build()
@@ -264,7 +264,7 @@ fn sigkill_fail_pool() {
 
 /// A task calling `abort` or `_exit` fails with `WorkerDied` and its status; the rest succeed.
 fn abort_and_exit() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let aborted = pool.apply(aborts, 0);
     assert!(
         matches!(
@@ -295,7 +295,7 @@ fn abort_and_exit() {
 /// A stuck task (its worker SIGSTOPped mid-task) fails with `TimedOut`; its worker is killed
 /// and replaced; the tasks around it succeed.
 fn stuck_task_times_out() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .task_timeout(Duration::from_millis(1500))
         .build()
@@ -315,7 +315,7 @@ fn stuck_task_times_out() {
 /// A worker stopped while idle cannot start the chunks sent to it: past the timeout it is
 /// killed and replaced, and those chunks, which never started, run elsewhere and succeed.
 fn stopped_idle_worker_is_replaced() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .task_timeout(Duration::from_millis(1500))
         .build()
@@ -331,7 +331,7 @@ fn stopped_idle_worker_is_replaced() {
 
 /// A garbled answer is a `Codec` error for its chunk, not a panic; the pool goes on.
 fn garbled_answer_is_codec_error() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let results = pool.map_chunked(garbles, 0..3, 3);
     assert!(
         results
@@ -346,7 +346,7 @@ fn garbled_answer_is_codec_error() {
 /// An answer whose length prefix is absurd (the stream cannot be framed any more) is a
 /// `Codec` error for its chunk; the worker is killed and replaced; the pool goes on.
 fn broken_framing_is_codec_error() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let pid = pool.worker_pids()[0];
     let result = pool.apply(breaks_framing, 1);
     assert!(matches!(result, Err(TaskError::Codec(_))), "{result:?}");
@@ -359,7 +359,7 @@ fn broken_framing_is_codec_error() {
 /// FailPool: answers that lose their framing fail the chunk with `Codec` and break the pool.
 fn broken_framing_breaks_fail_pool() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1)
+        let pool = util::pool_of(method, 1)
             .crash_policy(CrashPolicy::FailPool)
             .build()
             .unwrap();
@@ -373,7 +373,7 @@ fn broken_framing_breaks_fail_pool() {
 
 /// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
 fn max_tasks_per_child() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .max_tasks_per_child(10)
         .build()
@@ -397,7 +397,7 @@ fn max_tasks_per_child() {
 
 /// `terminate` while tasks run: they fail with `PoolClosed`, every worker is reaped.
 fn terminate_while_running() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let pending: Vec<_> = (0..20)
         .map(|_| pool.apply_async(sleeps_ms, 60_000))
         .collect();
@@ -412,7 +412,7 @@ fn terminate_while_running() {
 /// `terminate` from another thread while an `imap` waits: the iterator yields `PoolClosed` for
 /// the task in flight and ends.
 fn terminate_under_imap() {
-    let pool = Pool::new(1).unwrap();
+    let pool = util::pool(1);
     let path = fifo();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -431,7 +431,7 @@ fn terminate_under_imap() {
 
 /// A 100 MB result and a 100 MB input cross without deadlock.
 fn huge_payloads() {
-    let pool = Pool::new(2).unwrap();
+    let pool = util::pool(2);
     let big = pool.apply(huge_result, HUGE as u64).unwrap();
     assert_eq!(big.len(), HUGE);
     assert!(big.iter().all(|&b| b == 7));
@@ -441,7 +441,7 @@ fn huge_payloads() {
 
 /// A panicking initializer breaks the pool instead of restarting workers forever.
 fn initializer_panic_breaks_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .initializer(init_panics)
         .build()
@@ -454,7 +454,7 @@ fn initializer_panic_breaks_pool() {
 /// With a timeout, workers that hang in their initializer are killed and replaced a few
 /// times, then the pool breaks: the tasks fail with `PoolBroken` instead of waiting forever.
 fn hanging_initializer_breaks_pool() {
-    let pool = Pool::builder()
+    let pool = util::builder()
         .workers(2)
         .initializer(init_hangs)
         .task_timeout(Duration::from_millis(200))
@@ -472,7 +472,7 @@ fn hanging_initializer_breaks_pool() {
 /// worker's own report, not its exit code, says when its initializer panicked.
 fn task_exit_code_is_not_a_report() {
     util::each_method(|method| {
-        let pool = util::pool(method, 2).build().unwrap();
+        let pool = util::pool_of(method, 2).build().unwrap();
         let died = pool.apply(exits_70, 0);
         assert!(
             matches!(
@@ -494,7 +494,7 @@ fn task_exit_code_is_not_a_report() {
 /// times, then the pool breaks: no fork storm, and the tasks fail with `PoolBroken`.
 fn dying_initializer_is_no_fork_storm() {
     util::each_method(|method| {
-        let pool = util::pool(method, 2)
+        let pool = util::pool_of(method, 2)
             .initializer(init_exits)
             .build()
             .unwrap();
@@ -517,7 +517,7 @@ fn no_close_range_still_closes_descriptors() {
         let marker = std::env::temp_dir().join(format!("proc-pool-marker-{}", std::process::id()));
         let file = std::fs::File::create(&marker).unwrap();
         proc_pool::hide_close_range(true);
-        let pool = util::pool(method, 2).build();
+        let pool = util::pool_of(method, 2).build();
         proc_pool::hide_close_range(false);
         let pool = pool.unwrap();
         let seen = pool.apply(worker_descriptors, 0).unwrap();
@@ -538,7 +538,7 @@ fn no_close_range_still_closes_descriptors() {
 /// the forked copy of the pool's own code.
 fn panicking_payload_drop() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1).build().unwrap();
+        let pool = util::pool_of(method, 1).build().unwrap();
         let pid = pool.worker_pids()[0];
         assert!(
             matches!(pool.apply(panics_with_bomb, 0), Err(TaskError::Panicked(_))),
@@ -547,7 +547,7 @@ fn panicking_payload_drop() {
         assert_eq!(pool.apply(square, 3), Ok(9));
         assert_eq!(pool.worker_pids(), vec![pid], "the same worker goes on");
         pool.join();
-        let pool = util::pool(method, 1)
+        let pool = util::pool_of(method, 1)
             .initializer(init_panics_with_bomb)
             .build()
             .unwrap();
@@ -562,7 +562,7 @@ fn panicking_payload_drop() {
 /// manager's stack, whose destructors would kill the other workers and run `atexit` handlers.
 fn nothing_unwinds_out_of_a_worker() {
     util::each_method(|method| {
-        let pool = util::pool(method, 2).build().unwrap();
+        let pool = util::pool_of(method, 2).build().unwrap();
         let before = pool.worker_pids();
         let result = pool.apply(unwinds_out, 0);
         let Err(TaskError::WorkerDied { pid, status }) = result else {
@@ -583,7 +583,7 @@ fn nothing_unwinds_out_of_a_worker() {
 /// A worker stopped after its chunk completed, before it wrote the answer, still times out.
 fn stopped_while_answering_times_out() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1)
+        let pool = util::pool_of(method, 1)
             .task_timeout(Duration::from_millis(500))
             .build()
             .unwrap();
@@ -613,7 +613,7 @@ fn lock_held_at_fork_times_out() {
             let _ = released.recv();
         });
         held.recv().unwrap();
-        let pool = util::pool(method, 1)
+        let pool = util::pool_of(method, 1)
             .task_timeout(Duration::from_millis(500))
             .build()
             .unwrap();
@@ -632,7 +632,7 @@ fn lock_held_at_fork_times_out() {
 /// is reaped (the second caller does not return early while workers live).
 fn concurrent_join_and_terminate() {
     util::each_method(|method| {
-        let pool = util::pool(method, 1).build().unwrap();
+        let pool = util::pool_of(method, 1).build().unwrap();
         let (pending, _pid) = start_victim(&pool);
         std::thread::scope(|s| {
             let (tid_tx, tid_rx) = std::sync::mpsc::channel();
@@ -666,7 +666,7 @@ fn concurrent_join_and_terminate() {
 /// instead of hanging or forking for ever.
 fn timeout_extremes() {
     util::each_method(|method| {
-        let pool = util::pool(method, 2)
+        let pool = util::pool_of(method, 2)
             .task_timeout(Duration::MAX)
             .build()
             .unwrap();
@@ -676,7 +676,7 @@ fn timeout_extremes() {
                 .all(Result::is_ok)
         );
         pool.join();
-        let pool = util::pool(method, 2)
+        let pool = util::pool_of(method, 2)
             .task_timeout(Duration::ZERO)
             .build()
             .unwrap();
@@ -696,7 +696,7 @@ fn timeout_extremes() {
 }
 
 fn main() {
-    util::run(
+    util::run_both(
         &[
             ("panic_is_a_value", panic_is_a_value),
             ("sigkill_fail_task", sigkill_fail_task),

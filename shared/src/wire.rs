@@ -4,7 +4,10 @@
 //! # Invariants
 //!
 //! - **No input makes [`Wire::decode`] panic**: truncated or malformed bytes give a
-//!   [`WireError`], one cause per variant.
+//!   [`WireError`], one cause per variant. Nor does any input overflow the stack: nesting
+//!   through `Box` and `Vec` (the only ways a type can contain itself here) is limited to
+//!   [`MAX_DEPTH`] levels per thread, past which decoding fails with [`WireError::TooDeep`]; a
+//!   hand-written impl that recurses some other way uses [`decode_nested`].
 //! - **A length prefix is never trusted for allocation**: a decoder reserves up front at most
 //!   as many bytes of memory as there are bytes of remaining input, and a prefix that the input
 //!   cannot hold fails with [`WireError::Truncated`] before anything is allocated (see "Length
@@ -14,10 +17,13 @@
 //!   copying 100 MB costs.
 //! - **Round trip**: `T::from_bytes(&x.to_bytes()) == Ok(x)` for every value of every type here
 //!   (bit for bit for floats, NaN payloads included), except a `Vec` of elements that take no
-//!   bytes beyond the caps below.
+//!   bytes beyond the caps below, and values nested deeper than [`MAX_DEPTH`].
 //! - **Canonical**: each value has exactly one encoding and no other byte string decodes to it,
-//!   so re-encoding a decoded value gives back the bytes it came from (equal values, equal
-//!   bytes: encodings may be compared or hashed).
+//!   so re-encoding a decoded value gives back the bytes it came from. Values that are the
+//!   same bit for bit have equal bytes, so encodings may be compared or hashed in place of
+//!   such values. For floats that is not the same as `==`: `0.0 == -0.0` but their bytes
+//!   differ (the sign survives the round trip), and a NaN is never `==` to itself although its
+//!   bytes are.
 //!
 //! # Format
 //!
@@ -112,17 +118,19 @@
 //!
 //! # Implementation
 //!
-//! The trait and its rules are here; the input helpers and the length-prefix rules in
+//! The trait and its rules are here; the depth guard in `wire/depth.rs`; the input helpers and the length-prefix rules in
 //! `wire/read.rs`; the impls in `wire/scalars.rs` (numbers, `bool`, `char`, `()`),
 //! `wire/collections.rs` (`String`, `Vec`, arrays, `Option`, `Result`, `Box`, tuples) and
 //! `wire/std_types.rs` (`Duration`, addresses); the error in `wire/error.rs`.
 
 mod collections;
+mod depth;
 mod error;
 mod read;
 mod scalars;
 mod std_types;
 
+pub use depth::{MAX_DEPTH, decode_nested};
 pub use error::WireError;
 
 /// The longest `Vec<()>` that decodes: 2³² elements. A `Vec<()>` holds no memory and decodes

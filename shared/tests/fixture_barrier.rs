@@ -1,32 +1,33 @@
 //! Barrier mode: no answer until k requests are pending at once, then all of them.
 
+mod util;
+
 use std::io;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
+use util::{GUARD, wait_until};
 
 /// Clients per barrier test: more than the two cores, so they cannot all just run in turn.
 const K: usize = 16;
 
-/// A hang guard for reads that must succeed; never expected to expire.
-const ANSWER_GUARD: Duration = Duration::from_secs(30);
-
 /// How long a client looks for an answer that a correct server never sends.
 const SILENCE_WINDOW: Duration = Duration::from_millis(200);
 
-/// Waits until `cond` holds, failing after a generous guard instead of hanging.
+/// Looks for an answer on `client` for `window` and fails if one comes.
 #[track_caller]
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < ANSWER_GUARD,
-            "timed out waiting until {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+fn assert_no_answer_within(client: &mut Client, window: Duration) {
+    client.stream().set_read_timeout(Some(window)).unwrap();
+    let err = client.recv().unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "expected no answer, got {err}"
+    );
 }
 
 /// k clients on k threads, one request each: every one is answered, and the fixture saw all
@@ -39,10 +40,7 @@ fn k_clients_are_all_answered_and_overlapped() {
         .map(|i| {
             thread::spawn(move || {
                 let mut client = Client::connect(addr).unwrap();
-                client
-                    .stream()
-                    .set_read_timeout(Some(ANSWER_GUARD))
-                    .unwrap();
+                client.stream().set_read_timeout(Some(GUARD)).unwrap();
                 let payload = format!("client {i}").into_bytes();
                 assert_eq!(client.round_trip(&payload).unwrap(), payload);
             })
@@ -84,15 +82,7 @@ fn k_minus_one_requests_are_held() {
         } else {
             Duration::from_millis(1)
         };
-        client.stream().set_read_timeout(Some(window)).unwrap();
-        let err = client.recv().unwrap_err();
-        assert!(
-            matches!(
-                err.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ),
-            "expected no answer, got {err}"
-        );
+        assert_no_answer_within(client, window);
     }
     assert_eq!(fixture.stats().responses, 0);
 
@@ -102,10 +92,7 @@ fn k_minus_one_requests_are_held() {
         last
     });
     for (i, client) in clients.iter_mut().enumerate() {
-        client
-            .stream()
-            .set_read_timeout(Some(ANSWER_GUARD))
-            .unwrap();
+        client.stream().set_read_timeout(Some(GUARD)).unwrap();
         assert_eq!(client.recv().unwrap(), [i as u8; 8]);
     }
     assert_eq!(fixture.stats().peak_pending, K as u64);
@@ -118,7 +105,7 @@ fn later_requests_are_answered_normally() {
     let mut a = Client::connect(fixture.addr()).unwrap();
     let mut b = Client::connect(fixture.addr()).unwrap();
     for c in [&mut a, &mut b] {
-        c.stream().set_read_timeout(Some(ANSWER_GUARD)).unwrap();
+        c.stream().set_read_timeout(Some(GUARD)).unwrap();
     }
     a.send(b"a").unwrap();
     b.send(b"b").unwrap();
@@ -126,4 +113,36 @@ fn later_requests_are_answered_normally() {
     assert_eq!(b.recv().unwrap(), b"b");
     assert_eq!(a.round_trip(b"again").unwrap(), b"again");
     assert_eq!(fixture.stats().peak_pending, 2);
+}
+
+/// A request whose client closed before the barrier opened is withdrawn: two clients that
+/// never overlapped do not open a barrier of two (the old server counted the closed one's
+/// request and answered the second client alone).
+#[test]
+fn closed_connections_do_not_count() {
+    let fixture = Fixture::start(FixtureConfig::new().barrier(2)).unwrap();
+    {
+        let mut gone = Client::connect(fixture.addr()).unwrap();
+        gone.send(b"gone").unwrap();
+    }
+    wait_until("the closed client's request was withdrawn", || {
+        let stats = fixture.stats();
+        stats.requests == 1 && stats.pending == 0 && stats.open_connections == 0
+    });
+
+    let mut first = Client::connect(fixture.addr()).unwrap();
+    first.send(b"first").unwrap();
+    wait_until("the first live request arrived", || {
+        fixture.stats().requests == 2
+    });
+    // One live request is below the barrier: a correct server cannot answer it in any window.
+    assert_no_answer_within(&mut first, SILENCE_WINDOW);
+    assert_eq!(fixture.stats().responses, 0);
+
+    let mut second = Client::connect(fixture.addr()).unwrap();
+    for c in [&mut first, &mut second] {
+        c.stream().set_read_timeout(Some(GUARD)).unwrap();
+    }
+    assert_eq!(second.round_trip(b"second").unwrap(), b"second");
+    assert_eq!(first.recv().unwrap(), b"first");
 }

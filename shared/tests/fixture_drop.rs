@@ -1,22 +1,12 @@
 //! Dropping a fixture stops it and joins its thread, whatever its connections are doing.
 
+mod util;
+
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
-
-/// A hang guard for reads; never expected to expire.
-const GUARD: Duration = Duration::from_secs(30);
-
-/// Waits until `cond` holds, failing after [`GUARD`] instead of hanging.
-#[track_caller]
-fn wait_until(mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < GUARD, "condition not reached");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use util::{GUARD, wait_until};
 
 /// Dropping a fixture with open connections, one of them with a request held by a barrier
 /// that will never open, returns (the thread is joined) and closes every connection.
@@ -26,7 +16,7 @@ fn drop_with_open_connections_joins_and_closes() {
     let mut idle = Client::connect(fixture.addr()).unwrap();
     let mut waiting = Client::connect(fixture.addr()).unwrap();
     waiting.send(b"never answered").unwrap();
-    wait_until(|| {
+    wait_until("the connections are in place", || {
         let stats = fixture.stats();
         stats.open_connections == 2 && stats.pending == 1
     });
@@ -49,6 +39,6 @@ fn drop_with_pending_timers() {
     let fixture = Fixture::start(FixtureConfig::new().delay(Duration::from_secs(3_600))).unwrap();
     let mut client = Client::connect(fixture.addr()).unwrap();
     client.send(b"in an hour").unwrap();
-    wait_until(|| fixture.stats().pending == 1);
+    wait_until("the condition holds", || fixture.stats().pending == 1);
     drop(fixture);
 }

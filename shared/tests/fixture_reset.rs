@@ -1,26 +1,13 @@
 //! A client that vanishes (its kernel resets the connection) costs the fixture that connection
 //! only.
 
-use std::thread;
-use std::time::{Duration, Instant};
+mod util;
 
 use concurrency_shared::fixture::{Client, Fixture, FixtureConfig};
-
-/// A hang guard for waits; never expected to expire.
-const GUARD: Duration = Duration::from_secs(30);
+use util::{GUARD, wait_until};
 
 /// Requests each vanishing client leaves unread.
 const UNREAD: usize = 50;
-
-/// Waits until `cond` holds, failing after [`GUARD`] instead of hanging.
-#[track_caller]
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < GUARD, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// Clients that close with answers unread (so their kernel answers with a reset) are closed
 /// and forgotten by the server; a connection open all along keeps working.

@@ -10,9 +10,12 @@ use std::future::poll_fn;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use crate::reactor::{Direction, IoSource};
+use super::ToSocketAddrs;
+use super::addr::try_each;
+use crate::reactor::{Direction, IoSource, IoWaiter};
 use crate::runtime::bump;
 
 /// How long a listener waits after `EMFILE`/`ENFILE` before trying `accept` again: long enough
@@ -147,9 +150,10 @@ impl TcpListener {
     /// Any other `accept` error, or an error registering the new socket.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let counters = &self.io.core().counters;
+        let mut waiter = self.io.waiter(Direction::Read);
         loop {
             let accepted = poll_fn(|cx| {
-                self.io.poll_io(Direction::Read, cx, |l| {
+                self.io.poll_io(&mut waiter, cx, |l| {
                     bump(&counters.accept_attempts);
                     l.accept()
                 })
@@ -172,6 +176,11 @@ impl TcpListener {
 pub struct TcpStream {
     /// The registered mio stream, shared with owned halves.
     io: Rc<IoSource<mio::net::TcpStream>>,
+    /// The stream's own registration for reading, used by poll-based reads (`futures-io`);
+    /// the `async fn` methods register per call instead.
+    read_waiter: IoWaiter,
+    /// The same for writing.
+    write_waiter: IoWaiter,
 }
 
 impl std::fmt::Debug for TcpStream {
@@ -182,20 +191,53 @@ impl std::fmt::Debug for TcpStream {
     }
 }
 
+/// The registered stream, as every reading or writing type holds it.
+type StreamIo = IoSource<mio::net::TcpStream>;
+
+/// One read of `io` into `buf` once it is readable. A read that returns less than asked
+/// (but not 0, which is end of stream, a final state) emptied the socket's receive queue, so
+/// the read readiness is cleared at once: the next read waits for the next edge instead of
+/// spending a system call on `EAGAIN` (see `reactor.rs` for why no edge is lost).
+pub(super) fn poll_read_stream(
+    io: &StreamIo,
+    waiter: &mut IoWaiter,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let asked = buf.len();
+    let result = ready!(io.poll_io(waiter, cx, |mut s| s.read(buf)));
+    if let Ok(n) = result {
+        if n > 0 && n < asked {
+            io.clear_readable_after_short_read();
+        }
+    }
+    Poll::Ready(result)
+}
+
+/// One write of part of `buf` to `io` once it is writable.
+pub(super) fn poll_write_stream(
+    io: &StreamIo,
+    waiter: &mut IoWaiter,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    io.poll_io(waiter, cx, |mut s| s.write(buf))
+}
+
 /// Reads into `buf` from `io` once it is readable.
-async fn read_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| io.poll_io(Direction::Read, cx, |mut s| s.read(buf))).await
+async fn read_from(io: &StreamIo, waiter: &mut IoWaiter, buf: &mut [u8]) -> io::Result<usize> {
+    poll_fn(|cx| poll_read_stream(io, waiter, cx, buf)).await
 }
 
 /// Writes part of `buf` to `io` once it is writable.
-async fn write_to(io: &IoSource<mio::net::TcpStream>, buf: &[u8]) -> io::Result<usize> {
-    poll_fn(|cx| io.poll_io(Direction::Write, cx, |mut s| s.write(buf))).await
+async fn write_to(io: &StreamIo, waiter: &mut IoWaiter, buf: &[u8]) -> io::Result<usize> {
+    poll_fn(|cx| poll_write_stream(io, waiter, cx, buf)).await
 }
 
 /// Writes all of `buf`.
-async fn write_all_to(io: &IoSource<mio::net::TcpStream>, mut buf: &[u8]) -> io::Result<()> {
+async fn write_all_to(io: &StreamIo, waiter: &mut IoWaiter, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        match write_to(io, buf).await {
+        match write_to(io, waiter, buf).await {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -206,10 +248,10 @@ async fn write_all_to(io: &IoSource<mio::net::TcpStream>, mut buf: &[u8]) -> io:
 }
 
 /// Fills `buf` exactly.
-async fn read_exact_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> io::Result<()> {
+async fn read_exact_from(io: &StreamIo, waiter: &mut IoWaiter, buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
-        match read_from(io, &mut buf[filled..]).await {
+        match read_from(io, waiter, &mut buf[filled..]).await {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -222,36 +264,61 @@ async fn read_exact_from(io: &IoSource<mio::net::TcpStream>, buf: &mut [u8]) -> 
 impl TcpStream {
     /// Registers an accepted or connected mio stream.
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let io = Rc::new(IoSource::new(stream)?);
         Ok(TcpStream {
-            io: Rc::new(IoSource::new(stream)?),
+            read_waiter: io.waiter(Direction::Read),
+            write_waiter: io.waiter(Direction::Write),
+            io,
         })
     }
 
-    /// Connects to `addr`. asyncio: `await asyncio.open_connection(host, port)`.
+    /// Connects to `addr`: a [`SocketAddr`], or a `"host:port"` / `(host, port)` whose name is
+    /// resolved on the blocking pool ([`lookup_host`](crate::net::lookup_host)); each address
+    /// is tried in turn. asyncio: `await asyncio.open_connection(host, port)`.
+    ///
+    /// ```
+    /// use mini_eventloop::{Runtime, net::{TcpListener, TcpStream}};
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpStream::connect(("localhost", port)).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap().port(), port);
+    /// });
+    /// ```
     ///
     /// # Errors
     ///
-    /// The connection error (refused, unreachable, ...), or an error if called outside a
-    /// runtime.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    /// The last address's connection error (refused, unreachable, ...), the resolver's error,
+    /// or an error if called outside a runtime.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        try_each(addr, TcpStream::connect_addr).await
+    }
+
+    /// Connects to one address.
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         // A non-blocking connect finishes when the socket becomes writable; then either the
         // socket has an error or it has a peer (mio's documented recipe).
+        let io = stream.io.clone();
+        let mut waiter = io.waiter(Direction::Write);
         loop {
-            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
-            if let Some(e) = stream.io.get_ref().take_error()? {
+            poll_fn(|cx| io.poll_ready(&mut waiter, cx)).await?;
+            if let Some(e) = io.get_ref().take_error()? {
                 return Err(e);
             }
-            match stream.io.get_ref().peer_addr() {
-                Ok(_) => return Ok(stream),
+            match io.get_ref().peer_addr() {
+                Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                     // Still in progress (a spurious or early edge): for a connect this is the
                     // `WouldBlock`, so clear the readiness and wait for the next edge.
-                    stream.io.clear_readiness(Direction::Write);
+                    io.clear_readiness(Direction::Write);
                 }
                 Err(e) => return Err(e),
             }
         }
+        drop(waiter);
+        Ok(stream)
     }
 
     /// Reads at most `buf.len()` bytes; `Ok(0)` means the peer closed its writing side (or
@@ -261,7 +328,7 @@ impl TcpStream {
     ///
     /// The socket's error.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_from(&self.io, buf).await
+        read_from(&self.io, &mut self.read_waiter, buf).await
     }
 
     /// Reads exactly `buf.len()` bytes.
@@ -270,7 +337,7 @@ impl TcpStream {
     ///
     /// `UnexpectedEof` if the peer closes first, or the socket's error.
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        read_exact_from(&self.io, buf).await
+        read_exact_from(&self.io, &mut self.read_waiter, buf).await
     }
 
     /// Writes some of `buf`, returning how much.
@@ -279,7 +346,7 @@ impl TcpStream {
     ///
     /// The socket's error (`BrokenPipe` or `ConnectionReset` after the peer is gone).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_to(&self.io, buf).await
+        write_to(&self.io, &mut self.write_waiter, buf).await
     }
 
     /// Writes all of `buf`. asyncio: `writer.write(data); await writer.drain()`.
@@ -288,7 +355,7 @@ impl TcpStream {
     ///
     /// The socket's error.
     pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        write_all_to(&self.io, buf).await
+        write_all_to(&self.io, &mut self.write_waiter, buf).await
     }
 
     /// Shuts down reading, writing or both. asyncio: `writer.write_eof()` for `Write`.
@@ -327,10 +394,31 @@ impl TcpStream {
         self.io.get_ref().set_nodelay(nodelay)
     }
 
+    /// The stream and its reading registration, for poll-based reads.
+    #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
+    pub(super) fn read_parts(&mut self) -> (&StreamIo, &mut IoWaiter) {
+        (&self.io, &mut self.read_waiter)
+    }
+
+    /// The stream and its writing registration, for poll-based writes.
+    #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
+    pub(super) fn write_parts(&mut self) -> (&StreamIo, &mut IoWaiter) {
+        (&self.io, &mut self.write_waiter)
+    }
+
     /// Borrowed read and write halves, usable by two futures at once (in one task with a
     /// join, say).
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf { io: &self.io }, WriteHalf { io: &self.io })
+        (
+            ReadHalf {
+                io: &self.io,
+                waiter: &mut self.read_waiter,
+            },
+            WriteHalf {
+                io: &self.io,
+                waiter: &mut self.write_waiter,
+            },
+        )
     }
 
     /// Owned read and write halves, for two tasks. The socket closes when both are dropped.
@@ -338,8 +426,12 @@ impl TcpStream {
         (
             OwnedReadHalf {
                 io: self.io.clone(),
+                waiter: self.read_waiter,
             },
-            OwnedWriteHalf { io: self.io },
+            OwnedWriteHalf {
+                io: self.io,
+                waiter: self.write_waiter,
+            },
         )
     }
 }
@@ -349,6 +441,8 @@ impl TcpStream {
 pub struct ReadHalf<'a> {
     /// The stream.
     io: &'a IoSource<mio::net::TcpStream>,
+    /// The stream's registration for poll-based reads.
+    waiter: &'a mut IoWaiter,
 }
 
 /// The writing half of a borrowed [`TcpStream`].
@@ -356,6 +450,8 @@ pub struct ReadHalf<'a> {
 pub struct WriteHalf<'a> {
     /// The stream.
     io: &'a IoSource<mio::net::TcpStream>,
+    /// The stream's registration for poll-based writes.
+    waiter: &'a mut IoWaiter,
 }
 
 /// The reading half of a [`TcpStream`], owned by one task.
@@ -363,14 +459,43 @@ pub struct WriteHalf<'a> {
 pub struct OwnedReadHalf {
     /// The stream, shared with the writing half.
     io: Rc<IoSource<mio::net::TcpStream>>,
+    /// Its registration for poll-based reads.
+    waiter: IoWaiter,
 }
 
-/// The writing half of a [`TcpStream`], owned by one task.
+/// The writing half of a [`TcpStream`], owned by one task. Dropping it shuts the writing side
+/// down (the peer reads end of stream), as tokio's does, even while the reading half lives on.
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
     /// The stream, shared with the reading half.
     io: Rc<IoSource<mio::net::TcpStream>>,
+    /// Its registration for poll-based writes.
+    waiter: IoWaiter,
 }
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        // Fails only if the socket is already shut down or the peer is gone: nothing to send.
+        let _ = self.io.get_ref().shutdown(Shutdown::Write);
+    }
+}
+
+macro_rules! half_parts {
+    ($t:ty) => {
+        impl $t {
+            /// The stream and this half's registration.
+            #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
+            pub(super) fn parts(&mut self) -> (&StreamIo, &mut IoWaiter) {
+                (&self.io, &mut self.waiter)
+            }
+        }
+    };
+}
+
+half_parts!(ReadHalf<'_>);
+half_parts!(OwnedReadHalf);
+half_parts!(WriteHalf<'_>);
+half_parts!(OwnedWriteHalf);
 
 macro_rules! read_half_methods {
     ($t:ty) => {
@@ -381,7 +506,7 @@ macro_rules! read_half_methods {
             ///
             /// The socket's error.
             pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                read_from(&self.io, buf).await
+                read_from(&self.io, &mut self.waiter, buf).await
             }
 
             /// Reads exactly `buf.len()` bytes.
@@ -390,7 +515,7 @@ macro_rules! read_half_methods {
             ///
             /// `UnexpectedEof` if the peer closes first, or the socket's error.
             pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-                read_exact_from(&self.io, buf).await
+                read_exact_from(&self.io, &mut self.waiter, buf).await
             }
         }
     };
@@ -405,7 +530,7 @@ macro_rules! write_half_methods {
             ///
             /// The socket's error.
             pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                write_to(&self.io, buf).await
+                write_to(&self.io, &mut self.waiter, buf).await
             }
 
             /// Writes all of `buf`.
@@ -414,7 +539,7 @@ macro_rules! write_half_methods {
             ///
             /// The socket's error.
             pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-                write_all_to(&self.io, buf).await
+                write_all_to(&self.io, &mut self.waiter, buf).await
             }
 
             /// Shuts down the writing side (the peer reads end of stream).

@@ -1,12 +1,15 @@
 //! UDP: a datagram socket on the loop. asyncio: `loop.create_datagram_endpoint`.
 //!
-//! Invariant: one registration per socket; `send_to` and `recv_from` wait on separate
-//! directions, so one task may send while another receives.
+//! Invariant: one registration per socket; sending and receiving wait on separate
+//! directions, so one task may send while another receives, and every task waiting on one
+//! direction is kept (two tasks may receive on one socket).
 
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 
+use super::ToSocketAddrs;
+use super::addr::try_each;
 use crate::reactor::{Direction, IoSource};
 
 /// A UDP socket.
@@ -63,11 +66,63 @@ impl UdpSocket {
     ///
     /// The `sendto` error.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.send_to(buf, target))
-        })
-        .await
+        let mut waiter = self.io.waiter(Direction::Write);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.send_to(buf, target))).await
+    }
+
+    /// Sets the default peer: [`send`](UdpSocket::send) goes there, and
+    /// [`recv`](UdpSocket::recv) takes datagrams from there only. A host name is resolved on
+    /// the blocking pool; the first address that `connect` accepts is used.
+    ///
+    /// ```
+    /// use mini_eventloop::{Runtime, net::UdpSocket};
+    /// let rt = Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
+    ///     b.connect(a.local_addr().unwrap()).await.unwrap();
+    ///     a.send(b"ping").await.unwrap();
+    ///     let mut buf = [0; 8];
+    ///     let n = b.recv(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"ping");
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The resolver's or `connect`'s error.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        try_each(addr, |a| std::future::ready(self.io.get_ref().connect(a))).await
+    }
+
+    /// Sends one datagram to the connected peer; returns the bytes sent.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` without [`connect`](UdpSocket::connect), or the `send` error.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut waiter = self.io.waiter(Direction::Write);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.send(buf))).await
+    }
+
+    /// Receives one datagram from the connected peer; returns its length (truncated to `buf`).
+    ///
+    /// # Errors
+    ///
+    /// The `recv` error (`ConnectionRefused` after an ICMP port-unreachable from the peer).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut waiter = self.io.waiter(Direction::Read);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.recv(buf))).await
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` without [`connect`](UdpSocket::connect).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
     }
 
     /// Receives one datagram; returns its length (truncated to `buf`) and sender.
@@ -76,6 +131,7 @@ impl UdpSocket {
     ///
     /// The `recvfrom` error.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))).await
+        let mut waiter = self.io.waiter(Direction::Read);
+        poll_fn(|cx| self.io.poll_io(&mut waiter, cx, |s| s.recv_from(buf))).await
     }
 }

@@ -3,17 +3,20 @@
 //!
 //! Invariants: values come out in the order they went in; a bounded queue never holds more
 //! than its capacity; when it frees room every waiting sender is woken (each retries, the
-//! losers wait again), so a sender whose future was dropped can never absorb the only wake;
-//! once the receiver is gone every send fails and gives the value back; once every sender is
-//! gone the receiver drains what is left and then sees `None`.
+//! losers wait again), so a sender whose future was dropped can never absorb the only wake,
+//! and a dropped `send` future removes its waiter (nothing piles up under `timeout(d,
+//! tx.send(v))` in a loop); once the receiver is gone or closed every send fails and gives
+//! the value back; once every sender is gone, or the receiver closed the queue, the receiver
+//! drains what is left and then sees `None`.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::lock;
+use crate::waiters::{WaiterKey, Waiters, WakeList, wake_all};
 
 /// The queue's state.
 #[derive(Debug)]
@@ -22,10 +25,10 @@ struct State<T> {
     queue: VecDeque<T>,
     /// Capacity; `None` for unbounded.
     capacity: Option<usize>,
-    /// The receiver's waker, while it waits for a value.
-    rx_waker: Option<Waker>,
-    /// Wakers of senders waiting for room.
-    tx_wakers: Vec<Waker>,
+    /// The receiver, while it waits for a value.
+    receiver: Waiters,
+    /// Senders waiting for room.
+    senders_waiting: Waiters,
     /// Live senders.
     senders: usize,
     /// The receiver has been dropped or closed.
@@ -113,8 +116,8 @@ fn new_chan<T>(capacity: Option<usize>) -> Arc<Chan<T>> {
         state: Mutex::new(State {
             queue: VecDeque::new(),
             capacity,
-            rx_waker: None,
-            tx_wakers: Vec::new(),
+            receiver: Waiters::new(),
+            senders_waiting: Waiters::new(),
             senders: 1,
             rx_gone: false,
         }),
@@ -144,17 +147,17 @@ fn new_chan<T>(capacity: Option<usize>) -> Arc<Chan<T>> {
 /// ```
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let chan = new_chan(Some(capacity.max(1)));
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (Sender { chan: chan.clone() }, Receiver::new(chan))
 }
 
 /// An unbounded queue: sending never waits.
 pub fn unbounded<T>() -> (UnboundedSender<T>, Receiver<T>) {
     let chan = new_chan(None);
-    (UnboundedSender { chan: chan.clone() }, Receiver { chan })
+    (UnboundedSender { chan: chan.clone() }, Receiver::new(chan))
 }
 
 /// Queues `value` if there is room; returns the receiver's waker to wake after unlocking.
-fn try_push<T>(chan: &Chan<T>, value: T) -> Result<Option<Waker>, TrySendError<T>> {
+fn try_push<T>(chan: &Chan<T>, value: T) -> Result<WakeList, TrySendError<T>> {
     let mut s = lock(&chan.state);
     if s.rx_gone {
         return Err(TrySendError::Closed(value));
@@ -163,13 +166,24 @@ fn try_push<T>(chan: &Chan<T>, value: T) -> Result<Option<Waker>, TrySendError<T
         return Err(TrySendError::Full(value));
     }
     s.queue.push_back(value);
-    Ok(s.rx_waker.take())
+    Ok(s.receiver.take_all_list())
 }
 
-/// Wakes `waker` if there is one.
-fn wake(waker: Option<Waker>) {
-    if let Some(w) = waker {
-        w.wake();
+/// A `send` future's entry among the senders waiting for room; removed when the future is
+/// dropped, sent or not.
+struct SendWaiter<'a, T> {
+    /// The queue.
+    chan: &'a Chan<T>,
+    /// The entry, while registered.
+    key: Option<WaiterKey>,
+}
+
+impl<T> Drop for SendWaiter<'_, T> {
+    fn drop(&mut self) {
+        if self.key.is_some() {
+            let removed = lock(&self.chan.state).senders_waiting.remove(&mut self.key);
+            drop(removed);
+        }
     }
 }
 
@@ -188,7 +202,11 @@ impl<T> Sender<T> {
     /// [`SendError`] with the value if the receiver is gone.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut value = Some(value);
-        poll_fn(|cx| self.poll_send(cx, &mut value)).await
+        let mut waiter = SendWaiter {
+            chan: &self.chan,
+            key: None,
+        };
+        poll_fn(|cx| self.poll_send(cx, &mut value, &mut waiter)).await
     }
 
     /// One attempt of [`Sender::send`].
@@ -196,13 +214,14 @@ impl<T> Sender<T> {
         &self,
         cx: &mut Context<'_>,
         value: &mut Option<T>,
+        waiter: &mut SendWaiter<'_, T>,
     ) -> Poll<Result<(), SendError<T>>> {
         let Some(v) = value.take() else {
             return Poll::Ready(Ok(()));
         };
         match try_push(&self.chan, v) {
             Ok(waker) => {
-                wake(waker);
+                wake_all(waker);
                 Poll::Ready(Ok(()))
             }
             Err(TrySendError::Closed(v)) => Poll::Ready(Err(SendError(v))),
@@ -215,7 +234,9 @@ impl<T> Sender<T> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                s.tx_wakers.push(cx.waker().clone());
+                let replaced = s.senders_waiting.register(&mut waiter.key, cx.waker());
+                drop(s);
+                drop(replaced);
                 *value = Some(v);
                 Poll::Pending
             }
@@ -228,7 +249,7 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        try_push(&self.chan, value).map(wake)
+        try_push(&self.chan, value).map(wake_all)
     }
 
     /// Sends `value` from a thread outside the loop, blocking that thread while the queue is
@@ -241,7 +262,7 @@ impl<T> Sender<T> {
         loop {
             match try_push(&self.chan, value) {
                 Ok(waker) => {
-                    wake(waker);
+                    wake_all(waker);
                     return Ok(());
                 }
                 Err(TrySendError::Closed(v)) => return Err(SendError(v)),
@@ -283,12 +304,12 @@ fn drop_sender<T>(chan: &Chan<T>) {
         let mut s = lock(&chan.state);
         s.senders -= 1;
         if s.senders == 0 {
-            s.rx_waker.take()
+            s.receiver.take_all_list()
         } else {
-            None
+            WakeList::default()
         }
     };
-    wake(waker);
+    wake_all(waker);
 }
 
 /// The sending half of an unbounded queue; clone it for more producers, any thread.
@@ -307,7 +328,7 @@ impl<T> UnboundedSender<T> {
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         match try_push(&self.chan, value) {
             Ok(waker) => {
-                wake(waker);
+                wake_all(waker);
                 Ok(())
             }
             Err(TrySendError::Closed(v) | TrySendError::Full(v)) => Err(SendError(v)),
@@ -340,10 +361,19 @@ impl<T> Drop for UnboundedSender<T> {
 pub struct Receiver<T> {
     /// The queue.
     chan: Arc<Chan<T>>,
+    /// Its entry in `receiver` while it waits (one receiver, so at most one entry, updated in
+    /// place by every poll).
+    key: Option<WaiterKey>,
 }
 
 impl<T> Receiver<T> {
-    /// The next value, or `None` once the queue is empty and every sender is gone.
+    /// The receiving end of `chan`.
+    fn new(chan: Arc<Chan<T>>) -> Self {
+        Receiver { chan, key: None }
+    }
+
+    /// The next value, or `None` once the queue is empty and every sender is gone or
+    /// [`close`](Receiver::close) was called.
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -353,21 +383,18 @@ impl<T> Receiver<T> {
         let (value, senders) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (Some(v), std::mem::take(&mut s.tx_wakers)),
-                None if s.senders == 0 => return Poll::Ready(None),
+                Some(v) => (Some(v), s.senders_waiting.take_all_list()),
+                None if s.senders == 0 || s.rx_gone => return Poll::Ready(None),
                 None => {
-                    match &mut s.rx_waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        slot => *slot = Some(cx.waker().clone()),
-                    }
+                    let replaced = s.receiver.register(&mut self.key, cx.waker());
+                    drop(s);
+                    drop(replaced);
                     return Poll::Pending;
                 }
             }
         };
         self.chan.room.notify_all();
-        for w in senders {
-            w.wake();
-        }
+        wake_all(senders);
         Poll::Ready(value)
     }
 
@@ -375,41 +402,47 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     ///
-    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once every sender is gone.
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once the queue is empty and
+    /// every sender is gone or the queue was closed.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let (value, senders) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (v, std::mem::take(&mut s.tx_wakers)),
-                None if s.senders == 0 => return Err(TryRecvError::Disconnected),
+                Some(v) => (v, s.senders_waiting.take_all_list()),
+                None if s.senders == 0 || s.rx_gone => return Err(TryRecvError::Disconnected),
                 None => return Err(TryRecvError::Empty),
             }
         };
         self.chan.room.notify_all();
-        for w in senders {
-            w.wake();
-        }
+        wake_all(senders);
         Ok(value)
     }
 
-    /// Closes the queue: later sends fail; queued values can still be received.
+    /// Closes the queue: later sends fail; queued values can still be received, and then
+    /// [`recv`](Receiver::recv) returns `None` (as tokio's does), whether senders are left or
+    /// not.
     pub fn close(&mut self) {
         let senders = {
             let mut s = lock(&self.chan.state);
             s.rx_gone = true;
-            std::mem::take(&mut s.tx_wakers)
+            s.senders_waiting.take_all_list()
         };
         self.chan.room.notify_all();
-        for w in senders {
-            w.wake();
-        }
+        wake_all(senders);
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.close();
-        let queued = std::mem::take(&mut lock(&self.chan.state).queue);
+        let (queued, waker) = {
+            let mut s = lock(&self.chan.state);
+            (
+                std::mem::take(&mut s.queue),
+                s.receiver.remove(&mut self.key),
+            )
+        };
         drop(queued);
+        drop(waker);
     }
 }

@@ -14,7 +14,7 @@
 //!   `notify_waiters` calls there had been), and none created after it. So "create the
 //!   `Notified`, check the condition, then await" cannot miss a broadcast sent in between.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 use super::lock;
+use crate::waiters::{WaiterKey, Waiters, wake_all};
 
 /// The guarded state of a [`Notify`].
 #[derive(Debug)]
@@ -30,21 +31,19 @@ struct State {
     permit: bool,
     /// How many `notify_waiters` calls there have been.
     broadcasts: u64,
-    /// The ticket the next waiter to register gets; tickets grow, so they order waiters.
-    next_ticket: u64,
-    /// Registered waiters not chosen yet, by ticket (oldest first), with their wakers.
-    waiting: BTreeMap<u64, Waker>,
+    /// Registered waiters not chosen yet, oldest first.
+    waiting: Waiters,
     /// Waiters chosen by `notify_one` that have not yet seen it (they hold its permit).
-    chosen: BTreeSet<u64>,
+    chosen: BTreeSet<WaiterKey>,
 }
 
 impl State {
     /// `notify_one`'s decision: choose the oldest waiter and return its waker to wake, or
     /// store the permit if nobody waits.
     fn hand_over(&mut self) -> Option<Waker> {
-        match self.waiting.pop_first() {
-            Some((ticket, waker)) => {
-                self.chosen.insert(ticket);
+        match self.waiting.take_first() {
+            Some((key, waker)) => {
+                self.chosen.insert(key);
                 Some(waker)
             }
             None => {
@@ -100,8 +99,7 @@ impl Notify {
             state: Mutex::new(State {
                 permit: false,
                 broadcasts: 0,
-                next_ticket: 0,
-                waiting: BTreeMap::new(),
+                waiting: Waiters::new(),
                 chosen: BTreeSet::new(),
             }),
         }
@@ -141,6 +139,7 @@ impl Notify {
             notify: self,
             broadcasts,
             stage: Stage::Unregistered,
+            key: None,
         }
     }
 
@@ -191,11 +190,9 @@ impl Notify {
         let waiters = {
             let mut s = lock(&self.state);
             s.broadcasts += 1;
-            std::mem::take(&mut s.waiting)
+            s.waiting.take_all_list()
         };
-        for waker in waiters.into_values() {
-            waker.wake();
-        }
+        wake_all(waiters);
     }
 }
 
@@ -221,8 +218,8 @@ impl fmt::Debug for Notify {
 enum Stage {
     /// Not polled yet: not registered.
     Unregistered,
-    /// Registered under this ticket (waiting, or chosen by `notify_one`).
-    Registered(u64),
+    /// Registered (waiting, or chosen by `notify_one`).
+    Registered,
     /// Completed.
     Done,
 }
@@ -245,6 +242,8 @@ pub struct Notified<'a> {
     broadcasts: u64,
     /// Registration.
     stage: Stage,
+    /// Its entry in `waiting` (or its name in `chosen`), once registered.
+    key: Option<WaiterKey>,
 }
 
 impl fmt::Debug for Notified<'_> {
@@ -272,25 +271,21 @@ impl Future for Notified<'_> {
                     s.permit = false;
                     true
                 } else {
-                    let ticket = s.next_ticket;
-                    s.next_ticket += 1;
-                    s.waiting.insert(ticket, cx.waker().clone());
-                    this.stage = Stage::Registered(ticket);
+                    stale = s.waiting.register(&mut this.key, cx.waker());
+                    this.stage = Stage::Registered;
                     false
                 }
             }
-            Stage::Registered(ticket) => {
-                if s.chosen.remove(&ticket) {
+            Stage::Registered => {
+                if this.key.is_some_and(|k| s.chosen.remove(&k)) {
                     true
                 } else if s.broadcasts != this.broadcasts {
-                    stale = s.waiting.remove(&ticket);
+                    stale = s.waiting.remove(&mut this.key);
                     true
                 } else {
-                    if let Some(w) = s.waiting.get_mut(&ticket) {
-                        if !w.will_wake(cx.waker()) {
-                            stale = Some(std::mem::replace(w, cx.waker().clone()));
-                        }
-                    }
+                    // Still waiting (a broadcast or a choice would have been seen above):
+                    // the entry is updated in place.
+                    stale = s.waiting.register(&mut this.key, cx.waker());
                     false
                 }
             }
@@ -308,15 +303,16 @@ impl Future for Notified<'_> {
 
 impl Drop for Notified<'_> {
     fn drop(&mut self) {
-        let Stage::Registered(ticket) = self.stage else {
+        if self.stage != Stage::Registered {
             return;
-        };
+        }
+        let key = self.key;
         let (stale, next) = {
             let mut s = lock(&self.notify.state);
-            match s.waiting.remove(&ticket) {
+            match s.waiting.remove(&mut self.key) {
                 Some(waker) => (Some(waker), None),
                 // Chosen but never saw it: the permit goes to the next waiter, or is stored.
-                None if s.chosen.remove(&ticket) => (None, s.hand_over()),
+                None if key.is_some_and(|k| s.chosen.remove(&k)) => (None, s.hand_over()),
                 None => (None, None),
             }
         };

@@ -8,17 +8,18 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::lock;
+use crate::waiters::{WaiterKey, Waiters, wake_all};
 
 /// The channel's state.
 #[derive(Debug)]
 struct State<T> {
     /// The value, once sent and until received.
     value: Option<T>,
-    /// The waiting receiver's waker.
-    rx_waker: Option<Waker>,
+    /// The waiting receiver.
+    receiver: Waiters,
     /// The sender has been dropped (after sending or not).
     tx_gone: bool,
     /// The receiver has been dropped.
@@ -40,7 +41,7 @@ struct State<T> {
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let state = Arc::new(Mutex::new(State {
         value: None,
-        rx_waker: None,
+        receiver: Waiters::new(),
         tx_gone: false,
         rx_gone: false,
     }));
@@ -48,7 +49,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender {
             state: state.clone(),
         },
-        Receiver { state },
+        Receiver { state, key: None },
     )
 }
 
@@ -64,6 +65,8 @@ pub struct Sender<T> {
 pub struct Receiver<T> {
     /// Shared state.
     state: Arc<Mutex<State<T>>>,
+    /// Its entry in `receiver` while it waits.
+    key: Option<WaiterKey>,
 }
 
 /// The sender was dropped without sending.
@@ -91,11 +94,9 @@ impl<T> Sender<T> {
                 return Err(value);
             }
             s.value = Some(value);
-            s.rx_waker.take()
+            s.receiver.take_all_list()
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wake_all(waker);
         Ok(())
     }
 
@@ -110,11 +111,9 @@ impl<T> Drop for Sender<T> {
         let waker = {
             let mut s = lock(&self.state);
             s.tx_gone = true;
-            s.rx_waker.take()
+            s.receiver.take_all_list()
         };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wake_all(waker);
     }
 }
 
@@ -138,30 +137,31 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut s = lock(&self.state);
+        let this = self.get_mut();
+        let mut s = lock(&this.state);
         if let Some(v) = s.value.take() {
             return Poll::Ready(Ok(v));
         }
         if s.tx_gone {
             return Poll::Ready(Err(RecvError));
         }
-        match &mut s.rx_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = s.receiver.register(&mut this.key, cx.waker());
+        drop(s);
+        drop(replaced);
         Poll::Pending
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let value = {
+        let (value, waker) = {
             let mut s = lock(&self.state);
             s.rx_gone = true;
-            s.rx_waker = None;
-            s.value.take()
+            let waker = s.receiver.remove(&mut self.key);
+            (s.value.take(), waker)
         };
         // Dropped outside the lock: the value's destructor may do anything.
         drop(value);
+        drop(waker);
     }
 }

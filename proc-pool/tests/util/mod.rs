@@ -5,38 +5,64 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use proc_pool::{Builder, Pool, StartMethod};
 
-/// Every start method the worker-facing tests run under, each in turn.
-pub const START_METHODS: &[StartMethod] = &[StartMethod::Fork];
+/// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
+pub const GUARD: Duration = Duration::from_secs(120);
 
-/// The environment variable that tells a re-executed role which of [`START_METHODS`] to use
-/// (its index).
-pub const METHOD_VAR: &str = "PROC_POOL_TEST_METHOD";
+/// Runs `cases` one after another in this process under the default start method; see
+/// [`run_with`].
+pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    run_with(&[StartMethod::Fork], cases, roles)
+}
 
-/// Runs `case` once under each of [`START_METHODS`], saying which one fails.
-#[track_caller]
-pub fn each_method(case: impl Fn(StartMethod)) {
-    for &method in START_METHODS {
-        eprintln!("  under {method:?}");
-        case(method);
+/// Runs every case under both start methods ([`builder`] and [`pool`] follow the pass).
+pub fn run_both(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    run_with(&[StartMethod::Fork, StartMethod::ForkServer], cases, roles)
+}
+
+/// Set while a [`run_both`] pass runs under the fork server (or in a role child started for
+/// one, see [`METHOD_VAR`]).
+static UNDER_FORK_SERVER: AtomicBool = AtomicBool::new(false);
+
+/// The environment variable that tells a re-executed role child which start method to use.
+pub const METHOD_VAR: &str = "PROC_POOL_TEST_START_METHOD";
+
+/// The start method of the current pass.
+pub fn method() -> StartMethod {
+    if UNDER_FORK_SERVER.load(Ordering::Relaxed) {
+        StartMethod::ForkServer
+    } else {
+        StartMethod::Fork
     }
 }
 
-/// A builder for a pool of `workers` started with `method`.
-pub fn pool(method: StartMethod, workers: usize) -> Builder {
-    Pool::builder().workers(workers).start_method(method)
+/// The current start method's name, for [`METHOD_VAR`].
+pub fn method_name() -> &'static str {
+    match method() {
+        StartMethod::ForkServer => "forkserver",
+        _ => "fork",
+    }
 }
 
-/// In a re-executed role: the start method its parent asked for.
-pub fn role_method() -> StartMethod {
-    let index: usize = std::env::var(METHOD_VAR)
-        .ok()
-        .and_then(|i| i.parse().ok())
-        .unwrap_or(0);
-    START_METHODS[index]
+/// A builder with the current pass's start method.
+pub fn builder() -> Builder {
+    Pool::builder().start_method(method())
+}
+
+/// Runs `case` with the current pass's start method (the harness runs the whole binary once
+/// per method under [`run_both`]): cases written this way say in their body where the start
+/// methods differ.
+pub fn each_method(case: impl Fn(StartMethod)) {
+    case(method());
+}
+
+/// A builder for a pool of `workers` started with `method`.
+pub fn pool_of(method: StartMethod, workers: usize) -> Builder {
+    Pool::builder().workers(workers).start_method(method)
 }
 
 /// How long a re-executed role may run: well within [`GUARD`], so that the role is killed
@@ -48,10 +74,13 @@ pub const ROLE_GUARD: Duration = Duration::from_secs(45);
 /// succeeded.
 #[track_caller]
 pub fn run_role(role: &str, method: StartMethod) -> Output {
-    let index = START_METHODS.iter().position(|&m| m == method).unwrap_or(0);
+    let name = match method {
+        StartMethod::ForkServer => "forkserver",
+        _ => "fork",
+    };
     let mut child = Command::new(std::env::current_exe().expect("current_exe"))
         .env(ROLE_VAR, role)
-        .env(METHOD_VAR, index.to_string())
+        .env(METHOD_VAR, name)
         .stdout(Stdio::piped())
         .spawn()
         .expect("re-execute the test binary");
@@ -94,15 +123,21 @@ pub fn thread_state(tid: i32) -> Option<char> {
     stat.rsplit(')').next()?.trim_start().chars().next()
 }
 
-/// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
-pub const GUARD: Duration = Duration::from_secs(120);
+/// A pool of `n` workers with the current pass's start method.
+#[track_caller]
+pub fn pool(n: usize) -> Pool {
+    builder().workers(n).build().unwrap()
+}
 
-/// Runs `cases` one after another in this process; prints each outcome and
-/// `N passed, M failed`, then exits non-zero if any failed. A watchdog aborts the process
-/// after [`GUARD`]. If this process was re-executed to play one of `roles`
-/// (see [`ROLE_VAR`]), it plays it instead. Arguments that are not flags select the cases
-/// whose name contains one of them (`cargo test --test faults -- timeout`).
-pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+/// Runs `cases` one after another in this process, once per start method in `methods`;
+/// prints each outcome and `N passed, M failed`, then exits non-zero if any failed. A
+/// watchdog aborts the process after [`GUARD`]. If this process was re-executed to play one
+/// of `roles` (see [`ROLE_VAR`]), it plays it instead. Arguments that are not flags select the
+/// cases whose name contains one of them (`cargo test -p proc-pool --test faults -- timeout`).
+pub fn run_with(methods: &[StartMethod], cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
+    if std::env::var(METHOD_VAR).as_deref() == Ok("forkserver") {
+        UNDER_FORK_SERVER.store(true, Ordering::Relaxed);
+    }
     if let Some(role) = child_role() {
         run_child_role(roles, &role);
     }
@@ -119,18 +154,26 @@ pub fn run(cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in cases {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match panic::catch_unwind(AssertUnwindSafe(case)) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
+    for &method in methods {
+        UNDER_FORK_SERVER.store(method == StartMethod::ForkServer, Ordering::Relaxed);
+        let label = if methods.len() > 1 {
+            format!(" ({})", method_name())
+        } else {
+            String::new()
+        };
+        for (name, case) in cases {
+            if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+                continue;
             }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
+            match panic::catch_unwind(AssertUnwindSafe(case)) {
+                Ok(()) => {
+                    println!("test {name}{label} ... ok");
+                    passed += 1;
+                }
+                Err(_) => {
+                    println!("test {name}{label} ... FAILED");
+                    failed += 1;
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 //! Invariant: a sequence goes through its element type's `encode_slice` / `decode_vec`, so the
 //! bulk paths and the length-prefix rules of `read.rs` apply to every sequence, nested or not.
 
+use super::depth::nested;
 use super::read::{read_len_of, take, take_byte, write_len};
 use super::{Wire, WireError};
 
@@ -48,8 +49,11 @@ impl<T: Wire> Wire for Vec<T> {
     }
 
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
-        let len = read_len_of::<T>(input)?;
-        T::decode_vec(input, len)
+        // One level for the depth guard: a type can contain itself through a `Vec`.
+        nested(|| {
+            let len = read_len_of::<T>(input)?;
+            T::decode_vec(input, len)
+        })
     }
 }
 
@@ -145,7 +149,8 @@ impl<T: Wire> Wire for Box<T> {
     }
 
     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
-        T::decode(input).map(Box::new)
+        // One level for the depth guard: a type can contain itself through a `Box`.
+        nested(|| T::decode(input)).map(Box::new)
     }
 }
 

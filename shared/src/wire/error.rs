@@ -69,6 +69,13 @@ pub enum WireError {
         /// The largest length allowed here.
         max: u64,
     },
+    /// Values were nested deeper (through `Box`, `Vec` or
+    /// [`decode_nested`](super::decode_nested)) than [`MAX_DEPTH`](super::MAX_DEPTH) allows:
+    /// the decoder stops before a recursive type's input could overflow the stack.
+    TooDeep {
+        /// The deepest nesting allowed.
+        max: usize,
+    },
     /// The bytes decoded into fields, but a user type's own invariant rejects them (for
     /// example a range whose start is after its end). For implementations of
     /// [`Wire`](super::Wire) outside this module.
@@ -116,6 +123,9 @@ impl fmt::Display for WireError {
             }
             WireError::LengthTooLarge { len, max } => {
                 write!(f, "length {len} is above the allowed maximum {max}")
+            }
+            WireError::TooDeep { max } => {
+                write!(f, "values nested more than {max} levels deep")
             }
             WireError::Invalid { type_name, reason } => {
                 write!(f, "invalid {type_name}: {reason}")

@@ -3,7 +3,7 @@
 //! the quick start of `shared/README.md`.
 //!
 //! ```text
-//! cargo run -p concurrency-shared --features workloads --example quick_start
+//! cargo run -p concurrency-shared --features workloads --example shared_quick_start
 //! ```
 
 use std::io;

@@ -1,0 +1,350 @@
+//! The fork server (`StartMethod::ForkServer`) and what each start method accepts: workers
+//! come from a server started from a clean image (not from the test's threads), code the
+//! workers do not have is refused with a typed error before sending (defect 4, a real
+//! `dlopen` after the pool was built), a killed or stopped server breaks the pool instead of
+//! hanging, and fork-server workers start with empty stdout buffers and flush at exit
+//! (defect 9). Forks, kills and counts children, so it runs alone (`harness = false`).
+
+mod util;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use proc_pool::{ExitStatus, Pool, StartMethod, TaskError};
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn worker_pid(_: u64) -> u32 {
+    std::process::id()
+}
+
+fn parent_pid(_: u64) -> u32 {
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() as u32 }
+}
+
+/// How many of the worker's arguments are not the fork server's name.
+fn user_args(_: u64) -> u64 {
+    std::env::args()
+        .filter(|a| a != "proc-pool-fork-server")
+        .count() as u64
+}
+
+/// A global the parent changes after start-up.
+static SEEN: AtomicU64 = AtomicU64::new(1);
+
+fn read_global(_: u64) -> u64 {
+    SEEN.load(Ordering::Relaxed)
+}
+
+fn init_sets_global() {
+    SEEN.store(42, Ordering::Relaxed);
+}
+
+fn server_pool(n: usize) -> Pool {
+    Pool::builder()
+        .workers(n)
+        .start_method(StartMethod::ForkServer)
+        .build()
+        .unwrap()
+}
+
+/// Workers under the fork server run tasks, are not this process's children (they are the
+/// server's, which is this process's only child), see none of its arguments, and do not see a
+/// global set after start-up, while a `Fork` pool's workers do.
+fn server_workers_run_and_are_the_servers_children() {
+    let pool = server_pool(2);
+    let squares: Vec<u64> = pool
+        .map(square, 0..1_000)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(squares, (0..1_000).map(square).collect::<Vec<_>>());
+    let children = util::children();
+    assert_eq!(
+        children.len(),
+        1,
+        "only the server is our child: {children:?}"
+    );
+    let pids = pool.worker_pids();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| !children.contains(p)));
+    assert_eq!(pool.apply(parent_pid, 0), Ok(children[0]));
+    assert!(pids.contains(&pool.apply(worker_pid, 0).unwrap()));
+    assert_eq!(
+        pool.apply(user_args, 0),
+        Ok(0),
+        "no argument of this process"
+    );
+
+    SEEN.store(7, Ordering::Relaxed);
+    // A replacement forked by the server now still has the executable's initial value.
+    assert_eq!(pool.apply(read_global, 0), Ok(1));
+    let forked = Pool::new(1).unwrap();
+    assert_eq!(forked.apply(read_global, 0), Ok(7));
+    SEEN.store(1, Ordering::Relaxed);
+    pool.join();
+    forked.join();
+    assert!(util::children().is_empty(), "{:?}", util::children());
+}
+
+/// The initializer runs in each fork-server worker (rebased from its offset).
+fn server_runs_initializer() {
+    let pool = Pool::builder()
+        .workers(1)
+        .initializer(init_sets_global)
+        .start_method(StartMethod::ForkServer)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(read_global, 0), Ok(42));
+}
+
+/// `dlopen`s libm (which this test binary does not link) and returns its `cos`, typed as a
+/// task. It is never called: the pool must refuse it.
+fn cos_loaded_now() -> fn(u64) -> u64 {
+    // SAFETY: dlopen/dlsym with valid NUL-terminated names; the handle is kept open (leaked)
+    // so the address stays mapped in this process.
+    let addr = unsafe {
+        let handle = libc::dlopen(c"libm.so.6".as_ptr(), libc::RTLD_NOW);
+        assert!(!handle.is_null(), "dlopen libm.so.6");
+        libc::dlsym(handle, c"cos".as_ptr())
+    };
+    assert!(!addr.is_null());
+    // SAFETY: only the address is used (as a value the pool must refuse); never called here.
+    unsafe { std::mem::transmute::<*mut libc::c_void, fn(u64) -> u64>(addr) }
+}
+
+/// Defect 4: a function in an object `dlopen`ed after the pool was built is refused with
+/// `CodeUnavailable` under both start methods, before sending (the workers stay alive and no
+/// task fails with `WorkerDied`); and under the fork server, a function in a library loaded
+/// before (libc) is refused too.
+fn code_the_workers_lack_is_refused() {
+    for method in [StartMethod::Fork, StartMethod::ForkServer] {
+        let pool = Pool::builder()
+            .workers(2)
+            .start_method(method)
+            .build()
+            .unwrap();
+        assert_eq!(pool.apply(square, 3), Ok(9));
+        let pids = pool.worker_pids();
+        let cos = cos_loaded_now();
+        for result in [pool.apply(cos, 1)]
+            .into_iter()
+            .chain(pool.map(cos, 0..10))
+            .chain(pool.imap(cos, 0..3))
+        {
+            match result {
+                Err(TaskError::CodeUnavailable { object }) => {
+                    assert!(object.contains("libm"), "{method:?}: {object}")
+                }
+                other => panic!("{method:?}: expected CodeUnavailable, got {other:?}"),
+            }
+        }
+        assert_eq!(pool.worker_pids(), pids, "{method:?}: no worker died");
+        assert_eq!(pool.stats().workers_started, 2);
+        assert_eq!(pool.apply(square, 4), Ok(16));
+    }
+    // SAFETY: only the address is taken; `labs` is never called.
+    let libc_fn =
+        unsafe { std::mem::transmute::<usize, fn(u64) -> u64>(libc::labs as *const () as usize) };
+    let pool = server_pool(1);
+    assert!(matches!(
+        pool.apply(libc_fn, 1),
+        Err(TaskError::CodeUnavailable { .. })
+    ));
+}
+
+/// The server's pid (this process's only child while one fork-server pool lives).
+fn server_of(pool: &Pool) -> u32 {
+    assert_eq!(pool.apply(square, 2), Ok(4));
+    let children = util::children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    children[0]
+}
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill with a pid and a signal number; no memory is passed.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+/// A killed server breaks the pool with a typed error: its workers die with it (parent-death
+/// signal), their chunks fail, no replacement can start, later calls get `PoolBroken`, and
+/// `join` returns with nothing left behind.
+fn killed_server_breaks_pool() {
+    let pool = server_pool(2);
+    let server = server_of(&pool);
+    let workers = pool.worker_pids();
+    kill(server, libc::SIGKILL);
+    for pid in workers {
+        util::eventually("a worker to die with its server", || !util::alive(pid));
+    }
+    util::eventually("the pool to notice", || {
+        pool.apply(square, 1) == Err(TaskError::PoolBroken)
+    });
+    pool.join();
+    assert!(util::children().is_empty(), "{:?}", util::children());
+}
+
+/// `SIGINT` (a terminal's Ctrl-C reaches the whole process group) does not kill the server,
+/// which would break the pool; a worker it reaches dies as under `Fork` and is replaced.
+fn sigint_spares_the_server() {
+    let pool = server_pool(1);
+    let server = server_of(&pool);
+    let worker = pool.worker_pids()[0];
+    kill(server, libc::SIGINT);
+    kill(worker, libc::SIGINT);
+    util::eventually("the worker to die of SIGINT", || !util::alive(worker));
+    assert_eq!(pool.apply(square, 8), Ok(64));
+    assert!(util::alive(server));
+    assert_eq!(util::children(), [server]);
+    pool.join();
+}
+
+/// A stopped server breaks the pool too, after its bounded wait, instead of hanging: a worker
+/// exits (killed here), the pool waits for the server's report of it, gives up, kills the
+/// server, and every call then fails with a typed error.
+fn stopped_server_breaks_pool() {
+    let pool = server_pool(1);
+    let server = server_of(&pool);
+    let worker = pool.worker_pids()[0];
+    kill(server, libc::SIGSTOP);
+    kill(worker, libc::SIGKILL);
+    let result = pool.apply(square, 5);
+    assert!(
+        matches!(
+            result,
+            Err(TaskError::PoolBroken | TaskError::WorkerDied { .. })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(pool.apply(square, 5), Err(TaskError::PoolBroken));
+    drop(pool);
+    assert!(util::children().is_empty(), "{:?}", util::children());
+}
+
+fn exits_3(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; the test wants an exit that runs no handlers.
+    unsafe { libc::_exit(3) }
+}
+
+/// With `SIGCHLD` ignored in the pool's process (inherited across `exec`, so a program cannot
+/// always prevent it), a fork-server pool still reports a dead worker's exact status, replaces
+/// it, and `join` returns: the server is spawned with default dispositions, so it, not the
+/// kernel, reaps the workers.
+fn sigchld_ignored_still_reports() {
+    // SAFETY: installing SIG_IGN runs no code of ours in a signal context.
+    let previous = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = server_pool(1);
+    let died = pool.apply(exits_3, 0);
+    assert!(
+        matches!(
+            died,
+            Err(TaskError::WorkerDied {
+                status: ExitStatus::Exited(3),
+                ..
+            })
+        ),
+        "{died:?}"
+    );
+    assert_eq!(pool.apply(square, 6), Ok(36));
+    pool.join();
+    // SAFETY: restores the disposition saved above.
+    unsafe { libc::signal(libc::SIGCHLD, previous) };
+}
+
+fn prints_partial_line(x: u64) -> u64 {
+    print!("[task {x} partial]");
+    x
+}
+
+/// Role: leaves "[parent]" unflushed in its stdout buffer, then runs two tasks that print a
+/// partial line each under the start method named by its argument, and joins.
+fn stdout_role() {
+    let method = match std::env::var("PROC_POOL_TEST_METHOD").as_deref() {
+        Ok("fork") => StartMethod::Fork,
+        _ => StartMethod::ForkServer,
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    std::io::Write::write_all(&mut lock, b"[parent]").unwrap();
+    drop(lock);
+    let pool = Pool::builder()
+        .workers(1)
+        .start_method(method)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(prints_partial_line, 1), Ok(1));
+    assert_eq!(pool.apply(prints_partial_line, 2), Ok(2));
+    pool.join();
+}
+
+/// Defect 9 under the fork server: the parent's unflushed stdout is printed once (workers
+/// start with empty buffers), and a task's partial line is flushed when its worker exits.
+fn server_workers_flush_stdout_once() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(util::ROLE_VAR, "stdout_role")
+        .env("PROC_POOL_TEST_METHOD", "forkserver")
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("[parent]").count(), 1, "{text:?}");
+    assert_eq!(text.matches("[task 1 partial]").count(), 1, "{text:?}");
+    assert_eq!(text.matches("[task 2 partial]").count(), 1, "{text:?}");
+}
+
+/// Role: a process started with the fork-server marker by someone other than a pool exits
+/// at once; `main` (this role) must never run.
+fn must_not_run() {
+    println!("main ran");
+}
+
+/// A process started with the marker but not by a pool never runs `main`: it exits with an
+/// error instead (no second run of the user's program, no fork loop).
+fn stray_marker_never_runs_main() {
+    for marker in ["3:1", "garbage"] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env(util::ROLE_VAR, "must_not_run")
+            .env("PROC_POOL_FORK_SERVER", marker)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(75), "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("PROC_POOL_FORK_SERVER"),
+            "{out:?}"
+        );
+    }
+}
+
+fn main() {
+    util::run(
+        &[
+            (
+                "server_workers_run_and_are_the_servers_children",
+                server_workers_run_and_are_the_servers_children,
+            ),
+            ("server_runs_initializer", server_runs_initializer),
+            (
+                "code_the_workers_lack_is_refused",
+                code_the_workers_lack_is_refused,
+            ),
+            ("killed_server_breaks_pool", killed_server_breaks_pool),
+            ("sigint_spares_the_server", sigint_spares_the_server),
+            ("stopped_server_breaks_pool", stopped_server_breaks_pool),
+            (
+                "sigchld_ignored_still_reports",
+                sigchld_ignored_still_reports,
+            ),
+            (
+                "server_workers_flush_stdout_once",
+                server_workers_flush_stdout_once,
+            ),
+            ("stray_marker_never_runs_main", stray_marker_never_runs_main),
+        ],
+        &[("stdout_role", stdout_role), ("must_not_run", must_not_run)],
+    );
+}

@@ -1,0 +1,86 @@
+//! The depth guard: how deeply decoding may nest on one thread, so that a recursive type fed
+//! deep input fails with [`WireError::TooDeep`] instead of overflowing the stack (which aborts
+//! the process, and would break the promise that no input makes `decode` panic or crash).
+//!
+//! A type can only contain itself behind a pointer, and the pointers `Wire` supports are
+//! `Box<T>` and `Vec<T>`: their `decode` enters one level here. A hand-written impl that
+//! decodes a recursive field some other way (through an `Rc`, say) calls [`decode_nested`].
+//!
+//! Invariant: the per-thread depth is the number of guarded decodes under way on this thread;
+//! every level entered is left when its guard drops, on success, error or unwind alike.
+
+use std::cell::Cell;
+
+use super::{Wire, WireError};
+
+/// The deepest nesting of `Box` and `Vec` that decodes: 128 levels, as serde_json allows. Its
+/// stack use stays far below a thread's (a level of a small recursive type takes a few hundred
+/// bytes of stack in a debug build), while real data types nest a handful of levels deep.
+pub const MAX_DEPTH: usize = 128;
+
+thread_local! {
+    /// Guarded decodes under way on this thread.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Leaves one level when dropped.
+struct Level;
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `decode` one level deeper, or fails with [`WireError::TooDeep`] past [`MAX_DEPTH`].
+pub(super) fn nested<T>(decode: impl FnOnce() -> Result<T, WireError>) -> Result<T, WireError> {
+    let depth = DEPTH.with(|d| {
+        let depth = d.get() + 1;
+        d.set(depth);
+        depth
+    });
+    let _level = Level;
+    if depth > MAX_DEPTH {
+        return Err(WireError::TooDeep { max: MAX_DEPTH });
+    }
+    decode()
+}
+
+/// Decodes a `T` one level deeper: what `Box<T>` and `Vec<T>` do for each value they hold.
+/// Call it from a hand-written [`Wire::decode`] for a field through which a type contains
+/// itself other than by `Box` or `Vec`, so that deep input is refused instead of overflowing
+/// the stack.
+///
+/// # Errors
+///
+/// [`WireError::TooDeep`] past [`MAX_DEPTH`] levels, or what `T::decode` reports.
+///
+/// ```
+/// use std::rc::Rc;
+/// use concurrency_shared::wire::{Wire, WireError, decode_nested};
+///
+/// /// A list that shares its tails.
+/// struct List(Option<Rc<List>>);
+///
+/// impl Wire for List {
+///     fn encode(&self, out: &mut Vec<u8>) {
+///         match &self.0 {
+///             None => 0u8.encode(out),
+///             Some(next) => { 1u8.encode(out); next.encode(out) }
+///         }
+///     }
+///     fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
+///         match u8::decode(input)? {
+///             0 => Ok(List(None)),
+///             1 => Ok(List(Some(Rc::new(decode_nested(input)?)))),
+///             tag => Err(WireError::InvalidTag { type_name: "List", tag: tag.into() }),
+///         }
+///     }
+/// }
+///
+/// let deep = vec![1u8; 100_000];
+/// assert!(matches!(List::from_bytes(&deep), Err(WireError::TooDeep { .. })));
+/// ```
+pub fn decode_nested<T: Wire>(input: &mut &[u8]) -> Result<T, WireError> {
+    nested(|| T::decode(input))
+}

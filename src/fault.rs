@@ -1,0 +1,77 @@
+//! Faults the tests inject through a hidden flag (`--inject-fault`), so that the program's
+//! handling of a stalled, killed or babbling child is proven by running it, not by reading it.
+//!
+//! A trial fault hits every trial of the last runtime in table order (so the rows before it
+//! complete normally); `stop-fixture` stops the fixture server of every workload that has one,
+//! as `kill -STOP` would, and `garbage-fixture` makes it print something other than its
+//! address. The flag is hidden from `--help` because it exists only for tests.
+//!
+//! Also the program's few signal calls, so that they live in one place.
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+/// One injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// The trial process blocks forever before running its jobs.
+    StallTrial,
+    /// The trial process kills itself with `SIGKILL` before running its jobs.
+    KillTrial,
+    /// The trial process prints a line that is not a report and exits successfully.
+    GarbageTrial,
+    /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
+    StopFixture,
+    /// The fixture process prints a line that is not an address and exits.
+    GarbageFixture,
+}
+
+impl Fault {
+    /// Whether this fault is carried out by a trial process.
+    pub fn hits_trials(self) -> bool {
+        !self.hits_fixture()
+    }
+
+    /// Whether this fault is carried out by the fixture process.
+    pub fn hits_fixture(self) -> bool {
+        matches!(self, Fault::StopFixture | Fault::GarbageFixture)
+    }
+
+    /// The fault's name on the command line, which also selects it in a child's arguments.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::StallTrial => "stall-trial",
+            Fault::KillTrial => "kill-trial",
+            Fault::GarbageTrial => "garbage-trial",
+            Fault::StopFixture => "stop-fixture",
+            Fault::GarbageFixture => "garbage-fixture",
+        }
+    }
+
+    /// Carries out a trial fault in the trial process; returns only for `GarbageTrial` (the
+    /// caller then prints garbage) and for faults that are not the trial's.
+    pub fn strike_trial(self) {
+        match self {
+            Fault::StallTrial => loop {
+                // Parking may wake spuriously; the loop keeps the stall.
+                std::thread::park();
+            },
+            Fault::KillTrial => raise(libc::SIGKILL),
+            Fault::GarbageTrial | Fault::StopFixture | Fault::GarbageFixture => {}
+        }
+    }
+}
+
+/// Restores the default action of `SIGPIPE` (end the process), which Rust's start-up sets to
+/// "ignore".
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// Sends `signal` to this process.
+pub fn raise(signal: libc::c_int) {
+    // SAFETY: raise has no memory-safety preconditions.
+    unsafe { libc::raise(signal) };
+}

@@ -1,0 +1,109 @@
+//! The compare program's children never outlive it: a trial runs in a process group of its
+//! own (so that a timed-out trial can be killed with everything it forked), and asks the
+//! kernel to kill it when the program dies, since a Ctrl-C at the terminal no longer reaches
+//! it.
+//!
+//! Runs alone (`harness = false`): it kills a process and watches processes come and go.
+
+mod util;
+
+use std::fs;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use util::run_cases;
+
+/// A hang guard for the waits below; never expected to expire.
+const GUARD: Duration = Duration::from_secs(60);
+
+/// The pids of the processes whose parent is `parent` and whose command line holds `needle`.
+fn children_with(parent: u32, needle: &str) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Field 4, the parent's pid, counted after the command name's closing ')'.
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains(needle)
+        })
+        .collect()
+}
+
+/// Whether `pid` is gone or a zombie (dead, waiting for whoever adopted it to reap it).
+fn is_dead(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// Polls `cond` until it holds, or fails after [`GUARD`].
+fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> Result<T, String> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = cond() {
+            return Ok(value);
+        }
+        if start.elapsed() > GUARD {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The program is killed while a trial stalls: the trial dies with it instead of living on.
+fn killed_program_leaves_no_trial() -> Result<(), String> {
+    let mut program = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--skip-memory",
+            "--runtime",
+            "mini-eventloop",
+            "--trial-timeout",
+            "600",
+            "--inject-fault",
+            "stall-trial",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stalled = wait_for("the stalled trial", || {
+        children_with(program.id(), "stall-trial").first().copied()
+    });
+    let _ = program.kill();
+    let _ = program.wait();
+    let stalled = stalled?;
+    let gone = wait_for("the trial to die with the program", || {
+        is_dead(stalled).then_some(())
+    });
+    if gone.is_err() {
+        // Do not leave it running after a failure.
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(stalled as libc::pid_t, libc::SIGKILL) };
+    }
+    gone
+}
+
+fn main() -> ExitCode {
+    run_cases(&[(
+        "killed_program_leaves_no_trial",
+        killed_program_leaves_no_trial,
+    )])
+}
