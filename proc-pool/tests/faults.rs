@@ -689,7 +689,11 @@ fn timeout_extremes() {
                 "{result:?}"
             );
         }
-        assert!(pool.stats().workers_started <= 2 + 3);
+        // A worker ends either running a task (which then fails: at most one per task) or
+        // before starting any (at most two in a row before an answer resets the count, three
+        // break the pool): the forks are bounded by the work, never endless.
+        let started = pool.stats().workers_started;
+        assert!(started <= 2 + 10 + 2 * 10 + 3, "{started} workers started");
         drop(pool);
         assert!(util::children().is_empty());
     });
