@@ -133,6 +133,18 @@ fn uses_global_pool(x: u64) -> Vec<String> {
     }
     copy.join();
     copy.terminate();
+    // Dropping the copy (this worker's own memory) must close none of this process's files.
+    // SAFETY: the box is this worker's copy of the test's; no other task of this worker runs
+    // after this one (its pool is joined), so nothing uses the pointer again.
+    drop(unsafe { Box::from_raw(GLOBAL.swap(std::ptr::null_mut(), Ordering::Relaxed)) });
+    // SAFETY: F_GETFD on descriptor numbers; a closed one just fails.
+    let closed = dups
+        .iter()
+        .filter(|&&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1)
+        .count();
+    if closed != 0 {
+        wrong.push(format!("{closed} of the task's descriptors were closed"));
+    }
     // SAFETY: `stat` is a valid out-pointer; fstat on an open descriptor.
     let size = unsafe {
         let mut stat: libc::stat = std::mem::zeroed();
