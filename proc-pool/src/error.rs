@@ -99,6 +99,8 @@ pub struct BuildError {
 pub(crate) enum BuildErrorKind {
     /// `workers(0)`.
     NoWorkers,
+    /// More workers than [`MAX_WORKERS`](crate::MAX_WORKERS).
+    TooManyWorkers(usize),
     /// A system call failed while creating the manager or forking a worker.
     Io(io::Error),
     /// `StartMethod::ForkServer` cannot work here: the pool's code is not in the main
@@ -124,6 +126,11 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             BuildErrorKind::NoWorkers => f.write_str("a pool needs at least one worker"),
+            BuildErrorKind::TooManyWorkers(n) => write!(
+                f,
+                "{n} workers asked, at most {} allowed",
+                crate::MAX_WORKERS
+            ),
             BuildErrorKind::Io(e) => write!(f, "could not start the pool: {e}"),
             BuildErrorKind::ForkServerUnsupported => f.write_str(
                 "the fork server needs the pool's code in the main executable, not in a library",

@@ -450,11 +450,12 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Option<u64> {
         self.bytes(8)?.try_into().ok().map(u64::from_le_bytes)
     }
-    /// An exit status: kind (0 exited, 1 signal) and code.
+    /// An exit status: kind (0 exited, 1 signal, 2 unknown) and code.
     fn status(&mut self) -> Option<ExitStatus> {
         match (self.u8()?, self.u32()? as i32) {
             (0, code) => Some(ExitStatus::Exited(code)),
-            (_, sig) => Some(ExitStatus::Signal(sig)),
+            (1, sig) => Some(ExitStatus::Signal(sig)),
+            _ => Some(ExitStatus::Unknown),
         }
     }
 }

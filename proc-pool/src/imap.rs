@@ -1,9 +1,11 @@
 //! Streaming results: [`Imap`], the iterator behind [`Pool::imap`](crate::Pool::imap) and
 //! [`Pool::imap_unordered`](crate::Pool::imap_unordered).
 //!
-//! Invariant: memory stays bounded. At most `window` chunks are submitted and not yet handed
+//! Invariants: memory stays bounded. At most `window` chunks are submitted and not yet handed
 //! to the caller (in order mode, a slow chunk at the front holds the window: later chunks wait
-//! for it instead of piling up); the input iterator is pulled only to refill the window.
+//! for it instead of piling up); the input iterator is pulled only to refill the window, and
+//! never once the pool refuses work (closed, terminated, broken, or a forked copy), so the
+//! iterator ends even over an endless input.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -19,7 +21,11 @@ use crate::{Wire, worker};
 ///
 /// Dropping it early is fine: chunks already submitted still run, their results are discarded.
 /// If the pool stops under it, each task in flight yields [`TaskError::PoolClosed`] and the
-/// iterator ends there, without consuming the rest of its input.
+/// iterator ends there, without consuming the rest of its input. Once the pool refuses new
+/// work (after [`close`](Pool::close), [`terminate`](Pool::terminate), when it is broken, or
+/// in a forked copy), the iterator pulls no more input: it yields the results of the tasks
+/// already submitted, then one error saying why ([`TaskError::PoolClosed`] or
+/// [`TaskError::PoolBroken`]; its input may have had more), and ends.
 pub struct Imap<'pool, T, U, I> {
     /// The pool doing the work.
     pool: &'pool Pool,
@@ -47,6 +53,8 @@ pub struct Imap<'pool, T, U, I> {
     tx: Option<Sender<ChunkOutcome>>,
     /// Where outcomes arrive.
     rx: Receiver<ChunkOutcome>,
+    /// Why the pool refused more input, until yielded after the results in flight.
+    refused: Option<TaskError>,
 }
 
 impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
@@ -74,11 +82,20 @@ impl<'pool, T: Wire, U: Wire, I: Iterator<Item = T>> Imap<'pool, T, U, I> {
             ready: VecDeque::new(),
             tx: Some(tx),
             rx,
+            refused: None,
         }
     }
 
-    /// Submits chunks until the window is full or the input ends.
+    /// Submits chunks until the window is full or the input ends; once the pool refuses work,
+    /// stops pulling input (one error says so, if any input may be left).
     fn refill(&mut self) {
+        if self.tx.is_some()
+            && let Some(refusal) = self.pool.refusal()
+        {
+            self.tx = None;
+            self.refused = Some(refusal);
+            return;
+        }
         let mut batch = Vec::new();
         while self.outstanding + batch.len() < self.window {
             let Some(tx) = &self.tx else { break };
@@ -135,7 +152,7 @@ impl<T: Wire, U: Wire, I: Iterator<Item = T>> Iterator for Imap<'_, T, U, I> {
             }
             self.refill();
             if self.outstanding == 0 {
-                return None;
+                return self.refused.take().map(Err);
             }
             match receive(&self.rx, Some(self.pool.alive()), None) {
                 Received::Outcome(outcome) => self.accept(outcome),

@@ -53,7 +53,8 @@
 //! - `stats`: [`PoolStats`].
 //! - `sys`: every system call, behind safe wrappers.
 //! - `fault` (feature `fault-injection`, for the pool's own tests): a task asks its worker to
-//!   garble its answer or break the answer stream's framing.
+//!   garble its answer, break the answer stream's framing, stop before answering or panic
+//!   outside any `catch_unwind`; a test hides `close_range` from later workers.
 //!
 //! # Implementation
 //!
@@ -83,13 +84,16 @@ pub use concurrency_shared::{Ctx, Job, Wire, WireError, run_blocking};
 pub use error::{BuildError, ExitStatus, TaskError};
 pub use imap::Imap;
 pub use manager::CrashPolicy;
-pub use pool::{Builder, Pool, auto_chunksize};
+pub use pool::{Builder, FLUSH_BEFORE_FORK_BOUND, MAX_WORKERS, Pool, auto_chunksize};
 pub use result::AsyncResult;
 pub use stats::PoolStats;
 pub use worker::{PREFETCH, PREFETCH_BUDGET_NS, StartMethod};
 
 #[cfg(feature = "fault-injection")]
-pub use fault::{break_answer_framing, garble_next_answer};
+pub use fault::{
+    break_answer_framing, garble_next_answer, hide_close_range, stop_before_answering,
+    unwind_out_of_the_worker,
+};
 
 /// The README's code blocks, compiled and run as doctests so its quick start stays true.
 #[cfg(doctest)]

@@ -34,6 +34,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -47,9 +48,10 @@ use crate::sys;
 use crate::task::{Chunk, ChunkOutcome};
 use crate::worker::{Cause, Spec, Worker};
 
-/// How many workers in a row may be killed for not starting any chunk in time before the
-/// pool gives up and breaks: a replacement that hangs the same way (in its initializer, say)
-/// would otherwise be replaced forever while the tasks wait.
+/// How many workers in a row may end before starting any chunk (killed for not starting one
+/// in time, or dead on their own: an initializer that hangs or calls `exit`, a set-up that
+/// fails) before the pool gives up and breaks: a replacement would end the same way, and
+/// replacing it forever is a fork storm while the tasks wait.
 const STUCK_STARTS_LIMIT: u32 = 3;
 
 /// The waker's token; worker `i` uses tokens `3i` (results), `3i + 1` (tasks), `3i + 2` (exit).
@@ -109,14 +111,15 @@ struct Manager {
     slots: Vec<Option<Worker>>,
     /// Chunks waiting for a worker, oldest first.
     queue: VecDeque<Chunk>,
-    /// A crash under `FailPool`, a failed initializer or a failed fork broke the pool.
-    broken: bool,
+    /// A crash under `FailPool`, a failed initializer, a fork storm or a failed fork broke the
+    /// pool. Written only here; the handle reads it to refuse work before making it.
+    broken: Arc<AtomicBool>,
     /// `close` was called: finish the queue, then end.
     closing: bool,
     /// `terminate` was called (or the handle vanished): end now.
     terminating: bool,
-    /// Workers killed in a row for a timeout before they started any chunk; reset by any
-    /// answer.
+    /// Workers in a row that ended (crashed or killed for a timeout) before they started any
+    /// chunk; reset by any answer.
     stuck_starts: u32,
 }
 
@@ -128,6 +131,7 @@ pub(crate) fn run(
     poll: Poll,
     commands: Receiver<Command>,
     stats: Arc<Counters>,
+    broken: Arc<AtomicBool>,
     ready: Sender<io::Result<()>>,
     alive: Sender<()>,
 ) {
@@ -140,7 +144,7 @@ pub(crate) fn run(
         stats,
         slots: (0..config.workers).map(|_| None).collect(),
         queue: VecDeque::new(),
-        broken: false,
+        broken,
         closing: false,
         terminating: false,
         stuck_starts: 0,
@@ -190,6 +194,11 @@ impl Manager {
         }
     }
 
+    /// Whether the pool is broken.
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed)
+    }
+
     /// Whether the loop is done.
     fn finished(&self) -> bool {
         self.terminating
@@ -201,7 +210,7 @@ impl Manager {
         loop {
             match self.commands.try_recv() {
                 Ok(Command::Submit(chunks)) => {
-                    if self.broken {
+                    if self.is_broken() {
                         chunks
                             .into_iter()
                             .for_each(|c| self.fail(c, TaskError::PoolBroken));
@@ -307,30 +316,37 @@ impl Manager {
         self.forget(&worker);
         let never_started = !worker.started_any();
         let ending = worker.finish(status);
+        let stuck = never_started && matches!(ending.cause, Cause::Crashed | Cause::TimedOut);
+        if stuck {
+            self.stuck_starts += 1;
+        }
+        let breaks = match ending.cause {
+            Cause::InitializerPanicked => true,
+            Cause::Crashed if self.config.policy == CrashPolicy::FailPool => true,
+            _ => stuck && self.stuck_starts >= STUCK_STARTS_LIMIT,
+        };
+        if breaks {
+            // Before any caller hears of this ending: whoever learns of it through its answer
+            // finds the pool refusing work already.
+            self.broken.store(true, Ordering::Relaxed);
+        }
         for (chunk, err) in ending.failed {
             self.fail(chunk, err);
         }
         for chunk in ending.requeue.into_iter().rev() {
             self.queue.push_front(chunk);
         }
+        if breaks {
+            return self.break_pool();
+        }
         let counter = match ending.cause {
-            Cause::Shutdown => return,
-            Cause::InitializerPanicked => return self.break_pool(),
-            Cause::Crashed if self.config.policy == CrashPolicy::FailPool => {
-                return self.break_pool();
-            }
-            Cause::Crashed => &self.stats.replaced_crashed,
-            Cause::TimedOut if never_started => {
-                self.stuck_starts += 1;
-                if self.stuck_starts >= STUCK_STARTS_LIMIT {
-                    return self.break_pool();
-                }
-                &self.stats.replaced_timed_out
-            }
-            Cause::TimedOut => &self.stats.replaced_timed_out,
+            Cause::Shutdown | Cause::InitializerPanicked => return,
             Cause::Retired => &self.stats.replaced_retired,
+            Cause::Crashed => &self.stats.replaced_crashed,
+            Cause::TimedOut => &self.stats.replaced_timed_out,
         };
-        let needed = !self.broken && !self.terminating && (!self.closing || !self.queue.is_empty());
+        let needed =
+            !self.is_broken() && !self.terminating && (!self.closing || !self.queue.is_empty());
         if needed {
             stats::add(counter, 1);
             if self.start_worker(slot).is_err() {
@@ -365,7 +381,7 @@ impl Manager {
 
     /// Sends queued chunks to the least-loaded workers that have room.
     fn dispatch(&mut self) {
-        if self.broken {
+        if self.is_broken() {
             return;
         }
         let max_tasks = self.config.max_tasks;
@@ -407,7 +423,7 @@ impl Manager {
 
     /// Breaks the pool: every pending chunk fails with `PoolBroken`, every worker is killed.
     fn break_pool(&mut self) {
-        self.broken = true;
+        self.broken.store(true, Ordering::Relaxed);
         while let Some(chunk) = self.queue.pop_front() {
             self.fail(chunk, TaskError::PoolBroken);
         }

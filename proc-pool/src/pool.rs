@@ -4,7 +4,8 @@
 //! pool that has stopped (see `result.rs`). Encoding inputs and decoding results happen on the
 //! caller's thread, so the manager only moves bytes.
 
-use std::io;
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -18,9 +19,15 @@ use crate::imap::Imap;
 use crate::manager::{self, Command, Config, CrashPolicy, WAKER};
 use crate::result::{AsyncResult, Received, receive};
 use crate::stats::{Counters, PoolStats};
+use crate::sys;
 use crate::task::{self, Chunk, ChunkOutcome, decode_outcome};
-use crate::worker::{self, Spec, StartMethod};
+use crate::worker::{self, PipeSizes, Spec, StartMethod};
 use crate::{Job, Wire};
+
+/// The most workers a pool may have: far more than any machine has cores, and few enough that
+/// the per-worker bookkeeping of a mistaken count (`usize::MAX`) cannot exhaust memory (each
+/// worker also takes three descriptors and a process, which the system limits first).
+pub const MAX_WORKERS: usize = 1 << 16;
 
 /// How many chunks one submission message carries at most, so that workers start on the first
 /// chunks of a long `map` while the caller is still encoding the rest.
@@ -48,14 +55,18 @@ const SUBMIT_BATCH: usize = 256;
 pub struct Pool {
     /// Requests to the manager.
     commands: Sender<Command>,
-    /// Wakes the manager's poll after a request.
-    waker: mio::Waker,
-    /// The manager thread, until joined.
+    /// Wakes the manager's poll after a request. Written and closed only by the owner: in a
+    /// forked copy its descriptor number may name a file the copy's process opened since.
+    waker: ManuallyDrop<mio::Waker>,
+    /// The manager thread, until joined. The lock is held for the whole join, so that every
+    /// caller of `join`/`terminate` returns only once the manager has ended.
     manager: Mutex<Option<JoinHandle<()>>>,
     /// Disconnects when the manager thread ends.
     alive: Receiver<()>,
     /// The counters the manager keeps.
     stats: Arc<Counters>,
+    /// Set by the manager when the pool breaks, so that calls refuse work before making it.
+    broken: Arc<AtomicBool>,
     /// How many workers the pool keeps.
     workers: usize,
     /// `close`, `join` or `terminate` was called: refuse new work.
@@ -94,7 +105,9 @@ impl Builder {
 
     /// A function each worker runs once, before its first task (Python's `initializer`). If it
     /// panics, the pool breaks: every task fails with [`TaskError::PoolBroken`] (Python
-    /// instead restarts such workers forever).
+    /// instead restarts such workers forever). If it ends the process (`exit`) or hangs (with
+    /// a [`task_timeout`](Self::task_timeout)), the pool breaks once three workers in a row
+    /// have ended before starting any chunk.
     pub fn initializer(mut self, f: fn()) -> Self {
         self.initializer = Some(f);
         self
@@ -116,8 +129,10 @@ impl Builder {
     /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
     /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
     /// A worker's initializer runs before its first chunk, so it counts against that chunk;
-    /// when three workers in a row are killed before starting anything (an initializer that
-    /// hangs), the pool breaks instead of replacing them forever.
+    /// when three workers in a row end before starting anything (killed for an initializer
+    /// that hangs, or dead on their own), the pool breaks instead of replacing them forever.
+    /// A worker that sends nothing of a completed chunk's answer for as long (stopped while
+    /// writing it) times out too. `Duration::MAX` is no limit.
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self
@@ -138,13 +153,20 @@ impl Builder {
 
     /// Starts the manager thread, which forks the workers.
     ///
+    /// First it flushes std's stdout buffer (as Python flushes before forking), so that the
+    /// workers do not inherit unprinted output and print it again; if another thread holds
+    /// std's stdout lock for more than [`FLUSH_BEFORE_FORK_BOUND`], it goes on without.
+    ///
     /// # Errors
     ///
-    /// [`BuildError`] if the worker count is zero, or a thread, pipe, poll or fork could not be
-    /// created (every process already started is killed and reaped).
+    /// [`BuildError`] if the worker count is zero or above [`MAX_WORKERS`], or a thread, pipe,
+    /// poll or fork could not be created (every process already started is killed and reaped).
     pub fn build(self) -> Result<Pool, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::new(BuildErrorKind::NoWorkers)),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(BuildError::new(BuildErrorKind::TooManyWorkers(n)));
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
@@ -154,6 +176,9 @@ impl Builder {
         // Both before the first fork, so every worker inherits them.
         worker::install_panic_hook();
         task::token();
+        if self.start_method == StartMethod::Fork {
+            flush_stdout_before_fork();
+        }
         let admission = Admission::new(self.start_method);
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
@@ -161,11 +186,13 @@ impl Builder {
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (alive_tx, alive) = crossbeam_channel::bounded(1);
         let stats = Arc::new(Counters::default());
+        let broken = Arc::new(AtomicBool::new(false));
         let config = Config {
             spec: Spec {
                 method: self.start_method,
                 initializer: self.initializer,
                 signal_mask: None,
+                pipe_sizes: PipeSizes::for_pool(workers, sys::pipe_user_pages_soft()),
             },
             workers,
             max_tasks: self.max_tasks_per_child,
@@ -173,10 +200,19 @@ impl Builder {
             policy: self.crash_policy,
         };
         let manager_stats = Arc::clone(&stats);
+        let manager_broken = Arc::clone(&broken);
         let handle = std::thread::Builder::new()
             .name("proc-pool-manager".into())
             .spawn(move || {
-                manager::run(config, poll, command_rx, manager_stats, ready_tx, alive_tx)
+                manager::run(
+                    config,
+                    poll,
+                    command_rx,
+                    manager_stats,
+                    manager_broken,
+                    ready_tx,
+                    alive_tx,
+                )
             })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
@@ -193,15 +229,39 @@ impl Builder {
         }
         Ok(Pool {
             commands,
-            waker,
+            waker: ManuallyDrop::new(waker),
             manager: Mutex::new(Some(handle)),
             alive,
             stats,
+            broken,
             workers,
             closed: AtomicBool::new(false),
             owner: std::process::id(),
             admission,
         })
+    }
+}
+
+/// How long [`Builder::build`] waits to flush std's stdout buffer before it forks. A thread
+/// that prints holds std's stdout lock for microseconds; one that keeps it (a logger holding
+/// `stdout().lock()`) must not make `build` wait for ever.
+pub const FLUSH_BEFORE_FORK_BOUND: Duration = Duration::from_millis(100);
+
+/// Flushes std's stdout buffer, waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush
+/// has begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if
+/// the lock stays held, finishes whenever it is freed. (The bound counts from when that thread
+/// runs, so that a busy machine's scheduling delay is not taken for a held lock.)
+fn flush_stdout_before_fork() {
+    let (progress, flusher_at) = crossbeam_channel::bounded(2);
+    let flusher = std::thread::Builder::new()
+        .name("proc-pool-flush".into())
+        .spawn(move || {
+            let _ = progress.send(());
+            let _ = io::stdout().flush();
+            let _ = progress.send(());
+        });
+    if flusher.is_ok() && flusher_at.recv().is_ok() {
+        let _ = flusher_at.recv_timeout(FLUSH_BEFORE_FORK_BOUND);
     }
 }
 
@@ -427,14 +487,17 @@ impl Pool {
     }
 
     /// Closes the pool, waits until every queued task has finished and every worker has exited
-    /// and been reaped (Python's `close` then `join`).
+    /// and been reaped (Python's `close` then `join`). Any number of threads may call `join`
+    /// and [`terminate`](Self::terminate) at once: each returns only then. In a forked copy
+    /// of the pool, returns at once.
     pub fn join(&self) {
         self.close();
         self.wait_for_manager();
     }
 
     /// Kills every worker now and reaps them; pending tasks fail with
-    /// [`TaskError::PoolClosed`] (Python's `terminate`). Returns once every worker is reaped.
+    /// [`TaskError::PoolClosed`] (Python's `terminate`). Returns once every worker is reaped,
+    /// also when another thread is already in `join` or `terminate`.
     pub fn terminate(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.command(Command::Terminate);
@@ -446,15 +509,27 @@ impl Pool {
         &self.alive
     }
 
-    /// Hands chunks to the manager; if it is gone or the pool is closed, fails them here.
+    /// Why the pool takes no more work, if it does not: [`TaskError::PoolBroken`] in a forked
+    /// copy (its manager does not exist there) or once the pool broke,
+    /// [`TaskError::PoolClosed`] after `close`, `join` or `terminate`.
+    pub(crate) fn refusal(&self) -> Option<TaskError> {
+        if !self.is_owner() || self.broken.load(Ordering::Relaxed) {
+            Some(TaskError::PoolBroken)
+        } else if self.closed.load(Ordering::Relaxed) {
+            Some(TaskError::PoolClosed)
+        } else {
+            None
+        }
+    }
+
+    /// Hands chunks to the manager; if it is gone, broken, or the pool is closed or a forked
+    /// copy, fails them here (a copy never writes the waker: see its field).
     pub(crate) fn submit(&self, chunks: Vec<Chunk>) {
-        let chunks = self.admission.admit(chunks);
-        if self.closed.load(Ordering::Relaxed) {
-            chunks
-                .into_iter()
-                .for_each(|c| c.fail(TaskError::PoolClosed));
+        if let Some(refusal) = self.refusal() {
+            chunks.into_iter().for_each(|c| c.fail(refusal.clone()));
             return;
         }
+        let chunks = self.admission.admit(chunks);
         if let Err(crossbeam_channel::SendError(Command::Submit(chunks))) =
             self.commands.send(Command::Submit(chunks))
         {
@@ -478,17 +553,14 @@ impl Pool {
         }
     }
 
-    /// Joins the manager thread if nobody has yet.
+    /// Returns once the manager thread has ended: joins it, or waits for the caller that is
+    /// joining it (the lock is held for the whole join).
     fn wait_for_manager(&self) {
         if !self.is_owner() {
             return;
         }
-        let handle = self
-            .manager
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
+        let mut manager = self.manager.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = manager.take() {
             // The manager catches nothing: a panic there is a bug, and its teardown already ran
             // or its workers die with the thread (parent-death signal).
             let _ = handle.join();
@@ -546,9 +618,14 @@ impl Pool {
 }
 
 impl Drop for Pool {
-    /// Terminates the pool: kills and reaps every worker.
+    /// Terminates the pool: kills and reaps every worker. A forked copy only forgets its
+    /// handle: it closes no descriptor of its process.
     fn drop(&mut self) {
-        self.terminate();
+        if self.is_owner() {
+            self.terminate();
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.waker) };
+        }
     }
 }
 
@@ -584,10 +661,15 @@ mod tests {
         assert_eq!(auto_chunksize(5, 0), 2);
     }
 
-    /// Zero workers is a build error, not a panic or a pool that hangs.
+    /// Zero workers is a build error, not a panic or a pool that hangs; so is a count no
+    /// machine could hold (not an allocation that aborts the process).
     #[test]
-    fn zero_workers_is_an_error() {
+    fn worker_count_out_of_range_is_an_error() {
         let err = Pool::builder().workers(0).build().unwrap_err();
         assert!(err.to_string().contains("at least one worker"), "{err}");
+        for n in [MAX_WORKERS + 1, usize::MAX] {
+            let err = Pool::builder().workers(n).build().unwrap_err();
+            assert!(err.to_string().contains("at most"), "{err}");
+        }
     }
 }

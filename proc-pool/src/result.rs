@@ -137,7 +137,7 @@ impl<U: Wire> AsyncResult<U> {
     ///
     /// `Err(self)` if the task is still running after `timeout`.
     pub fn get_timeout(self, timeout: Duration) -> Result<Result<U, TaskError>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = concurrency_shared::deadline_after(timeout);
         match receive(&self.rx, None, deadline) {
             Received::Outcome(outcome) => Ok(first(outcome)),
             Received::Lost => Ok(Err(TaskError::PoolClosed)),

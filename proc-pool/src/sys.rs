@@ -10,11 +10,16 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// How a worker process ended, as `waitid` reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ExitStatus {
     /// The process called `exit`/`_exit` with this code.
     Exited(i32),
     /// The process was killed by this signal (`SIGKILL` is 9, `SIGABRT` 6, ...).
     Signal(i32),
+    /// The process is gone but its status could not be collected: the kernel reaped it
+    /// itself because the program set `SIGCHLD` to `SIG_IGN` (or inherited that across
+    /// `exec`), or other code of the program reaped it first (`waitpid(-1)`).
+    Unknown,
 }
 
 impl std::fmt::Display for ExitStatus {
@@ -22,6 +27,9 @@ impl std::fmt::Display for ExitStatus {
         match self {
             ExitStatus::Exited(code) => write!(f, "exit code {code}"),
             ExitStatus::Signal(sig) => write!(f, "signal {sig}"),
+            ExitStatus::Unknown => {
+                f.write_str("status unknown: reaped by the kernel or other code")
+            }
         }
     }
 }
@@ -57,11 +65,30 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Grows a pipe's kernel buffer to `bytes` (best effort: the caller ignores a refusal, which
 /// only costs throughput).
+///
+/// Every pipe counts against its user's `pipe-user-pages-soft` quota; past it, each new pipe
+/// of every process of that user gets 2 pages instead of 16. Callers size within that quota
+/// (see [`pipe_user_pages_soft`]).
 pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: i32) -> io::Result<()> {
     // SAFETY: F_SETPIPE_SZ on an open descriptor; no memory is passed.
     check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) }.into())?;
     Ok(())
 }
+
+/// The per-user quota of pipe buffer pages past which new pipes are shrunk
+/// (`/proc/sys/fs/pipe-user-pages-soft`; 16,384 pages = 64 MiB by default); `None` if there is
+/// no such limit (0) or it cannot be read.
+pub fn pipe_user_pages_soft() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&pages| pages > 0)
+}
+
+/// The size of a memory page as the pipe quota counts it.
+pub const PIPE_PAGE: usize = 4096;
 
 /// `read(2)` into `buf`; `Ok(0)` is end of file.
 #[cfg(test)]
@@ -151,11 +178,23 @@ pub fn set_thread_name(name: &std::ffi::CStr) {
 }
 
 /// Closes every descriptor of the calling process from 3 up, except those in `keep`.
+///
+/// Uses `close_range` (Linux 5.9); where the kernel lacks it (`ENOSYS`, Linux 5.4 to 5.8) or a
+/// seccomp profile refuses it (`EPERM`), closes them one by one instead (see
+/// [`close_each_from_3_except`]).
 pub fn close_all_from_3_except(keep: &[RawFd]) -> io::Result<()> {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
     keep.sort_unstable();
+    match close_ranges_between(&keep) {
+        Err(e) if close_range_missing(&e) => close_each_from_3_except(&keep),
+        other => other,
+    }
+}
+
+/// `close_range` over every gap between the sorted descriptors `keep` (all at least 3).
+fn close_ranges_between(keep: &[RawFd]) -> io::Result<()> {
     let mut first: libc::c_uint = 3;
-    for fd in keep {
+    for &fd in keep {
         let fd = fd as libc::c_uint;
         if fd > first {
             close_range(first, fd - 1)?;
@@ -165,12 +204,88 @@ pub fn close_all_from_3_except(keep: &[RawFd]) -> io::Result<()> {
     close_range(first, libc::c_uint::MAX)
 }
 
+/// Whether a `close_range` error means the call itself is unavailable.
+fn close_range_missing(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
+}
+
 /// `close_range(first, last, 0)`.
 fn close_range(first: libc::c_uint, last: libc::c_uint) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::close_range_hidden() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
     // SAFETY: closing descriptors touches no memory; the caller (the worker, right after the
     // fork) owns no Rust object that will use the closed descriptors again.
     check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) })?;
     Ok(())
+}
+
+/// The most descriptor numbers the last-resort loop of [`close_each_from_3_except`] closes:
+/// the kernel's default `nr_open`, above which no process can hold a descriptor unless an
+/// administrator raised it.
+const MOST_DESCRIPTORS: libc::rlim_t = 1 << 20;
+
+/// The fallback of [`close_all_from_3_except`] without `close_range`: closes each open
+/// descriptor listed in `/proc/self/fd` (read with raw `getdents64` into a stack buffer, as
+/// CPython's `_posixsubprocess` does; closing while listing is fine there), or, without
+/// `/proc`, every number below the `RLIMIT_NOFILE` soft limit. `keep` is sorted.
+pub fn close_each_from_3_except(keep: &[RawFd]) -> io::Result<()> {
+    let close_if_unkept = |fd: RawFd, dir: RawFd| {
+        if fd >= 3 && fd != dir && keep.binary_search(&fd).is_err() {
+            // SAFETY: as in `close_range`; EBADF for a number that is not open is harmless.
+            unsafe { libc::close(fd) };
+        }
+    };
+    // SAFETY: a NUL-terminated path literal; the flags ask for a new close-on-exec descriptor.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `limit` is a valid out-pointer.
+        check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
+        // An unlimited soft limit still cannot exceed the kernel's `nr_open` (2^20 unless
+        // raised), and closing 2^31 numbers would take minutes.
+        let last = RawFd::try_from(limit.rlim_cur.min(MOST_DESCRIPTORS)).unwrap_or(RawFd::MAX);
+        (3..last).for_each(|fd| close_if_unkept(fd, -1));
+        return Ok(());
+    }
+    let mut buf = [0u8; 4096];
+    let listed = loop {
+        // SAFETY: `buf` is valid for writes of its length; `dir` is an open directory.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len()) };
+        let n = match check(n) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n as usize,
+            Err(e) => break Err(e),
+        };
+        // Each record: u64 inode, i64 offset, u16 record length, u8 type, NUL-terminated name.
+        let mut at = 0;
+        while at + 19 < n {
+            let reclen = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+            let name = &buf[at + 19..(at + reclen).min(n)];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            let fd = name.iter().try_fold(0 as RawFd, |fd, &b| {
+                b.is_ascii_digit()
+                    .then(|| fd.checked_mul(10)?.checked_add(RawFd::from(b - b'0')))
+                    .flatten()
+            });
+            if let Some(fd) = fd.filter(|_| !name.is_empty()) {
+                close_if_unkept(fd, dir);
+            }
+            at += reclen.max(1);
+        }
+    };
+    // SAFETY: `dir` was opened above and is closed once.
+    unsafe { libc::close(dir) };
+    listed
 }
 
 /// Ends the calling process at once with `code`: no atexit handlers, no stdio flush, no
@@ -178,6 +293,22 @@ fn close_range(first: libc::c_uint, last: libc::c_uint) -> io::Result<()> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is async-signal-safe and has no preconditions.
     unsafe { libc::_exit(code) }
+}
+
+/// Makes the kernel end the calling process with `SIGALRM` in `seconds` (default action
+/// restored and the signal unblocked first, whatever the parent had set): a bound on a last
+/// step that might block forever, such as a lock another thread held at the fork.
+pub fn die_after(seconds: u32) {
+    // SAFETY: signal, sigprocmask and alarm are async-signal-safe; `set` is initialised by
+    // sigemptyset and valid for the call; a null old set is allowed.
+    unsafe {
+        libc::signal(libc::SIGALRM, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGALRM);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::alarm(seconds);
+    }
 }
 
 /// A thread's signal mask, saved to be restored.
@@ -358,12 +489,19 @@ impl PidFd {
         }
     }
 
-    /// Reaps the process if it has exited: `Ok(None)` while it still runs.
+    /// Reaps the process if it has exited: `Ok(None)` while it still runs,
+    /// [`ExitStatus::Unknown`] if it is gone but was reaped by the kernel or other code.
     pub fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
-        self.wait_with(libc::WEXITED | libc::WNOHANG)
+        loop {
+            match self.wait_with(libc::WEXITED | libc::WNOHANG) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
     }
 
-    /// Waits for the process to exit and reaps it.
+    /// Waits for the process to exit and reaps it ([`ExitStatus::Unknown`] if the kernel or
+    /// other code reaped it: `waitid` returns `ECHILD` only once it is gone).
     pub fn wait(&self) -> io::Result<ExitStatus> {
         loop {
             match self.wait_with(libc::WEXITED) {
@@ -388,7 +526,15 @@ impl PidFd {
                 options,
             )
         };
-        check(ret.into())?;
+        match check(ret.into()) {
+            // The process is ours and was never reaped by this pool, so it is gone: the kernel
+            // reaped it (SIGCHLD ignored) or other code did. Its status went with it.
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                return Ok(Some(ExitStatus::Unknown));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         // SAFETY: waitid filled `info` (or left it zeroed under WNOHANG, where si_pid is 0).
         let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
         if pid == 0 {

@@ -9,7 +9,7 @@
 //!       │  pidfd_open(child)                            │ PR_SET_PDEATHSIG(SIGKILL), then
 //!       │  parent ends non-blocking, registered         │   getppid() check (parent already gone?)
 //!       │  with the manager's poll                      │ close_range: keep only its two pipe ends
-//!       ▼                                               │ initializer() (a panic: exit 70)
+//!       ▼                                               │ initializer() (a panic: report, exit 70)
 //!  send(chunk) ── task frames ─────────────────────▶    ▼
 //!       │  in_flight: [running, prefetched ...]       serve: read frames; for each chunk:
 //!       │                                               started += 1 (shared page)
@@ -17,7 +17,7 @@
 //!       │                                               completed += 1, write the answer
 //!  receive() ◀──────────────── result frame ──────      │
 //!       │  answer goes to the chunk's caller            │ ends by one of:
-//!       ▼                                               │  EOF on the task pipe -> _exit(0)
+//!       ▼                                               │  EOF on the task pipe -> report, _exit(0)
 //!  pidfd readable ──▶ drain answers, waitid(P_PIDFD)    │  SIGKILL (test, timeout, terminate)
 //!       ▼                                               │  abort / exit inside a task
 //!  finish(status) -> Ending { cause, failed: the chunk that was running,
@@ -43,6 +43,15 @@
 //!   and reinitialises them in the child, so `malloc` is safe in the child even if another
 //!   thread was allocating at the fork (a global allocator without such fork handlers would
 //!   not be).
+//! - **Nothing unwinds out of `worker_main`** into the forked copy of the manager's stack,
+//!   where it would run the parent's destructors and `atexit` handlers in the worker:
+//!   `worker_main` catches anything that unwinds that far and ends the process (`_exit(75)`),
+//!   and a panic payload whose `Drop` panics is leaked instead of dropped.
+//! - **The worker's report is not its exit code.** A task may call `exit(70)` too; what the
+//!   worker itself means by leaving (its initializer panicked, it saw end of file) it writes
+//!   into the shared page before `_exit`, and only that decides the cause. A worker that dies
+//!   without a report crashed, whatever its status (which may even be unknown: `SIGCHLD` set
+//!   to `SIG_IGN` makes the kernel reap it).
 
 use std::collections::VecDeque;
 use std::io;
@@ -77,6 +86,20 @@ const STARTED: usize = 0;
 const COMPLETED: usize = 1;
 /// Index of the shared counter: when `STARTED` or `COMPLETED` last changed (monotonic ns).
 const CHANGED_AT: usize = 2;
+/// Index of the shared counter: the worker's own report of why it leaves, written right
+/// before `_exit` ([`REPORT_INIT_PANICKED`], ...); 0 if it died without a word.
+const REPORT: usize = 3;
+
+/// Report: the initializer panicked (replacing the worker would fail the same way).
+const REPORT_INIT_PANICKED: u64 = 1;
+/// Report: end of file on the task pipe; the worker is leaving as asked.
+const REPORT_LEAVING: u64 = 2;
+/// Report: something unwound to the bottom of the worker (caught by [`worker_main`]).
+const REPORT_UNWOUND: u64 = 3;
+
+/// How long a leaving worker may spend flushing its stdout buffer (seconds): std's stdout lock
+/// may have been held by another thread of the parent at the fork, and then it never frees.
+const FLUSH_AT_EXIT_BOUND_S: u32 = 1;
 
 /// Exit code of a worker whose initializer panicked.
 pub(crate) const EXIT_INIT_PANICKED: i32 = 70;
@@ -88,6 +111,8 @@ const EXIT_SETUP_FAILED: i32 = 72;
 const EXIT_BAD_FRAME: i32 = 73;
 /// Exit code of a worker whose pipes failed.
 const EXIT_PIPE_FAILED: i32 = 74;
+/// Exit code of a worker in which something unwound to the bottom of `worker_main`.
+const EXIT_UNWOUND: i32 = 75;
 
 /// How workers are started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,6 +143,57 @@ pub(crate) struct Spec {
     pub(crate) initializer: Option<fn()>,
     /// The signal mask to give the worker: the manager thread's, before it blocked `SIGPIPE`.
     pub(crate) signal_mask: Option<sys::SignalMask>,
+    /// How far to grow its pipes.
+    pub(crate) pipe_sizes: PipeSizes,
+}
+
+/// How far a worker's pipe buffers are grown (bytes; 0: left at the kernel's 64 KiB).
+///
+/// Bigger pipes mean fewer wake-ups for big frames, but every pipe counts against its user's
+/// `pipe-user-pages-soft` quota (64 MiB by default), past which every new pipe of any of the
+/// user's processes gets 8 KiB. So a pool grows its pipes only while all of them together stay
+/// within [`QUOTA_SHARE`] of that quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PipeSizes {
+    /// The result pipe (worker to manager): up to [`frame::READ_SIZE`].
+    pub(crate) results: usize,
+    /// The task pipe (manager to worker): up to a quarter of that.
+    pub(crate) tasks: usize,
+}
+
+/// The part of the user's pipe quota one pool may take: 1/8, so that a few pools and the rest
+/// of the user's programs still fit.
+const QUOTA_SHARE: usize = 8;
+
+/// The kernel's default pipe buffer (16 pages).
+const DEFAULT_PIPE: usize = 16 * sys::PIPE_PAGE;
+
+impl PipeSizes {
+    /// Sizes for a pool of `workers` under a quota of `soft_pages` (`None`: no quota).
+    pub(crate) fn for_pool(workers: usize, soft_pages: Option<u64>) -> PipeSizes {
+        let (most_results, most_tasks) = (frame::READ_SIZE, frame::READ_SIZE / 4);
+        let Some(pages) = soft_pages else {
+            return PipeSizes {
+                results: most_results,
+                tasks: most_tasks,
+            };
+        };
+        let budget = usize::try_from(pages)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(sys::PIPE_PAGE)
+            / QUOTA_SHARE;
+        let per_worker = budget / workers.max(1);
+        // The kernel rounds a size up to a power of two pages: round down to stay within.
+        let fit = |share: usize, most: usize| {
+            let size = share.min(most);
+            let size = if size == 0 { 0 } else { 1 << size.ilog2() };
+            if size > DEFAULT_PIPE { size } else { 0 }
+        };
+        PipeSizes {
+            results: fit(per_worker / 5 * 4, most_results),
+            tasks: fit(per_worker / 5, most_tasks),
+        }
+    }
 }
 
 /// Set in a worker right after the fork; makes the pool's panic hook silent there.
@@ -206,6 +282,9 @@ pub(crate) struct Worker {
     /// How long its last answered chunk ran (ns), for the prefetch decision; `None` before
     /// its first answer.
     last_run_ns: Option<u64>,
+    /// When answer bytes last arrived from it (monotonic ns): a completed chunk's answer is
+    /// overdue only when none arrived for a whole timeout.
+    last_read_at: u64,
     /// Tasks sent to this worker over its life (for `max_tasks_per_child`).
     tasks_sent: u64,
     /// Close the task pipe as soon as the outbox is flushed (retirement or pool shutdown).
@@ -238,7 +317,14 @@ impl Worker {
             StartMethod::Fork => Self::fork(spec),
             StartMethod::ForkServer => {
                 let w = crate::forkserver::start_worker(spec)?;
-                Self::assemble(w.pidfd, w.task_tx, w.result_rx, w.progress, Some(w.id))
+                Self::assemble(
+                    w.pidfd,
+                    w.task_tx,
+                    w.result_rx,
+                    w.progress,
+                    Some(w.id),
+                    spec.pipe_sizes,
+                )
             }
         }
     }
@@ -266,12 +352,15 @@ impl Worker {
                 // been reused yet (unless other code of this process reaps with waitpid(-1)).
                 let pidfd = match PidFd::open(pid) {
                     Ok(pidfd) => pidfd,
+                    // ESRCH: it is gone already, reaped by the kernel (SIGCHLD ignored) or by
+                    // other code; its pid may name no process, so it is not signalled.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(e),
                     Err(e) => {
                         sys::kill_and_reap_unwatched_child(pid);
                         return Err(e);
                     }
                 };
-                Self::assemble(pidfd, task_tx, result_rx, progress, None)
+                Self::assemble(pidfd, task_tx, result_rx, progress, None, spec.pipe_sizes)
             }
         }
     }
@@ -284,6 +373,7 @@ impl Worker {
         result_rx: OwnedFd,
         progress: SharedCounters,
         served: Option<crate::forkserver::WorkerId>,
+        pipe_sizes: PipeSizes,
     ) -> io::Result<Worker> {
         let worker = Worker {
             pidfd,
@@ -296,6 +386,7 @@ impl Worker {
             in_flight: VecDeque::new(),
             answered: 0,
             last_run_ns: None,
+            last_read_at: 0,
             tasks_sent: 0,
             leave_when_flushed: false,
             killed_for: None,
@@ -308,9 +399,15 @@ impl Worker {
         sys::set_nonblocking(task_tx.as_fd())?;
         sys::set_nonblocking(worker.result_rx.as_fd())?;
         worker.progress.keep_from_later_forks()?;
-        // Bigger pipes mean fewer wake-ups for big frames; a refusal only costs speed.
-        let _ = sys::set_pipe_size(worker.result_rx.as_fd(), frame::READ_SIZE as i32);
-        let _ = sys::set_pipe_size(task_tx.as_fd(), (frame::READ_SIZE / 4) as i32);
+        // A refusal only costs speed.
+        for (fd, bytes) in [
+            (worker.result_rx.as_fd(), pipe_sizes.results),
+            (task_tx.as_fd(), pipe_sizes.tasks),
+        ] {
+            if let Ok(bytes @ 1..) = i32::try_from(bytes) {
+                let _ = sys::set_pipe_size(fd, bytes);
+            }
+        }
         Ok(worker)
     }
 
@@ -437,7 +534,10 @@ impl Worker {
             }
             match self.inbox.fill(self.result_rx.as_fd()) {
                 Ok(0) => return read,
-                Ok(n) => read += n,
+                Ok(n) => {
+                    read += n;
+                    self.last_read_at = sys::monotonic_ns();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return read,
             }
@@ -470,6 +570,11 @@ impl Worker {
         let (started, completed, changed_at) = self.progress();
         let (index, since) = if started > completed {
             (started - 1, changed_at)
+        } else if completed > self.answered {
+            // Completed, and its answer not all here: writing it gets a timeout of its own,
+            // counted from the last bytes that arrived (a big answer takes long to write, but
+            // keeps arriving), or a worker stopped mid-write would escape every deadline.
+            (completed - 1, changed_at.max(self.last_read_at))
         } else {
             let next = self
                 .in_flight
@@ -527,15 +632,17 @@ impl Worker {
     }
 
     /// Settles a dead (reaped) worker's chunks according to why it ended and how far it got.
+    /// The cause comes from the manager's own kill or the worker's report, never from the exit
+    /// status, which a task can forge (`exit(70)`) or the kernel can withhold
+    /// ([`ExitStatus::Unknown`]).
     pub(crate) fn finish(mut self, status: ExitStatus) -> Ending {
-        let cause = match (self.killed_for, status) {
+        let report = self.progress.counters()[REPORT].load(Ordering::Acquire);
+        let cause = match (self.killed_for, report) {
             (Some(KillReason::Timeout), _) => Cause::TimedOut,
             (Some(KillReason::Shutdown), _) => Cause::Shutdown,
             (Some(KillReason::Garbage), _) => Cause::Crashed,
-            (None, ExitStatus::Exited(EXIT_INIT_PANICKED)) => Cause::InitializerPanicked,
-            (None, ExitStatus::Exited(0))
-                if self.task_tx.is_none() && self.in_flight.is_empty() =>
-            {
+            (None, REPORT_INIT_PANICKED) => Cause::InitializerPanicked,
+            (None, REPORT_LEAVING) if self.task_tx.is_none() && self.in_flight.is_empty() => {
                 Cause::Retired
             }
             (None, _) => Cause::Crashed,
@@ -556,7 +663,8 @@ impl Worker {
         };
         // The process is gone: its counters are final. Chunks it started are in
         // `in_flight[..started - answered]`: the last of them was running unless completed,
-        // and a completed one among them is one whose answer it died while writing.
+        // and a completed one among them is one whose answer it died while writing (or was
+        // killed for taking too long to write: then it timed out).
         let (started, completed, _) = self.progress();
         let ran = usize::try_from(started.saturating_sub(self.answered)).unwrap_or(usize::MAX);
         let ran = ran.min(self.in_flight.len());
@@ -567,7 +675,11 @@ impl Worker {
             .enumerate()
             .map(|(i, f)| {
                 let was_running = running && i + 1 == ran;
-                let err = if was_running || self.killed_for == Some(KillReason::Garbage) {
+                let err = if was_running
+                    || matches!(
+                        self.killed_for,
+                        Some(KillReason::Garbage | KillReason::Timeout)
+                    ) {
                     error.clone()
                 } else {
                     died.clone()
@@ -591,6 +703,27 @@ pub(crate) fn worker_main(
     parent: libc::pid_t,
     spec: Spec,
 ) -> ! {
+    // A catch, not only a drop guard: the unwinder first looks up the stack for a frame that
+    // catches and, finding none, aborts without running any drop guard; a fork-server worker
+    // has no std frame that catches.
+    let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
+        worker_life(task_rx, result_tx, progress, parent, spec)
+    }));
+    let Err(payload) = unwound;
+    // Its `Drop` could panic too.
+    std::mem::forget(payload);
+    exit_reporting(progress, REPORT_UNWOUND, EXIT_UNWOUND)
+}
+
+/// The worker, from its set-up to `_exit`; run by [`worker_main`], which catches anything that
+/// unwinds out of it.
+fn worker_life(
+    task_rx: RawFd,
+    result_tx: RawFd,
+    progress: &[AtomicU64; sys::SHARED_COUNTERS],
+    parent: libc::pid_t,
+    spec: Spec,
+) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
     if let Some(mask) = &spec.signal_mask {
         sys::set_signal_mask(mask);
@@ -607,9 +740,9 @@ pub(crate) fn worker_main(
         sys::exit_now(EXIT_SETUP_FAILED);
     }
     if let Some(init) = spec.initializer
-        && panic::catch_unwind(init).is_err()
+        && catch_panic(init).is_err()
     {
-        sys::exit_now(EXIT_INIT_PANICKED);
+        exit_reporting(progress, REPORT_INIT_PANICKED, EXIT_INIT_PANICKED);
     }
     // SAFETY: both descriptors are open (kept by close_range above) and owned by nothing else
     // in this process; they are never closed except by `_exit`.
@@ -659,7 +792,7 @@ fn serve(
             }
         }
         match inbox.fill(task_rx.as_fd()) {
-            Ok(0) => crate::forkserver::exit_worker(0),
+            Ok(0) => leave(progress),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => sys::exit_now(EXIT_PIPE_FAILED),
@@ -682,13 +815,11 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
         out.push(frame::OUTCOME_OK);
         frame::put_sized(out, |out| {
             let start = out.len();
-            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                (task.trampoline)(task.func, input, out)
-            }));
+            let ran = catch_panic(|| (task.trampoline)(task.func, input, out));
             let (tag, message) = match ran {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => (frame::OUTCOME_BAD_INPUT, e.to_string()),
-                Err(payload) => (frame::OUTCOME_PANICKED, panic_message(payload.as_ref())),
+                Err(message) => (frame::OUTCOME_PANICKED, message),
             };
             out.truncate(start);
             out.extend_from_slice(message.as_bytes());
@@ -698,6 +829,36 @@ fn run_chunk(body: &[u8], out: &mut Vec<u8>, started_at: u64) {
     let run_ns = sys::monotonic_ns().saturating_sub(started_at);
     out[run_ns_at..run_ns_at + 8].copy_from_slice(&run_ns.to_le_bytes());
     frame::finish_frame(out, at);
+}
+
+/// Runs `f`, catching a panic as its message. The payload is dropped under a second catch,
+/// and leaked if its `Drop` panics too: that panic must not unwind out of the worker.
+fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = panic_message(payload.as_ref());
+        if let Err(second) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+            std::mem::forget(second);
+        }
+        message
+    })
+}
+
+/// Ends the worker with `code` after writing `report` where the manager reads it.
+fn exit_reporting(progress: &[AtomicU64; sys::SHARED_COUNTERS], report: u64, code: i32) -> ! {
+    // Release: the manager reads the report after the pidfd says the process is gone.
+    progress[REPORT].store(report, Ordering::Release);
+    sys::exit_now(code)
+}
+
+/// Leaves as asked (end of file on the task pipe): reports it, then flushes what tasks left in
+/// std's stdout buffer (a partial line would otherwise be lost at `_exit`). The flush takes
+/// std's stdout lock, which a thread of the parent may have held at the fork, where it never
+/// frees: an alarm bounds that wait, and the report already says the worker left cleanly.
+fn leave(progress: &[AtomicU64; sys::SHARED_COUNTERS]) -> ! {
+    progress[REPORT].store(REPORT_LEAVING, Ordering::Release);
+    sys::die_after(FLUSH_AT_EXIT_BOUND_S);
+    let _ = io::Write::flush(&mut io::stdout());
+    crate::forkserver::exit_worker(0)
 }
 
 /// Writes all of `buf` to a blocking descriptor.
@@ -711,4 +872,37 @@ fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default quota (16,384 pages): a small pool gets full-size pipes; a large one keeps
+    /// the kernel's default rather than take more than its share; no quota, full size.
+    #[test]
+    fn pipe_sizes_fit_the_quota() {
+        let full = PipeSizes {
+            results: frame::READ_SIZE,
+            tasks: frame::READ_SIZE / 4,
+        };
+        assert_eq!(PipeSizes::for_pool(2, Some(16_384)), full);
+        assert_eq!(PipeSizes::for_pool(2, None), full);
+        assert_eq!(
+            PipeSizes::for_pool(64, Some(16_384)),
+            PipeSizes {
+                results: 0,
+                tasks: 0
+            }
+        );
+        for workers in [1, 2, 3, 8, 16, 64, 1_000] {
+            let sizes = PipeSizes::for_pool(workers, Some(16_384));
+            let grown = workers * (sizes.results + sizes.tasks);
+            assert!(
+                grown <= 16_384 * sys::PIPE_PAGE / QUOTA_SHARE,
+                "{workers}: {sizes:?}"
+            );
+        }
+        assert_eq!(PipeSizes::for_pool(0, Some(1)).results, 0);
+    }
 }

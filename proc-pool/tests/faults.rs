@@ -8,7 +8,7 @@ use std::ffi::CString;
 use std::io::Read;
 use std::time::Duration;
 
-use proc_pool::{CrashPolicy, ExitStatus, Pool, TaskError};
+use proc_pool::{CrashPolicy, ExitStatus, Pool, StartMethod, TaskError};
 
 /// How many ordinary tasks run around a fault.
 const OTHERS: u64 = 1_000;
@@ -83,6 +83,65 @@ fn init_hangs() {
 
 fn init_panics() {
     panic!("the initializer fails");
+}
+
+fn init_exits() {
+    // SAFETY: `_exit` has no preconditions; an initializer that gives up this way.
+    unsafe { libc::_exit(1) }
+}
+
+/// The exit code the pool's workers once used to report a panicking initializer.
+fn exits_70(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions.
+    unsafe { libc::_exit(70) }
+}
+
+/// A panic payload whose `Drop` panics as well.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics too");
+    }
+}
+
+fn panics_with_bomb(_: u64) -> u64 {
+    std::panic::panic_any(Bomb)
+}
+
+fn init_panics_with_bomb() {
+    std::panic::panic_any(Bomb)
+}
+
+fn unwinds_out(x: u64) -> u64 {
+    proc_pool::unwind_out_of_the_worker();
+    x
+}
+
+fn stops_before_answering(x: u64) -> u64 {
+    proc_pool::stop_before_answering();
+    x
+}
+
+/// Held by a thread of the test while a pool forks its workers.
+static HELD_AT_FORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn takes_held_lock(x: u64) -> u64 {
+    drop(HELD_AT_FORK.lock());
+    x
+}
+
+/// Where every descriptor of the worker running it points (`/proc/self/fd`, less the
+/// directory's own descriptor).
+fn worker_descriptors(_: u64) -> Vec<String> {
+    let dir = std::fs::read_dir("/proc/self/fd").unwrap();
+    let mut targets: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect();
+    targets.retain(|t| !t.starts_with("/proc/") || !t.ends_with("/fd"));
+    targets
 }
 
 /// A FIFO in a fresh temporary directory.
@@ -297,6 +356,21 @@ fn broken_framing_is_codec_error() {
     pool.join();
 }
 
+/// FailPool: answers that lose their framing fail the chunk with `Codec` and break the pool.
+fn broken_framing_breaks_fail_pool() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1)
+            .crash_policy(CrashPolicy::FailPool)
+            .build()
+            .unwrap();
+        let result = pool.apply(breaks_framing, 1);
+        assert!(matches!(result, Err(TaskError::Codec(_))), "{result:?}");
+        assert_eq!(pool.apply(square, 5), Err(TaskError::PoolBroken));
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
 /// `max_tasks_per_child` retires workers and replaces them; no worker runs more tasks.
 fn max_tasks_per_child() {
     let pool = util::builder()
@@ -394,6 +468,237 @@ fn hanging_initializer_breaks_pool() {
     assert!(util::children().is_empty());
 }
 
+/// A task that calls `exit(70)` is a crash like any other (`WorkerDied` with its status): the
+/// worker's own report, not its exit code, says when its initializer panicked.
+fn task_exit_code_is_not_a_report() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 2).build().unwrap();
+        let died = pool.apply(exits_70, 0);
+        assert!(
+            matches!(
+                died,
+                Err(TaskError::WorkerDied {
+                    status: ExitStatus::Exited(70),
+                    ..
+                })
+            ),
+            "{died:?}"
+        );
+        assert_eq!(pool.apply(square, 4), Ok(16));
+        assert_eq!(pool.stats().replaced_crashed, 1);
+        pool.join();
+    });
+}
+
+/// Workers whose initializer exits (not a panic, not a hang) are replaced a bounded number of
+/// times, then the pool breaks: no fork storm, and the tasks fail with `PoolBroken`.
+fn dying_initializer_is_no_fork_storm() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 2)
+            .initializer(init_exits)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.map_chunked(square, 0..4, 1),
+            vec![Err(TaskError::PoolBroken); 4]
+        );
+        // Two first workers, then at most one replacement per death until three in a row.
+        let started = pool.stats().workers_started;
+        assert!(started <= 2 + 3, "{started} workers started");
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
+/// Without `close_range` (as on Linux 5.4 to 5.8), workers still close every inherited
+/// descriptor (one by one) and serve.
+fn no_close_range_still_closes_descriptors() {
+    util::each_method(|method| {
+        let marker = std::env::temp_dir().join(format!("proc-pool-marker-{}", std::process::id()));
+        let file = std::fs::File::create(&marker).unwrap();
+        proc_pool::hide_close_range(true);
+        let pool = util::pool_of(method, 2).build();
+        proc_pool::hide_close_range(false);
+        let pool = pool.unwrap();
+        let seen = pool.apply(worker_descriptors, 0).unwrap();
+        let name = marker.to_string_lossy().into_owned();
+        assert!(!seen.contains(&name), "the worker kept {name}: {seen:?}");
+        // stdin, stdout, stderr and its two pipe ends.
+        assert!(seen.len() <= 5, "{seen:?}");
+        assert_eq!(pool.map(square, 0..100).len(), 100);
+        assert_eq!(pool.stats().workers_started, 2, "no worker died setting up");
+        pool.join();
+        drop(file);
+        let _ = std::fs::remove_file(marker);
+    });
+}
+
+/// A panic payload whose `Drop` panics fails its task with `Panicked`; the worker survives.
+/// In an initializer, it breaks the pool as any initializer panic does. Nothing unwinds into
+/// the forked copy of the pool's own code.
+fn panicking_payload_drop() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1).build().unwrap();
+        let pid = pool.worker_pids()[0];
+        assert!(
+            matches!(pool.apply(panics_with_bomb, 0), Err(TaskError::Panicked(_))),
+            "the task fails alone"
+        );
+        assert_eq!(pool.apply(square, 3), Ok(9));
+        assert_eq!(pool.worker_pids(), vec![pid], "the same worker goes on");
+        pool.join();
+        let pool = util::pool_of(method, 1)
+            .initializer(init_panics_with_bomb)
+            .build()
+            .unwrap();
+        assert_eq!(pool.apply(square, 3), Err(TaskError::PoolBroken));
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
+/// A panic outside any `catch_unwind` in a worker ends that worker there (a crash:
+/// `WorkerDied`, not a clean exit 0), instead of unwinding into the forked copy of the
+/// manager's stack, whose destructors would kill the other workers and run `atexit` handlers.
+fn nothing_unwinds_out_of_a_worker() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 2).build().unwrap();
+        let before = pool.worker_pids();
+        let result = pool.apply(unwinds_out, 0);
+        let Err(TaskError::WorkerDied { pid, status }) = result else {
+            panic!("{result:?}");
+        };
+        // 75: the guard at the bottom of the worker ended it (not 0: destructors ran; not a
+        // signal: an abort on the way).
+        assert_eq!(status, ExitStatus::Exited(75));
+        let survivor = before.iter().find(|&&p| p != pid).copied().unwrap();
+        assert!(util::alive(survivor), "the other worker was not touched");
+        assert!(pool.worker_pids().contains(&survivor));
+        assert!(pool.map(square, 0..OTHERS).iter().all(Result::is_ok));
+        assert_eq!(pool.stats().replaced_crashed, 1);
+        pool.join();
+    });
+}
+
+/// A worker stopped after its chunk completed, before it wrote the answer, still times out.
+fn stopped_while_answering_times_out() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1)
+            .task_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        match pool
+            .apply_async(stops_before_answering, 1)
+            .get_timeout(util::GUARD / 2)
+        {
+            Ok(result) => assert_eq!(result, Err(TaskError::TimedOut)),
+            Err(_) => panic!("no answer, no timeout"),
+        }
+        assert_eq!(pool.apply(square, 3), Ok(9));
+        assert_eq!(pool.stats().replaced_timed_out, 1);
+        pool.join();
+    });
+}
+
+/// Under `Fork`, a lock another thread of the parent held at the fork stays held in the
+/// worker forever: a task taking it cannot finish, and `task_timeout` turns that into
+/// `TimedOut` instead of a hang.
+fn lock_held_at_fork_times_out() {
+    util::each_method(|method| {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _guard = HELD_AT_FORK.lock().unwrap();
+            holding.send(()).unwrap();
+            let _ = released.recv();
+        });
+        held.recv().unwrap();
+        let pool = util::pool_of(method, 1)
+            .task_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let result = pool.apply(takes_held_lock, 1);
+        match method {
+            StartMethod::Fork => assert_eq!(result, Err(TaskError::TimedOut)),
+            _ => assert_eq!(result, Ok(1)),
+        }
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        pool.terminate();
+    });
+}
+
+/// `join` and `terminate` called at once from two threads both return only once every worker
+/// is reaped (the second caller does not return early while workers live).
+fn concurrent_join_and_terminate() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1).build().unwrap();
+        let (pending, _pid) = start_victim(&pool);
+        std::thread::scope(|s| {
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+            let pool = &pool;
+            let joiner = s.spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid_tx.send(unsafe { libc::gettid() }).unwrap();
+                pool.join();
+                assert!(
+                    util::children().is_empty(),
+                    "join returned with workers alive"
+                );
+            });
+            let tid = tid_rx.recv().unwrap();
+            util::eventually("the joiner to block in join", || {
+                util::thread_state(tid) == Some('S')
+            });
+            pool.terminate();
+            assert!(
+                util::children().is_empty(),
+                "terminate returned with workers alive"
+            );
+            joiner.join().unwrap();
+        });
+        assert_eq!(pending.get(), Err(TaskError::PoolClosed));
+    });
+}
+
+/// The extreme task timeouts: `Duration::MAX` is no deadline (no overflow, no panic), and
+/// `Duration::ZERO` fails the tasks (a tiny one may still win the race) with a typed error
+/// instead of hanging or forking for ever.
+fn timeout_extremes() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 2)
+            .task_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        assert!(
+            pool.map_chunked(square, 0..100, 1)
+                .iter()
+                .all(Result::is_ok)
+        );
+        pool.join();
+        let pool = util::pool_of(method, 2)
+            .task_timeout(Duration::ZERO)
+            .build()
+            .unwrap();
+        for result in pool.map_chunked(square, 0..10, 1) {
+            assert!(
+                matches!(
+                    result,
+                    Ok(_) | Err(TaskError::TimedOut | TaskError::PoolBroken)
+                ),
+                "{result:?}"
+            );
+        }
+        // A worker ends either running a task (which then fails: at most one per task) or
+        // before starting any (at most two in a row before an answer resets the count, three
+        // break the pool): the forks are bounded by the work, never endless.
+        let started = pool.stats().workers_started;
+        assert!(started <= 2 + 10 + 2 * 10 + 3, "{started} workers started");
+        drop(pool);
+        assert!(util::children().is_empty());
+    });
+}
+
 fn main() {
     util::run_both(
         &[
@@ -414,6 +719,10 @@ fn main() {
                 "broken_framing_is_codec_error",
                 broken_framing_is_codec_error,
             ),
+            (
+                "broken_framing_breaks_fail_pool",
+                broken_framing_breaks_fail_pool,
+            ),
             ("max_tasks_per_child", max_tasks_per_child),
             ("terminate_while_running", terminate_while_running),
             ("terminate_under_imap", terminate_under_imap),
@@ -426,6 +735,33 @@ fn main() {
                 "hanging_initializer_breaks_pool",
                 hanging_initializer_breaks_pool,
             ),
+            (
+                "task_exit_code_is_not_a_report",
+                task_exit_code_is_not_a_report,
+            ),
+            (
+                "dying_initializer_is_no_fork_storm",
+                dying_initializer_is_no_fork_storm,
+            ),
+            (
+                "no_close_range_still_closes_descriptors",
+                no_close_range_still_closes_descriptors,
+            ),
+            ("panicking_payload_drop", panicking_payload_drop),
+            (
+                "nothing_unwinds_out_of_a_worker",
+                nothing_unwinds_out_of_a_worker,
+            ),
+            (
+                "stopped_while_answering_times_out",
+                stopped_while_answering_times_out,
+            ),
+            ("lock_held_at_fork_times_out", lock_held_at_fork_times_out),
+            (
+                "concurrent_join_and_terminate",
+                concurrent_join_and_terminate,
+            ),
+            ("timeout_extremes", timeout_extremes),
         ],
         &[],
     );

@@ -8,6 +8,8 @@ mod util;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use proc_pool::{ExitStatus, StartMethod, TaskError};
+
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
 
@@ -119,13 +121,292 @@ fn workers_die_with_parent() {
     }
 }
 
+fn exits(_: u64) -> u64 {
+    // SAFETY: `_exit` has no preconditions; a task that ends its worker.
+    unsafe { libc::_exit(3) }
+}
+
+fn init_exits() {
+    // SAFETY: `_exit` has no preconditions; an initializer that gives up this way.
+    unsafe { libc::_exit(1) }
+}
+
+fn aborts(_: u64) -> u64 {
+    std::process::abort()
+}
+
+/// Role: with `SIGCHLD` ignored (so the kernel reaps workers itself and `waitid` says
+/// `ECHILD`), crashed tasks still get their answer (`WorkerDied`, status unknown), the pool
+/// replaces the workers, and `join` returns.
+fn sigchld_ignored_role() {
+    // SAFETY: setting a signal's disposition to SIG_IGN; no handler is involved.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = util::pool_of(util::method(), 2)
+        .max_tasks_per_child(50)
+        .build()
+        .unwrap();
+    assert!(
+        pool.map_chunked(square, 0..200, 1)
+            .iter()
+            .all(Result::is_ok)
+    );
+    for crash in [exits as fn(u64) -> u64, aborts] {
+        let died = pool.apply(crash, 0);
+        // Under `Fork` the kernel reaped the worker: its status is gone. The fork server
+        // (which restores SIGCHLD's default for itself) reaps its workers and knows it.
+        let Err(TaskError::WorkerDied { status, .. }) = died else {
+            panic!("{died:?}");
+        };
+        if util::method() == StartMethod::Fork {
+            assert_eq!(status, ExitStatus::Unknown);
+        }
+    }
+    assert!(
+        pool.map_chunked(square, 0..200, 1)
+            .iter()
+            .all(Result::is_ok)
+    );
+    pool.join();
+    // Workers that die at once may be gone (reaped by the kernel) before the pool opens their
+    // pidfd: a typed error either way, at build or from the calls.
+    if let Ok(pool) = util::pool_of(util::method(), 2)
+        .initializer(init_exits)
+        .build()
+    {
+        assert_eq!(
+            pool.map_chunked(square, 0..4, 1),
+            vec![Err(TaskError::PoolBroken); 4]
+        );
+        pool.join();
+    }
+    assert!(util::children().is_empty());
+    println!("sigchld ok");
+}
+
+/// `SIGCHLD` at `SIG_IGN` neither hangs `join` nor loses a crashed task's answer.
+fn sigchld_ignored() {
+    util::each_method(|method| {
+        let out = util::run_role("sigchld_ignored", method);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "sigchld ok\n");
+    });
+}
+
+/// The unprivileged user the pipe quota test runs as (`nobody`).
+const NOBODY: u32 = 65_534;
+
+/// In a re-executed role (single-threaded so far): as root, drops to [`NOBODY`] (root is exempt
+/// from the limits under test); otherwise stays the unprivileged user it is. Returns the uid.
+fn become_unprivileged() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // SAFETY: as above.
+        return unsafe { libc::geteuid() };
+    }
+    // SAFETY: dropping privileges in a single-threaded process; results checked.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+        assert_eq!(libc::setgid(NOBODY), 0);
+        assert_eq!(libc::setuid(NOBODY), 0);
+    }
+    NOBODY
+}
+
+/// How many workers the pipe quota test starts: the 64, whose grown pipes took 80 MiB
+/// of a 64 MiB quota.
+const MANY_WORKERS: usize = 64;
+
+/// Role: as an unprivileged user, a pool of many workers leaves new pipes of the same user
+/// their normal 64 KiB buffer.
+fn pipe_quota_role() {
+    if std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft").is_ok_and(|q| q.trim() == "0") {
+        println!("no pipe quota here");
+        return;
+    }
+    become_unprivileged();
+    let pool = util::pool_of(util::method(), MANY_WORKERS).build().unwrap();
+    assert_eq!(pool.map(square, 0..1_000).len(), 1_000);
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two ints; F_GETPIPE_SZ reads no memory.
+    let size = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        let size = libc::fcntl(fds[0], libc::F_GETPIPE_SZ);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        size
+    };
+    assert_eq!(size, 65_536, "a new pipe of the same user is starved");
+    pool.join();
+    println!("pipes ok");
+}
+
+/// A pool of 64 workers does not push its user past `pipe-user-pages-soft` (root is exempt
+/// from the quota, so the role drops to `nobody` first).
+fn pipes_within_user_quota() {
+    util::each_method(|method| {
+        let out = util::run_role("pipe_quota", method);
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out == "pipes ok\n" || out == "no pipe quota here\n",
+            "{out}"
+        );
+    });
+}
+
+/// Leaves a child of the worker behind (it waits to be killed), so that one more process of
+/// this user exists; returns its pid.
+fn leaves_a_grandchild(_: u64) -> u32 {
+    // SAFETY: the child only calls async-signal-safe close and pause.
+    match unsafe { libc::fork() } {
+        0 => loop {
+            // SAFETY: closing every descriptor (the test's stdout pipe among them, whose end
+            // of file the test waits for) and pausing have no preconditions.
+            unsafe {
+                (0..1024).for_each(|fd| {
+                    libc::close(fd);
+                });
+                libc::pause();
+            }
+        },
+        pid => pid as u32,
+    }
+}
+
+/// Role: as an unprivileged user at its process limit, a worker that cannot be replaced
+/// (`fork` fails with `EAGAIN`) breaks the pool: the crashed task gets `WorkerDied`, the
+/// rest `PoolBroken`, and nothing hangs. Building a pool at the limit is a `BuildError`.
+fn fork_refused_role() {
+    let uid = become_unprivileged();
+    let pool = util::pool_of(util::method(), 1).build().unwrap();
+    let grandchild = pool.apply(leaves_a_grandchild, 0).unwrap();
+    // Killed however the role ends.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: a process of this user that waits to be killed.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _grandchild = KillOnDrop(grandchild as i32);
+    // This user's processes and threads now; the limit is one less, so that once the worker
+    // has died (and been reaped) no fork or thread can be started.
+    let tasks = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/task")).ok())
+        .flat_map(|tasks| tasks.flatten())
+        .filter(|task| {
+            std::fs::metadata(task.path())
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
+        })
+        .count();
+    let limit = libc::rlimit {
+        rlim_cur: (tasks - 1) as libc::rlim_t,
+        rlim_max: (tasks - 1) as libc::rlim_t,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) }, 0);
+    assert!(util::pool_of(util::method(), 1).build().is_err());
+    if util::method() == StartMethod::ForkServer {
+        // The server forks the replacements, under the limit it was started with.
+        pool.join();
+        println!("fork refused ok");
+        return;
+    }
+    let died = pool.apply(exits, 0);
+    assert!(
+        matches!(died, Err(TaskError::WorkerDied { .. })),
+        "{died:?}"
+    );
+    assert_eq!(pool.apply(square, 2), Err(TaskError::PoolBroken));
+    pool.join();
+    println!("fork refused ok");
+}
+
+/// `fork` failing with `EAGAIN` (a process limit) is a typed error, at build time and when a
+/// worker must be replaced.
+fn fork_refused_is_an_error() {
+    util::each_method(|method| {
+        let out = util::run_role("fork_refused", method);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "fork refused ok\n");
+    });
+}
+
+fn prints(_: u64) -> u64 {
+    print!("task-line\ntask-partial");
+    0
+}
+
+/// Role: prints a partial line, runs a task that prints a line and a partial line, joins.
+fn stdout_role() {
+    print!("parent-partial");
+    let pool = util::pool_of(util::method(), 1).build().unwrap();
+    assert_eq!(pool.apply(prints, 0), Ok(0));
+    pool.join();
+    println!();
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+}
+
+/// A worker does not print the parent's unflushed output again, and a task's partial line is
+/// not lost when its worker leaves.
+fn stdout_not_repeated_nor_lost() {
+    util::each_method(|method| {
+        let out = util::run_role("stdout", method);
+        let out = String::from_utf8_lossy(&out.stdout);
+        for piece in ["parent-partial", "task-line", "task-partial"] {
+            assert_eq!(out.matches(piece).count(), 1, "{piece} in {out:?}");
+        }
+    });
+}
+
+fn silent(x: u64) -> u64 {
+    x
+}
+
+/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
+/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
+/// held at its fork is bounded by an alarm, and the worker still counts as retired).
+fn stdout_lock_held_does_not_hang() {
+    util::each_method(|method| {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _lock = std::io::stdout().lock();
+            holding.send(()).unwrap();
+            let _ = released.recv();
+        });
+        held.recv().unwrap();
+        let pool = util::pool_of(method, 2).build().unwrap();
+        assert_eq!(pool.map(silent, 0..100).len(), 100);
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+        assert!(util::children().is_empty());
+        release.send(()).unwrap();
+        holder.join().unwrap();
+    });
+}
+
 fn main() {
     util::run_both(
         &[
             ("no_leaks_across_cycles", no_leaks_across_cycles),
             ("descriptors_are_cloexec", descriptors_are_cloexec),
             ("workers_die_with_parent", workers_die_with_parent),
+            ("sigchld_ignored", sigchld_ignored),
+            ("pipes_within_user_quota", pipes_within_user_quota),
+            ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
+            ("fork_refused_is_an_error", fork_refused_is_an_error),
+            (
+                "stdout_lock_held_does_not_hang",
+                stdout_lock_held_does_not_hang,
+            ),
         ],
-        &[("intermediate_parent", intermediate_parent)],
+        &[
+            ("intermediate_parent", intermediate_parent),
+            ("sigchld_ignored", sigchld_ignored_role),
+            ("pipe_quota", pipe_quota_role),
+            ("stdout", stdout_role),
+            ("fork_refused", fork_refused_role),
+        ],
     );
 }

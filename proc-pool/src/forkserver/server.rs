@@ -102,6 +102,11 @@ fn serve_pool(marker: &[u8]) -> ! {
             method: StartMethod::ForkServer,
             initializer,
             signal_mask: None,
+            // The pool sizes the pipes it passes (see `Worker::assemble`); the server never does.
+            pipe_sizes: worker::PipeSizes {
+                results: 0,
+                tasks: 0,
+            },
         },
     }
     .run()
@@ -164,6 +169,7 @@ impl Server {
                 let (kind, code) = match status {
                     ExitStatus::Exited(code) => (0u8, code),
                     ExitStatus::Signal(sig) => (1u8, sig),
+                    ExitStatus::Unknown => (2u8, 0),
                 };
                 report.push(kind);
                 report.extend_from_slice(&(code as u32).to_le_bytes());

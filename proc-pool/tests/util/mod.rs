@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -52,6 +53,76 @@ pub fn builder() -> Builder {
     Pool::builder().start_method(method())
 }
 
+/// Runs `case` with the current pass's start method (the harness runs the whole binary once
+/// per method under [`run_both`]): cases written this way say in their body where the start
+/// methods differ.
+pub fn each_method(case: impl Fn(StartMethod)) {
+    case(method());
+}
+
+/// A builder for a pool of `workers` started with `method`.
+pub fn pool_of(method: StartMethod, workers: usize) -> Builder {
+    Pool::builder().workers(workers).start_method(method)
+}
+
+/// How long a re-executed role may run: well within [`GUARD`], so that the role is killed
+/// (and its failure reported) before the watchdog aborts the test binary and orphans it.
+pub const ROLE_GUARD: Duration = Duration::from_secs(45);
+
+/// Re-executes this test binary to play `role` under `method`, with its stdout captured, and
+/// waits for it (killing it past [`ROLE_GUARD`]: a hang is a failure). Panics unless it
+/// succeeded.
+#[track_caller]
+pub fn run_role(role: &str, method: StartMethod) -> Output {
+    let name = match method {
+        StartMethod::ForkServer => "forkserver",
+        _ => "fork",
+    };
+    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+        .env(ROLE_VAR, role)
+        .env(METHOD_VAR, name)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("re-execute the test binary");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut { stdout }, &mut out).map(|_| out)
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the role") {
+            break status;
+        }
+        if start.elapsed() > ROLE_GUARD {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("role {role} ran past {ROLE_GUARD:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let stdout = reader
+        .join()
+        .expect("reader")
+        .expect("read the role's stdout");
+    assert!(
+        status.success(),
+        "role {role} failed ({status}); stdout: {}",
+        String::from_utf8_lossy(&stdout)
+    );
+    Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    }
+}
+
+/// The scheduler state of thread `tid` of this process (`R`, `S`, ...), from `/proc`.
+pub fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
 /// A pool of `n` workers with the current pass's start method.
 #[track_caller]
 pub fn pool(n: usize) -> Pool {
@@ -61,7 +132,8 @@ pub fn pool(n: usize) -> Pool {
 /// Runs `cases` one after another in this process, once per start method in `methods`;
 /// prints each outcome and `N passed, M failed`, then exits non-zero if any failed. A
 /// watchdog aborts the process after [`GUARD`]. If this process was re-executed to play one
-/// of `roles` (see [`ROLE_VAR`]), it plays it instead.
+/// of `roles` (see [`ROLE_VAR`]), it plays it instead. Arguments that are not flags select the
+/// cases whose name contains one of them (`cargo test -p proc-pool --test faults -- timeout`).
 pub fn run_with(methods: &[StartMethod], cases: &[(&str, fn())], roles: &[(&str, fn())]) -> ! {
     if std::env::var(METHOD_VAR).as_deref() == Ok("forkserver") {
         UNDER_FORK_SERVER.store(true, Ordering::Relaxed);
@@ -77,6 +149,10 @@ pub fn run_with(methods: &[StartMethod], cases: &[(&str, fn())], roles: &[(&str,
             std::process::abort();
         })
         .expect("watchdog thread");
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let (mut passed, mut failed) = (0, 0);
     for &method in methods {
         UNDER_FORK_SERVER.store(method == StartMethod::ForkServer, Ordering::Relaxed);
@@ -86,6 +162,9 @@ pub fn run_with(methods: &[StartMethod], cases: &[(&str, fn())], roles: &[(&str,
             String::new()
         };
         for (name, case) in cases {
+            if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
             match panic::catch_unwind(AssertUnwindSafe(case)) {
                 Ok(()) => {
                     println!("test {name}{label} ... ok");
