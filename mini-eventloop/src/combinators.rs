@@ -128,7 +128,7 @@ impl Wake for ChildWaker {
         };
         // Woken outside the lock: the parent waker may run arbitrary code.
         if let Some(parent) = parent {
-            parent.wake();
+            crate::contain::wake(parent);
         }
     }
 }

@@ -68,6 +68,7 @@ mod blocking;
 mod blocking_pool;
 mod builder;
 mod combinators;
+mod contain;
 mod job;
 mod join_error;
 pub mod net;

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use concurrency_shared::{deadline_after, deadline_from};
 
 use crate::runtime::{self, Core};
-use crate::waiters::store_waker;
+use crate::waiters::{store_waker, wake_all};
 
 /// A timer's key: its deadline in nanoseconds after the queue's epoch, then its sequence
 /// number. Two `u64`s rather than an `Instant` (16 bytes with padding) and a `u64`: 8 bytes
@@ -139,9 +139,7 @@ impl TimerQueue {
             }
         }
         let fired = expired.len() as u64;
-        for w in expired.drain(..) {
-            w.wake();
-        }
+        wake_all(expired.drain(..));
         *self.expired.borrow_mut() = expired;
         fired
     }
@@ -149,7 +147,10 @@ impl TimerQueue {
     /// Drops every pending timer's waker (shutdown).
     pub(crate) fn clear(&self) {
         let map = std::mem::take(&mut *self.map.borrow_mut());
-        drop(map);
+        // Each waker dropped on its own: a foreign one's destructor may panic (`contain.rs`).
+        for (_, waker) in map {
+            crate::contain::contain(move || drop(waker));
+        }
     }
 }
 
