@@ -195,13 +195,23 @@ fn panicking_waker_of_a_blocking_result_keeps_the_pool_working() {
     let out = util::must_finish("spawn_blocking after its waker panicked", || {
         let rt = Runtime::builder().blocking_threads(1).build().unwrap();
         rt.block_on(async {
+            /// Reports its wake (from the helper thread), then panics.
+            struct SignalThenPanic(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+            impl std::task::Wake for SignalThenPanic {
+                fn wake(self: Arc<Self>) {
+                    let _ = self.0.lock().unwrap().send(());
+                    panic!("user waker panicked in wake");
+                }
+            }
             let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let (woken_tx, woken_rx) = std::sync::mpsc::channel::<()>();
             let mut h = spawn_blocking(move || go_rx.recv().map(|()| 1).unwrap());
-            let waker = util::panicking_waker();
+            let waker = std::task::Waker::from(Arc::new(SignalThenPanic(woken_tx.into())));
             let pending =
                 std::pin::Pin::new(&mut h).poll(&mut std::task::Context::from_waker(&waker));
             assert!(pending.is_pending());
             go_tx.send(()).unwrap();
+            woken_rx.recv().unwrap(); // the helper is in the panicking wake now
             let first = h.await.unwrap();
             first + spawn_blocking(|| 41).await.unwrap()
         })

@@ -277,7 +277,12 @@ fn short_reads_lose_no_edge() {
 #[test]
 fn short_read_at_the_urgent_mark_does_not_strand_data() {
     let got = util::must_finish("read after the urgent mark", || {
-        util::run(async {
+        // One poll per tick: the `yield_now` below is then sure to give the loop a turn.
+        let rt = mini_eventloop::Runtime::builder()
+            .polls_per_tick(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
             use std::io::Write;
             use std::os::fd::AsRawFd;
             let listener = TcpListener::bind(util::any_port()).unwrap();
@@ -296,8 +301,10 @@ fn short_read_at_the_urgent_mark_does_not_strand_data() {
             });
             let (mut srv, _) = listener.accept().await.unwrap();
             sent_rx.recv().unwrap(); // loopback: all of it is queued now
-            // One loop turn collects the edges, so the reads below see none still in flight.
+            // One loop turn collects the edges, so the reads below see none still in flight:
+            // the steady state of a server.
             mini_eventloop::yield_now().await;
+            assert!(mini_eventloop::stats().io_events > 0);
             let mut buf = [0u8; 64];
             let n = srv.read(&mut buf).await.unwrap();
             assert_eq!(
