@@ -316,9 +316,14 @@ impl Reactor {
             let mut events = self.events.borrow_mut();
             if let Err(e) = poll.poll(&mut events, timeout) {
                 // EINTR: a signal arrived; the loop simply turns again. Any other error from
-                // epoll_wait means our epoll descriptor is broken, which the loop cannot fix;
-                // it also turns again rather than panic.
-                debug_assert_eq!(e.kind(), io::ErrorKind::Interrupted, "epoll_wait: {e}");
+                // epoll_wait (EBADF, EINVAL, EFAULT) means the epoll descriptor itself is
+                // broken (closed behind our back, say): it would fail again at once, forever,
+                // so turning again would spin a core. Nothing can repair it: stop loudly.
+                assert!(
+                    e.kind() == io::ErrorKind::Interrupted,
+                    "mini-eventloop: epoll_wait failed ({e}): the runtime's poll descriptor \
+                     is unusable, so its loop cannot go on"
+                );
                 return;
             }
             let table = self.sources.borrow();
