@@ -11,7 +11,8 @@
 //!   that dropped only once a helper woke, and queued such jobs behind each other: a job
 //!   waiting for the next one hung). `tests/loom_blocking.rs` checks this in every
 //!   interleaving.
-//! - At most `max_threads` helpers exist.
+//! - At most `max_threads` helpers exist, and `threads` counts exactly the helpers alive: a
+//!   helper never unwinds (each job runs contained, see `contain.rs`).
 //! - After [`BlockingPool::shutdown`] no job is taken: the queued ones are dropped; helpers
 //!   finish their current job and exit. Nobody joins them, so a job that never returns cannot
 //!   hang a shutdown.
@@ -119,7 +120,7 @@ impl BlockingPool {
                     VecDeque::new()
                 }
             };
-            drop(orphans);
+            drop_jobs(orphans);
         }
     }
 
@@ -132,7 +133,16 @@ impl BlockingPool {
             std::mem::take(&mut s.queue)
         };
         self.shared.work.notify_all();
-        drop(orphans);
+        drop_jobs(orphans);
+    }
+}
+
+/// Drops unstarted jobs, each on its own: a job's captured values are user code whose
+/// destructor may panic, which must not stop the others' handles from hearing "cancelled"
+/// (`contain.rs`).
+fn drop_jobs(jobs: VecDeque<Job>) {
+    for job in jobs {
+        crate::contain::contain(move || drop(job));
     }
 }
 
@@ -142,7 +152,10 @@ fn helper(shared: &PoolShared) {
     loop {
         if let Some(job) = s.queue.pop_front() {
             drop(s);
-            job();
+            // Contained (`contain.rs`): a panic here, say in the destructor of a result
+            // nobody awaits, must not end this thread without its count in `threads`, or the
+            // pool would wait for a helper that no longer exists.
+            crate::contain::contain(job);
             s = shared.lock();
         } else if s.closed {
             s.threads -= 1;

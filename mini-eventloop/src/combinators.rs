@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::sync::lock;
+use crate::waiters::store_waker;
 
 /// The children woken since the combinator last looked, and whom to tell about new ones.
 struct ReadySet {
@@ -82,18 +83,25 @@ impl ReadySet {
     /// woken so far into `out`, in input order.
     fn drain(&self, parent: &Waker, out: &mut Vec<usize>) {
         out.clear();
-        {
+        let replaced = {
             let mut s = lock(&self.state);
-            match &s.parent {
-                Some(w) if w.will_wake(parent) => {}
-                _ => s.parent = Some(parent.clone()),
-            }
+            // The replaced waker is dropped after the lock is released (the crate's rule: a
+            // foreign waker's destructor may run any code, this set's wakers included).
+            let replaced = match &mut s.parent {
+                Some(w) => store_waker(w, parent),
+                None => {
+                    s.parent = Some(parent.clone());
+                    None
+                }
+            };
             // Swapping keeps both buffers allocated: no allocation per poll.
             std::mem::swap(&mut s.woken, out);
             for &i in out.iter() {
                 s.queued[i] = false;
             }
-        }
+            replaced
+        };
+        drop(replaced);
         out.sort_unstable();
     }
 }
@@ -128,7 +136,7 @@ impl Wake for ChildWaker {
         };
         // Woken outside the lock: the parent waker may run arbitrary code.
         if let Some(parent) = parent {
-            parent.wake();
+            crate::contain::wake(parent);
         }
     }
 }

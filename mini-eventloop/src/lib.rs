@@ -36,6 +36,8 @@
 //! - `slab`: live tasks by slot and generation.
 //! - `task`: a task (future and output in one allocation), [`JoinHandle`], [`yield_now`].
 //! - `join_error`: [`JoinError`], a panic's payload kept for `resume_unwind`.
+//! - `contain`: the rule for user panics no task owns (a foreign waker, a destructor the
+//!   runtime runs): contained, and the batch or shutdown around them completes.
 //! - `waiters`: `Waiters`, the one list of waiting tasks every primitive keeps
 //!   (every waiter kept, a dropped waiter removed).
 //! - `waker`: the `Send + Sync` waker that names a task by slot and generation.
@@ -68,6 +70,7 @@ mod blocking;
 mod blocking_pool;
 mod builder;
 mod combinators;
+mod contain;
 mod job;
 mod join_error;
 pub mod net;

@@ -13,11 +13,16 @@
 //!   returns less than asked, but more than 0, clears *readable* (as tokio does), sparing the
 //!   `EAGAIN` read that would otherwise follow every request. It is safe because (1) a short
 //!   read of a non-blocking TCP socket means the receive queue held less than asked, so the
-//!   read emptied it; (2) under edge-triggered epoll every later arrival of data queues a new
-//!   event, and events are only collected by the loop's next `epoll_wait`, after this clear, so
-//!   the clear can never erase an edge that came after the data it read; (3) the final states
-//!   (peer closed, error) are not cleared, since their edges are not reported again. A read
-//!   of 0 (end of stream) and datagram sockets (a short datagram says nothing about the
+//!   read emptied it, *unless* the read stopped at the urgent mark of the peer's out-of-band
+//!   data (`MSG_OOB`), with data still queued behind it: the kernel announces urgent data
+//!   with `EPOLLPRI`, for which every source is registered, and a source that has seen it
+//!   keeps the `WouldBlock` rule until its next `WouldBlock`
+//!   (`short_read_at_the_urgent_mark_does_not_strand_data`); (2) under edge-triggered epoll
+//!   every later arrival of data (or urgent data) queues a new event, and events are only
+//!   collected by the loop's next `epoll_wait`, after this clear, so the clear can never
+//!   erase an edge that came after the data it read; (3) the final states (peer closed,
+//!   error) are not cleared, since their edges are not reported again. A read of 0 (end of
+//!   stream) and datagram sockets (a short datagram says nothing about the
 //!   queue) keep the `WouldBlock` rule;
 //! - a source is deregistered when its owner is dropped; its token carries a generation, so
 //!   an event still in flight for a freed slot is ignored;
@@ -40,7 +45,7 @@ use mio::{Events, Interest, Token};
 
 use crate::runtime::{Core, Counters};
 use crate::sys::TimerFd;
-use crate::waiters::{WaiterKey, Waiters};
+use crate::waiters::{WaiterKey, Waiters, wake_all};
 
 /// Why an I/O object refused an operation: the runtime polling it is not the one it is
 /// registered with. It comes inside the operation's `io::Error` (kind `Other`); find it with
@@ -97,6 +102,9 @@ const WRITABLE: u8 = 2;
 const READ_CLOSED: u8 = 4;
 const WRITE_CLOSED: u8 = 8;
 const ERROR: u8 = 16;
+/// `EPOLLPRI` seen (urgent data): a short read no longer proves the queue empty. Cleared with
+/// *readable* on `WouldBlock`; never part of a direction's mask (it makes nothing ready).
+const URGENT: u8 = 32;
 
 /// Which half of a source an operation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,10 +261,11 @@ impl Reactor {
             slot.1 = Some(state.clone());
             token_of(index, slot.0)
         };
+        // PRIORITY: urgent data must be seen, see the module docs (the short-read rule).
         let registered = self.poll.borrow().registry().register(
             source,
             token,
-            Interest::READABLE | Interest::WRITABLE,
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         );
         if let Err(e) = registered {
             self.release(token);
@@ -307,9 +316,14 @@ impl Reactor {
             let mut events = self.events.borrow_mut();
             if let Err(e) = poll.poll(&mut events, timeout) {
                 // EINTR: a signal arrived; the loop simply turns again. Any other error from
-                // epoll_wait means our epoll descriptor is broken, which the loop cannot fix;
-                // it also turns again rather than panic.
-                debug_assert_eq!(e.kind(), io::ErrorKind::Interrupted, "epoll_wait: {e}");
+                // epoll_wait (EBADF, EINVAL, EFAULT) means the epoll descriptor itself is
+                // broken (closed behind our back, say): it would fail again at once, forever,
+                // so turning again would spin a core. Nothing can repair it: stop loudly.
+                assert!(
+                    e.kind() == io::ErrorKind::Interrupted,
+                    "mini-eventloop: epoll_wait failed ({e}): the runtime's poll descriptor \
+                     is unusable, so its loop cannot go on"
+                );
                 return;
             }
             let table = self.sources.borrow();
@@ -349,6 +363,9 @@ impl Reactor {
                         if event.is_error() {
                             bits |= ERROR;
                         }
+                        if event.is_priority() {
+                            bits |= URGENT;
+                        }
                         state.readiness.set(state.readiness.get() | bits);
                         for dir in [Direction::Read, Direction::Write] {
                             if bits & dir.mask() != 0 {
@@ -362,9 +379,7 @@ impl Reactor {
             }
         }
         let mut batch = std::mem::take(&mut *self.to_wake.borrow_mut());
-        for w in batch.drain(..) {
-            w.wake();
-        }
+        wake_all(batch.drain(..));
         *self.to_wake.borrow_mut() = batch;
     }
 }
@@ -450,17 +465,21 @@ impl<S: Source> IoSource<S> {
     /// Forgets `dir`'s readiness: only for an operation whose "not yet" is not reported as
     /// `WouldBlock` (a connect still in progress).
     pub(crate) fn clear_readiness(&self, dir: Direction) {
+        // A read that would block has passed any urgent mark: the shortcut applies again.
+        let extra = if dir == Direction::Read { URGENT } else { 0 };
         self.state
             .readiness
-            .set(self.state.readiness.get() & !dir.mask());
+            .set(self.state.readiness.get() & !(dir.mask() | extra));
     }
 
     /// Forgets read readiness after a stream read returned less than asked, keeping the final
-    /// states (peer closed, error), whose edges are not reported again. See the module docs.
+    /// states (peer closed, error), whose edges are not reported again; a no-op once urgent
+    /// data was announced, since the read may have stopped at its mark. See the module docs.
     pub(crate) fn clear_readable_after_short_read(&self) {
-        self.state
-            .readiness
-            .set(self.state.readiness.get() & !READABLE);
+        let readiness = self.state.readiness.get();
+        if readiness & URGENT == 0 {
+            self.state.readiness.set(readiness & !READABLE);
+        }
     }
 
     /// Runs `op` while `waiter`'s direction is ready; on `WouldBlock` clears the readiness

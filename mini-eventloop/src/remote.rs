@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::thread::{Thread, ThreadId};
 
 use crate::runtime::{self, Core};
 use crate::sync::oneshot;
@@ -84,7 +84,10 @@ impl Handle {
                 None,
             ));
         }));
-        RemoteJoinHandle::new(rx)
+        RemoteJoinHandle {
+            rx,
+            loop_thread: Some(self.shared.owner),
+        }
     }
 }
 
@@ -96,6 +99,9 @@ impl Handle {
 pub struct RemoteJoinHandle<T> {
     /// Where the task sends its result; dropped unsent if the task never finishes.
     rx: oneshot::Receiver<Result<T, JoinError>>,
+    /// The thread whose loop must run the task ([`Handle::spawn`]); `None` for a
+    /// `spawn_blocking` result, which a helper thread produces.
+    loop_thread: Option<ThreadId>,
 }
 
 impl<T> Future for RemoteJoinHandle<T> {
@@ -124,26 +130,42 @@ impl Wake for Unpark {
 }
 
 impl<T> RemoteJoinHandle<T> {
-    /// The handle of a result sent through `rx` (a dropped sender means "cancelled").
+    /// The handle of a result that a helper thread sends through `rx` (a dropped sender
+    /// means "cancelled").
     pub(crate) fn new(rx: oneshot::Receiver<Result<T, JoinError>>) -> Self {
-        RemoteJoinHandle { rx }
+        RemoteJoinHandle {
+            rx,
+            loop_thread: None,
+        }
     }
 
     /// Blocks this thread until the task finishes: `concurrent.futures.Future.result()`.
+    /// A result already there (or a runtime already gone, which means "cancelled") is
+    /// returned at once, on any thread.
     ///
     /// # Panics
     ///
-    /// On a thread that is running a runtime of this crate (inside `block_on`): blocking
-    /// there would stop that loop, and deadlock if it is the one that must run the task.
+    /// If it would have to block on a thread that is running a runtime of this crate (inside
+    /// `block_on`): that would stop the loop. And if it would have to block on the thread
+    /// that owns the runtime the task was spawned on ([`Handle::spawn`]), even between two
+    /// `block_on` calls: only that thread can run the task, so it would deadlock.
     #[track_caller]
     pub fn wait(mut self) -> Result<T, JoinError> {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        if let Poll::Ready(result) = Pin::new(&mut self).poll(&mut cx) {
+            return result;
+        }
         assert!(
             runtime::current().is_none(),
             "RemoteJoinHandle::wait called on a thread running a mini-eventloop runtime: \
              .await the handle there instead"
         );
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
+        assert!(
+            self.loop_thread != Some(std::thread::current().id()),
+            "RemoteJoinHandle::wait called on the runtime's own thread: only this thread can \
+             run the task, so it would wait forever; run it with Runtime::block_on(handle)"
+        );
         loop {
             if let Poll::Ready(result) = Pin::new(&mut self).poll(&mut cx) {
                 return result;

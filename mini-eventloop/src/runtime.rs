@@ -43,7 +43,6 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +53,7 @@ use std::time::{Duration, Instant};
 use crate::blocking_pool::BlockingPool;
 use crate::builder::Builder;
 pub(crate) use crate::builder::Config;
+use crate::contain::contain;
 use crate::reactor::Reactor;
 use crate::slab::TaskSlab;
 pub(crate) use crate::stats::{Counters, bump};
@@ -95,6 +95,19 @@ pub(crate) fn is_current(core: &Rc<Core>) -> bool {
     CURRENT
         .try_with(|c| c.borrow().as_ref().is_some_and(|cur| Rc::ptr_eq(cur, core)))
         .unwrap_or(false)
+}
+
+/// False if this thread is certainly not running the runtime that owns `shared` (inside
+/// another runtime's `block_on`, or outside any). During thread exit, once the thread-local
+/// is gone, nobody can tell: true.
+pub(crate) fn may_be_running(shared: &Arc<Shared>) -> bool {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|core| Arc::ptr_eq(&core.shared, shared))
+        })
+        .unwrap_or(true)
 }
 
 /// The waker's local path: if this thread is running the runtime that owns `shared`, queue
@@ -297,7 +310,7 @@ impl Core {
             // Dropped here, outside every borrow: a detached task's output (or its panic
             // payload) may have a destructor that wakes or spawns, or panics, which must not
             // unwind into the loop. `task` may be the last reference, so it goes too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop((removed, task))));
+            contain(move || drop((removed, task)));
         }
     }
 
@@ -514,6 +527,7 @@ impl Runtime {
             remote_wakes: AtomicU64::new(0),
             pokes: AtomicU64::new(0),
             spawns: Mutex::default(),
+            owner: std::thread::current().id(),
         });
         let core = Core {
             shared,
@@ -575,6 +589,9 @@ impl Drop for Runtime {
         core.shut_down.set(true);
         // Current during shutdown, so destructors that spawn or wake reach this runtime.
         let _enter = Enter::new(&self.core, true);
+        // Every piece of user code below (a future's or an output's destructor, a foreign
+        // waker) runs contained (`contain.rs`), so a panic in one cannot cut the shutdown
+        // short: the remote queue and the blocking pool are always closed.
         loop {
             // Move the tasks out first; dropping a future may spawn (new tasks land in the
             // now-empty slab and are cancelled next round), wake or deregister.
@@ -582,10 +599,12 @@ impl Drop for Runtime {
             if tasks.is_empty() {
                 break;
             }
-            for task in &tasks {
-                task.cancel();
+            for task in tasks {
+                contain(move || {
+                    task.cancel();
+                    drop(task);
+                });
             }
-            drop(tasks);
         }
         core.ready.borrow_mut().clear();
         core.names.borrow_mut().clear();
@@ -594,7 +613,9 @@ impl Drop for Runtime {
         core.shared.wake_state.close();
         // Futures handles queued before the close: never spawned, dropped here, so their
         // waiters hear "cancelled". Later ones are dropped by the handle (see `spawn_remote`).
-        drop(core.shared.take_spawns());
+        for spawn in core.shared.take_spawns() {
+            contain(move || drop(spawn));
+        }
         core.blocking.shutdown();
     }
 }

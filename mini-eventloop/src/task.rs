@@ -19,10 +19,10 @@ pub use crate::join_error::JoinError;
 use crate::waiters::WakerSlot;
 use crate::waker::TaskWaker;
 
-/// Wakes the handle's awaiter, if any.
+/// Wakes the handle's awaiter, if any (a foreign waker's panic is contained: `contain.rs`).
 fn wake(joiner: Option<Waker>) {
     if let Some(w) = joiner {
-        w.wake();
+        crate::contain::wake(w);
     }
 }
 
@@ -82,13 +82,17 @@ impl<F: Future> Task<F> {
     #[must_use]
     fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) -> Option<Waker> {
         // Assignment drops the old `Running(F)` in place, which `Pin` allows. A panicking
-        // destructor is caught so it cannot unwind into the loop.
+        // destructor is caught so it cannot unwind into the loop; the output it would have
+        // gone with is then dropped under the same rule (its destructor may panic too).
         let drop_result = catch_unwind(AssertUnwindSafe(|| {
             *stage = Stage::Consumed;
         }));
         *stage = Stage::Finished(match drop_result {
             Ok(()) => result,
-            Err(payload) => Err(JoinError::panicked(payload)),
+            Err(payload) => {
+                crate::contain::contain(move || drop(result));
+                Err(JoinError::panicked(payload))
+            }
         });
         self.header.finished.set(true);
         self.header.joiner.take()
@@ -171,7 +175,9 @@ impl<F: Future> JoinTarget<F::Output> for Task<F> {
 ///
 /// Dropping the handle detaches the task: it keeps running and its output is dropped when it
 /// finishes. Polling the handle again after it returned the result panics (as tokio's does),
-/// rather than staying pending forever.
+/// rather than staying pending forever; so does awaiting an unfinished task's handle under
+/// another runtime (or outside any), where the task cannot run (asyncio raises "attached to
+/// a different loop"). A finished task's result can be taken anywhere.
 pub struct JoinHandle<T> {
     /// The task, shared with the slab while it runs.
     task: Rc<dyn JoinTarget<T>>,
@@ -221,7 +227,14 @@ impl<T> Future for JoinHandle<T> {
                  handle gives its result once"
             ),
         }
-        drop(self.task.header().joiner.register(cx.waker()));
+        let header = self.task.header();
+        // Waiting makes sense only where the task can run; elsewhere it would pend forever.
+        assert!(
+            crate::runtime::may_be_running(&header.waker.shared),
+            "mini_eventloop::JoinHandle awaited under another runtime (or outside any): its \
+             task runs only on the runtime that spawned it; await it in that runtime's block_on"
+        );
+        drop(header.joiner.register(cx.waker()));
         Poll::Pending
     }
 }

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use concurrency_shared::{deadline_after, deadline_from};
 
 use crate::runtime::{self, Core};
-use crate::waiters::store_waker;
+use crate::waiters::{store_waker, wake_all};
 
 /// A timer's key: its deadline in nanoseconds after the queue's epoch, then its sequence
 /// number. Two `u64`s rather than an `Instant` (16 bytes with padding) and a `u64`: 8 bytes
@@ -139,9 +139,7 @@ impl TimerQueue {
             }
         }
         let fired = expired.len() as u64;
-        for w in expired.drain(..) {
-            w.wake();
-        }
+        wake_all(expired.drain(..));
         *self.expired.borrow_mut() = expired;
         fired
     }
@@ -149,7 +147,10 @@ impl TimerQueue {
     /// Drops every pending timer's waker (shutdown).
     pub(crate) fn clear(&self) {
         let map = std::mem::take(&mut *self.map.borrow_mut());
-        drop(map);
+        // Each waker dropped on its own: a foreign one's destructor may panic (`contain.rs`).
+        for (_, waker) in map {
+            crate::contain::contain(move || drop(waker));
+        }
     }
 }
 
@@ -425,12 +426,7 @@ impl Interval {
             next = match self.missed {
                 MissedTickBehavior::Burst => next,
                 MissedTickBehavior::Delay => deadline_from(now, self.period),
-                MissedTickBehavior::Skip => {
-                    let behind = now.duration_since(scheduled).as_nanos();
-                    let period = self.period.as_nanos();
-                    let periods = u32::try_from(behind / period + 1).unwrap_or(u32::MAX);
-                    deadline_from(scheduled, self.period.saturating_mul(periods))
-                }
+                MissedTickBehavior::Skip => first_tick_after(scheduled, now, self.period),
             };
         }
         self.sleep.set_deadline(next);
@@ -438,10 +434,55 @@ impl Interval {
     }
 }
 
+/// The first tick of the grid `scheduled + k * period` (k >= 1) strictly after `now`, in
+/// exact integer nanoseconds (a `u32` count of periods would stop short, and tick in a burst,
+/// once more than 2^32 periods were missed); `None` past an `Instant`'s range.
+fn first_tick_after(scheduled: Instant, now: Instant, period: Duration) -> Option<Instant> {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    let behind = now.saturating_duration_since(scheduled).as_nanos();
+    // At least 1 ns (`interval` keeps it so), and the product fits: both are below 2^97.
+    let period = period.as_nanos().max(1);
+    let skip = (behind / period + 1) * period;
+    let secs = u64::try_from(skip / NANOS_PER_SEC).ok()?;
+    // The remainder is below 10^9, so it fits a u32.
+    let nanos = (skip % NANOS_PER_SEC) as u32;
+    deadline_from(scheduled, Duration::new(secs, nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::task::Waker;
+
+    /// `Skip` lands strictly after `now` on the period's grid, even with a 1 ns period more
+    /// than 2^32 periods behind (the old `u32` count stopped 4.3 s short of `now`).
+    #[test]
+    fn skip_lands_after_now_however_far_behind() {
+        let scheduled = Instant::now();
+        for (behind, period) in [
+            (Duration::from_secs(10), Duration::from_nanos(1)),
+            (Duration::from_secs(10), Duration::from_nanos(3)),
+            (Duration::from_nanos(5), Duration::from_secs(1)),
+            (Duration::from_secs(1), Duration::from_secs(1)),
+        ] {
+            let now = scheduled + behind;
+            let next = first_tick_after(scheduled, now, period).unwrap();
+            assert!(
+                next > now,
+                "{behind:?} behind, period {period:?}: not after now"
+            );
+            assert!(
+                next - now <= period,
+                "skipped more than one period past now"
+            );
+            assert_eq!(
+                (next - scheduled).as_nanos() % period.as_nanos(),
+                0,
+                "off the grid"
+            );
+        }
+        assert!(first_tick_after(scheduled, scheduled, Duration::MAX).is_none());
+    }
 
     /// Timers fire in deadline order (ties in creation order), only once due, and a removed
     /// timer never fires.

@@ -187,10 +187,11 @@ impl IntoIterator for WakeList {
     }
 }
 
-/// Wakes every waker of `wakers` (taken from a [`Waiters`] under a lock that is now released).
+/// Wakes every waker of `wakers` (taken from a [`Waiters`] under a lock that is now
+/// released). A waker that panics does not stop the others: see `contain.rs`.
 pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
     for w in wakers {
-        w.wake();
+        crate::contain::wake(w);
     }
 }
 

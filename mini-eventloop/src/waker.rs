@@ -70,6 +70,9 @@ pub(crate) struct Shared {
     /// Futures queued by handles on other threads, taken by the loop when it drains
     /// [`TaskId::SPAWNS`].
     pub(crate) spawns: Mutex<Vec<RemoteSpawn>>,
+    /// The thread that runs the loop (a `Runtime` is not `Send`, so it never changes): a
+    /// thread blocking for a remote spawn's result must not be this one.
+    pub(crate) owner: std::thread::ThreadId,
 }
 
 impl std::fmt::Debug for Shared {

@@ -179,3 +179,51 @@ fn dropped_send_futures_leave_no_waker_behind() {
         assert_eq!(Arc::strong_count(&idle), 2);
     });
 }
+
+/// Each `recv` on a full bounded channel wakes one waiting sender, not all of them: draining
+/// a channel with 1,000 blocked senders costs a number of polls linear in the senders (the
+/// old wake-everyone rule cost about 500,000). Counted, not timed.
+#[test]
+fn each_recv_wakes_one_waiting_sender() {
+    const SENDERS: u64 = 1_000;
+    let polls = util::run(async {
+        let (tx, mut rx) = mpsc::channel::<u64>(1);
+        tx.send(0).await.unwrap(); // full
+        for i in 0..SENDERS {
+            let tx = tx.clone();
+            drop(spawn(async move { tx.send(i).await.unwrap() }));
+        }
+        drop(tx);
+        yield_now().await; // every sender is waiting now
+        let before = mini_eventloop::stats().polls;
+        let mut got = 0;
+        while rx.recv().await.is_some() {
+            got += 1;
+        }
+        assert_eq!(got, SENDERS + 1);
+        mini_eventloop::stats().polls - before
+    });
+    assert!(
+        polls < 4 * SENDERS,
+        "{polls} polls to drain {SENDERS} blocked senders"
+    );
+}
+
+/// A sender woken for a freed slot whose `send` future is then dropped passes the wake on:
+/// the next waiting sender still gets the slot.
+#[test]
+fn dropped_woken_sender_passes_the_slot_on() {
+    util::run(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        tx.send(0).await.unwrap(); // full
+        let mut first = Box::pin(tx.send(1));
+        assert!(util::poll_once(&mut first).await.is_pending()); // waits first
+        let tx2 = tx.clone();
+        let second = spawn(async move { tx2.send(2).await });
+        yield_now().await; // the second waits behind the first
+        assert_eq!(rx.recv().await, Some(0)); // one slot: the first sender is woken
+        drop(first); // ... and gives up without sending
+        second.await.unwrap().unwrap();
+        assert_eq!(rx.recv().await, Some(2));
+    });
+}

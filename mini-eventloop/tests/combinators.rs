@@ -223,3 +223,44 @@ fn join_all_children_woken_from_other_threads() {
         }
     });
 }
+
+/// A `join` whose enclosing waker changes drops the old waker outside its lock: that
+/// waker's destructor may wake a child of the same `join` (here it does) without deadlocking.
+#[test]
+fn replaced_parent_waker_is_dropped_outside_the_lock() {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Wake, Waker};
+    /// A parent waker whose destructor wakes the stored child waker.
+    struct WakesChildOnDrop(Arc<Mutex<Option<Waker>>>);
+    impl Wake for WakesChildOnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for WakesChildOnDrop {
+        fn drop(&mut self) {
+            if let Some(w) = self.0.lock().unwrap().take() {
+                w.wake();
+            }
+        }
+    }
+    util::must_finish("a join re-polled with another waker", || {
+        let child_waker = Arc::new(Mutex::new(None::<Waker>));
+        let stash = child_waker.clone();
+        let child = std::future::poll_fn(move |cx: &mut Context<'_>| {
+            *stash.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        });
+        let mut both = Box::pin(mini_eventloop::join(child, std::future::pending::<()>()));
+        let first = Waker::from(Arc::new(WakesChildOnDrop(child_waker)));
+        assert!(
+            both.as_mut()
+                .poll(&mut Context::from_waker(&first))
+                .is_pending()
+        );
+        drop(first); // the join now holds the only reference
+        assert!(
+            both.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+    });
+}

@@ -23,6 +23,10 @@ mod shim {
 }
 
 #[allow(dead_code)]
+#[path = "../src/contain.rs"]
+mod contain;
+
+#[allow(dead_code)]
 #[path = "../src/blocking_pool.rs"]
 mod blocking_pool;
 

@@ -81,3 +81,31 @@ fn sleep_polled_after_its_runtime_was_dropped_is_not_early() {
         );
     });
 }
+
+/// A `JoinHandle` of one runtime awaited under another live runtime fails loudly (a panic
+/// naming the mistake) instead of pending forever; its task never runs there.
+#[test]
+fn join_handle_awaited_under_another_runtime_panics() {
+    let rt1 = util::rt();
+    let rt2 = util::rt();
+    let h = rt1.spawn(async { 7 });
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt2.block_on(mini_eventloop::timeout(util::HANG_GUARD, h))
+    }));
+    let payload = r.expect_err("awaiting another runtime's JoinHandle did not fail");
+    let message = util::panic_message(&*payload);
+    assert!(
+        message.contains("another runtime"),
+        "unclear message: {message}"
+    );
+    drop(rt1);
+}
+
+/// A finished task's `JoinHandle` gives its result under any runtime (nothing to wait for).
+#[test]
+fn finished_join_handle_gives_its_result_under_another_runtime() {
+    let rt1 = util::rt();
+    let h = rt1.spawn(async { 7 });
+    rt1.block_on(mini_eventloop::yield_now());
+    assert_eq!(util::rt().block_on(h), Ok(7));
+}

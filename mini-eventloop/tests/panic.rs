@@ -122,3 +122,115 @@ fn panicking_output_destructor_of_a_detached_task_is_contained() {
         assert_eq!(spawn(async { 2 }).await, Ok(2));
     });
 }
+
+/// A task whose future's destructor panics and whose output's destructor panics too does
+/// not unwind into an unrelated `block_on`: both panics are contained, the handle reports
+/// the first.
+#[test]
+fn panicking_future_and_output_destructors_stay_in_the_task() {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct Bad;
+    impl Future for Bad {
+        type Output = util::PanicOnDrop;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<util::PanicOnDrop> {
+            Poll::Ready(util::PanicOnDrop)
+        }
+    }
+    impl Drop for Bad {
+        fn drop(&mut self) {
+            panic!("future destructor panicked");
+        }
+    }
+    let rt = util::rt();
+    let h = rt.spawn(Bad);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            yield_now().await;
+            "innocent"
+        })
+    }));
+    assert_eq!(
+        r.ok(),
+        Some("innocent"),
+        "a task's destructors unwound out of block_on"
+    );
+    assert!(rt.block_on(h).is_err_and(|e| e.is_panic()));
+}
+
+/// A foreign waker that panics while the runtime shuts down (woken as the task it awaits
+/// is cancelled) does not cut the shutdown short: the remote queue is closed, so a later
+/// `Handle::spawn(..).wait()` reports cancelled instead of hanging.
+#[test]
+fn panicking_waker_during_shutdown_completes_the_shutdown() {
+    use std::pin::Pin;
+    use std::task::Context;
+    let rt = util::rt();
+    let handle = rt.handle();
+    let victim = rt.spawn(std::future::pending::<()>());
+    let _watcher = rt.spawn(async move {
+        let mut victim = victim;
+        let w = util::panicking_waker();
+        assert!(
+            Pin::new(&mut victim)
+                .poll(&mut Context::from_waker(&w))
+                .is_pending()
+        );
+        std::future::pending::<()>().await;
+    });
+    rt.block_on(yield_now());
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rt)));
+    assert!(dropped.is_ok(), "Runtime::drop let a waker's panic out");
+    let r = util::must_finish("Handle::spawn(..).wait() after shutdown", move || {
+        handle.spawn(async { 1 }).wait()
+    });
+    assert!(r.is_err_and(|e| e.is_cancelled()));
+}
+
+/// Destructors that panic during `Runtime::drop` (a task's future, a queued remote spawn,
+/// a queued blocking job) do not cut the shutdown short or escape from the drop.
+#[test]
+fn panicking_destructors_during_shutdown_complete_the_shutdown() {
+    let rt = mini_eventloop::Runtime::builder()
+        .blocking_threads(1)
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (blocking, queued) = rt.block_on(async move {
+        let busy = mini_eventloop::spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv()
+        });
+        started_rx.recv().unwrap(); // the one helper is busy from now on
+        let bomb = util::PanicOnDrop;
+        // Queued behind the busy helper: dropped unstarted at shutdown.
+        let queued = mini_eventloop::spawn_blocking(move || drop(bomb));
+        (busy, queued)
+    });
+    let bomb = util::PanicOnDrop;
+    let _task = rt.spawn(async move {
+        let _bomb = bomb;
+        std::future::pending::<()>().await;
+    });
+    let bomb = util::PanicOnDrop;
+    let remote = handle.spawn(async move {
+        let _bomb = bomb;
+    });
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rt)));
+    assert!(
+        dropped.is_ok(),
+        "Runtime::drop let a destructor's panic out"
+    );
+    assert!(remote.wait().is_err_and(|e| e.is_cancelled()));
+    assert!(queued.wait().is_err_and(|e| e.is_cancelled()));
+    assert!(
+        handle
+            .spawn(async { 1 })
+            .wait()
+            .is_err_and(|e| e.is_cancelled())
+    );
+    go_tx.send(()).unwrap();
+    assert!(blocking.wait().is_ok());
+}

@@ -114,3 +114,26 @@ fn dropping_the_remote_handle_does_not_cancel_the_task() {
     }))
     .expect("the task never ran");
 }
+
+/// `RemoteJoinHandle::wait` on the loop's own thread, between two `block_on` calls, panics
+/// with a clear message instead of deadlocking (nobody else can ever run the task).
+#[test]
+fn wait_on_the_loop_thread_outside_block_on_panics() {
+    let message = util::must_finish("RemoteJoinHandle::wait on the loop thread", || {
+        let rt = Runtime::new().unwrap();
+        let h = rt.handle().spawn(async { 1 });
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.wait()));
+        let payload = panic.expect_err("wait on the loop thread returned");
+        util::panic_message(&*payload)
+    });
+    assert!(message.contains("own thread"), "unclear message: {message}");
+}
+
+/// Once the runtime is gone, `wait` on the thread that ran it is fine: it reports cancelled.
+#[test]
+fn wait_on_the_loop_thread_after_shutdown_reports_cancelled() {
+    let rt = Runtime::new().unwrap();
+    let h = rt.handle().spawn(async { 1 });
+    drop(rt);
+    assert!(h.wait().is_err_and(|e| e.is_cancelled()));
+}

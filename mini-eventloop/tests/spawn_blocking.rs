@@ -4,6 +4,7 @@
 mod util;
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -157,4 +158,63 @@ fn closures_queued_at_shutdown_are_dropped_not_run() {
     release.send(()).unwrap();
     assert!(util::rt().block_on(queued).unwrap_err().is_cancelled());
     assert!(!ran.load(Ordering::SeqCst));
+}
+
+/// A helper thread survives a panic in the destructor of a result nobody awaits (the pool's
+/// thread count stays right): with one helper allowed, the next `spawn_blocking` still runs.
+#[test]
+fn panicking_drop_of_an_unwanted_result_keeps_the_pool_working() {
+    let out = util::must_finish(
+        "spawn_blocking after a result's destructor panicked",
+        || {
+            let rt = Runtime::builder().blocking_threads(1).build().unwrap();
+            rt.block_on(async {
+                let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+                let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+                /// The result: signals when the job body is done, then panics when dropped.
+                #[allow(dead_code)]
+                struct Signal(std::sync::mpsc::Sender<()>, util::PanicOnDrop);
+                let h = spawn_blocking(move || {
+                    go_rx.recv().unwrap();
+                    Signal(done_tx, util::PanicOnDrop)
+                });
+                drop(h); // nobody wants the result: the helper drops it
+                go_tx.send(()).unwrap();
+                let _ = done_rx.recv();
+                spawn_blocking(|| 42).await.unwrap()
+            })
+        },
+    );
+    assert_eq!(out, 42);
+}
+
+/// A helper thread survives a foreign waker that panics when the result is sent: the
+/// result still arrives, and the next job still runs on the one helper.
+#[test]
+fn panicking_waker_of_a_blocking_result_keeps_the_pool_working() {
+    let out = util::must_finish("spawn_blocking after its waker panicked", || {
+        let rt = Runtime::builder().blocking_threads(1).build().unwrap();
+        rt.block_on(async {
+            /// Reports its wake (from the helper thread), then panics.
+            struct SignalThenPanic(std::sync::Mutex<std::sync::mpsc::Sender<()>>);
+            impl std::task::Wake for SignalThenPanic {
+                fn wake(self: Arc<Self>) {
+                    let _ = self.0.lock().unwrap().send(());
+                    panic!("user waker panicked in wake");
+                }
+            }
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let (woken_tx, woken_rx) = std::sync::mpsc::channel::<()>();
+            let mut h = spawn_blocking(move || go_rx.recv().map(|()| 1).unwrap());
+            let waker = std::task::Waker::from(Arc::new(SignalThenPanic(woken_tx.into())));
+            let pending =
+                std::pin::Pin::new(&mut h).poll(&mut std::task::Context::from_waker(&waker));
+            assert!(pending.is_pending());
+            go_tx.send(()).unwrap();
+            woken_rx.recv().unwrap(); // the helper is in the panicking wake now
+            let first = h.await.unwrap();
+            first + spawn_blocking(|| 41).await.unwrap()
+        })
+    });
+    assert_eq!(out, 42);
 }

@@ -271,3 +271,76 @@ fn short_reads_lose_no_edge() {
         assert_eq!(got, b"fgh");
     });
 }
+
+/// A read that stops short at the peer's urgent mark (`MSG_OOB`) does not strand the data
+/// queued behind the mark: the short-read shortcut is off for a source that saw `EPOLLPRI`.
+#[test]
+fn short_read_at_the_urgent_mark_does_not_strand_data() {
+    let got = util::must_finish("read after the urgent mark", || {
+        // One poll per tick: the `yield_now` below is then sure to give the loop a turn.
+        let rt = mini_eventloop::Runtime::builder()
+            .polls_per_tick(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use std::io::Write;
+            use std::os::fd::AsRawFd;
+            let listener = TcpListener::bind(util::any_port()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+            let client = std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.write_all(b"hello").unwrap();
+                // SAFETY: a valid descriptor and a one-byte buffer that outlives the call.
+                let sent =
+                    unsafe { libc::send(s.as_raw_fd(), b"!".as_ptr().cast(), 1, libc::MSG_OOB) };
+                assert_eq!(sent, 1);
+                s.write_all(b"world").unwrap();
+                sent_tx.send(()).unwrap();
+                s // kept open: no end of stream to wake the reader
+            });
+            let (mut srv, _) = listener.accept().await.unwrap();
+            sent_rx.recv().unwrap(); // loopback: all of it is queued now
+            // One loop turn collects the edges, so the reads below see none still in flight:
+            // the steady state of a server.
+            mini_eventloop::yield_now().await;
+            assert!(mini_eventloop::stats().io_events > 0);
+            let mut buf = [0u8; 64];
+            let n = srv.read(&mut buf).await.unwrap();
+            assert_eq!(
+                &buf[..n],
+                b"hello",
+                "the first read stops at the urgent mark"
+            );
+            let second = mini_eventloop::timeout(util::HANG_GUARD, srv.read(&mut buf)).await;
+            let _keep = client.join().unwrap();
+            second.map(|r| buf[..r.unwrap()].to_vec())
+        })
+    });
+    assert_eq!(
+        got.as_deref(),
+        Ok(&b"world"[..]),
+        "data behind the urgent mark was stranded"
+    );
+}
+
+/// `TcpStream::connect` by host name outside a runtime returns the promised error (the
+/// numeric form already did), not a panic from the lookup.
+#[test]
+fn connect_by_name_outside_a_runtime_is_an_error() {
+    let numeric = futures::executor::block_on(TcpStream::connect("127.0.0.1:9"));
+    assert!(numeric.is_err());
+    let by_name =
+        std::panic::catch_unwind(|| futures::executor::block_on(TcpStream::connect("localhost:9")));
+    assert!(
+        by_name.is_ok_and(|r| r.is_err()),
+        "connect by name outside a runtime panicked"
+    );
+    let lookup = std::panic::catch_unwind(|| {
+        futures::executor::block_on(mini_eventloop::net::lookup_host("localhost:9"))
+    });
+    assert!(
+        lookup.is_ok_and(|r| r.is_err()),
+        "lookup_host outside a runtime panicked"
+    );
+}

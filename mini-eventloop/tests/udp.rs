@@ -51,3 +51,16 @@ fn connected_send_and_recv() {
         assert_eq!(&buf[..n], b"pong");
     });
 }
+
+/// `UdpSocket::connect` by host name outside a runtime returns an error, not a panic.
+#[test]
+fn connect_by_name_outside_a_runtime_is_an_error() {
+    let sock = util::run(async { UdpSocket::bind(util::any_port()) }).unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(sock.connect("localhost:9"))
+    }));
+    assert!(
+        r.is_ok_and(|r| r.is_err()),
+        "UdpSocket::connect by name outside a runtime panicked"
+    );
+}

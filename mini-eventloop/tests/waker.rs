@@ -233,3 +233,66 @@ fn will_wake_is_true_for_the_same_task() {
         assert!(!second.will_wake(&other));
     });
 }
+
+/// A foreign waker that panics in the reactor's wake batch loses no other wake: the innocent
+/// task waiting on the same readiness still gets its connection (the panic is contained).
+#[test]
+fn panicking_waker_in_the_reactor_batch_loses_no_other_wake() {
+    use mini_eventloop::net::TcpListener;
+    use std::future::Future;
+    use std::task::Context;
+    let woke = util::must_finish("an accept beside a panicking waker", || {
+        let rt = util::rt();
+        let listener = Rc::new(
+            rt.block_on(async { TcpListener::bind(util::any_port()) })
+                .unwrap(),
+        );
+        let addr = listener.local_addr().unwrap();
+        let l1 = listener.clone();
+        // Task A registers for accept with a foreign waker that panics, first in the list.
+        let _a = rt.spawn(async move {
+            let mut fut = Box::pin(l1.accept());
+            let w = util::panicking_waker();
+            assert!(fut.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+            std::future::pending::<()>().await;
+            drop(fut);
+        });
+        let accepted = Rc::new(Cell::new(false));
+        let (l2, flag) = (listener.clone(), accepted.clone());
+        let _b = rt.spawn(async move {
+            let _conn = l2.accept().await.unwrap();
+            flag.set(true);
+        });
+        rt.block_on(yield_now()); // both registered, A first
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let flag = accepted.clone();
+        rt.block_on(mini_eventloop::timeout(util::HANG_GUARD, async move {
+            while !flag.get() {
+                yield_now().await;
+            }
+        }))
+        .is_ok()
+    });
+    assert!(woke, "the innocent task was never woken");
+}
+
+/// A panicking waker among due timers: the other timers of the batch still fire.
+#[test]
+fn panicking_waker_among_due_timers_loses_no_other_wake() {
+    use std::future::Future;
+    use std::task::Context;
+    use std::time::Duration;
+    util::run(async {
+        let mut foreign = Box::pin(mini_eventloop::sleep(Duration::from_millis(1)));
+        let w = util::panicking_waker();
+        assert!(
+            foreign
+                .as_mut()
+                .poll(&mut Context::from_waker(&w))
+                .is_pending()
+        );
+        // Same deadline or later: fired in the same batch as the panicking one, or after it.
+        mini_eventloop::sleep(Duration::from_millis(1)).await;
+        drop(foreign);
+    });
+}

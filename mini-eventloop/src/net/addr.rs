@@ -135,14 +135,14 @@ impl ToSocketAddrsPriv for (String, u16) {
 ///
 /// # Errors
 ///
-/// The resolver's error, or `Other` if the runtime shut down before the lookup ran.
-///
-/// # Panics
-///
-/// Outside a runtime, for a host name (numbers need no runtime).
+/// The resolver's error; `Other` if the runtime shut down before the lookup ran, or if a
+/// host name is given outside a runtime (numbers need no runtime, a name needs its pool).
 pub async fn lookup_host(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     match addr.lookup() {
         Lookup::Ready(addrs) => Ok(addrs),
+        Lookup::Resolve(_) if crate::runtime::current().is_none() => Err(io::Error::other(
+            "mini-eventloop: a host name can only be resolved inside Runtime::block_on",
+        )),
         Lookup::Resolve(resolve) => spawn_blocking(resolve).await.map_err(io::Error::other)?,
     }
 }

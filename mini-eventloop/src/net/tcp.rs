@@ -195,9 +195,10 @@ impl std::fmt::Debug for TcpStream {
 type StreamIo = IoSource<mio::net::TcpStream>;
 
 /// One read of `io` into `buf` once it is readable. A read that returns less than asked
-/// (but not 0, which is end of stream, a final state) emptied the socket's receive queue, so
-/// the read readiness is cleared at once: the next read waits for the next edge instead of
-/// spending a system call on `EAGAIN` (see `reactor.rs` for why no edge is lost).
+/// (but not 0, which is end of stream, a final state) emptied the socket's receive queue
+/// (unless it stopped at an urgent mark, which the reactor knows of), so the read readiness
+/// is cleared at once: the next read waits for the next edge instead of spending a system
+/// call on `EAGAIN` (see `reactor.rs` for why no edge and no data is lost).
 pub(super) fn poll_read_stream(
     io: &StreamIo,
     waiter: &mut IoWaiter,

@@ -2,10 +2,14 @@
 //! unbounded ([`unbounded`]). asyncio: `asyncio.Queue(maxsize)`.
 //!
 //! Invariants: values come out in the order they went in; a bounded queue never holds more
-//! than its capacity; when it frees room every waiting sender is woken (each retries, the
-//! losers wait again), so a sender whose future was dropped can never absorb the only wake,
-//! and a dropped `send` future removes its waiter (nothing piles up under `timeout(d,
-//! tx.send(v))` in a loop); once the receiver is gone or closed every send fails and gives
+//! than its capacity; each value received wakes one waiting sender, the longest waiting (one
+//! freed slot, one wake: draining a queue with N waiting senders costs O(N) polls, not
+//! O(N²)), and a woken sender whose `send` future is dropped before it used the slot passes
+//! the wake on to the next (as [`Notify`](crate::sync::Notify) passes a permit on), so a
+//! dropped future can never absorb the only wake; a dropped `send` future removes its waiter
+//! (nothing piles up under `timeout(d, tx.send(v))` in a loop); threads in
+//! [`Sender::blocking_send`] are counted, so the condition variable is signalled (a system
+//! call) only when one is waiting; once the receiver is gone or closed every send fails and gives
 //! the value back; once every sender is gone, or the receiver closed the queue, the receiver
 //! drains what is left and then sees `None`.
 
@@ -13,7 +17,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::lock;
 use crate::waiters::{WaiterKey, Waiters, WakeList, wake_all};
@@ -33,6 +37,22 @@ struct State<T> {
     senders: usize,
     /// The receiver has been dropped or closed.
     rx_gone: bool,
+    /// Threads blocked in [`Sender::blocking_send`] on the condition variable.
+    blocked_threads: usize,
+}
+
+impl<T> State<T> {
+    /// True if a value can be queued now (the receiver's presence aside).
+    fn has_room(&self) -> bool {
+        self.capacity.is_none_or(|c| self.queue.len() < c)
+    }
+
+    /// After a value left the queue: the longest-waiting sender to wake, and whether a
+    /// thread blocks in `blocking_send` (then the condition variable must be signalled).
+    fn freed_one_slot(&mut self) -> (Option<Waker>, bool) {
+        let sender = self.senders_waiting.take_first().map(|(_, w)| w);
+        (sender, self.blocked_threads > 0)
+    }
 }
 
 /// State plus the condition variable that threads in [`Sender::blocking_send`] wait on.
@@ -118,6 +138,7 @@ fn new_chan<T>(capacity: Option<usize>) -> Arc<Chan<T>> {
             capacity,
             receiver: Waiters::new(),
             senders_waiting: Waiters::new(),
+            blocked_threads: 0,
             senders: 1,
             rx_gone: false,
         }),
@@ -178,12 +199,36 @@ struct SendWaiter<'a, T> {
     key: Option<WaiterKey>,
 }
 
-impl<T> Drop for SendWaiter<'_, T> {
-    fn drop(&mut self) {
+impl<T> SendWaiter<'_, T> {
+    /// The send succeeded: removes the entry if it is still registered (a woken one has
+    /// used its wake, which is not passed on).
+    fn settle(&mut self) {
         if self.key.is_some() {
             let removed = lock(&self.chan.state).senders_waiting.remove(&mut self.key);
             drop(removed);
         }
+    }
+}
+
+impl<T> Drop for SendWaiter<'_, T> {
+    fn drop(&mut self) {
+        if self.key.is_none() {
+            return;
+        }
+        let (removed, passed_on) = {
+            let mut s = lock(&self.chan.state);
+            let removed = s.senders_waiting.remove(&mut self.key);
+            // No entry: a receive took it to wake this sender for a freed slot, and the
+            // future is gone without using it, so the next waiting sender gets the wake.
+            let passed_on = if removed.is_none() && s.has_room() {
+                s.senders_waiting.take_first().map(|(_, w)| w)
+            } else {
+                None
+            };
+            (removed, passed_on)
+        };
+        drop(removed);
+        wake_all(passed_on);
     }
 }
 
@@ -221,6 +266,7 @@ impl<T> Sender<T> {
         };
         match try_push(&self.chan, v) {
             Ok(waker) => {
+                waiter.settle();
                 wake_all(waker);
                 Poll::Ready(Ok(()))
             }
@@ -228,7 +274,7 @@ impl<T> Sender<T> {
             Err(TrySendError::Full(v)) => {
                 let mut s = lock(&self.chan.state);
                 // Room may have appeared between the two locks: retry at once if so.
-                if s.capacity.is_some_and(|c| s.queue.len() < c) || s.rx_gone {
+                if s.has_room() || s.rx_gone {
                     drop(s);
                     *value = Some(v);
                     cx.waker().wake_by_ref();
@@ -268,9 +314,11 @@ impl<T> Sender<T> {
                 Err(TrySendError::Closed(v)) => return Err(SendError(v)),
                 Err(TrySendError::Full(v)) => {
                     value = v;
-                    let s = lock(&self.chan.state);
-                    if s.capacity.is_some_and(|c| s.queue.len() >= c) && !s.rx_gone {
-                        drop(self.chan.room.wait(s).unwrap_or_else(|p| p.into_inner()));
+                    let mut s = lock(&self.chan.state);
+                    if !s.has_room() && !s.rx_gone {
+                        s.blocked_threads += 1;
+                        s = self.chan.room.wait(s).unwrap_or_else(|p| p.into_inner());
+                        s.blocked_threads -= 1;
                     }
                 }
             }
@@ -380,10 +428,10 @@ impl<T> Receiver<T> {
 
     /// Polls for the next value.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let (value, senders) = {
+        let (value, freed) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (Some(v), s.senders_waiting.take_all_list()),
+                Some(v) => (Some(v), s.freed_one_slot()),
                 None if s.senders == 0 || s.rx_gone => return Poll::Ready(None),
                 None => {
                     let replaced = s.receiver.register(&mut self.key, cx.waker());
@@ -393,8 +441,7 @@ impl<T> Receiver<T> {
                 }
             }
         };
-        self.chan.room.notify_all();
-        wake_all(senders);
+        self.wake_for(freed);
         Poll::Ready(value)
     }
 
@@ -405,29 +452,39 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`] once the queue is empty and
     /// every sender is gone or the queue was closed.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let (value, senders) = {
+        let (value, freed) = {
             let mut s = lock(&self.chan.state);
             match s.queue.pop_front() {
-                Some(v) => (v, s.senders_waiting.take_all_list()),
+                Some(v) => (v, s.freed_one_slot()),
                 None if s.senders == 0 || s.rx_gone => return Err(TryRecvError::Disconnected),
                 None => return Err(TryRecvError::Empty),
             }
         };
-        self.chan.room.notify_all();
-        wake_all(senders);
+        self.wake_for(freed);
         Ok(value)
+    }
+
+    /// Wakes the sender and signals the threads chosen by [`State::freed_one_slot`], after
+    /// the lock is released.
+    fn wake_for(&self, (sender, threads): (Option<Waker>, bool)) {
+        if threads {
+            self.chan.room.notify_all();
+        }
+        wake_all(sender);
     }
 
     /// Closes the queue: later sends fail; queued values can still be received, and then
     /// [`recv`](Receiver::recv) returns `None` (as tokio's does), whether senders are left or
     /// not.
     pub fn close(&mut self) {
-        let senders = {
+        let (senders, threads) = {
             let mut s = lock(&self.chan.state);
             s.rx_gone = true;
-            s.senders_waiting.take_all_list()
+            (s.senders_waiting.take_all_list(), s.blocked_threads > 0)
         };
-        self.chan.room.notify_all();
+        if threads {
+            self.chan.room.notify_all();
+        }
         wake_all(senders);
     }
 }
@@ -444,5 +501,37 @@ impl<T> Drop for Receiver<T> {
         };
         drop(queued);
         drop(waker);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads in `blocking_send` are counted while they wait, and only then does a receive
+    /// ask for the condition variable to be signalled (no system call for nobody).
+    #[test]
+    fn blocked_threads_are_counted_and_signalled_only_when_present() {
+        let (tx, mut rx) = channel::<u32>(1);
+        tx.try_send(0).unwrap();
+        assert!(!lock(&tx.chan.state).freed_one_slot().1);
+        let blocker = {
+            let tx = tx.clone();
+            std::thread::spawn(move || tx.blocking_send(1))
+        };
+        // A bounded wait for the thread to block (a guard against hangs, not a timing).
+        let start = std::time::Instant::now();
+        while lock(&tx.chan.state).blocked_threads == 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "never blocked"
+            );
+            std::thread::yield_now();
+        }
+        assert!(lock(&tx.chan.state).freed_one_slot().1);
+        assert_eq!(rx.try_recv(), Ok(0));
+        blocker.join().unwrap().unwrap();
+        assert_eq!(lock(&tx.chan.state).blocked_threads, 0);
+        assert_eq!(rx.try_recv(), Ok(1));
     }
 }

@@ -158,7 +158,7 @@ impl Notify {
     pub fn notify_one(&self) {
         let waker = lock(&self.state).hand_over();
         if let Some(waker) = waker {
-            waker.wake();
+            crate::contain::wake(waker);
         }
     }
 
@@ -318,7 +318,7 @@ impl Drop for Notified<'_> {
         };
         drop(stale);
         if let Some(waker) = next {
-            waker.wake();
+            crate::contain::wake(waker);
         }
     }
 }
