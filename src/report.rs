@@ -156,11 +156,12 @@ pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
         .map(|r| r.wall().median)
 }
 
-/// A row's speedup over its workload's baseline, if both have figures.
+/// A row's speedup over its workload's baseline, if both have figures and correct outputs
+/// (a row that gave wrong outputs did not do the work, so its time is no speed).
 pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
     let wall = row.wall().median;
     baseline(rows, row.workload)
-        .filter(|_| row.completed() && wall > 0.0)
+        .filter(|_| row.all_correct() && wall > 0.0)
         .map(|b| b / wall)
 }
 

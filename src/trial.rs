@@ -101,9 +101,8 @@ impl TrialReport {
 /// Runs one trial in a child process, killing it (and anything it forked) if it outlives
 /// `limit`, and returns its report or why there is none.
 pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-    let mut command = Command::new(exe);
+    let mut command = Command::new(child::OWN_EXE);
     command
         .arg(ROLE)
         .arg(spec_json)
@@ -181,6 +180,11 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
         eprintln!("concurrency {ROLE}: cannot raise the open-file limit: {e}");
     }
     let report = match run_spec(&spec) {
+        Ok(report) if spec.fault == Some(Fault::WrongTrial) => TrialReport {
+            correct: 0,
+            first_failure: Some("job 0: an injected wrong output".to_owned()),
+            ..report
+        },
         Ok(report) => report,
         Err(e) => {
             println!("{e}");

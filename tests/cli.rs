@@ -372,3 +372,80 @@ fn garbage_from_the_fixture_fails_its_rows() {
         );
     }
 }
+
+/// A row whose outputs are wrong gets no speedup, in the JSON document (and so in the chart,
+/// which draws the same figure) and in the table, and no say in the verdict; the program fails.
+#[test]
+fn wrong_rows_get_no_speedup() {
+    let (code, stdout, stderr) = tiny(&["--json", "--inject-fault", "wrong-trial"]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    let wrong = row(&doc, "mini-eventloop");
+    assert_eq!(wrong["correct"], false, "{wrong}");
+    assert!(wrong["speedup"].is_null(), "{wrong}");
+    assert!(row(&doc, "sequential")["speedup"].is_f64(), "{doc}");
+    let (code, stdout, stderr) = tiny(&["--inject-fault", "wrong-trial"]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("sleep") && l.contains("mini-eventloop"))
+        .unwrap_or_else(|| panic!("no row in: {stdout}"));
+    assert!(line.ends_with('✗') && !line.contains('x'), "{line}");
+}
+
+/// A fixture server that exits fails the rows that need it, with that reason, instead of
+/// letting their trials measure refused connections.
+#[test]
+fn exited_fixture_fails_its_rows_with_the_reason() {
+    let (code, stdout, stderr) = small(
+        "fast-io",
+        "1",
+        "mini-eventloop",
+        &["--inject-fault", "exit-fixture", "--json"],
+    );
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    // The baseline's trial may start before the exit is seen; the row after it may not.
+    let failed = row(&doc, "mini-eventloop");
+    assert!(
+        failed["failure"]
+            .as_str()
+            .is_some_and(|why| why.contains("fixture server process has exited")),
+        "{failed}"
+    );
+}
+
+/// The program re-executes its running image, not its path: a binary deleted or replaced on
+/// disk during the run (a `cargo build` beside a `cargo run`) does not fail the trials.
+#[test]
+fn a_binary_removed_from_disk_still_runs_its_trials() {
+    let dir = std::env::temp_dir().join(format!("concurrency-exe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let copy = dir.join("concurrency");
+    std::fs::copy(env!("CARGO_BIN_EXE_concurrency"), &copy).expect("the binary copies");
+    let child = Command::new(&copy)
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--skip-memory",
+            "--runtime",
+            "mini-eventloop",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the copy starts");
+    // `spawn` returns once the exec succeeded, so the running image is the copy's.
+    std::fs::remove_dir_all(&dir).expect("the copy is removed");
+    let out = child.wait_with_output().expect("the program ends");
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
