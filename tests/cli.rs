@@ -449,3 +449,44 @@ fn a_binary_removed_from_disk_still_runs_its_trials() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A connection workload with more jobs than the open-file limit allows connections is a
+/// usage error that says so, before anything runs (the old program let every trial fail with
+/// "too many open files"). The limit is lowered for the program alone, to 1,024.
+#[test]
+fn tasks_past_the_open_file_limit_are_a_usage_error() {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_concurrency"));
+    command.args([
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "600",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--runtime",
+        "mini-eventloop",
+    ]);
+    // SAFETY: the hook runs in the forked child before exec and only calls setrlimit, which is
+    // async-signal-safe, on a local value.
+    unsafe {
+        command.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 1_024,
+                rlim_max: 1_024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().expect("the compare program starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("open-file limit") && stderr.contains("fast-io"),
+        "{stderr}"
+    );
+}
