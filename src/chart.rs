@@ -10,6 +10,9 @@
 //! run needs a font library or any other system library (`cargo tree -p concurrency` shows no
 //! `-sys` crate).
 
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -89,8 +92,36 @@ struct Panel<'a> {
     format: &'a dyn Fn(f64) -> String,
 }
 
-/// Writes the chart of `rows` to `path`.
+/// Writes the chart of `rows` to `path`, which must be a regular file (it is created if
+/// missing): anything else, a FIFO with no reader say, is refused rather than waited on.
 pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
+    let mut svg = String::new();
+    render(rows, &mut svg)?;
+    write_regular_file(path, svg.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Opens `path` without blocking (opening a FIFO for writing waits for a reader), refuses it
+/// unless it is a regular file, and writes `bytes` to it.
+fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+/// Draws the chart of `rows` into `svg`.
+fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
     workloads.dedup();
     let mut runtimes: Vec<RuntimeKind> = rows.iter().map(|r| r.runtime).collect();
@@ -99,7 +130,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
 
     let speedup = |r: &Row| speedup(rows, r);
     let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.completed());
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
     let speedup_panel = Panel {
@@ -118,8 +149,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     };
     draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
     draw_panel(&bottom, &memory_panel, &workloads, &runtimes, rows)?;
-    root.present()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    root.present().map_err(|e| e.to_string())
 }
 
 /// One bar chart: a group per workload, a bar per runtime, its value written above it.

@@ -6,6 +6,7 @@
 //! `wall_s` and `cpu_s` of the JSON document alike. A failed row has no figures: it is printed
 //! as `failed` with its reason, and it takes no part in speedups or the verdict.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -166,27 +167,11 @@ pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
 }
 
 /// Prints `rows` and `memory` as `options` asks, and returns what went wrong (failed or
-/// wrong rows, failed memory cells), one line each, for the caller to report after printing.
+/// wrong rows, failed memory cells, a failed write to stdout), one line each, for the caller
+/// to report after printing.
 pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<String> {
-    if options.json {
-        print_json(rows, memory);
-    } else {
-        print_table(rows);
-        let verdict = verdict::lines(rows);
-        if !verdict.is_empty() {
-            println!(
-                "\nverdict (a winner only where its min-max range overlaps no other, \
-                 sequential's included):"
-            );
-            for line in verdict {
-                println!("  {line}");
-            }
-        }
-        if !memory.is_empty() {
-            memory::print_table(memory);
-        }
-        println!("{}", Environment::read().summary());
-    }
+    let mut out = io::stdout().lock();
+    let written = write(&mut out, options, rows, memory).and_then(|()| out.flush());
     let rows_wrong = rows.iter().filter_map(|r| {
         r.problem()
             .map(|why| format!("{} on {}: {why}", r.workload.name(), r.runtime.name()))
@@ -196,12 +181,44 @@ pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<St
             .as_ref()
             .map(|why| format!("memory, {} jobs on {}: {why}", c.jobs, c.runtime))
     });
-    rows_wrong.chain(cells_wrong).collect()
+    let unwritten = written
+        .err()
+        .map(|e| format!("cannot write the results to stdout: {e}"));
+    rows_wrong.chain(cells_wrong).chain(unwritten).collect()
 }
 
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<8} {:<15} {:>6} {:>7} {:>27} {:>8} {:>8} {:>9} {:>8} {:>5}",
+/// Writes `rows` and `memory` to `out` as `options` asks.
+fn write(
+    out: &mut dyn Write,
+    options: &Options,
+    rows: &[Row],
+    memory: &[memory::Cell],
+) -> io::Result<()> {
+    if options.json {
+        return print_json(out, rows, memory);
+    }
+    print_table(out, rows)?;
+    let verdict = verdict::lines(rows);
+    if !verdict.is_empty() {
+        writeln!(
+            out,
+            "\nverdict (a winner only where its min-max range overlaps no other, \
+             sequential's included):"
+        )?;
+        for line in verdict {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if !memory.is_empty() {
+        memory::print_table(out, memory)?;
+    }
+    writeln!(out, "{}", Environment::read().summary())
+}
+
+fn print_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<8} {:<15} {:>6} {:>7} {:>28} {:>8} {:>8} {:>9} {:>8} {:>5}",
         "workload",
         "runtime",
         "tasks",
@@ -212,11 +229,11 @@ fn print_table(rows: &[Row]) {
         "peak MiB",
         "fix. cpu",
         "check"
-    );
+    )?;
     let mut previous = None;
     for row in rows {
         if previous.is_some_and(|w| w != row.workload) {
-            println!();
+            writeln!(out)?;
         }
         previous = Some(row.workload);
         let head = format!(
@@ -227,17 +244,18 @@ fn print_table(rows: &[Row]) {
             row.sample.workers,
         );
         if !row.completed() {
-            println!("{head} {:>27} {:>45}", "failed", "✗");
+            writeln!(out, "{head} {:>28} {:>45}", "failed", "✗")?;
             if let Some(why) = &row.failure {
-                println!("  ✗ {why}");
+                writeln!(out, "  ✗ {why}")?;
             }
             continue;
         }
         let wall = row.wall();
         let mark = if row.sampled() { "~" } else { " " };
         let speedup = speedup(rows, row).map_or("-".to_owned(), |s| format!("{s:.2}x"));
-        println!(
-            "{head} {:>1}{:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
+        writeln!(
+            out,
+            "{head} {:>1} {:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
             mark,
             wall.median,
             wall.min,
@@ -247,15 +265,17 @@ fn print_table(rows: &[Row]) {
             row.peak_mib(),
             row.fixture_cpu(),
             if row.all_correct() { "✓" } else { "✗" }
-        );
+        )?;
     }
     if rows.iter().any(|r| r.sampled() && r.completed()) {
-        println!(
+        writeln!(
+            out,
             "\n~ measured on a sample of whole waves of workers (the jobs all cost the same) and \
              scaled to the full count: wall time by waves, start-up counted once; CPU times by jobs; \
              memory is not scaled."
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The machine a run was made on.
@@ -364,7 +384,7 @@ impl JsonRow {
     }
 }
 
-fn print_json(rows: &[Row], memory: &[memory::Cell]) {
+fn print_json(out: &mut dyn Write, rows: &[Row], memory: &[memory::Cell]) -> io::Result<()> {
     let json_rows: Vec<JsonRow> = rows.iter().map(|r| JsonRow::of(rows, r)).collect();
     let doc = serde_json::json!({
         "schema_version": JSON_SCHEMA_VERSION,
@@ -374,5 +394,5 @@ fn print_json(rows: &[Row], memory: &[memory::Cell]) {
         "verdict": verdict::lines(rows),
     });
     // A `json!` value of plain numbers, strings and arrays always serialises.
-    println!("{doc:#}");
+    writeln!(out, "{doc:#}")
 }

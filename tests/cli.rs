@@ -490,3 +490,77 @@ fn tasks_past_the_open_file_limit_are_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// Runs [`tiny`]'s arguments plus `extra` with stdout sent to `stdout`, killing the program if
+/// it has not ended after a minute (a guard against the hang under test, not a measurement);
+/// returns its exit code (`None` if it had to be killed) and its stderr.
+fn tiny_guarded(extra: &[&str], stdout: std::process::Stdio) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--skip-memory",
+            "--runtime",
+            "mini-eventloop",
+        ])
+        .args(extra)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the compare program starts");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        let _ = tx.send(text);
+    });
+    let text = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(text) => text,
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            String::from("(killed: it did not end)")
+        }
+    };
+    let status = child.wait().expect("the program is reaped");
+    (status.code(), text)
+}
+
+/// `--svg` naming a FIFO nobody reads is refused with a reason and status 1, after the results
+/// are printed (the old program waited forever to open it).
+#[test]
+fn svg_to_a_fifo_is_refused_not_waited_on() {
+    let dir = std::env::temp_dir().join(format!("concurrency-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let fifo = dir.join("chart.svg");
+    let c_path = std::ffi::CString::new(fifo.to_str().expect("a UTF-8 path")).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let fifo_arg = fifo.to_str().expect("a UTF-8 path").to_owned();
+    let (code, stderr) = tiny_guarded(&["--svg", &fifo_arg], std::process::Stdio::null());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chart not written"), "{stderr}");
+}
+
+/// A stdout that cannot be written (a full disk, here `/dev/full`) is reported with status 1,
+/// not a panic (the old program's `println!` panicked, status 101).
+#[test]
+fn an_unwritable_stdout_is_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full opens");
+    let (code, stderr) = tiny_guarded(&[], full.into());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the results to stdout") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
