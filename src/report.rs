@@ -96,7 +96,7 @@ impl Row {
 
     /// A trial's CPU time, scaled to the row's full job count.
     pub fn trial_cpu(&self, trial: &TrialReport) -> f64 {
-        self.sample.per_job(trial.cpu_s)
+        self.sample.cpu(trial.cpu_s, trial.fixed_cpu_s)
     }
 
     /// Wall time in seconds, scaled to the full job count.
@@ -271,7 +271,7 @@ fn print_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
         writeln!(
             out,
             "\n~ measured on a sample of whole waves of workers (the jobs all cost the same) and \
-             scaled to the full count: wall time by waves, start-up counted once; CPU times by jobs; \
+             scaled to the full count: wall time by waves, CPU times by jobs, start-up counted once; \
              memory is not scaled."
         )?;
     }
@@ -344,6 +344,7 @@ struct JsonTrial {
     measured_wall_s: f64,
     measured_fixed_s: f64,
     measured_cpu_s: f64,
+    measured_fixed_cpu_s: f64,
     peak_rss_kib: u64,
     correct: usize,
     first_failure: Option<String>,
@@ -375,6 +376,7 @@ impl JsonRow {
                     measured_wall_s: t.wall_s,
                     measured_fixed_s: t.fixed_s,
                     measured_cpu_s: t.cpu_s,
+                    measured_fixed_cpu_s: t.fixed_cpu_s,
                     peak_rss_kib: t.peak_rss_kib,
                     correct: t.correct,
                     first_failure: t.first_failure.clone(),

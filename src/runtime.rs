@@ -45,6 +45,10 @@ pub struct RunOutcome<T> {
     /// reaping a pool's workers. It does not grow with the number of jobs, so a sampled trial
     /// does not scale it (see `report.rs`).
     pub fixed: Duration,
+    /// The CPU time spent in the same start and stop: this process's while it forks and
+    /// reaps the workers (and any helper process reaped meanwhile). The workers' own CPU is
+    /// only known once they are reaped, mixed with their jobs', so it is not part of it.
+    pub fixed_cpu: Duration,
 }
 
 impl RuntimeKind {
@@ -124,6 +128,7 @@ impl RuntimeKind {
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
         let mut workers_rss_kib = 0;
         let mut fixed = Duration::ZERO;
+        let mut fixed_cpu = Duration::ZERO;
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
@@ -140,6 +145,7 @@ impl RuntimeKind {
                 } else {
                     proc_pool::StartMethod::ForkServer
                 };
+                let cpu_before_start = measure::cpu_time_with_children();
                 match timed(|| {
                     proc_pool::Pool::builder()
                         .workers(workers)
@@ -147,8 +153,11 @@ impl RuntimeKind {
                         .build()
                 }) {
                     (Ok(pool), started) => {
+                        fixed_cpu =
+                            measure::cpu_time_with_children().saturating_sub(cpu_before_start);
                         let outputs = stringify(pool.run_all(jobs));
                         let stopping = Instant::now();
+                        let cpu_before_stop = measure::cpu_time_self();
                         workers_rss_kib = pool
                             .worker_pids()
                             .into_iter()
@@ -157,6 +166,7 @@ impl RuntimeKind {
                         // Dropping the pool reaps its workers, so their CPU time is counted.
                         drop(pool);
                         fixed = started + stopping.elapsed();
+                        fixed_cpu += measure::cpu_time_self().saturating_sub(cpu_before_stop);
                         outputs
                     }
                     (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
@@ -167,6 +177,7 @@ impl RuntimeKind {
             outputs,
             workers_rss_kib,
             fixed,
+            fixed_cpu,
         }
     }
 }

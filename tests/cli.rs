@@ -299,7 +299,8 @@ fn out_of_range_numbers_exit_with_status_2() {
 
 /// A pool of more workers than the machine's cores is sampled in whole waves and scaled by
 /// waves, its start-up counted once: 64 jobs on 16 workers run 32 (two waves) and stand for
-/// four waves (the old program ran 20 and multiplied everything, start-up included, by 3.2).
+/// four waves (the old program ran 20 and multiplied everything, start-up included, by 3.2);
+/// its start-up CPU is counted once too (the old program scaled it with the jobs').
 #[test]
 fn pool_samples_scale_by_waves() {
     let (code, stdout, stderr) = small("sleep", "64", "proc-pool", &["--workers", "16", "--json"]);
@@ -322,6 +323,15 @@ fn pool_samples_scale_by_waves() {
     assert!(fixed > 0.0 && fixed <= measured, "{trial}");
     let by_waves = fixed + (measured - fixed) * 2.0;
     assert!((wall - by_waves).abs() < 1e-9, "{trial}");
+    // CPU time likewise: the forking and reaping counted once, the rest scaled by jobs.
+    let (cpu, measured_cpu, fixed_cpu) = (
+        number("cpu_s"),
+        number("measured_cpu_s"),
+        number("measured_fixed_cpu_s"),
+    );
+    assert!(fixed_cpu > 0.0 && fixed_cpu <= measured_cpu, "{trial}");
+    let by_jobs = fixed_cpu + (measured_cpu - fixed_cpu) * 2.0;
+    assert!((cpu - by_jobs).abs() < 1e-9, "{trial}");
 }
 
 /// A reader that stops early (`concurrency | head`) ends the program quietly, without a
