@@ -71,12 +71,11 @@ impl Scale {
         match self {
             Scale::Linear => format!("{height:.*}", decimals_for(step)),
             Scale::Log10 => {
+                // Labels `step` apart in log units differ by `value * (10^step - 1)`: as many
+                // decimals as that gap needs, so 1.58x is not shown as a second "2x".
                 let value = 10f64.powf(height);
-                if value >= 1.0 {
-                    format!("{value:.0}x")
-                } else {
-                    format!("{value:.2}x")
-                }
+                let gap = value * (10f64.powf(step) - 1.0);
+                format!("{value:.*}x", decimals_for(gap))
             }
         }
     }
@@ -254,6 +253,21 @@ mod tests {
         assert_eq!(Scale::Linear.label(20.0, 5.0), "20");
         assert_eq!(Scale::Linear.label(0.05, 0.01), "0.05");
         assert_eq!(decimals_for(f64::NAN), 0);
+    }
+
+    /// Speedup labels a tenth of a decade apart read differently (the old axis rounded 1.26x,
+    /// 1.58x and 2x alike to "1x" or "2x").
+    #[test]
+    fn log_labels_carry_the_step_decimals() {
+        let labels: Vec<String> = (0..=10)
+            .map(|i| Scale::Log10.label(f64::from(i) * 0.1, 0.1))
+            .collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert_eq!(Scale::Log10.label(0.2, 0.1), "1.6x");
+        assert_eq!(Scale::Log10.label(2.0, 1.0), "100x");
+        assert_eq!(Scale::Log10.label(-1.0, 0.5), "0.1x");
     }
 
     /// Every runtime keeps its own colour, distinct from the others'.

@@ -72,11 +72,16 @@ impl RuntimeKind {
     }
 
     /// The threads or processes used for `tasks` jobs: `requested` (`--workers`) where the
-    /// runtime has a choice, else its default; the baseline and the loop always use one thread.
+    /// runtime has a choice, else its default, and for gil-threads no more than `tasks`; the
+    /// baseline and the loop always use one thread.
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+            // The interpreter starts no more threads than there are jobs.
+            RuntimeKind::GilThreads => requested
+                .unwrap_or_else(|| self.default_workers(tasks))
+                .clamp(1, tasks.max(1)),
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 requested.unwrap_or_else(|| self.default_workers(tasks))
             }
         }
