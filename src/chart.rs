@@ -2,8 +2,8 @@
 //! memory (bottom), one group of bars per workload, one bar per runtime.
 //!
 //! Each runtime has its own colour whichever runtimes were selected, so a chart of two
-//! runtimes reads like a chart of four; failed rows, and rows with no baseline to compare with,
-//! have no bar. Axis labels carry as many decimals as the axis's step needs.
+//! runtimes reads like a chart of four; failed rows, rows with wrong outputs, and rows with no
+//! baseline to compare with, have no bar. Axis labels carry as many decimals as the axis's step needs.
 //!
 //! `plotters` is used with its SVG backend only and no default features: text is written as
 //! SVG `<text>` elements and sized by plotters' built-in estimate, so neither the build nor the
@@ -128,7 +128,7 @@ fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
     runtimes.dedup();
 
     let speedup = |r: &Row| speedup(rows, r);
-    let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.completed());
+    let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.all_correct());
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
