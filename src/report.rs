@@ -4,7 +4,8 @@
 //! range, because on a busy machine the spread matters as much as the middle. Times of a
 //! sampled row stand for its full job count (see `sample.rs`), in the table and in every
 //! `wall_s` and `cpu_s` of the JSON document alike. A failed row has no figures: it is printed
-//! as `failed` with its reason, and it takes no part in speedups or the verdict.
+//! as `failed` with its reason, and it takes no part in speedups or the verdict. Nor does a row
+//! whose outputs were wrong: it keeps its figures, marked ✗, but gets no speedup.
 
 use std::io::{self, Write};
 use std::time::Duration;
