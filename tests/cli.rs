@@ -140,6 +140,19 @@ fn small(
     run_text(&args)
 }
 
+/// The arguments of [`tiny`]: one sleep job, one trial, the baseline and the event loop.
+const TINY_ARGS: [&str; 9] = [
+    "--workload",
+    "sleep",
+    "--tasks",
+    "1",
+    "--repeat",
+    "1",
+    "--skip-memory",
+    "--runtime",
+    "mini-eventloop",
+];
+
 /// The smallest real run: one sleep job on the baseline and the event loop; the event loop
 /// is the last runtime, so an injected trial fault hits its row only.
 fn tiny(extra: &[&str]) -> (Option<i32>, String, String) {
@@ -158,6 +171,18 @@ fn row<'a>(doc: &'a serde_json::Value, runtime: &str) -> &'a serde_json::Value {
         .as_array()
         .and_then(|rows| rows.iter().find(|r| r["runtime"] == runtime))
         .unwrap_or_else(|| panic!("no {runtime} row in {doc}"))
+}
+
+/// Checks that the row of `runtime` in `doc` failed with a reason that contains `why`.
+#[track_caller]
+fn assert_failed_with(doc: &serde_json::Value, runtime: &str, why: &str) {
+    let failed = row(doc, runtime);
+    assert!(
+        failed["failure"]
+            .as_str()
+            .is_some_and(|reason| reason.contains(why)),
+        "{failed}"
+    );
 }
 
 /// Runs [`tiny`] as JSON plus `extra`, expects exit status 1 and a JSON document on stdout, and
@@ -244,13 +269,7 @@ fn stopped_fixture_fails_its_trials_at_the_limit() {
     );
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let doc = document(&stdout, &stderr);
-    let failed = row(&doc, "sequential");
-    assert!(
-        failed["failure"]
-            .as_str()
-            .is_some_and(|why| why.contains("timed out")),
-        "{failed}"
-    );
+    assert_failed_with(&doc, "sequential", "timed out");
 }
 
 /// An unwritable `--svg` path fails the run only after the results are printed in full.
@@ -342,17 +361,7 @@ fn pool_samples_scale_by_waves() {
 #[test]
 fn a_closed_stdout_ends_the_program_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--skip-memory",
-            "--runtime",
-            "mini-eventloop",
-        ])
+        .args(TINY_ARGS)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -376,13 +385,7 @@ fn garbage_from_the_fixture_fails_its_rows() {
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let doc = document(&stdout, &stderr);
     for runtime in ["sequential", "mini-eventloop"] {
-        let failed = row(&doc, runtime);
-        assert!(
-            failed["failure"]
-                .as_str()
-                .is_some_and(|why| why.contains("did not report an address")),
-            "{failed}"
-        );
+        assert_failed_with(&doc, runtime, "did not report an address");
     }
 }
 
@@ -419,13 +422,7 @@ fn exited_fixture_fails_its_rows_with_the_reason() {
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let doc = document(&stdout, &stderr);
     // The baseline's trial may start before the exit is seen; the row after it may not.
-    let failed = row(&doc, "mini-eventloop");
-    assert!(
-        failed["failure"]
-            .as_str()
-            .is_some_and(|why| why.contains("fixture server process has exited")),
-        "{failed}"
-    );
+    assert_failed_with(&doc, "mini-eventloop", "fixture server process has exited");
 }
 
 /// The program re-executes its running image, not its path: a binary deleted or replaced on
@@ -437,17 +434,7 @@ fn a_binary_removed_from_disk_still_runs_its_trials() {
     let copy = dir.join("concurrency");
     std::fs::copy(env!("CARGO_BIN_EXE_concurrency"), &copy).expect("the binary copies");
     let child = Command::new(&copy)
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--skip-memory",
-            "--runtime",
-            "mini-eventloop",
-        ])
+        .args(TINY_ARGS)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -509,17 +496,7 @@ fn tasks_past_the_open_file_limit_are_a_usage_error() {
 /// returns its exit code (`None` if it had to be killed) and its stderr.
 fn tiny_guarded(extra: &[&str], stdout: std::process::Stdio) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--skip-memory",
-            "--runtime",
-            "mini-eventloop",
-        ])
+        .args(TINY_ARGS)
         .args(extra)
         .stdout(stdout)
         .stderr(std::process::Stdio::piped())
