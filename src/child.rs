@@ -20,10 +20,20 @@ use std::time::{Duration, Instant};
 
 use concurrency_shared::{deadline_after, remaining};
 
-/// The program a child runs: this very binary, by the kernel's link to the running image, not
-/// by its path. A path (`current_exe`) may name a new file, or none, once a `cargo build`
-/// during the run has replaced the binary; the link still opens the image that is running.
-pub const OWN_EXE: &str = "/proc/self/exe";
+/// The kernel's link to the running image of this process.
+const OWN_EXE: &str = "/proc/self/exe";
+
+/// A command that re-executes this very binary, by the kernel's link to the running image, not
+/// by its path: a path (`current_exe`) may name a new file, or none, once a `cargo build`
+/// during the run has replaced the binary, while the link still opens the image that is
+/// running. The child keeps this program's `argv[0]`, so `ps` shows it by its usual name.
+pub fn own_command() -> Command {
+    let mut command = Command::new(OWN_EXE);
+    if let Some(name) = std::env::args_os().next() {
+        command.arg0(name);
+    }
+    command
+}
 
 /// The most bytes of a child's stdout that are kept: a report is one short line, so a child
 /// that prints more is printing garbage, and keeping only the tail bounds the parent's memory.

@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{ChildStdin, Command, ExitCode, Stdio};
+use std::process::{ChildStdin, ExitCode, Stdio};
 use std::time::Duration;
 
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
@@ -46,7 +46,7 @@ impl FixtureProcess {
     /// Starts a fixture server that answers each request after `delay`; `fault` (tests only)
     /// is carried out by the child.
     pub fn start(delay: Duration, fault: Option<Fault>) -> Result<Self, String> {
-        let mut command = Command::new(child::OWN_EXE);
+        let mut command = child::own_command();
         command
             .arg(ROLE)
             .arg(delay.as_nanos().to_string())

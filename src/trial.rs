@@ -23,7 +23,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use concurrency_shared::raise_nofile_limit;
@@ -107,7 +107,7 @@ impl TrialReport {
 /// `limit`, and returns its report or why there is none.
 pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-    let mut command = Command::new(child::OWN_EXE);
+    let mut command = child::own_command();
     command
         .arg(ROLE)
         .arg(spec_json)
