@@ -399,3 +399,33 @@ fn print_json(out: &mut dyn Write, rows: &[Row], memory: &[memory::Cell]) -> io:
     // A `json!` value of plain numbers, strings and arrays always serialises.
     writeln!(out, "{doc:#}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sampled mark has a column of its own: a wall time of four digits before the point
+    /// does not run into it (the old table printed `~1234.500`).
+    #[test]
+    fn the_sampled_mark_stands_apart_from_large_times() {
+        let sample = Sample {
+            tasks: 2_000,
+            ran: 20,
+            workers: 1,
+        };
+        let mut row = Row::new(WorkloadKind::SlowIo, RuntimeKind::Sequential, sample);
+        row.trials.push(TrialReport {
+            wall_s: 12.345,
+            fixed_s: 0.0,
+            cpu_s: 0.1,
+            fixed_cpu_s: 0.0,
+            peak_rss_kib: 1_024,
+            correct: 20,
+            first_failure: None,
+        });
+        let mut out = Vec::new();
+        print_table(&mut out, &[row]).expect("a Vec takes every write");
+        let text = String::from_utf8(out).expect("the table is UTF-8");
+        assert!(text.contains("~ 1234.500 ["), "{text}");
+    }
+}
