@@ -2,14 +2,17 @@
 //! memory (bottom), one group of bars per workload, one bar per runtime.
 //!
 //! Each runtime has its own colour whichever runtimes were selected, so a chart of two
-//! runtimes reads like a chart of four; failed rows, and rows with no baseline to compare with,
-//! have no bar. Axis labels carry as many decimals as the axis's step needs.
+//! runtimes reads like a chart of four; failed rows, rows with wrong outputs, and rows with no
+//! baseline to compare with, have no bar. Axis labels carry as many decimals as the axis's step needs.
 //!
 //! `plotters` is used with its SVG backend only and no default features: text is written as
 //! SVG `<text>` elements and sized by plotters' built-in estimate, so neither the build nor the
 //! run needs a font library or any other system library (`cargo tree -p concurrency` shows no
 //! `-sys` crate).
 
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use plotters::prelude::*;
@@ -68,12 +71,11 @@ impl Scale {
         match self {
             Scale::Linear => format!("{height:.*}", decimals_for(step)),
             Scale::Log10 => {
+                // Labels `step` apart in log units differ by `value * (10^step - 1)`: as many
+                // decimals as that gap needs, so 1.58x is not shown as a second "2x".
                 let value = 10f64.powf(height);
-                if value >= 1.0 {
-                    format!("{value:.0}x")
-                } else {
-                    format!("{value:.2}x")
-                }
+                let gap = value * (10f64.powf(step) - 1.0);
+                format!("{value:.*}x", decimals_for(gap))
             }
         }
     }
@@ -89,8 +91,36 @@ struct Panel<'a> {
     format: &'a dyn Fn(f64) -> String,
 }
 
-/// Writes the chart of `rows` to `path`.
+/// Writes the chart of `rows` to `path`, which must be a regular file (it is created if
+/// missing): anything else, a FIFO with no reader say, is refused rather than waited on.
 pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
+    let mut svg = String::new();
+    render(rows, &mut svg)?;
+    write_regular_file(path, svg.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Opens `path` without blocking (opening a FIFO for writing waits for a reader), refuses it
+/// unless it is a regular file, and writes `bytes` to it.
+fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+/// Draws the chart of `rows` into `svg`.
+fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
     workloads.dedup();
     let mut runtimes: Vec<RuntimeKind> = rows.iter().map(|r| r.runtime).collect();
@@ -98,8 +128,8 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     runtimes.dedup();
 
     let speedup = |r: &Row| speedup(rows, r);
-    let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.completed());
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let peak = |r: &Row| Some(r.peak_mib()).filter(|_| r.all_correct());
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
     let speedup_panel = Panel {
@@ -118,8 +148,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     };
     draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
     draw_panel(&bottom, &memory_panel, &workloads, &runtimes, rows)?;
-    root.present()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    root.present().map_err(|e| e.to_string())
 }
 
 /// One bar chart: a group per workload, a bar per runtime, its value written above it.
@@ -224,6 +253,21 @@ mod tests {
         assert_eq!(Scale::Linear.label(20.0, 5.0), "20");
         assert_eq!(Scale::Linear.label(0.05, 0.01), "0.05");
         assert_eq!(decimals_for(f64::NAN), 0);
+    }
+
+    /// Speedup labels a tenth of a decade apart read differently (the old axis rounded 1.26x,
+    /// 1.58x and 2x alike to "1x" or "2x").
+    #[test]
+    fn log_labels_carry_the_step_decimals() {
+        let labels: Vec<String> = (0..=10)
+            .map(|i| Scale::Log10.label(f64::from(i) * 0.1, 0.1))
+            .collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert_eq!(Scale::Log10.label(0.2, 0.1), "1.6x");
+        assert_eq!(Scale::Log10.label(2.0, 1.0), "100x");
+        assert_eq!(Scale::Log10.label(-1.0, 0.5), "0.1x");
     }
 
     /// Every runtime keeps its own colour, distinct from the others'.

@@ -20,6 +20,21 @@ use std::time::{Duration, Instant};
 
 use concurrency_shared::{deadline_after, remaining};
 
+/// The kernel's link to the running image of this process.
+const OWN_EXE: &str = "/proc/self/exe";
+
+/// A command that re-executes this very binary, by the kernel's link to the running image, not
+/// by its path: a path (`current_exe`) may name a new file, or none, once a `cargo build`
+/// during the run has replaced the binary, while the link still opens the image that is
+/// running. The child keeps this program's `argv[0]`, so `ps` shows it by its usual name.
+pub fn own_command() -> Command {
+    let mut command = Command::new(OWN_EXE);
+    if let Some(name) = std::env::args_os().next() {
+        command.arg0(name);
+    }
+    command
+}
+
 /// The most bytes of a child's stdout that are kept: a report is one short line, so a child
 /// that prints more is printing garbage, and keeping only the tail bounds the parent's memory.
 const STDOUT_KEEP: usize = 64 * 1024;
@@ -174,6 +189,11 @@ impl Supervised {
             }
         }
         Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    }
+
+    /// Whether the child has exited (it may not be reaped yet), without waiting.
+    pub fn has_exited(&self) -> io::Result<bool> {
+        self.wait_exit(Some(Instant::now()))
     }
 
     /// Waits on the pidfd until the child has exited (`true`) or `deadline` passed (`false`).

@@ -9,14 +9,14 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::fault::Fault;
 use crate::runtime::RuntimeKind;
 use crate::workload::WorkloadKind;
 
-/// The most jobs per trial: ten times the largest default workload, and about what the
-/// open-file limit allows connections for.
+/// The most jobs per trial: ten times the largest default workload. Workloads that hold a
+/// connection per job are bounded further by the open-file limit (see [`Options::check`]).
 pub const MAX_TASKS: usize = 20_000;
 
 /// The most threads or processes per trial: gil-threads' own cap; a process pool past it
@@ -158,6 +158,30 @@ impl Options {
         self.inject_fault.filter(|f| f.hits_fixture())
     }
 
+    /// Fails if a selected workload would hold more connections at once than `connections`,
+    /// the most a trial process (and the fixture process, which holds the other ends) may
+    /// open under the open-file limit: past it the trial fails with "too many open files".
+    pub fn check(&self, connections: usize) -> Result<(), String> {
+        let Some(tasks) = self.tasks.map(NonZeroUsize::get) else {
+            return Ok(());
+        };
+        let talkers: Vec<&str> = self
+            .workloads()
+            .into_iter()
+            .filter(|w| w.fixture_delay().is_some() && tasks > connections)
+            .map(WorkloadKind::name)
+            .collect();
+        if talkers.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "--tasks {tasks} needs as many connections at once on {}, but the open-file limit \
+             allows {connections} per process (its hard cap less a margin): use --tasks \
+             {connections} or fewer, or raise the hard limit (ulimit -Hn)",
+            talkers.join(", ")
+        ))
+    }
+
     /// The runtimes selected, in table order, the sequential baseline always first.
     pub fn runtimes(&self) -> Vec<RuntimeKind> {
         let mut chosen: Vec<RuntimeKind> = if self.runtime.is_empty() {
@@ -176,7 +200,13 @@ impl Options {
 
 /// Parses the process's arguments, exiting with status 2 and a message on bad flags.
 pub fn parse() -> Options {
-    Options::parse()
+    let options = Options::parse();
+    if let Err(why) = options.check(concurrency_shared::connections_per_process()) {
+        Options::command()
+            .error(clap::error::ErrorKind::ValueValidation, why)
+            .exit();
+    }
+    options
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //!
 //! A failure is confined to where it happened: a trial that fails, times out or is killed
 //! fails its row (the row's remaining trials are skipped, since a stalled trial would stall
-//! again), a fixture that cannot start fails its workload's rows, and everything else still
-//! runs. The table (or JSON document) is printed whole, the chart is written after it, and only
+//! again), a fixture that cannot start fails its workload's rows, a fixture that dies fails
+//! the rows still to run (it is checked before and after each trial, and not restarted: a
+//! server that died once would distort the figures of the rows after it), and everything else
+//! still runs. The table (or JSON document) is printed whole, the chart is written after it, and only
 //! then does the program report the failures and exit with status 1.
 //!
 //! Rows of runtimes that run jobs in turn may be measured on a sample (see `sample.rs`).
@@ -99,8 +101,17 @@ fn run_row(
     };
     let mut row = Row::new(workload, runtime, sample);
     for _ in 0..options.repeat.get() {
+        // A fixture that died (before this trial or during it) leaves the trials only refused
+        // connections to measure: the row fails with that reason, not with wrong outputs.
+        if let Some(Err(why)) = fixture.map(FixtureProcess::check_alive) {
+            return row.failed(why);
+        }
         let cpu_before = fixture.map_or(Duration::ZERO, FixtureProcess::cpu_time);
-        match trial::run(&spec, options.trial_timeout) {
+        let outcome = trial::run(&spec, options.trial_timeout);
+        if let Some(Err(why)) = fixture.map(FixtureProcess::check_alive) {
+            return row.failed(why);
+        }
+        match outcome {
             Ok(report) => row.trials.push(report),
             Err(why) => return row.failed(why),
         }

@@ -3,8 +3,9 @@
 //!
 //! A trial fault hits every trial of the last runtime in table order (so the rows before it
 //! complete normally); `stop-fixture` stops the fixture server of every workload that has one,
-//! as `kill -STOP` would, and `garbage-fixture` makes it print something other than its
-//! address. The flag is hidden from `--help` because it exists only for tests.
+//! as `kill -STOP` would, `garbage-fixture` makes it print something other than its
+//! address, and `exit-fixture` makes it exit once it has reported its address. `wrong-trial`
+//! lets the trial run and then reports every output wrong. The flag is hidden from `--help` because it exists only for tests.
 //!
 //! Also the program's few signal calls, so that they live in one place.
 
@@ -21,10 +22,14 @@ pub enum Fault {
     KillTrial,
     /// The trial process prints a line that is not a report and exits successfully.
     GarbageTrial,
+    /// The trial process runs its jobs, then reports every output wrong.
+    WrongTrial,
     /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
     StopFixture,
     /// The fixture process prints a line that is not an address and exits.
     GarbageFixture,
+    /// The fixture process exits once it has reported its address.
+    ExitFixture,
 }
 
 impl Fault {
@@ -35,7 +40,10 @@ impl Fault {
 
     /// Whether this fault is carried out by the fixture process.
     pub fn hits_fixture(self) -> bool {
-        matches!(self, Fault::StopFixture | Fault::GarbageFixture)
+        matches!(
+            self,
+            Fault::StopFixture | Fault::GarbageFixture | Fault::ExitFixture
+        )
     }
 
     /// The fault's name on the command line, which also selects it in a child's arguments.
@@ -44,13 +52,16 @@ impl Fault {
             Fault::StallTrial => "stall-trial",
             Fault::KillTrial => "kill-trial",
             Fault::GarbageTrial => "garbage-trial",
+            Fault::WrongTrial => "wrong-trial",
             Fault::StopFixture => "stop-fixture",
             Fault::GarbageFixture => "garbage-fixture",
+            Fault::ExitFixture => "exit-fixture",
         }
     }
 
-    /// Carries out a trial fault in the trial process; returns only for `GarbageTrial` (the
-    /// caller then prints garbage) and for faults that are not the trial's.
+    /// Carries out a trial fault in the trial process; returns only for `GarbageTrial` and
+    /// `WrongTrial` (the caller then prints garbage or spoils the report) and for faults that
+    /// are not the trial's.
     pub fn strike_trial(self) {
         match self {
             Fault::StallTrial => loop {
@@ -58,7 +69,11 @@ impl Fault {
                 std::thread::park();
             },
             Fault::KillTrial => raise(libc::SIGKILL),
-            Fault::GarbageTrial | Fault::StopFixture | Fault::GarbageFixture => {}
+            Fault::GarbageTrial
+            | Fault::WrongTrial
+            | Fault::StopFixture
+            | Fault::GarbageFixture
+            | Fault::ExitFixture => {}
         }
     }
 }

@@ -10,13 +10,13 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{ChildStdin, Command, ExitCode, Stdio};
+use std::process::{ChildStdin, ExitCode, Stdio};
 use std::time::Duration;
 
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use concurrency_shared::raise_nofile_limit;
 
-use crate::child::Supervised;
+use crate::child::{self, Supervised};
 use crate::fault::{self, Fault};
 use crate::measure;
 
@@ -46,9 +46,7 @@ impl FixtureProcess {
     /// Starts a fixture server that answers each request after `delay`; `fault` (tests only)
     /// is carried out by the child.
     pub fn start(delay: Duration, fault: Option<Fault>) -> Result<Self, String> {
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-        let mut command = Command::new(exe);
+        let mut command = child::own_command();
         command
             .arg(ROLE)
             .arg(delay.as_nanos().to_string())
@@ -88,6 +86,18 @@ impl FixtureProcess {
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Fails, with the reason, if the server process has exited: the trials that need it
+    /// would then only measure refused connections.
+    pub fn check_alive(&self) -> Result<(), String> {
+        match self.child.as_ref().map(Supervised::has_exited) {
+            Some(Ok(false)) => Ok(()),
+            Some(Ok(true)) | None => Err("the fixture server process has exited".to_owned()),
+            Some(Err(e)) => Err(format!(
+                "cannot tell whether the fixture server is alive: {e}"
+            )),
+        }
     }
 
     /// CPU time the server has used so far.
@@ -144,6 +154,9 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
     }
     if fault == Some(Fault::StopFixture.name()) {
         fault::raise(libc::SIGSTOP);
+    }
+    if fault == Some(Fault::ExitFixture.name()) {
+        return ExitCode::FAILURE;
     }
     // Block until the parent closes our stdin (or dies); what it sends is ignored.
     let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());

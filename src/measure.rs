@@ -15,6 +15,12 @@ pub fn cpu_time_with_children() -> Duration {
     rusage_cpu(libc::RUSAGE_SELF) + rusage_cpu(libc::RUSAGE_CHILDREN)
 }
 
+/// User plus system CPU time of this process alone: unlike [`cpu_time_with_children`], it
+/// does not jump when a child that ran jobs is reaped.
+pub fn cpu_time_self() -> Duration {
+    rusage_cpu(libc::RUSAGE_SELF)
+}
+
 fn rusage_cpu(who: libc::c_int) -> Duration {
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

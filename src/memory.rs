@@ -5,6 +5,8 @@
 //! task, a waiting task holds only its future, a waiting process holds a whole address space.
 //! Processes are capped at [`MAX_PROCESSES`]; a cell above the cap is left empty.
 
+use std::io::{self, Write};
+
 use serde::Serialize;
 
 use crate::cli::Options;
@@ -85,27 +87,30 @@ pub fn run(options: &Options) -> Vec<Cell> {
 
 /// Prints the cells as a table: a row per runtime, a column per job count, then the cost of
 /// one more waiting job, from the two largest counts the runtime ran.
-pub fn print_table(cells: &[Cell]) {
-    println!("\npeak memory (MiB) with N jobs waiting at once: one thread, task or process each");
-    print!("{:<15}", "runtime");
+pub fn print_table(out: &mut dyn Write, cells: &[Cell]) -> io::Result<()> {
+    writeln!(
+        out,
+        "\npeak memory (MiB) with N jobs waiting at once: one thread, task or process each"
+    )?;
+    write!(out, "{:<15}", "runtime")?;
     for jobs in JOB_COUNTS {
-        print!(" {:>10}", format!("N={jobs}"));
+        write!(out, " {:>10}", format!("N={jobs}"))?;
     }
-    println!(" {:>14}", "KiB per job");
+    writeln!(out, " {:>14}", "KiB per job")?;
     let mut runtimes: Vec<&str> = cells.iter().map(|c| c.runtime).collect();
     runtimes.dedup();
     for runtime in runtimes {
         let row: Vec<&Cell> = cells.iter().filter(|c| c.runtime == runtime).collect();
-        print!("{runtime:<15}");
+        write!(out, "{runtime:<15}")?;
         for jobs in JOB_COUNTS {
             match row.iter().find(|c| c.jobs == jobs) {
                 Some(Cell {
                     peak_mib: Some(mib),
                     ..
-                }) => print!(" {mib:>10.1}"),
-                Some(_) => print!(" {:>10}", "failed"),
-                None => print!(" {:>10}", "-"),
-            }
+                }) => write!(out, " {mib:>10.1}"),
+                Some(_) => write!(out, " {:>10}", "failed"),
+                None => write!(out, " {:>10}", "-"),
+            }?;
         }
         let measured: Vec<(usize, f64)> = row
             .iter()
@@ -117,18 +122,20 @@ pub fn print_table(cells: &[Cell]) {
             }
             _ => "-".to_owned(),
         };
-        println!(" {per_job:>14}");
+        writeln!(out, " {per_job:>14}")?;
     }
-    println!(
+    writeln!(
+        out,
         "(- : not run; processes are capped at {MAX_PROCESSES}. A process's memory is the \
          trial process's peak (VmHWM) plus each worker's proportional share (Pss) at the end \
          of the run; the trial process's peak counts the pages it shares with its workers in \
          full and the workers' Pss counts most of them again, so shared pages weigh up to \
          twice; KiB per job, a difference of two counts, is free of that.)"
-    );
+    )?;
     for cell in cells {
         if let Some(why) = &cell.failure {
-            println!("  ✗ {} jobs on {}: {why}", cell.jobs, cell.runtime);
+            writeln!(out, "  ✗ {} jobs on {}: {why}", cell.jobs, cell.runtime)?;
         }
     }
+    Ok(())
 }

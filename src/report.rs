@@ -4,8 +4,10 @@
 //! range, because on a busy machine the spread matters as much as the middle. Times of a
 //! sampled row stand for its full job count (see `sample.rs`), in the table and in every
 //! `wall_s` and `cpu_s` of the JSON document alike. A failed row has no figures: it is printed
-//! as `failed` with its reason, and it takes no part in speedups or the verdict.
+//! as `failed` with its reason, and it takes no part in speedups or the verdict. Nor does a row
+//! whose outputs were wrong: it keeps its figures, marked ✗, but gets no speedup.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -95,7 +97,7 @@ impl Row {
 
     /// A trial's CPU time, scaled to the row's full job count.
     pub fn trial_cpu(&self, trial: &TrialReport) -> f64 {
-        self.sample.per_job(trial.cpu_s)
+        self.sample.cpu(trial.cpu_s, trial.fixed_cpu_s)
     }
 
     /// Wall time in seconds, scaled to the full job count.
@@ -156,36 +158,21 @@ pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
         .map(|r| r.wall().median)
 }
 
-/// A row's speedup over its workload's baseline, if both have figures.
+/// A row's speedup over its workload's baseline, if both have figures and correct outputs
+/// (a row that gave wrong outputs did not do the work, so its time is no speed).
 pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
     let wall = row.wall().median;
     baseline(rows, row.workload)
-        .filter(|_| row.completed() && wall > 0.0)
+        .filter(|_| row.all_correct() && wall > 0.0)
         .map(|b| b / wall)
 }
 
 /// Prints `rows` and `memory` as `options` asks, and returns what went wrong (failed or
-/// wrong rows, failed memory cells), one line each, for the caller to report after printing.
+/// wrong rows, failed memory cells, a failed write to stdout), one line each, for the caller
+/// to report after printing.
 pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<String> {
-    if options.json {
-        print_json(rows, memory);
-    } else {
-        print_table(rows);
-        let verdict = verdict::lines(rows);
-        if !verdict.is_empty() {
-            println!(
-                "\nverdict (a winner only where its min-max range overlaps no other, \
-                 sequential's included):"
-            );
-            for line in verdict {
-                println!("  {line}");
-            }
-        }
-        if !memory.is_empty() {
-            memory::print_table(memory);
-        }
-        println!("{}", Environment::read().summary());
-    }
+    let mut out = io::stdout().lock();
+    let written = write(&mut out, options, rows, memory).and_then(|()| out.flush());
     let rows_wrong = rows.iter().filter_map(|r| {
         r.problem()
             .map(|why| format!("{} on {}: {why}", r.workload.name(), r.runtime.name()))
@@ -195,12 +182,44 @@ pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<St
             .as_ref()
             .map(|why| format!("memory, {} jobs on {}: {why}", c.jobs, c.runtime))
     });
-    rows_wrong.chain(cells_wrong).collect()
+    let unwritten = written
+        .err()
+        .map(|e| format!("cannot write the results to stdout: {e}"));
+    rows_wrong.chain(cells_wrong).chain(unwritten).collect()
 }
 
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<8} {:<15} {:>6} {:>7} {:>27} {:>8} {:>8} {:>9} {:>8} {:>5}",
+/// Writes `rows` and `memory` to `out` as `options` asks.
+fn write(
+    out: &mut dyn Write,
+    options: &Options,
+    rows: &[Row],
+    memory: &[memory::Cell],
+) -> io::Result<()> {
+    if options.json {
+        return print_json(out, rows, memory);
+    }
+    print_table(out, rows)?;
+    let verdict = verdict::lines(rows);
+    if !verdict.is_empty() {
+        writeln!(
+            out,
+            "\nverdict (a winner only where its min-max range overlaps no other, \
+             sequential's included):"
+        )?;
+        for line in verdict {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if !memory.is_empty() {
+        memory::print_table(out, memory)?;
+    }
+    writeln!(out, "{}", Environment::read().summary())
+}
+
+fn print_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<8} {:<15} {:>6} {:>7} {:>28} {:>8} {:>8} {:>9} {:>8} {:>5}",
         "workload",
         "runtime",
         "tasks",
@@ -211,11 +230,11 @@ fn print_table(rows: &[Row]) {
         "peak MiB",
         "fix. cpu",
         "check"
-    );
+    )?;
     let mut previous = None;
     for row in rows {
         if previous.is_some_and(|w| w != row.workload) {
-            println!();
+            writeln!(out)?;
         }
         previous = Some(row.workload);
         let head = format!(
@@ -226,17 +245,18 @@ fn print_table(rows: &[Row]) {
             row.sample.workers,
         );
         if !row.completed() {
-            println!("{head} {:>27} {:>45}", "failed", "✗");
+            writeln!(out, "{head} {:>28} {:>45}", "failed", "✗")?;
             if let Some(why) = &row.failure {
-                println!("  ✗ {why}");
+                writeln!(out, "  ✗ {why}")?;
             }
             continue;
         }
         let wall = row.wall();
         let mark = if row.sampled() { "~" } else { " " };
         let speedup = speedup(rows, row).map_or("-".to_owned(), |s| format!("{s:.2}x"));
-        println!(
-            "{head} {:>1}{:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
+        writeln!(
+            out,
+            "{head} {:>1} {:>8.3} [{:>7.3}-{:>7.3}] {:>8} {:>8.3} {:>9.1} {:>8.3} {:>5}",
             mark,
             wall.median,
             wall.min,
@@ -246,15 +266,17 @@ fn print_table(rows: &[Row]) {
             row.peak_mib(),
             row.fixture_cpu(),
             if row.all_correct() { "✓" } else { "✗" }
-        );
+        )?;
     }
     if rows.iter().any(|r| r.sampled() && r.completed()) {
-        println!(
+        writeln!(
+            out,
             "\n~ measured on a sample of whole waves of workers (the jobs all cost the same) and \
-             scaled to the full count: wall time by waves, start-up counted once; CPU times by jobs; \
+             scaled to the full count: wall time by waves, CPU times by jobs, start-up counted once; \
              memory is not scaled."
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The machine a run was made on.
@@ -323,6 +345,7 @@ struct JsonTrial {
     measured_wall_s: f64,
     measured_fixed_s: f64,
     measured_cpu_s: f64,
+    measured_fixed_cpu_s: f64,
     peak_rss_kib: u64,
     correct: usize,
     first_failure: Option<String>,
@@ -354,6 +377,7 @@ impl JsonRow {
                     measured_wall_s: t.wall_s,
                     measured_fixed_s: t.fixed_s,
                     measured_cpu_s: t.cpu_s,
+                    measured_fixed_cpu_s: t.fixed_cpu_s,
                     peak_rss_kib: t.peak_rss_kib,
                     correct: t.correct,
                     first_failure: t.first_failure.clone(),
@@ -363,7 +387,7 @@ impl JsonRow {
     }
 }
 
-fn print_json(rows: &[Row], memory: &[memory::Cell]) {
+fn print_json(out: &mut dyn Write, rows: &[Row], memory: &[memory::Cell]) -> io::Result<()> {
     let json_rows: Vec<JsonRow> = rows.iter().map(|r| JsonRow::of(rows, r)).collect();
     let doc = serde_json::json!({
         "schema_version": JSON_SCHEMA_VERSION,
@@ -373,5 +397,35 @@ fn print_json(rows: &[Row], memory: &[memory::Cell]) {
         "verdict": verdict::lines(rows),
     });
     // A `json!` value of plain numbers, strings and arrays always serialises.
-    println!("{doc:#}");
+    writeln!(out, "{doc:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sampled mark has a column of its own: a wall time of four digits before the point
+    /// does not run into it (the old table printed `~1234.500`).
+    #[test]
+    fn the_sampled_mark_stands_apart_from_large_times() {
+        let sample = Sample {
+            tasks: 2_000,
+            ran: 20,
+            workers: 1,
+        };
+        let mut row = Row::new(WorkloadKind::SlowIo, RuntimeKind::Sequential, sample);
+        row.trials.push(TrialReport {
+            wall_s: 12.345,
+            fixed_s: 0.0,
+            cpu_s: 0.1,
+            fixed_cpu_s: 0.0,
+            peak_rss_kib: 1_024,
+            correct: 20,
+            first_failure: None,
+        });
+        let mut out = Vec::new();
+        print_table(&mut out, &[row]).expect("a Vec takes every write");
+        let text = String::from_utf8(out).expect("the table is UTF-8");
+        assert!(text.contains("~ 1234.500 ["), "{text}");
+    }
 }

@@ -45,6 +45,10 @@ pub struct RunOutcome<T> {
     /// reaping a pool's workers. It does not grow with the number of jobs, so a sampled trial
     /// does not scale it (see `report.rs`).
     pub fixed: Duration,
+    /// The CPU time spent in the same start and stop: this process's while it forks and
+    /// reaps the workers (and any helper process reaped meanwhile). The workers' own CPU is
+    /// only known once they are reaped, mixed with their jobs', so it is not part of it.
+    pub fixed_cpu: Duration,
 }
 
 impl RuntimeKind {
@@ -68,11 +72,16 @@ impl RuntimeKind {
     }
 
     /// The threads or processes used for `tasks` jobs: `requested` (`--workers`) where the
-    /// runtime has a choice, else its default; the baseline and the loop always use one thread.
+    /// runtime has a choice, else its default, and for gil-threads no more than `tasks`; the
+    /// baseline and the loop always use one thread.
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
         match self {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+            // The interpreter starts no more threads than there are jobs.
+            RuntimeKind::GilThreads => requested
+                .unwrap_or_else(|| self.default_workers(tasks))
+                .clamp(1, tasks.max(1)),
+            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 requested.unwrap_or_else(|| self.default_workers(tasks))
             }
         }
@@ -124,6 +133,7 @@ impl RuntimeKind {
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
         let mut workers_rss_kib = 0;
         let mut fixed = Duration::ZERO;
+        let mut fixed_cpu = Duration::ZERO;
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
@@ -140,6 +150,7 @@ impl RuntimeKind {
                 } else {
                     proc_pool::StartMethod::ForkServer
                 };
+                let cpu_before_start = measure::cpu_time_with_children();
                 match timed(|| {
                     proc_pool::Pool::builder()
                         .workers(workers)
@@ -147,8 +158,11 @@ impl RuntimeKind {
                         .build()
                 }) {
                     (Ok(pool), started) => {
+                        fixed_cpu =
+                            measure::cpu_time_with_children().saturating_sub(cpu_before_start);
                         let outputs = stringify(pool.run_all(jobs));
                         let stopping = Instant::now();
+                        let cpu_before_stop = measure::cpu_time_self();
                         workers_rss_kib = pool
                             .worker_pids()
                             .into_iter()
@@ -157,6 +171,7 @@ impl RuntimeKind {
                         // Dropping the pool reaps its workers, so their CPU time is counted.
                         drop(pool);
                         fixed = started + stopping.elapsed();
+                        fixed_cpu += measure::cpu_time_self().saturating_sub(cpu_before_stop);
                         outputs
                     }
                     (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
@@ -167,6 +182,7 @@ impl RuntimeKind {
             outputs,
             workers_rss_kib,
             fixed,
+            fixed_cpu,
         }
     }
 }

@@ -12,9 +12,10 @@
 //!
 //! The trial reports `fixed` apart, so a sample of whole waves gives `wave` exactly, and the
 //! full count's wall time follows with nothing assumed but uniform jobs. CPU time (the trial's
-//! and the fixture's) is spent per job, so it is scaled by jobs, not waves; the pool's start-up
-//! CPU is scaled with it, which overstates it by at most a few milliseconds per worker. Peak
-//! memory is never scaled. Workloads whose jobs differ (`cpu`, `mixed`) are never sampled.
+//! and the fixture's) is spent per job, so it is scaled by jobs, not waves, except the part the
+//! trial process spent forking and reaping the workers, which the trial reports apart and
+//! which is counted once. The workers' own start-up CPU (their first page faults after the
+//! fork) cannot be told from their jobs' and is scaled with it. Peak memory is never scaled. Workloads whose jobs differ (`cpu`, `mixed`) are never sampled.
 //!
 //! Invariant: a sample is whole waves (a multiple of the workers) and smaller than the full
 //! count; otherwise the row is measured whole.
@@ -73,6 +74,13 @@ impl Sample {
         fixed + (wall - fixed) * waves(self.tasks) / waves(self.ran.max(1))
     }
 
+    /// The CPU time of all `tasks` jobs, from a trial's `cpu` of which `fixed` was start-up
+    /// and shut-down: the rest scaled by jobs.
+    pub fn cpu(self, cpu: f64, fixed: f64) -> f64 {
+        let fixed = fixed.clamp(0.0, cpu);
+        fixed + self.per_job(cpu - fixed)
+    }
+
     /// A figure spent per job (CPU time), scaled from `ran` jobs to `tasks`.
     pub fn per_job(self, value: f64) -> f64 {
         value * self.tasks as f64 / self.ran.max(1) as f64
@@ -111,6 +119,17 @@ mod tests {
                 "{workers} workers"
             );
         }
+    }
+
+    /// A pool's start-up CPU is counted once; the rest is scaled by jobs (the old program
+    /// scaled all of it, start-up included).
+    #[test]
+    fn start_up_cpu_is_not_scaled() {
+        let s = Sample::plan(SLOW, RuntimeKind::ProcPool, 2_000, 2);
+        assert_eq!(s.ran, SAMPLE_TASKS);
+        let full = s.cpu(0.003, 0.001);
+        assert!((full - (0.001 + 0.002 * 100.0)).abs() < 1e-9, "{full}");
+        assert!((s.cpu(0.001, 0.5) - 0.001).abs() < 1e-12);
     }
 
     /// The baseline is one lane: waves are jobs.

@@ -23,7 +23,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use concurrency_shared::raise_nofile_limit;
@@ -69,6 +69,8 @@ pub struct TrialReport {
     pub fixed_s: f64,
     /// CPU time of the trial process and its reaped workers during the run, in seconds.
     pub cpu_s: f64,
+    /// The part of `cpu_s` the trial process spent starting and stopping the runtime.
+    pub fixed_cpu_s: f64,
     /// Peak resident memory of the trial process plus its workers, in KiB.
     pub peak_rss_kib: u64,
     /// Jobs whose output equalled the known correct output.
@@ -79,14 +81,17 @@ pub struct TrialReport {
 
 impl TrialReport {
     /// Whether the report could be true of a trial of `tasks` jobs: every time finite and not
-    /// negative, the fixed part within the whole, no more correct jobs than jobs.
+    /// negative, the fixed parts (wall and CPU) within their wholes, no more correct jobs than jobs.
     pub fn check(&self, tasks: usize) -> Result<(), String> {
         let time = |t: f64| t.is_finite() && t >= 0.0;
-        if !(time(self.wall_s) && time(self.fixed_s) && time(self.cpu_s)) {
+        if ![self.wall_s, self.fixed_s, self.cpu_s, self.fixed_cpu_s]
+            .into_iter()
+            .all(time)
+        {
             return Err("its report holds an impossible time".to_owned());
         }
-        if self.fixed_s > self.wall_s {
-            return Err("its report's start-up time exceeds its wall time".to_owned());
+        if self.fixed_s > self.wall_s || self.fixed_cpu_s > self.cpu_s {
+            return Err("its report's start-up time exceeds its whole time".to_owned());
         }
         if self.correct > tasks {
             return Err(format!(
@@ -101,9 +106,8 @@ impl TrialReport {
 /// Runs one trial in a child process, killing it (and anything it forked) if it outlives
 /// `limit`, and returns its report or why there is none.
 pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-    let mut command = Command::new(exe);
+    let mut command = child::own_command();
     command
         .arg(ROLE)
         .arg(spec_json)
@@ -181,6 +185,11 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
         eprintln!("concurrency {ROLE}: cannot raise the open-file limit: {e}");
     }
     let report = match run_spec(&spec) {
+        Ok(report) if spec.fault == Some(Fault::WrongTrial) => TrialReport {
+            correct: 0,
+            first_failure: Some("job 0: an injected wrong output".to_owned()),
+            ..report
+        },
         Ok(report) => report,
         Err(e) => {
             println!("{e}");
@@ -228,6 +237,7 @@ fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usi
     // Measured inside the same interval, so never more than `wall`.
     let fixed = outcome.fixed.min(wall);
     let cpu = measure::cpu_time_with_children().saturating_sub(cpu_before);
+    let fixed_cpu = outcome.fixed_cpu.min(cpu);
     let peak_rss_kib = measure::peak_rss_kib(None).unwrap_or(0) + outcome.workers_rss_kib;
 
     let mut correct = 0;
@@ -249,6 +259,7 @@ fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usi
         wall_s: wall.as_secs_f64(),
         fixed_s: fixed.as_secs_f64(),
         cpu_s: cpu.as_secs_f64(),
+        fixed_cpu_s: fixed_cpu.as_secs_f64(),
         peak_rss_kib,
         correct,
         first_failure,
@@ -264,6 +275,7 @@ mod tests {
             wall_s,
             fixed_s,
             cpu_s,
+            fixed_cpu_s: 0.0,
             peak_rss_kib: 1,
             correct,
             first_failure: None,
@@ -280,6 +292,10 @@ mod tests {
             report(-1.0, 0.0, 0.0, 0),
             report(1.0, 0.0, -0.5, 0),
             report(1.0, 2.0, 0.0, 0),
+            TrialReport {
+                fixed_cpu_s: 0.6,
+                ..report(1.0, 0.0, 0.5, 0)
+            },
             report(1.0, 0.0, 0.0, 5),
         ] {
             assert!(bad.check(4).is_err(), "{bad:?}");

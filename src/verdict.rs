@@ -170,6 +170,7 @@ mod tests {
                 wall_s,
                 fixed_s: 0.0,
                 cpu_s: wall_s,
+                fixed_cpu_s: 0.0,
                 peak_rss_kib: 1_024,
                 correct: 4,
                 first_failure: None,

@@ -91,13 +91,16 @@ fn json_output_is_one_document() {
 
 /// `--workers` sets the threads and processes of the runtimes that have a choice; the
 /// baseline and the event loop always run on one thread, and the table says so.
+/// gil-threads starts no more threads than jobs, and says so too (the old program reported
+/// the threads asked for).
 #[test]
 fn workers_apply_only_where_there_is_a_choice() {
     let doc = quick_json(&["--workers", "3"]);
     let results = doc["results"].as_array().expect("results is an array");
     for row in results {
         let expected = match row["runtime"].as_str() {
-            Some("sequential" | "mini-eventloop") => 1,
+            // One job: gil-threads starts one thread for it.
+            Some("sequential" | "mini-eventloop" | "gil-threads") => 1,
             _ => 3,
         };
         assert_eq!(row["workers"], expected, "{row}");
@@ -137,6 +140,19 @@ fn small(
     run_text(&args)
 }
 
+/// The arguments of [`tiny`]: one sleep job, one trial, the baseline and the event loop.
+const TINY_ARGS: [&str; 9] = [
+    "--workload",
+    "sleep",
+    "--tasks",
+    "1",
+    "--repeat",
+    "1",
+    "--skip-memory",
+    "--runtime",
+    "mini-eventloop",
+];
+
 /// The smallest real run: one sleep job on the baseline and the event loop; the event loop
 /// is the last runtime, so an injected trial fault hits its row only.
 fn tiny(extra: &[&str]) -> (Option<i32>, String, String) {
@@ -155,6 +171,18 @@ fn row<'a>(doc: &'a serde_json::Value, runtime: &str) -> &'a serde_json::Value {
         .as_array()
         .and_then(|rows| rows.iter().find(|r| r["runtime"] == runtime))
         .unwrap_or_else(|| panic!("no {runtime} row in {doc}"))
+}
+
+/// Checks that the row of `runtime` in `doc` failed with a reason that contains `why`.
+#[track_caller]
+fn assert_failed_with(doc: &serde_json::Value, runtime: &str, why: &str) {
+    let failed = row(doc, runtime);
+    assert!(
+        failed["failure"]
+            .as_str()
+            .is_some_and(|reason| reason.contains(why)),
+        "{failed}"
+    );
 }
 
 /// Runs [`tiny`] as JSON plus `extra`, expects exit status 1 and a JSON document on stdout, and
@@ -241,13 +269,7 @@ fn stopped_fixture_fails_its_trials_at_the_limit() {
     );
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let doc = document(&stdout, &stderr);
-    let failed = row(&doc, "sequential");
-    assert!(
-        failed["failure"]
-            .as_str()
-            .is_some_and(|why| why.contains("timed out")),
-        "{failed}"
-    );
+    assert_failed_with(&doc, "sequential", "timed out");
 }
 
 /// An unwritable `--svg` path fails the run only after the results are printed in full.
@@ -299,7 +321,8 @@ fn out_of_range_numbers_exit_with_status_2() {
 
 /// A pool of more workers than the machine's cores is sampled in whole waves and scaled by
 /// waves, its start-up counted once: 64 jobs on 16 workers run 32 (two waves) and stand for
-/// four waves (the old program ran 20 and multiplied everything, start-up included, by 3.2).
+/// four waves (the old program ran 20 and multiplied everything, start-up included, by 3.2);
+/// its start-up CPU is counted once too (the old program scaled it with the jobs').
 #[test]
 fn pool_samples_scale_by_waves() {
     let (code, stdout, stderr) = small("sleep", "64", "proc-pool", &["--workers", "16", "--json"]);
@@ -322,6 +345,15 @@ fn pool_samples_scale_by_waves() {
     assert!(fixed > 0.0 && fixed <= measured, "{trial}");
     let by_waves = fixed + (measured - fixed) * 2.0;
     assert!((wall - by_waves).abs() < 1e-9, "{trial}");
+    // CPU time likewise: the forking and reaping counted once, the rest scaled by jobs.
+    let (cpu, measured_cpu, fixed_cpu) = (
+        number("cpu_s"),
+        number("measured_cpu_s"),
+        number("measured_fixed_cpu_s"),
+    );
+    assert!(fixed_cpu > 0.0 && fixed_cpu <= measured_cpu, "{trial}");
+    let by_jobs = fixed_cpu + (measured_cpu - fixed_cpu) * 2.0;
+    assert!((cpu - by_jobs).abs() < 1e-9, "{trial}");
 }
 
 /// A reader that stops early (`concurrency | head`) ends the program quietly, without a
@@ -329,17 +361,7 @@ fn pool_samples_scale_by_waves() {
 #[test]
 fn a_closed_stdout_ends_the_program_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--skip-memory",
-            "--runtime",
-            "mini-eventloop",
-        ])
+        .args(TINY_ARGS)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -363,12 +385,172 @@ fn garbage_from_the_fixture_fails_its_rows() {
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let doc = document(&stdout, &stderr);
     for runtime in ["sequential", "mini-eventloop"] {
-        let failed = row(&doc, runtime);
-        assert!(
-            failed["failure"]
-                .as_str()
-                .is_some_and(|why| why.contains("did not report an address")),
-            "{failed}"
-        );
+        assert_failed_with(&doc, runtime, "did not report an address");
     }
+}
+
+/// A row whose outputs are wrong gets no speedup, in the JSON document (and so in the chart,
+/// which draws the same figure) and in the table, and no say in the verdict; the program fails.
+#[test]
+fn wrong_rows_get_no_speedup() {
+    let (code, stdout, stderr) = tiny(&["--json", "--inject-fault", "wrong-trial"]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    let wrong = row(&doc, "mini-eventloop");
+    assert_eq!(wrong["correct"], false, "{wrong}");
+    assert!(wrong["speedup"].is_null(), "{wrong}");
+    assert!(row(&doc, "sequential")["speedup"].is_f64(), "{doc}");
+    let (code, stdout, stderr) = tiny(&["--inject-fault", "wrong-trial"]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("sleep") && l.contains("mini-eventloop"))
+        .unwrap_or_else(|| panic!("no row in: {stdout}"));
+    assert!(line.ends_with('✗') && !line.contains('x'), "{line}");
+}
+
+/// A fixture server that exits fails the rows that need it, with that reason, instead of
+/// letting their trials measure refused connections.
+#[test]
+fn exited_fixture_fails_its_rows_with_the_reason() {
+    let (code, stdout, stderr) = small(
+        "fast-io",
+        "1",
+        "mini-eventloop",
+        &["--inject-fault", "exit-fixture", "--json"],
+    );
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    // The baseline's trial may start before the exit is seen; the row after it may not.
+    assert_failed_with(&doc, "mini-eventloop", "fixture server process has exited");
+}
+
+/// The program re-executes its running image, not its path: a binary deleted or replaced on
+/// disk during the run (a `cargo build` beside a `cargo run`) does not fail the trials.
+#[test]
+fn a_binary_removed_from_disk_still_runs_its_trials() {
+    let dir = std::env::temp_dir().join(format!("concurrency-exe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let copy = dir.join("concurrency");
+    std::fs::copy(env!("CARGO_BIN_EXE_concurrency"), &copy).expect("the binary copies");
+    let child = Command::new(&copy)
+        .args(TINY_ARGS)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the copy starts");
+    // `spawn` returns once the exec succeeded, so the running image is the copy's.
+    std::fs::remove_dir_all(&dir).expect("the copy is removed");
+    let out = child.wait_with_output().expect("the program ends");
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A connection workload with more jobs than the open-file limit allows connections is a
+/// usage error that says so, before anything runs (the old program let every trial fail with
+/// "too many open files"). The limit is lowered for the program alone, to 1,024.
+#[test]
+fn tasks_past_the_open_file_limit_are_a_usage_error() {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_concurrency"));
+    command.args([
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "600",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--runtime",
+        "mini-eventloop",
+    ]);
+    // SAFETY: the hook runs in the forked child before exec and only calls setrlimit, which is
+    // async-signal-safe, on a local value.
+    unsafe {
+        command.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 1_024,
+                rlim_max: 1_024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().expect("the compare program starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("open-file limit") && stderr.contains("fast-io"),
+        "{stderr}"
+    );
+}
+
+/// Runs [`tiny`]'s arguments plus `extra` with stdout sent to `stdout`, killing the program if
+/// it has not ended after a minute (a guard against the hang under test, not a measurement);
+/// returns its exit code (`None` if it had to be killed) and its stderr.
+fn tiny_guarded(extra: &[&str], stdout: std::process::Stdio) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args(TINY_ARGS)
+        .args(extra)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the compare program starts");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        let _ = tx.send(text);
+    });
+    let text = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(text) => text,
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            String::from("(killed: it did not end)")
+        }
+    };
+    let status = child.wait().expect("the program is reaped");
+    (status.code(), text)
+}
+
+/// `--svg` naming a FIFO nobody reads is refused with a reason and status 1, after the results
+/// are printed (the old program waited forever to open it).
+#[test]
+fn svg_to_a_fifo_is_refused_not_waited_on() {
+    let dir = std::env::temp_dir().join(format!("concurrency-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let fifo = dir.join("chart.svg");
+    let c_path = std::ffi::CString::new(fifo.to_str().expect("a UTF-8 path")).expect("no NUL");
+    // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let fifo_arg = fifo.to_str().expect("a UTF-8 path").to_owned();
+    let (code, stderr) = tiny_guarded(&["--svg", &fifo_arg], std::process::Stdio::null());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chart not written"), "{stderr}");
+}
+
+/// A stdout that cannot be written (a full disk, here `/dev/full`) is reported with status 1,
+/// not a panic (the old program's `println!` panicked, status 101).
+#[test]
+fn an_unwritable_stdout_is_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full opens");
+    let (code, stderr) = tiny_guarded(&[], full.into());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the results to stdout") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

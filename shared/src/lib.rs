@@ -18,7 +18,8 @@
 //! - [`panic`](mod@panic): [`panic_message`], the text of a caught panic, for the runtimes' join errors.
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
-//! - `limits` (feature `workloads`): `raise_nofile_limit` and `stress_connections`, the only
+//! - `limits` (feature `workloads`): `raise_nofile_limit`, `stress_connections` and
+//!   `connections_per_process`, the only
 //!   places anything touches the process's open-file limit, and `connects_in_flight`, how many
 //!   connects a test may have pending without overflowing an accept queue.
 //! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
@@ -54,6 +55,9 @@ pub use blocking::{BlockingCtx, block_on, run_blocking};
 pub use deadline::{deadline_after, deadline_from, remaining};
 pub use job::{Ctx, Job};
 #[cfg(feature = "workloads")]
-pub use limits::{NofileLimit, connects_in_flight, raise_nofile_limit, stress_connections};
+pub use limits::{
+    NofileLimit, connections_per_process, connects_in_flight, raise_nofile_limit,
+    stress_connections,
+};
 pub use panic::panic_message;
 pub use wire::{Wire, WireError};

@@ -68,6 +68,17 @@ pub fn stress_connections() -> usize {
     usize::try_from(by_limit.min(MAX_STRESS_CONNECTIONS)).unwrap_or(usize::MAX)
 }
 
+/// The most connections one process may hold open at once here, each one descriptor (the
+/// peer's ends in another process): the hard cap minus the same margin as
+/// [`stress_connections`], or 0 if the cap is smaller than the margin.
+///
+/// It raises the soft limit to the hard cap first (see [`raise_nofile_limit`]); if the limit
+/// cannot be read it assumes the common default of 1,024.
+pub fn connections_per_process() -> usize {
+    let hard = raise_nofile_limit().map_or(1_024, |l| l.hard);
+    usize::try_from(hard.saturating_sub(DESCRIPTOR_MARGIN)).unwrap_or(usize::MAX)
+}
+
 /// How many connects a loopback test may have in flight at once (started, not yet accepted)
 /// without overflowing a listener's accept queue: `min(1_000, somaxconn / 2)`, where
 /// `somaxconn` (4,096 here) is the kernel's cap on any listener's backlog.

@@ -4,9 +4,11 @@
 //! # Invariants
 //!
 //! - **No input makes [`Wire::decode`] panic**: truncated or malformed bytes give a
-//!   [`WireError`], one cause per variant. Nor does any input overflow the stack: nesting
-//!   through `Box` and `Vec` (the only ways a type can contain itself here) is limited to
-//!   [`MAX_DEPTH`] levels per thread, past which decoding fails with [`WireError::TooDeep`]; a
+//!   [`WireError`], one cause per variant. Nor does any input overflow a stack that has
+//!   [`STACK_BUDGET`] (512 KiB) plus one level's frame free when decoding starts: nesting
+//!   through `Box` and `Vec` (the only ways a type can contain itself here) stops at
+//!   [`MAX_DEPTH`] levels or once the levels under way have used [`STACK_BUDGET`] of stack,
+//!   whichever comes first, and decoding then fails with [`WireError::TooDeep`]; a
 //!   hand-written impl that recurses some other way uses [`decode_nested`].
 //! - **A length prefix is never trusted for allocation**: a decoder reserves up front at most
 //!   as many bytes of memory as there are bytes of remaining input, and a prefix that the input
@@ -130,7 +132,7 @@ mod read;
 mod scalars;
 mod std_types;
 
-pub use depth::{MAX_DEPTH, decode_nested};
+pub use depth::{MAX_DEPTH, STACK_BUDGET, decode_nested};
 pub use error::WireError;
 
 /// The longest `Vec<()>` that decodes: 2³² elements. A `Vec<()>` holds no memory and decodes

@@ -146,3 +146,29 @@ fn closed_connections_do_not_count() {
     assert_eq!(second.round_trip(b"second").unwrap(), b"second");
     assert_eq!(first.recv().unwrap(), b"first");
 }
+
+/// One client pipelining k requests is one connection: it does not open a barrier of k (the
+/// old server counted requests and answered it alone); a second connection does.
+#[test]
+fn one_pipelining_client_counts_once() {
+    let fixture = Fixture::start(FixtureConfig::new().barrier(2)).unwrap();
+    let mut alone = Client::connect(fixture.addr()).unwrap();
+    for i in 0..K {
+        alone.send(&[i as u8; 4]).unwrap();
+    }
+    wait_until("every pipelined request arrived", || {
+        fixture.stats().requests == K as u64
+    });
+    // One connection is below the barrier: a correct server cannot answer it in any window.
+    assert_no_answer_within(&mut alone, SILENCE_WINDOW);
+    assert_eq!(fixture.stats().responses, 0);
+
+    let mut other = Client::connect(fixture.addr()).unwrap();
+    for c in [&mut alone, &mut other] {
+        c.stream().set_read_timeout(Some(GUARD)).unwrap();
+    }
+    assert_eq!(other.round_trip(b"other").unwrap(), b"other");
+    for i in 0..K {
+        assert_eq!(alone.recv().unwrap(), [i as u8; 4]);
+    }
+}

@@ -29,6 +29,22 @@ fn an_endless_delay_never_answers_and_never_panics() {
     drop(fixture);
 }
 
+/// A request that is never due stops counting as pending once its client closes (the old
+/// server kept the connection and the count for good).
+#[test]
+fn an_endless_request_is_forgotten_when_its_client_closes() {
+    let fixture = Fixture::start(FixtureConfig::new().delay(Duration::MAX)).unwrap();
+    let mut client = Client::connect(fixture.addr()).unwrap();
+    client.send(b"one").unwrap();
+    wait_until("the request arrived", || fixture.stats().pending == 1);
+    drop(client);
+    wait_until("the closed client's request is no longer pending", || {
+        let stats = fixture.stats();
+        stats.pending == 0 && stats.open_connections == 0
+    });
+    assert_eq!(fixture.stats().peak_pending, 1);
+}
+
 /// Other long delays that used to overflow `Instant` are the same "never".
 #[test]
 fn delays_past_the_clock_are_never() {

@@ -3,7 +3,7 @@
 
 use std::thread;
 
-use concurrency_shared::wire::{MAX_DEPTH, Wire, WireError};
+use concurrency_shared::wire::{MAX_DEPTH, STACK_BUDGET, Wire, WireError};
 
 /// A stack far smaller than a thread's default (2 MiB), so that the guard is shown to keep
 /// decoding well inside it: the old decoder overflowed even the default on this input.
@@ -143,4 +143,64 @@ fn float_bytes_follow_bits_not_equality() {
     let nan = f64::NAN;
     assert!(nan != nan);
     assert_eq!(nan.to_bytes(), nan.to_bytes());
+}
+
+/// Bytes each level of [`Wide`] holds inline.
+const WIDE: usize = 16 * 1024;
+
+/// A user's recursive type whose every level holds a 16 KiB array inline, so each level's
+/// decode frame is at least that large.
+struct Wide {
+    payload: [u8; WIDE],
+    next: Option<Box<Wide>>,
+}
+
+impl Wire for Wide {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.payload.encode(out);
+        self.next.encode(out);
+    }
+
+    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
+        Ok(Wide {
+            payload: <[u8; WIDE]>::decode(input)?,
+            next: Option::decode(input)?,
+        })
+    }
+}
+
+/// The encoding of `levels` nested [`Wide`] values.
+fn wide_input(levels: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for level in 0..=levels {
+        bytes.extend_from_slice(&[7u8; WIDE]);
+        bytes.push(u8::from(level < levels));
+    }
+    bytes
+}
+
+/// A stack with the promised room: `STACK_BUDGET` plus generous room for one level's frame
+/// and the thread's own start.
+const BUDGET_STACK: usize = STACK_BUDGET + 512 * 1024;
+
+/// Large levels stop at the stack budget, well before `MAX_DEPTH`: 100 levels of 16 KiB are
+/// refused on a stack with the promised room (the old guard counted levels only, and this
+/// input overflowed a 2 MiB stack at 25 levels), while a few levels decode.
+#[test]
+fn large_levels_stop_at_the_stack_budget() {
+    let (deep, shallow) = thread::Builder::new()
+        .stack_size(BUDGET_STACK)
+        .spawn(|| {
+            let deep = Wide::from_bytes(&wide_input(100)).err();
+            let shallow = Wide::from_bytes(&wide_input(2)).map(|w| w.next.is_some());
+            (deep, shallow)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(
+        matches!(deep, Some(WireError::TooDeep { max }) if max < MAX_DEPTH),
+        "{deep:?}"
+    );
+    assert_eq!(shallow, Ok(true));
 }

@@ -70,10 +70,11 @@ pub enum WireError {
         max: u64,
     },
     /// Values were nested deeper (through `Box`, `Vec` or
-    /// [`decode_nested`](super::decode_nested)) than [`MAX_DEPTH`](super::MAX_DEPTH) allows:
-    /// the decoder stops before a recursive type's input could overflow the stack.
+    /// [`decode_nested`](super::decode_nested)) than [`MAX_DEPTH`](super::MAX_DEPTH) levels,
+    /// or than [`STACK_BUDGET`](super::STACK_BUDGET) bytes of stack, allow: the decoder stops
+    /// before a recursive type's input could overflow the stack.
     TooDeep {
-        /// The deepest nesting allowed.
+        /// The deepest nesting allowed: `MAX_DEPTH`, or the levels that fit the stack budget.
         max: usize,
     },
     /// The bytes decoded into fields, but a user type's own invariant rejects them (for
