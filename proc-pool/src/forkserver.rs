@@ -45,10 +45,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind, ExitStatus};
@@ -84,6 +83,8 @@ const OP_SPAWN: u8 = 2;
 const OP_FAILED: u8 = 3;
 /// Server -> pool: a worker exited (with its status).
 const OP_EXITED: u8 = 4;
+/// Server -> pool, instead of the hello: it cannot serve (it is not single-threaded).
+const OP_REFUSED: u8 = 5;
 
 /// Exit code of a server started with a marker that no pool set.
 const EXIT_BAD_MARKER: i32 = 75;
@@ -96,16 +97,17 @@ const EXIT_SETUP_FAILED: i32 = 77;
 type InitArrayFn =
     extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char);
 
-/// The server's entry: glibc runs it with the executable's other constructors, before `main`.
+/// The server's entry: glibc runs it before the executable's other constructors and `main`.
 /// It returns at once unless the marker is set.
+///
+/// In a priority section, so that it runs before every constructor of the executable that
+/// has none (GNU ld and lld both place `.init_array.NNNNN` sections, sorted by number, before
+/// plain `.init_array`): a user's constructor (one that prints, starts a thread or builds a
+/// pool) never runs in the server. 98 is below Rust std's own 99 and above the 0-100 range's
+/// bottom that toolchains reserve; std's start-up is not needed by the server.
 #[used]
-#[unsafe(link_section = ".init_array")]
+#[unsafe(link_section = ".init_array.00098")]
 static SERVER_ENTRY: InitArrayFn = server::server_entry;
-
-/// The pid of this process if it is a fork-server worker, which may flush std's stdout at
-/// exit (see [`exit_worker`]); 0 elsewhere. A pid, not a flag, so that a `Fork` worker forked
-/// by such a worker's own pool (another pid) does not inherit the right.
-static FLUSH_AT_EXIT: AtomicI32 = AtomicI32::new(0);
 
 /// Why a fork server could not be started (becomes a typed [`BuildError`]).
 #[derive(Debug)]
@@ -137,16 +139,6 @@ fn check_entry(entry: usize, initializer: Option<fn()>) -> Result<(), BuildError
         return Err(BuildError::new(BuildErrorKind::ForkServerInitializer));
     }
     Ok(())
-}
-
-/// Ends a worker. In a fork-server worker std's stdout is flushed first: the worker is a
-/// fork of a single-threaded process, so no other thread can hold stdout's lock (under `Fork`
-/// one could have, forever).
-pub(crate) fn exit_worker(code: i32) -> ! {
-    if FLUSH_AT_EXIT.load(Ordering::Relaxed) == sys::getpid() {
-        let _ = io::stdout().flush();
-    }
-    sys::exit_now(code)
 }
 
 // ───────────────────────────── the pool's side (client) ─────────────────────────────
@@ -271,8 +263,12 @@ impl Client {
         };
         match client.handshake(spec) {
             Ok(()) => Ok(client),
-            // Dropping the client kills and reaps the server.
-            Err(why) => Err(io::Error::other(HandshakeFailed(why))),
+            Err(why) => {
+                // Dropping the client kills it at once (it failed us once already: waiting
+                // again for it to leave would double the bound) and reaps it.
+                client.gone = true;
+                Err(io::Error::other(HandshakeFailed(why)))
+            }
         }
     }
 
@@ -283,8 +279,15 @@ impl Client {
             .recv(&mut buf)
             .map_err(|_| "it died or did not answer")?;
         let mut cur = Reader(&buf[..n]);
-        if cur.u8() != Some(OP_HELLO) || cur.u64() != Some(MAGIC) {
-            return Err("its hello was not a fork server's");
+        match (cur.u8(), cur.u64()) {
+            (Some(OP_HELLO), Some(MAGIC)) => {}
+            (Some(OP_REFUSED), Some(MAGIC)) => {
+                return Err(
+                    "it was not single-threaded (a shared library's constructor \
+                            started a thread before it could take over)",
+                );
+            }
+            _ => return Err("its hello was not a fork server's"),
         }
         let (dev, ino) = (cur.u64(), cur.u64());
         let id_len = cur.u32().unwrap_or(u32::MAX) as usize;
@@ -411,13 +414,15 @@ impl Client {
 
 impl Drop for Client {
     /// Shuts the server down: end of file on its socket makes it kill and reap its workers and
-    /// exit; one that does not within [`SERVER_TIMEOUT`] (stopped) is killed. Then reaps it.
+    /// exit; one that does not within [`SERVER_TIMEOUT`] (stopped), or that already failed us
+    /// (`gone`: its bound was spent once), is killed at once. Then reaps it.
     fn drop(&mut self) {
         let _ = sys::set_nonblocking(self.control.as_fd());
         // SAFETY: shutdown on our own socket; it reads no memory.
         unsafe { libc::shutdown(self.control.as_raw_fd(), libc::SHUT_RDWR) };
-        let exited = server_sys::wait_readable(&[self.server.as_raw_fd()], Some(SERVER_TIMEOUT))
-            .is_ok_and(|ready| ready[0]);
+        let exited = !self.gone
+            && server_sys::wait_readable(&[self.server.as_raw_fd()], Some(SERVER_TIMEOUT))
+                .is_ok_and(|ready| ready[0]);
         if !exited {
             let _ = self.server.kill();
         }

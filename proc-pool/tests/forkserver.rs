@@ -320,6 +320,66 @@ fn stray_marker_never_runs_main() {
     }
 }
 
+/// How many levels of constructor-built pools the role below asks for (a depth, so that the
+/// old fault, a constructor run again in each server, ends at depth 2 instead of looping).
+const CTOR_VAR: &str = "PROC_POOL_TEST_CTOR_DEPTH";
+
+/// A user's constructor in the executable's plain `.init_array` (as the `ctor` crate makes):
+/// when asked, it prints a banner with a raw `write` (once per process that runs it), starts
+/// a thread that lives for ever, and builds and uses a fork-server pool of its own.
+extern "C" fn user_constructor() {
+    let Some(depth) = std::env::var(CTOR_VAR)
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+    else {
+        return;
+    };
+    if depth >= 2 {
+        return;
+    }
+    // SAFETY: still single-threaded (constructors run before `main`, and this one starts its
+    // thread below); the pool's server copies the environment when it is started.
+    unsafe { std::env::set_var(CTOR_VAR, (depth + 1).to_string()) };
+    // SAFETY: a raw write of a static buffer to descriptor 1.
+    unsafe { libc::write(1, b"ctor-banner\n".as_ptr().cast(), 12) };
+    std::thread::spawn(|| {
+        loop {
+            std::thread::park();
+        }
+    });
+    let pool = server_pool(1);
+    assert_eq!(pool.apply(square, 3), Ok(9));
+    pool.join();
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static USER_CONSTRUCTOR: extern "C" fn() = user_constructor;
+
+/// Role: with the constructor above active, a fork-server pool runs tasks and joins.
+fn constructor_role() {
+    let pool = server_pool(2);
+    let squares: Vec<_> = pool.map(square, 0..20);
+    assert!(squares.iter().all(Result::is_ok), "{squares:?}");
+    pool.join();
+}
+
+/// Defects 2-4 of the fork server's review: the executable's own constructors never run in
+/// the server (its entry runs first), so a constructor that prints, starts a thread or builds
+/// a pool runs once, in the user's process only: no banner per server, no server with a
+/// second thread, no chain of servers.
+fn user_constructors_never_run_in_the_server() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(util::ROLE_VAR, "constructor_role")
+        .env(CTOR_VAR, "0")
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("ctor-banner").count(), 1, "{text:?}");
+}
+
 fn main() {
     util::run(
         &[
@@ -344,7 +404,15 @@ fn main() {
                 server_workers_flush_stdout_once,
             ),
             ("stray_marker_never_runs_main", stray_marker_never_runs_main),
+            (
+                "user_constructors_never_run_in_the_server",
+                user_constructors_never_run_in_the_server,
+            ),
         ],
-        &[("stdout_role", stdout_role), ("must_not_run", must_not_run)],
+        &[
+            ("stdout_role", stdout_role),
+            ("must_not_run", must_not_run),
+            ("constructor_role", constructor_role),
+        ],
     );
 }

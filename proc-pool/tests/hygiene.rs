@@ -386,6 +386,43 @@ fn stdout_lock_held_does_not_hang() {
     });
 }
 
+/// A task that leaves a thread of its own holding std's stdout lock for ever (as a logger
+/// blocked on a full stdout pipe would).
+fn leaves_stdout_locked(x: u64) -> u64 {
+    let (holding, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _lock = std::io::stdout().lock();
+        holding.send(()).unwrap();
+        loop {
+            std::thread::park();
+        }
+    });
+    held.recv().unwrap();
+    x
+}
+
+/// A thread a task started that keeps the worker's stdout lock makes neither `join` hang nor
+/// a retiring worker keep its slot: the leaving worker's flush is bounded under both methods
+/// (it was unbounded under the fork server), and the next task runs.
+fn task_thread_holding_stdout_does_not_hang() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1).build().unwrap();
+        assert_eq!(pool.apply(leaves_stdout_locked, 1), Ok(1));
+        pool.join();
+        assert!(util::children().is_empty(), "{:?}", util::children());
+
+        let pool = util::pool_of(method, 1)
+            .max_tasks_per_child(1)
+            .task_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        assert_eq!(pool.apply(leaves_stdout_locked, 2), Ok(2));
+        assert_eq!(pool.apply(silent, 3), Ok(3));
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+    });
+}
+
 fn main() {
     util::run_both(
         &[
@@ -399,6 +436,10 @@ fn main() {
             (
                 "stdout_lock_held_does_not_hang",
                 stdout_lock_held_does_not_hang,
+            ),
+            (
+                "task_thread_holding_stdout_does_not_hang",
+                task_thread_holding_stdout_does_not_hang,
             ),
         ],
         &[

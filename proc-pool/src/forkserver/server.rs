@@ -8,11 +8,10 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::Ordering;
 
 use super::{
-    EXIT_BAD_MARKER, EXIT_ORPHANED, EXIT_SETUP_FAILED, FLUSH_AT_EXIT, MAGIC, MARKER, OP_EXITED,
-    OP_FAILED, OP_HELLO, OP_SPAWN, Reader, SERVER_FD, WorkerId, unknown_status,
+    EXIT_BAD_MARKER, EXIT_ORPHANED, EXIT_SETUP_FAILED, MAGIC, MARKER, OP_EXITED, OP_FAILED,
+    OP_HELLO, OP_REFUSED, OP_SPAWN, Reader, SERVER_FD, WorkerId, unknown_status,
 };
 use crate::error::ExitStatus;
 use crate::image::{self, CodeRef};
@@ -92,6 +91,15 @@ fn serve_pool(marker: &[u8]) -> ! {
     worker::install_panic_hook();
     // SAFETY: descriptor 3 is the control socket (checked above), owned by nothing else here.
     let control = unsafe { OwnedFd::from_raw_fd(SERVER_FD) };
+    // Forking is only safe here because no other thread can hold a lock: the executable's own
+    // constructors have not run (this entry runs first), but a shared library's may have
+    // started a thread. Then refuse (the pool's build fails with a typed error).
+    if threads() > 1 {
+        let mut refusal = vec![OP_REFUSED];
+        refusal.extend_from_slice(&MAGIC.to_le_bytes());
+        let _ = send_with_fds(control.as_fd(), &refusal, &[]);
+        sys::exit_now(EXIT_SETUP_FAILED);
+    }
     let Some(initializer) = greet(&control) else {
         sys::exit_now(EXIT_SETUP_FAILED);
     };
@@ -110,6 +118,12 @@ fn serve_pool(marker: &[u8]) -> ! {
         },
     }
     .run()
+}
+
+/// How many threads this process has (1 if `/proc` cannot tell: then nothing can be checked,
+/// and the server runs as it would have).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())
 }
 
 /// Sends the hello and takes the pool's configuration: its token (adopted here) and the
@@ -204,7 +218,6 @@ impl Server {
             Ok(progress) => match unsafe { sys::fork() } {
                 Err(e) => Err(e),
                 Ok(sys::Forked::Child) => {
-                    FLUSH_AT_EXIT.store(sys::getpid(), Ordering::Relaxed);
                     server_sys::set_signal_ignored(libc::SIGINT, false);
                     // The page stays mapped for the worker's life (it leaves with `_exit`).
                     let progress: &'static SharedCounters = Box::leak(Box::new(progress));
