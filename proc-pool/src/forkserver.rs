@@ -245,7 +245,8 @@ impl Client {
             .collect();
         let marker = format!("{}={SERVER_FD}:{}", MARKER.to_string_lossy(), sys::getpid());
         env.push(CString::new(marker).map_err(io::Error::other)?);
-        let pid = server_sys::spawn_self(theirs.as_fd(), SERVER_FD, &env)?;
+        let pid =
+            server_sys::spawn_self(theirs.as_fd(), SERVER_FD, &env, spec.signal_mask.as_ref())?;
         drop(theirs);
         let server = match PidFd::open(pid) {
             Ok(server) => server,
@@ -311,6 +312,8 @@ impl Client {
             }
             Some(CodeRef::Raw(_)) => return Err("the initializer is not in the main executable"),
         }
+        // The server ignores SIGINT itself; its workers get this process's disposition back.
+        config.push(u8::from(server_sys::signal_ignored(libc::SIGINT)));
         send_with_fds(self.control.as_fd(), &config, &[]).map_err(|_| "it died")
     }
 

@@ -213,11 +213,18 @@ pub fn memfd(len: usize) -> io::Result<OwnedFd> {
 }
 
 /// `posix_spawn`s `/proc/self/exe` (the running executable, even if its path now names
-/// another file) with `env`, no arguments but a name, default signal dispositions, an empty
-/// signal mask, and `pass` as descriptor `at` (every other descriptor is close-on-exec or
-/// stdio). `posix_spawn` does not copy the address space (glibc uses `CLONE_VM |
-/// CLONE_VFORK`), so its cost does not grow with the caller's size. Returns the child's pid.
-pub fn spawn_self(pass: BorrowedFd<'_>, at: RawFd, env: &[CString]) -> io::Result<libc::pid_t> {
+/// another file) with `env`, no arguments but a name, `mask` as its signal mask (`None`: the
+/// caller's), and `pass` as descriptor `at` (every other descriptor is close-on-exec or
+/// stdio). Signal dispositions are the caller's across `exec`: handled signals become default
+/// and ignored ones stay ignored (`nohup` keeps working). `posix_spawn` does not copy the
+/// address space (glibc uses `CLONE_VM | CLONE_VFORK`), so its cost does not grow with the
+/// caller's size. Returns the child's pid.
+pub fn spawn_self(
+    pass: BorrowedFd<'_>,
+    at: RawFd,
+    env: &[CString],
+    mask: Option<&crate::sys::SignalMask>,
+) -> io::Result<libc::pid_t> {
     // dup2 onto the same number would keep close-on-exec set: move it out of the way first.
     let moved;
     let pass = if pass.as_raw_fd() == at {
@@ -245,22 +252,17 @@ pub fn spawn_self(pass: BorrowedFd<'_>, at: RawFd, env: &[CString]) -> io::Resul
             libc::posix_spawn_file_actions_destroy(&mut actions);
             return Err(io::Error::from_raw_os_error(ret));
         }
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigemptyset(&mut none);
         let mut ret = libc::posix_spawn_file_actions_adddup2(&mut actions, pass, at);
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
-            );
-        }
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setsigdefault(&mut attr, &all);
-        }
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        if let Some(mask) = mask {
+            if ret == 0 {
+                ret = libc::posix_spawnattr_setflags(
+                    &mut attr,
+                    libc::POSIX_SPAWN_SETSIGMASK as libc::c_short,
+                );
+            }
+            if ret == 0 {
+                ret = libc::posix_spawnattr_setsigmask(&mut attr, mask.as_sigset());
+            }
         }
         if ret == 0 {
             ret = libc::posix_spawn(
@@ -290,6 +292,16 @@ pub fn set_signal_ignored(sig: libc::c_int, ignored: bool) {
     };
     // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in a signal context.
     unsafe { libc::signal(sig, handler) };
+}
+
+/// Whether `sig` is ignored (`SIG_IGN`) in this process.
+pub fn signal_ignored(sig: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the disposition into `old`, a
+    // valid, zero-initialised struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// The device and inode of the running executable's file.

@@ -334,6 +334,13 @@ pub fn block_sigpipe() -> io::Result<SignalMask> {
     }
 }
 
+impl SignalMask {
+    /// The mask as the C library takes it.
+    pub fn as_sigset(&self) -> &libc::sigset_t {
+        &self.0
+    }
+}
+
 /// Sets the calling thread's signal mask to `mask`.
 pub fn set_signal_mask(mask: &SignalMask) {
     // SAFETY: `mask.0` is a valid sigset_t; a null `oldset` is allowed.

@@ -423,6 +423,49 @@ fn task_thread_holding_stdout_does_not_hang() {
     });
 }
 
+/// Which of `SIGHUP` (1) and `SIGINT` (2) the worker ignores.
+fn ignored_in_worker(_: u64) -> u64 {
+    let ignored = |sig| {
+        // SAFETY: sigaction with a null new action only reads the disposition into `old`.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            old.sa_sigaction == libc::SIG_IGN
+        }
+    };
+    u64::from(ignored(libc::SIGHUP)) | u64::from(ignored(libc::SIGINT)) << 1
+}
+
+/// Signals the program ignores (`nohup` ignores `SIGHUP`; a shell ignores `SIGINT` in a
+/// background job) stay ignored in every process of the pool under both methods, as in
+/// Python: a hangup sent to each of them breaks nothing. (The fork server reset every
+/// disposition to default.)
+fn ignored_signals_stay_ignored() {
+    util::each_method(|method| {
+        // SAFETY: installing SIG_IGN runs no code of ours in a signal context.
+        let previous = unsafe {
+            (
+                libc::signal(libc::SIGHUP, libc::SIG_IGN),
+                libc::signal(libc::SIGINT, libc::SIG_IGN),
+            )
+        };
+        let pool = util::pool_of(method, 1).build().unwrap();
+        assert_eq!(pool.apply(ignored_in_worker, 0), Ok(3));
+        for pid in util::children().into_iter().chain(pool.worker_pids()) {
+            // SAFETY: kill with a pid and a signal number; no memory is passed.
+            unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+        }
+        assert_eq!(pool.apply(ignored_in_worker, 0), Ok(3));
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+        // SAFETY: restores the dispositions saved above.
+        unsafe {
+            libc::signal(libc::SIGHUP, previous.0);
+            libc::signal(libc::SIGINT, previous.1);
+        }
+    });
+}
+
 fn main() {
     util::run_both(
         &[
@@ -441,6 +484,7 @@ fn main() {
                 "task_thread_holding_stdout_does_not_hang",
                 task_thread_holding_stdout_does_not_hang,
             ),
+            ("ignored_signals_stay_ignored", ignored_signals_stay_ignored),
         ],
         &[
             ("intermediate_parent", intermediate_parent),

@@ -82,7 +82,9 @@ fn serve_pool(marker: &[u8]) -> ! {
     server_sys::set_signal_ignored(libc::SIGCHLD, false);
     // A terminal's Ctrl-C reaches the whole process group: the pool's process decides what it
     // means (the server dies with it if it dies); the server itself must not break the pool
-    // over it (Python's fork server ignores it too). Workers get the default back.
+    // over it (Python's fork server ignores it too). Workers get the pool's disposition back
+    // (see `Config`). Every other disposition is the pool's as `exec` leaves it: a signal
+    // the pool ignores (`nohup`) stays ignored here and in the workers.
     server_sys::set_signal_ignored(libc::SIGINT, true);
     if sys::close_all_from_3_except(&[SERVER_FD]).is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
@@ -100,15 +102,16 @@ fn serve_pool(marker: &[u8]) -> ! {
         let _ = send_with_fds(control.as_fd(), &refusal, &[]);
         sys::exit_now(EXIT_SETUP_FAILED);
     }
-    let Some(initializer) = greet(&control) else {
+    let Some(config) = greet(&control) else {
         sys::exit_now(EXIT_SETUP_FAILED);
     };
     Server {
         control,
         workers: Vec::new(),
+        sigint_ignored: config.sigint_ignored,
         spec: Spec {
             method: StartMethod::ForkServer,
-            initializer,
+            initializer: config.initializer,
             signal_mask: None,
             // The pool sizes the pipes it passes (see `Worker::assemble`); the server never does.
             pipe_sizes: worker::PipeSizes {
@@ -126,9 +129,18 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())
 }
 
-/// Sends the hello and takes the pool's configuration: its token (adopted here) and the
-/// initializer, rebased. `None` if the pool is gone or talks nonsense.
-fn greet(control: &OwnedFd) -> Option<Option<fn()>> {
+/// What the pool tells its server in the handshake (besides its token).
+struct Config {
+    /// The initializer, rebased into this process.
+    initializer: Option<fn()>,
+    /// Whether the pool's process ignores `SIGINT` (then its workers do too).
+    sigint_ignored: bool,
+}
+
+/// Sends the hello and takes the pool's configuration: its token (adopted here), the
+/// initializer, rebased, and the `SIGINT` disposition. `None` if the pool is gone or talks
+/// nonsense.
+fn greet(control: &OwnedFd) -> Option<Config> {
     let (dev, ino) = server_sys::exe_identity();
     let id = image::build_id();
     let mut hello = vec![OP_HELLO];
@@ -145,14 +157,20 @@ fn greet(control: &OwnedFd) -> Option<Option<fn()>> {
         return None;
     }
     task::adopt_token(cur.u64()?);
-    let (tag, offset) = (cur.u8()?, cur.u64()?);
-    if tag == 0 {
-        return Some(None);
-    }
-    let addr = image::resolve(CodeRef::Main(offset))?;
-    // SAFETY: the pool sent the offset of a `fn()` in the main executable, and the handshake
-    // checked that this process runs the same build; `resolve` checked it lies in its code.
-    Some(Some(unsafe { std::mem::transmute::<usize, fn()>(addr) }))
+    let (tag, offset, sigint_ignored) = (cur.u8()?, cur.u64()?, cur.u8()?);
+    let initializer = if tag == 0 {
+        None
+    } else {
+        let addr = image::resolve(CodeRef::Main(offset))?;
+        // SAFETY: the pool sent the offset of a `fn()` in the main executable, and the
+        // handshake checked that this process runs the same build; `resolve` checked it lies
+        // in its code.
+        Some(unsafe { std::mem::transmute::<usize, fn()>(addr) })
+    };
+    Some(Config {
+        initializer,
+        sigint_ignored: sigint_ignored != 0,
+    })
 }
 
 /// The server's state.
@@ -163,6 +181,8 @@ struct Server {
     workers: Vec<(WorkerId, PidFd)>,
     /// What every worker is started with.
     spec: Spec,
+    /// Whether workers ignore `SIGINT` (as the pool's process does) or take its default.
+    sigint_ignored: bool,
 }
 
 impl Server {
@@ -218,7 +238,7 @@ impl Server {
             Ok(progress) => match unsafe { sys::fork() } {
                 Err(e) => Err(e),
                 Ok(sys::Forked::Child) => {
-                    server_sys::set_signal_ignored(libc::SIGINT, false);
+                    server_sys::set_signal_ignored(libc::SIGINT, self.sigint_ignored);
                     // The page stays mapped for the worker's life (it leaves with `_exit`).
                     let progress: &'static SharedCounters = Box::leak(Box::new(progress));
                     worker::worker_main(
