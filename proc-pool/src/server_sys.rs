@@ -3,7 +3,7 @@
 //! timeout, a `memfd`, and `posix_spawn` of the running executable.
 //!
 //! Invariant (as in `sys.rs`): every descriptor created or received here is close-on-exec from
-//! birth, and a send never raises `SIGPIPE` (`MSG_NOSIGNAL`).
+//! birth and above the standard descriptors, and a send never raises `SIGPIPE` (`MSG_NOSIGNAL`).
 
 use std::ffi::CString;
 use std::io;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The most descriptors one message carries.
 pub const MAX_FDS: usize = 4;
 
-use crate::sys::check;
+use crate::sys::{above_stdio, check};
 
 /// A connected pair of Unix `SOCK_SEQPACKET` sockets (message boundaries kept, both ends
 /// close-on-exec).
@@ -30,7 +30,8 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     };
     check(ret.into())?;
     // SAFETY: socketpair succeeded: both descriptors are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(a)?, above_stdio(b)?))
 }
 
 /// Whether `fd` is a `SOCK_SEQPACKET` socket.
@@ -165,6 +166,10 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     if msg.msg_flags & libc::MSG_CTRUNC != 0 {
         return Err(io::Error::other("a message carried too many descriptors"));
     }
+    let fds = fds
+        .into_iter()
+        .map(above_stdio)
+        .collect::<io::Result<_>>()?;
     Ok((n, fds))
 }
 
@@ -206,7 +211,7 @@ pub fn memfd(len: usize) -> io::Result<OwnedFd> {
     let fd = unsafe { libc::memfd_create(c"proc-pool-counters".as_ptr(), libc::MFD_CLOEXEC) };
     check(fd.into())?;
     // SAFETY: memfd_create returned a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })?;
     // SAFETY: ftruncate on our own descriptor; no memory is passed.
     check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) }.into())?;
     Ok(fd)

@@ -466,6 +466,58 @@ fn ignored_signals_stay_ignored() {
     });
 }
 
+/// The standard descriptors (0, 1, 2) that are pipes, sockets, event or memory files: the
+/// pool's, never a task's stdio (a bit each).
+fn pool_owned_stdio() -> u64 {
+    (0..3)
+        .filter(|fd| {
+            std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|target| {
+                let target = target.to_string_lossy().into_owned();
+                ["pipe:", "socket:", "anon_inode:", "/memfd:"]
+                    .iter()
+                    .any(|kind| target.starts_with(kind))
+            })
+        })
+        .fold(0, |bits, fd| bits | 1 << fd)
+}
+
+/// Prints to stdout and stderr, then reports [`pool_owned_stdio`] in its worker.
+fn prints_and_reports_stdio(x: u64) -> u64 {
+    println!("task {x} speaking");
+    eprintln!("task {x} complaining");
+    pool_owned_stdio() * 1000 + x
+}
+
+/// Role: closes its standard descriptors (as a daemon may), then runs printing tasks.
+fn closed_stdio_role() {
+    for fd in 0..3 {
+        // SAFETY: closing the standard descriptors, which nothing in this role uses again.
+        unsafe { libc::close(fd) };
+    }
+    let pool = util::pool(2);
+    let got: Vec<_> = pool.map(prints_and_reports_stdio, 0..50);
+    let want: Vec<_> = (0..50).map(Ok).collect();
+    assert_eq!(got, want);
+    pool.join();
+    // The pool left them closed, and never held them itself.
+    assert_eq!(pool_owned_stdio(), 0);
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(flags, -1, "fd {fd} open");
+    }
+}
+
+/// With the program's descriptors 0, 1 and 2 closed, the pool's own descriptors stay above
+/// them under both methods: a task's `println!` never writes into a pool pipe (the fork
+/// server received its workers' pipes onto 0-2, and the answers lost their framing; a forked
+/// worker's 0-2 were the manager's epoll, eventfd and a pipe).
+fn closed_stdio_stays_out_of_the_pool() {
+    util::each_method(|method| {
+        util::run_role("closed_stdio", method);
+    });
+}
+
 fn main() {
     util::run_both(
         &[
@@ -485,6 +537,10 @@ fn main() {
                 task_thread_holding_stdout_does_not_hang,
             ),
             ("ignored_signals_stay_ignored", ignored_signals_stay_ignored),
+            (
+                "closed_stdio_stays_out_of_the_pool",
+                closed_stdio_stays_out_of_the_pool,
+            ),
         ],
         &[
             ("intermediate_parent", intermediate_parent),
@@ -492,6 +548,7 @@ fn main() {
             ("pipe_quota", pipe_quota_role),
             ("stdout", stdout_role),
             ("fork_refused", fork_refused_role),
+            ("closed_stdio", closed_stdio_role),
         ],
     );
 }

@@ -60,6 +60,10 @@ fn complain(message: &str) {
 
 /// The server process, from the constructor to `_exit`.
 fn serve_pool(marker: &[u8]) -> ! {
+    // The program may have closed its standard descriptors: descriptors the pool sends would
+    // land there, and a task's `println!` would write into its own result pipe. Held for the
+    // server's life (and its workers'), as `/dev/null`.
+    std::mem::forget(sys::fill_closed_stdio());
     let Some((fd, parent)) = parse_marker(marker) else {
         complain("proc-pool: PROC_POOL_FORK_SERVER is set but malformed; exiting\n");
         sys::exit_now(EXIT_BAD_MARKER);
