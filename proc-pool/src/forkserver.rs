@@ -172,6 +172,8 @@ struct Client {
     exits: HashMap<WorkerId, ExitStatus>,
     /// The server died, stalled or broke the protocol: no more workers.
     gone: bool,
+    /// The server has been reaped (after it was `gone`).
+    reaped: bool,
 }
 
 thread_local! {
@@ -203,7 +205,7 @@ pub(crate) fn try_exit(id: WorkerId, pidfd: &PidFd) -> Option<ExitStatus> {
     if !exited {
         return None;
     }
-    Some(await_exit(id))
+    Some(await_exit(id, pidfd))
 }
 
 /// Waits until worker `id` (already killed by the caller) has exited; its status.
@@ -211,23 +213,31 @@ pub(crate) fn wait_exit(id: WorkerId, pidfd: &PidFd) -> ExitStatus {
     // A killed process ends promptly; an error here means the descriptor cannot be polled,
     // and the status wait below is bounded anyway.
     let _ = server_sys::wait_readable(&[pidfd.as_raw_fd()], None);
-    await_exit(id)
+    await_exit(id, pidfd)
 }
 
-/// The status of an exited worker, from the server (bounded wait).
-fn await_exit(id: WorkerId) -> ExitStatus {
+/// The status of an exited worker, from the server (bounded wait), or, with the server gone,
+/// from the worker itself if it became our child (see [`Client::orphan_status`]).
+fn await_exit(id: WorkerId, pidfd: &PidFd) -> ExitStatus {
     CLIENT
         .try_with(|cell| match cell.borrow_mut().as_mut() {
-            Some(client) => client.await_exit(id),
-            None => unknown_status(),
+            Some(client) => client.await_exit(id, pidfd),
+            None => orphan_status(pidfd),
         })
-        .unwrap_or_else(|_| unknown_status())
+        .unwrap_or_else(|_| orphan_status(pidfd))
 }
 
-/// What a worker's status reads as when the server cannot say: it was killed (the server's
-/// death takes its workers with it; a stalled server is killed by the pool).
+/// An exited worker's status when its server cannot report it: if the server died, the
+/// worker was re-parented, and to this process if it is a child subreaper
+/// (`PR_SET_CHILD_SUBREAPER`): then it must be reaped here, or stay a zombie for the
+/// process's life. Anywhere else it is not our child and its status is unknown.
+fn orphan_status(pidfd: &PidFd) -> ExitStatus {
+    pidfd.wait().unwrap_or(ExitStatus::Unknown)
+}
+
+/// What a status reads as when the server sent none that parses.
 fn unknown_status() -> ExitStatus {
-    ExitStatus::Signal(libc::SIGKILL)
+    ExitStatus::Unknown
 }
 
 impl Client {
@@ -261,6 +271,7 @@ impl Client {
             next_id: 0,
             exits: HashMap::new(),
             gone: false,
+            reaped: false,
         };
         match client.handshake(spec) {
             Ok(()) => Ok(client),
@@ -336,6 +347,19 @@ impl Client {
         io::Error::other("the fork server died or stopped answering")
     }
 
+    /// [`orphan_status`] once the (killed) server is reaped: only then have its children been
+    /// re-parented, so a worker still the server's at the `waitid` would become our zombie
+    /// later. Bounded: the server was sent `SIGKILL` ([`give_up`](Self::give_up)), and its
+    /// workers die with it (parent-death signal).
+    fn orphan_status(&mut self, pidfd: &PidFd) -> ExitStatus {
+        if !self.reaped {
+            let _ = self.server.kill();
+            let _ = self.server.wait();
+            self.reaped = true;
+        }
+        orphan_status(pidfd)
+    }
+
     /// Asks the server for a worker.
     fn start_worker(&mut self) -> io::Result<Started> {
         if self.gone {
@@ -386,20 +410,20 @@ impl Client {
         }
     }
 
-    /// Waits for the server's report of worker `id`'s exit.
-    fn await_exit(&mut self, id: WorkerId) -> ExitStatus {
+    /// Waits for the server's report of worker `id`'s exit (its `pidfd` is readable).
+    fn await_exit(&mut self, id: WorkerId, pidfd: &PidFd) -> ExitStatus {
         let mut buf = [0u8; 64];
         loop {
             if let Some(status) = self.exits.remove(&id) {
                 return status;
             }
             if self.gone {
-                return unknown_status();
+                return self.orphan_status(pidfd);
             }
             let got = self.recv(&mut buf);
             let Ok((n, _)) = got else {
                 self.give_up();
-                return unknown_status();
+                return self.orphan_status(pidfd);
             };
             let mut cur = Reader(&buf[..n]);
             match (cur.u8(), cur.u64()) {
@@ -420,6 +444,9 @@ impl Drop for Client {
     /// exit; one that does not within [`SERVER_TIMEOUT`] (stopped), or that already failed us
     /// (`gone`: its bound was spent once), is killed at once. Then reaps it.
     fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
         let _ = sys::set_nonblocking(self.control.as_fd());
         // SAFETY: shutdown on our own socket; it reads no memory.
         unsafe { libc::shutdown(self.control.as_raw_fd(), libc::SHUT_RDWR) };

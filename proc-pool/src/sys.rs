@@ -18,7 +18,8 @@ pub enum ExitStatus {
     Signal(i32),
     /// The process is gone but its status could not be collected: the kernel reaped it
     /// itself because the program set `SIGCHLD` to `SIG_IGN` (or inherited that across
-    /// `exec`), or other code of the program reaped it first (`waitpid(-1)`).
+    /// `exec`), or other code of the program reaped it first (`waitpid(-1)`), or, under
+    /// `ForkServer`, the server that knew it died or stopped answering.
     Unknown,
 }
 

@@ -320,6 +320,31 @@ fn stray_marker_never_runs_main() {
     }
 }
 
+/// Role: a child subreaper (as a service manager or container init is) whose fork server
+/// is killed: the server's workers are re-parented to it, and the pool reaps them.
+fn subreaper_role() {
+    // SAFETY: prctl with integer arguments only.
+    let set = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(set, 0);
+    let pool = server_pool(2);
+    let server = server_of(&pool);
+    let workers = pool.worker_pids();
+    assert_eq!(workers.len(), 2);
+    kill(server, libc::SIGKILL);
+    util::eventually("the pool to notice", || {
+        pool.apply(square, 1) == Err(TaskError::PoolBroken)
+    });
+    pool.join();
+    assert!(util::children().is_empty(), "{:?}", util::children());
+}
+
+/// A killed fork server leaves no zombie behind even when the pool's process is a child
+/// subreaper and so inherits the server's workers: the pool `waitid`s each of them through
+/// its pidfd once the server is gone (their status unknown, or known if they became ours).
+fn killed_server_leaves_no_zombie_in_a_subreaper() {
+    util::run_role("subreaper", StartMethod::ForkServer);
+}
+
 /// How many levels of constructor-built pools the role below asks for (a depth, so that the
 /// old fault, a constructor run again in each server, ends at depth 2 instead of looping).
 const CTOR_VAR: &str = "PROC_POOL_TEST_CTOR_DEPTH";
@@ -408,11 +433,16 @@ fn main() {
                 "user_constructors_never_run_in_the_server",
                 user_constructors_never_run_in_the_server,
             ),
+            (
+                "killed_server_leaves_no_zombie_in_a_subreaper",
+                killed_server_leaves_no_zombie_in_a_subreaper,
+            ),
         ],
         &[
             ("stdout_role", stdout_role),
             ("must_not_run", must_not_run),
             ("constructor_role", constructor_role),
+            ("subreaper", subreaper_role),
         ],
     );
 }
