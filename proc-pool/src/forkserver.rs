@@ -8,7 +8,7 @@
 //!  ──────────────────────────────                ───────────────────────────       ───────
 //!  first Worker::start:
 //!   posix_spawn /proc/self/exe ───────────────▶  .init_array: marker set? ──no──▶ (normal main)
-//!     env PROC_POOL_FORK_SERVER=3:<pid>          │ yes: never returns to main
+//!     env PROC_POOL_FORK_SERVER_<version>=3:<pid>│ yes: never returns to main
 //!     fd 3 = control socket (SEQPACKET)          │ PR_SET_PDEATHSIG, getppid check,
 //!                                                │ close all but 0-3
 //!   ◀──────────── HELLO build-id, exe dev/ino ── │
@@ -59,9 +59,22 @@ use crate::worker::Spec;
 
 mod server;
 
+/// The marker's name, namespaced by this crate's version: two semver-incompatible copies of
+/// the crate in one executable each have a constructor, and each must take only its own
+/// copy's marker (the other copy's protocol may differ).
+macro_rules! marker_name {
+    () => {
+        concat!("PROC_POOL_FORK_SERVER_", env!("CARGO_PKG_VERSION"))
+    };
+}
+use marker_name;
+
 /// The environment variable that makes a re-executed process a fork server: `"<fd>:<pid>"`,
 /// the control socket's descriptor and the pool process's pid.
-const MARKER: &CStr = c"PROC_POOL_FORK_SERVER";
+const MARKER: &CStr = match CStr::from_bytes_with_nul(concat!(marker_name!(), "\0").as_bytes()) {
+    Ok(name) => name,
+    Err(_) => panic!("the marker's name holds no NUL"),
+};
 
 /// The control socket's descriptor number in the server.
 const SERVER_FD: RawFd = 3;

@@ -297,27 +297,69 @@ fn server_workers_flush_stdout_once() {
 }
 
 /// Role: a process started with the fork-server marker by someone other than a pool exits
-/// at once; `main` (this role) must never run.
+/// at once; `main` (this role) must never run (unless the marker is another version's).
 fn must_not_run() {
     println!("main ran");
 }
 
+/// This crate version's marker (another version's copy of the crate has its own).
+const MARKER: &str = concat!("PROC_POOL_FORK_SERVER_", env!("CARGO_PKG_VERSION"));
+
+/// Runs the `must_not_run` role with `MARKER=marker` set in its environment (and, if given,
+/// `fd3` as its descriptor 3).
+fn with_marker(name: &str, marker: &str, fd3: Option<i32>) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env(util::ROLE_VAR, "must_not_run")
+        .env(name, marker);
+    if let Some(fd) = fd3 {
+        // SAFETY: dup2 is async-signal-safe; it only duplicates a descriptor of the child.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    command.output().unwrap()
+}
+
 /// A process started with the marker but not by a pool never runs `main`: it exits with an
-/// error instead (no second run of the user's program, no fork loop).
+/// error and says why, whether the marker is malformed, names no control socket, or comes
+/// with a real socket but names a pool process that is not its parent. A marker of another
+/// version of the crate is that copy's business: this copy lets `main` run.
 fn stray_marker_never_runs_main() {
     for marker in ["3:1", "garbage"] {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .env(util::ROLE_VAR, "must_not_run")
-            .env("PROC_POOL_FORK_SERVER", marker)
-            .output()
-            .unwrap();
+        let out = with_marker(MARKER, marker, None);
         assert_eq!(out.status.code(), Some(75), "{out:?}");
         assert!(out.stdout.is_empty(), "{out:?}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("PROC_POOL_FORK_SERVER"),
+            String::from_utf8_lossy(&out.stderr).contains(MARKER),
             "{out:?}"
         );
     }
+    let mut pair = [-1; 2];
+    // SAFETY: `pair` is a valid array of two ints, as socketpair requires.
+    let made =
+        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, pair.as_mut_ptr()) };
+    assert_eq!(made, 0);
+    let out = with_marker(MARKER, "3:1", Some(pair[1]));
+    for fd in pair {
+        // SAFETY: closing the pair made above, used by nothing else.
+        unsafe { libc::close(fd) };
+    }
+    assert_eq!(out.status.code(), Some(76), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(MARKER),
+        "{out:?}"
+    );
+    let out = with_marker("PROC_POOL_FORK_SERVER_0.0.0-other", "3:1", None);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "main ran\n");
 }
 
 /// Role: a child subreaper (as a service manager or container init is) whose fork server

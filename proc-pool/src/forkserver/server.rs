@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::{
     EXIT_BAD_MARKER, EXIT_ORPHANED, EXIT_SETUP_FAILED, MAGIC, MARKER, OP_EXITED, OP_FAILED,
-    OP_HELLO, OP_REFUSED, OP_SPAWN, Reader, SERVER_FD, WorkerId, unknown_status,
+    OP_HELLO, OP_REFUSED, OP_SPAWN, Reader, SERVER_FD, WorkerId, marker_name, unknown_status,
 };
 use crate::error::ExitStatus;
 use crate::image::{self, CodeRef};
@@ -65,11 +65,19 @@ fn serve_pool(marker: &[u8]) -> ! {
     // server's life (and its workers'), as `/dev/null`.
     std::mem::forget(sys::fill_closed_stdio());
     let Some((fd, parent)) = parse_marker(marker) else {
-        complain("proc-pool: PROC_POOL_FORK_SERVER is set but malformed; exiting\n");
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but malformed; exiting\n"
+        ));
         sys::exit_now(EXIT_BAD_MARKER);
     };
     if fd != SERVER_FD || !server_sys::is_seqpacket(fd) {
-        complain("proc-pool: PROC_POOL_FORK_SERVER is set but no pool started this process\n");
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but no pool started this process; exiting\n"
+        ));
         sys::exit_now(EXIT_BAD_MARKER);
     }
     sys::set_thread_name(c"proc-pool-fsrv");
@@ -78,6 +86,12 @@ fn serve_pool(marker: &[u8]) -> ! {
     }
     // The pool may have died between the spawn and the prctl: then no signal will come.
     if sys::getppid() != parent {
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but names a pool process that is not this process's parent (gone, or \
+             the marker is stray); exiting\n"
+        ));
         sys::exit_now(EXIT_ORPHANED);
     }
     // As Rust's runtime would have set them in `main`: a worker's write to a closed pipe is an
