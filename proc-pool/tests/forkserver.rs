@@ -387,6 +387,55 @@ fn killed_server_leaves_no_zombie_in_a_subreaper() {
     util::run_role("subreaper", StartMethod::ForkServer);
 }
 
+/// A shared library whose constructor starts a thread that lives for ever.
+const THREAD_LIBRARY_C: &str = r#"
+#include <pthread.h>
+#include <unistd.h>
+static void *idle(void *arg) { for (;;) pause(); return arg; }
+__attribute__((constructor)) static void start_a_thread(void) {
+    pthread_t thread;
+    pthread_create(&thread, 0, idle, 0);
+}
+"#;
+
+/// Role: builds a fork-server pool in a process whose preloaded library started a thread.
+fn preloaded_thread_role() {
+    let Err(err) = Pool::builder()
+        .workers(1)
+        .start_method(StartMethod::ForkServer)
+        .build()
+    else {
+        panic!("a server with two threads must refuse to serve");
+    };
+    assert!(format!("{err:?}").contains("single-threaded"), "{err:?}");
+}
+
+/// A server that is not single-threaded (a shared library's constructor, which runs before
+/// the server's entry, started a thread) refuses to serve: the build fails with a typed
+/// error instead of forking workers that could inherit that thread's locks. (The library is
+/// built with the C compiler that links Rust programs.)
+fn threaded_server_refuses_to_serve() {
+    let dir = std::env::temp_dir().join(format!("proc-pool-preload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("thread.c");
+    let library = dir.join("libthread.so");
+    std::fs::write(&source, THREAD_LIBRARY_C).unwrap();
+    let compiled = Command::new("cc")
+        .args(["-shared", "-fPIC", "-pthread", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .status()
+        .expect("run cc");
+    assert!(compiled.success());
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(util::ROLE_VAR, "preloaded_thread")
+        .env("LD_PRELOAD", &library)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{out:?}");
+}
+
 /// How many levels of constructor-built pools the role below asks for (a depth, so that the
 /// old fault, a constructor run again in each server, ends at depth 2 instead of looping).
 const CTOR_VAR: &str = "PROC_POOL_TEST_CTOR_DEPTH";
@@ -479,12 +528,17 @@ fn main() {
                 "killed_server_leaves_no_zombie_in_a_subreaper",
                 killed_server_leaves_no_zombie_in_a_subreaper,
             ),
+            (
+                "threaded_server_refuses_to_serve",
+                threaded_server_refuses_to_serve,
+            ),
         ],
         &[
             ("stdout_role", stdout_role),
             ("must_not_run", must_not_run),
             ("constructor_role", constructor_role),
             ("subreaper", subreaper_role),
+            ("preloaded_thread", preloaded_thread_role),
         ],
     );
 }
