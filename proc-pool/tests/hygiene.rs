@@ -466,6 +466,38 @@ fn ignored_signals_stay_ignored() {
     });
 }
 
+/// Whether `SIGUSR1` is blocked in the worker's thread.
+fn sigusr1_blocked(_: u64) -> bool {
+    // SAFETY: sigset_t is plain data; pthread_sigmask with a null new set only reads the
+    // mask into `now`, and sigismember reads it.
+    unsafe {
+        let mut now: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+        libc::sigismember(&now, libc::SIGUSR1) == 1
+    }
+}
+
+/// A signal the building thread blocks stays blocked in the workers under both methods (the
+/// fork server was spawned with an empty mask).
+fn blocked_signals_stay_blocked() {
+    util::each_method(|method| {
+        let built = std::thread::spawn(move || {
+            // SAFETY: sigset_t is plain data, initialised by sigemptyset; blocking SIGUSR1 in
+            // this short-lived thread only.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            util::pool_of(method, 1).build().unwrap()
+        });
+        let pool = built.join().unwrap();
+        assert_eq!(pool.apply(sigusr1_blocked, 0), Ok(true));
+        pool.join();
+    });
+}
+
 /// The standard descriptors (0, 1, 2) that are pipes, sockets, event or memory files: the
 /// pool's, never a task's stdio (a bit each).
 fn pool_owned_stdio() -> u64 {
@@ -537,6 +569,7 @@ fn main() {
                 task_thread_holding_stdout_does_not_hang,
             ),
             ("ignored_signals_stay_ignored", ignored_signals_stay_ignored),
+            ("blocked_signals_stay_blocked", blocked_signals_stay_blocked),
             (
                 "closed_stdio_stays_out_of_the_pool",
                 closed_stdio_stays_out_of_the_pool,
