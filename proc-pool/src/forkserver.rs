@@ -7,12 +7,13 @@
 //!  pool's manager thread (client)                fork server (one per pool)        workers
 //!  ──────────────────────────────                ───────────────────────────       ───────
 //!  first Worker::start:
-//!   posix_spawn /proc/self/exe ───────────────▶  .init_array: marker set? ──no──▶ (normal main)
+//!   posix_spawn /proc/self/exe ───────────────▶  .init_array.00098: marker? ─no─▶ (as usual)
 //!     env PROC_POOL_FORK_SERVER_<version>=3:<pid>│ yes: never returns to main
-//!     fd 3 = control socket (SEQPACKET)          │ PR_SET_PDEATHSIG, getppid check,
-//!                                                │ close all but 0-3
-//!   ◀──────────── HELLO build-id, exe dev/ino ── │
-//!   same build? ── CONFIG token, initializer ──▶ │
+//!     fd 3 = control socket (SEQPACKET)          │ /dev/null onto closed 0-2,
+//!                                                │ PR_SET_PDEATHSIG, getppid check,
+//!                                                │ close all but 0-3; one thread?
+//!   ◀──── HELLO build-id, exe dev/ino (REFUSED)  │
+//!   same build? ── CONFIG token, init, SIGINT ─▶ │
 //!  each Worker::start:                           ▼
 //!   pipes + memfd counters ── SPAWN id, fds ──▶  fork ────────────────────────────▶ worker_main
 //!   ◀────────── SPAWNED id, pid, pidfd ───────── (SCM_RIGHTS)                     (as under Fork)
@@ -23,8 +24,11 @@
 //! ```
 //!
 //! Invariants:
-//! - **The user's `main` never runs twice.** A process started with the marker never returns
-//!   from the constructor: it serves, or exits at once if the marker is not one a pool set.
+//! - **The user's `main` never runs twice, nor the executable's other constructors.** A
+//!   process started with the marker never returns from the constructor, which runs before
+//!   the executable's others: it serves, or exits at once if the marker is not one a pool
+//!   set. It serves only while it is single-threaded (a shared library's constructor may have
+//!   started a thread before it): otherwise the pool's build fails with a typed error.
 //!   A pool is only built with this method when the pool's own code (so the constructor) is
 //!   in the main executable; elsewhere (a `cdylib`) building fails with a typed error.
 //! - **Start cost does not grow with the parent**: the server is started by `posix_spawn`,
