@@ -7,12 +7,13 @@
 //!  pool's manager thread (client)                fork server (one per pool)        workers
 //!  ──────────────────────────────                ───────────────────────────       ───────
 //!  first Worker::start:
-//!   posix_spawn /proc/self/exe ───────────────▶  .init_array: marker set? ──no──▶ (normal main)
-//!     env PROC_POOL_FORK_SERVER=3:<pid>          │ yes: never returns to main
-//!     fd 3 = control socket (SEQPACKET)          │ PR_SET_PDEATHSIG, getppid check,
-//!                                                │ close all but 0-3
-//!   ◀──────────── HELLO build-id, exe dev/ino ── │
-//!   same build? ── CONFIG token, initializer ──▶ │
+//!   posix_spawn /proc/self/exe ───────────────▶  .init_array.00098: marker? ─no─▶ (as usual)
+//!     env PROC_POOL_FORK_SERVER_<version>=3:<pid>│ yes: never returns to main
+//!     fd 3 = control socket (SEQPACKET)          │ /dev/null onto closed 0-2,
+//!                                                │ PR_SET_PDEATHSIG, getppid check,
+//!                                                │ close all but 0-3; one thread?
+//!   ◀──── HELLO build-id, exe dev/ino (REFUSED)  │
+//!   same build? ── CONFIG token, init, SIGINT ─▶ │
 //!  each Worker::start:                           ▼
 //!   pipes + memfd counters ── SPAWN id, fds ──▶  fork ────────────────────────────▶ worker_main
 //!   ◀────────── SPAWNED id, pid, pidfd ───────── (SCM_RIGHTS)                     (as under Fork)
@@ -23,8 +24,11 @@
 //! ```
 //!
 //! Invariants:
-//! - **The user's `main` never runs twice.** A process started with the marker never returns
-//!   from the constructor: it serves, or exits at once if the marker is not one a pool set.
+//! - **The user's `main` never runs twice, nor the executable's other constructors.** A
+//!   process started with the marker never returns from the constructor, which runs before
+//!   the executable's others: it serves, or exits at once if the marker is not one a pool
+//!   set. It serves only while it is single-threaded (a shared library's constructor may have
+//!   started a thread before it): otherwise the pool's build fails with a typed error.
 //!   A pool is only built with this method when the pool's own code (so the constructor) is
 //!   in the main executable; elsewhere (a `cdylib`) building fails with a typed error.
 //! - **Start cost does not grow with the parent**: the server is started by `posix_spawn`,
@@ -45,10 +49,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use crate::error::{BuildError, BuildErrorKind, ExitStatus};
@@ -60,9 +63,22 @@ use crate::worker::Spec;
 
 mod server;
 
+/// The marker's name, namespaced by this crate's version: two semver-incompatible copies of
+/// the crate in one executable each have a constructor, and each must take only its own
+/// copy's marker (the other copy's protocol may differ).
+macro_rules! marker_name {
+    () => {
+        concat!("PROC_POOL_FORK_SERVER_", env!("CARGO_PKG_VERSION"))
+    };
+}
+use marker_name;
+
 /// The environment variable that makes a re-executed process a fork server: `"<fd>:<pid>"`,
 /// the control socket's descriptor and the pool process's pid.
-const MARKER: &CStr = c"PROC_POOL_FORK_SERVER";
+const MARKER: &CStr = match CStr::from_bytes_with_nul(concat!(marker_name!(), "\0").as_bytes()) {
+    Ok(name) => name,
+    Err(_) => panic!("the marker's name holds no NUL"),
+};
 
 /// The control socket's descriptor number in the server.
 const SERVER_FD: RawFd = 3;
@@ -84,6 +100,8 @@ const OP_SPAWN: u8 = 2;
 const OP_FAILED: u8 = 3;
 /// Server -> pool: a worker exited (with its status).
 const OP_EXITED: u8 = 4;
+/// Server -> pool, instead of the hello: it cannot serve (it is not single-threaded).
+const OP_REFUSED: u8 = 5;
 
 /// Exit code of a server started with a marker that no pool set.
 const EXIT_BAD_MARKER: i32 = 75;
@@ -96,16 +114,17 @@ const EXIT_SETUP_FAILED: i32 = 77;
 type InitArrayFn =
     extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char);
 
-/// The server's entry: glibc runs it with the executable's other constructors, before `main`.
+/// The server's entry: glibc runs it before the executable's other constructors and `main`.
 /// It returns at once unless the marker is set.
+///
+/// In a priority section, so that it runs before every constructor of the executable that
+/// has none (GNU ld and lld both place `.init_array.NNNNN` sections, sorted by number, before
+/// plain `.init_array`): a user's constructor (one that prints, starts a thread or builds a
+/// pool) never runs in the server. 98 is below Rust std's own 99 and above the 0-100 range's
+/// bottom that toolchains reserve; std's start-up is not needed by the server.
 #[used]
-#[unsafe(link_section = ".init_array")]
+#[unsafe(link_section = ".init_array.00098")]
 static SERVER_ENTRY: InitArrayFn = server::server_entry;
-
-/// The pid of this process if it is a fork-server worker, which may flush std's stdout at
-/// exit (see [`exit_worker`]); 0 elsewhere. A pid, not a flag, so that a `Fork` worker forked
-/// by such a worker's own pool (another pid) does not inherit the right.
-static FLUSH_AT_EXIT: AtomicI32 = AtomicI32::new(0);
 
 /// Why a fork server could not be started (becomes a typed [`BuildError`]).
 #[derive(Debug)]
@@ -139,16 +158,6 @@ fn check_entry(entry: usize, initializer: Option<fn()>) -> Result<(), BuildError
     Ok(())
 }
 
-/// Ends a worker. In a fork-server worker std's stdout is flushed first: the worker is a
-/// fork of a single-threaded process, so no other thread can hold stdout's lock (under `Fork`
-/// one could have, forever).
-pub(crate) fn exit_worker(code: i32) -> ! {
-    if FLUSH_AT_EXIT.load(Ordering::Relaxed) == sys::getpid() {
-        let _ = io::stdout().flush();
-    }
-    sys::exit_now(code)
-}
-
 // ───────────────────────────── the pool's side (client) ─────────────────────────────
 
 /// A worker's name in the protocol (pids can be reused; ids are not).
@@ -180,6 +189,8 @@ struct Client {
     exits: HashMap<WorkerId, ExitStatus>,
     /// The server died, stalled or broke the protocol: no more workers.
     gone: bool,
+    /// The server has been reaped (after it was `gone`).
+    reaped: bool,
 }
 
 thread_local! {
@@ -211,7 +222,7 @@ pub(crate) fn try_exit(id: WorkerId, pidfd: &PidFd) -> Option<ExitStatus> {
     if !exited {
         return None;
     }
-    Some(await_exit(id))
+    Some(await_exit(id, pidfd))
 }
 
 /// Waits until worker `id` (already killed by the caller) has exited; its status.
@@ -219,23 +230,31 @@ pub(crate) fn wait_exit(id: WorkerId, pidfd: &PidFd) -> ExitStatus {
     // A killed process ends promptly; an error here means the descriptor cannot be polled,
     // and the status wait below is bounded anyway.
     let _ = server_sys::wait_readable(&[pidfd.as_raw_fd()], None);
-    await_exit(id)
+    await_exit(id, pidfd)
 }
 
-/// The status of an exited worker, from the server (bounded wait).
-fn await_exit(id: WorkerId) -> ExitStatus {
+/// The status of an exited worker, from the server (bounded wait), or, with the server gone,
+/// from the worker itself if it became our child (see [`Client::orphan_status`]).
+fn await_exit(id: WorkerId, pidfd: &PidFd) -> ExitStatus {
     CLIENT
         .try_with(|cell| match cell.borrow_mut().as_mut() {
-            Some(client) => client.await_exit(id),
-            None => unknown_status(),
+            Some(client) => client.await_exit(id, pidfd),
+            None => orphan_status(pidfd),
         })
-        .unwrap_or_else(|_| unknown_status())
+        .unwrap_or_else(|_| orphan_status(pidfd))
 }
 
-/// What a worker's status reads as when the server cannot say: it was killed (the server's
-/// death takes its workers with it; a stalled server is killed by the pool).
+/// An exited worker's status when its server cannot report it: if the server died, the
+/// worker was re-parented, and to this process if it is a child subreaper
+/// (`PR_SET_CHILD_SUBREAPER`): then it must be reaped here, or stay a zombie for the
+/// process's life. Anywhere else it is not our child and its status is unknown.
+fn orphan_status(pidfd: &PidFd) -> ExitStatus {
+    pidfd.wait().unwrap_or(ExitStatus::Unknown)
+}
+
+/// What a status reads as when the server sent none that parses.
 fn unknown_status() -> ExitStatus {
-    ExitStatus::Signal(libc::SIGKILL)
+    ExitStatus::Unknown
 }
 
 impl Client {
@@ -253,7 +272,8 @@ impl Client {
             .collect();
         let marker = format!("{}={SERVER_FD}:{}", MARKER.to_string_lossy(), sys::getpid());
         env.push(CString::new(marker).map_err(io::Error::other)?);
-        let pid = server_sys::spawn_self(theirs.as_fd(), SERVER_FD, &env)?;
+        let pid =
+            server_sys::spawn_self(theirs.as_fd(), SERVER_FD, &env, spec.signal_mask.as_ref())?;
         drop(theirs);
         let server = match PidFd::open(pid) {
             Ok(server) => server,
@@ -268,11 +288,16 @@ impl Client {
             next_id: 0,
             exits: HashMap::new(),
             gone: false,
+            reaped: false,
         };
         match client.handshake(spec) {
             Ok(()) => Ok(client),
-            // Dropping the client kills and reaps the server.
-            Err(why) => Err(io::Error::other(HandshakeFailed(why))),
+            Err(why) => {
+                // Dropping the client kills it at once (it failed us once already: waiting
+                // again for it to leave would double the bound) and reaps it.
+                client.gone = true;
+                Err(io::Error::other(HandshakeFailed(why)))
+            }
         }
     }
 
@@ -283,8 +308,15 @@ impl Client {
             .recv(&mut buf)
             .map_err(|_| "it died or did not answer")?;
         let mut cur = Reader(&buf[..n]);
-        if cur.u8() != Some(OP_HELLO) || cur.u64() != Some(MAGIC) {
-            return Err("its hello was not a fork server's");
+        match (cur.u8(), cur.u64()) {
+            (Some(OP_HELLO), Some(MAGIC)) => {}
+            (Some(OP_REFUSED), Some(MAGIC)) => {
+                return Err(
+                    "it was not single-threaded (a shared library's constructor \
+                            started a thread before it could take over)",
+                );
+            }
+            _ => return Err("its hello was not a fork server's"),
         }
         let (dev, ino) = (cur.u64(), cur.u64());
         let id_len = cur.u32().unwrap_or(u32::MAX) as usize;
@@ -308,6 +340,8 @@ impl Client {
             }
             Some(CodeRef::Raw(_)) => return Err("the initializer is not in the main executable"),
         }
+        // The server ignores SIGINT itself; its workers get this process's disposition back.
+        config.push(u8::from(server_sys::signal_ignored(libc::SIGINT)));
         send_with_fds(self.control.as_fd(), &config, &[]).map_err(|_| "it died")
     }
 
@@ -328,6 +362,19 @@ impl Client {
         self.gone = true;
         let _ = self.server.kill();
         io::Error::other("the fork server died or stopped answering")
+    }
+
+    /// [`orphan_status`] once the (killed) server is reaped: only then have its children been
+    /// re-parented, so a worker still the server's at the `waitid` would become our zombie
+    /// later. Bounded: the server was sent `SIGKILL` ([`give_up`](Self::give_up)), and its
+    /// workers die with it (parent-death signal).
+    fn orphan_status(&mut self, pidfd: &PidFd) -> ExitStatus {
+        if !self.reaped {
+            let _ = self.server.kill();
+            let _ = self.server.wait();
+            self.reaped = true;
+        }
+        orphan_status(pidfd)
     }
 
     /// Asks the server for a worker.
@@ -380,20 +427,20 @@ impl Client {
         }
     }
 
-    /// Waits for the server's report of worker `id`'s exit.
-    fn await_exit(&mut self, id: WorkerId) -> ExitStatus {
+    /// Waits for the server's report of worker `id`'s exit (its `pidfd` is readable).
+    fn await_exit(&mut self, id: WorkerId, pidfd: &PidFd) -> ExitStatus {
         let mut buf = [0u8; 64];
         loop {
             if let Some(status) = self.exits.remove(&id) {
                 return status;
             }
             if self.gone {
-                return unknown_status();
+                return self.orphan_status(pidfd);
             }
             let got = self.recv(&mut buf);
             let Ok((n, _)) = got else {
                 self.give_up();
-                return unknown_status();
+                return self.orphan_status(pidfd);
             };
             let mut cur = Reader(&buf[..n]);
             match (cur.u8(), cur.u64()) {
@@ -411,13 +458,18 @@ impl Client {
 
 impl Drop for Client {
     /// Shuts the server down: end of file on its socket makes it kill and reap its workers and
-    /// exit; one that does not within [`SERVER_TIMEOUT`] (stopped) is killed. Then reaps it.
+    /// exit; one that does not within [`SERVER_TIMEOUT`] (stopped), or that already failed us
+    /// (`gone`: its bound was spent once), is killed at once. Then reaps it.
     fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
         let _ = sys::set_nonblocking(self.control.as_fd());
         // SAFETY: shutdown on our own socket; it reads no memory.
         unsafe { libc::shutdown(self.control.as_raw_fd(), libc::SHUT_RDWR) };
-        let exited = server_sys::wait_readable(&[self.server.as_raw_fd()], Some(SERVER_TIMEOUT))
-            .is_ok_and(|ready| ready[0]);
+        let exited = !self.gone
+            && server_sys::wait_readable(&[self.server.as_raw_fd()], Some(SERVER_TIMEOUT))
+                .is_ok_and(|ready| ready[0]);
         if !exited {
             let _ = self.server.kill();
         }

@@ -282,12 +282,19 @@ impl Admission {
     /// Keeps the chunks whose code every worker of the pool has; fails the others with
     /// [`TaskError::CodeUnavailable`] without sending them.
     pub(crate) fn admit(&self, chunks: Vec<Chunk>) -> Vec<Chunk> {
-        if chunks.iter().all(|c| c.foreign.is_none()) {
+        if chunks.iter().all(|c| c.foreign == [None; 2]) {
             return chunks;
         }
         let mut kept = Vec::with_capacity(chunks.len());
         for chunk in chunks {
-            match chunk.foreign.map_or(Ok(()), |addr| self.check(addr)) {
+            // Every reference, not only the first: a trampoline in a library loaded before the
+            // pool may carry a user function from one loaded after it.
+            match chunk
+                .foreign
+                .iter()
+                .flatten()
+                .try_for_each(|&addr| self.check(addr))
+            {
                 Ok(()) => kept.push(chunk),
                 Err(e) => chunk.fail(e),
             }

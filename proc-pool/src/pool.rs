@@ -180,8 +180,13 @@ impl Builder {
             flush_stdout_before_fork();
         }
         let admission = Admission::new(self.start_method);
-        let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        // Held above the standard descriptors (see `sys::above_stdio`): a forked worker keeps
+        // 0, 1 and 2, which must never be the manager's.
+        let (poll, waker) = sys::with_stdio_held(|| -> io::Result<_> {
+            let poll = mio::Poll::new()?;
+            let waker = mio::Waker::new(poll.registry(), WAKER)?;
+            Ok((poll, waker))
+        })?;
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (alive_tx, alive) = crossbeam_channel::bounded(1);

@@ -3,7 +3,7 @@
 //! timeout, a `memfd`, and `posix_spawn` of the running executable.
 //!
 //! Invariant (as in `sys.rs`): every descriptor created or received here is close-on-exec from
-//! birth, and a send never raises `SIGPIPE` (`MSG_NOSIGNAL`).
+//! birth and above the standard descriptors, and a send never raises `SIGPIPE` (`MSG_NOSIGNAL`).
 
 use std::ffi::CString;
 use std::io;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The most descriptors one message carries.
 pub const MAX_FDS: usize = 4;
 
-use crate::sys::check;
+use crate::sys::{above_stdio, check};
 
 /// A connected pair of Unix `SOCK_SEQPACKET` sockets (message boundaries kept, both ends
 /// close-on-exec).
@@ -30,7 +30,8 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     };
     check(ret.into())?;
     // SAFETY: socketpair succeeded: both descriptors are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(a)?, above_stdio(b)?))
 }
 
 /// Whether `fd` is a `SOCK_SEQPACKET` socket.
@@ -165,6 +166,10 @@ pub fn recv_with_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize,
     if msg.msg_flags & libc::MSG_CTRUNC != 0 {
         return Err(io::Error::other("a message carried too many descriptors"));
     }
+    let fds = fds
+        .into_iter()
+        .map(above_stdio)
+        .collect::<io::Result<_>>()?;
     Ok((n, fds))
 }
 
@@ -206,18 +211,25 @@ pub fn memfd(len: usize) -> io::Result<OwnedFd> {
     let fd = unsafe { libc::memfd_create(c"proc-pool-counters".as_ptr(), libc::MFD_CLOEXEC) };
     check(fd.into())?;
     // SAFETY: memfd_create returned a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = above_stdio(unsafe { OwnedFd::from_raw_fd(fd) })?;
     // SAFETY: ftruncate on our own descriptor; no memory is passed.
     check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) }.into())?;
     Ok(fd)
 }
 
 /// `posix_spawn`s `/proc/self/exe` (the running executable, even if its path now names
-/// another file) with `env`, no arguments but a name, default signal dispositions, an empty
-/// signal mask, and `pass` as descriptor `at` (every other descriptor is close-on-exec or
-/// stdio). `posix_spawn` does not copy the address space (glibc uses `CLONE_VM |
-/// CLONE_VFORK`), so its cost does not grow with the caller's size. Returns the child's pid.
-pub fn spawn_self(pass: BorrowedFd<'_>, at: RawFd, env: &[CString]) -> io::Result<libc::pid_t> {
+/// another file) with `env`, no arguments but a name, `mask` as its signal mask (`None`: the
+/// caller's), and `pass` as descriptor `at` (every other descriptor is close-on-exec or
+/// stdio). Signal dispositions are the caller's across `exec`: handled signals become default
+/// and ignored ones stay ignored (`nohup` keeps working). `posix_spawn` does not copy the
+/// address space (glibc uses `CLONE_VM | CLONE_VFORK`), so its cost does not grow with the
+/// caller's size. Returns the child's pid.
+pub fn spawn_self(
+    pass: BorrowedFd<'_>,
+    at: RawFd,
+    env: &[CString],
+    mask: Option<&crate::sys::SignalMask>,
+) -> io::Result<libc::pid_t> {
     // dup2 onto the same number would keep close-on-exec set: move it out of the way first.
     let moved;
     let pass = if pass.as_raw_fd() == at {
@@ -245,22 +257,17 @@ pub fn spawn_self(pass: BorrowedFd<'_>, at: RawFd, env: &[CString]) -> io::Resul
             libc::posix_spawn_file_actions_destroy(&mut actions);
             return Err(io::Error::from_raw_os_error(ret));
         }
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigemptyset(&mut none);
         let mut ret = libc::posix_spawn_file_actions_adddup2(&mut actions, pass, at);
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK) as libc::c_short,
-            );
-        }
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setsigdefault(&mut attr, &all);
-        }
-        if ret == 0 {
-            ret = libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        if let Some(mask) = mask {
+            if ret == 0 {
+                ret = libc::posix_spawnattr_setflags(
+                    &mut attr,
+                    libc::POSIX_SPAWN_SETSIGMASK as libc::c_short,
+                );
+            }
+            if ret == 0 {
+                ret = libc::posix_spawnattr_setsigmask(&mut attr, mask.as_sigset());
+            }
         }
         if ret == 0 {
             ret = libc::posix_spawn(
@@ -290,6 +297,16 @@ pub fn set_signal_ignored(sig: libc::c_int, ignored: bool) {
     };
     // SAFETY: installing SIG_IGN or SIG_DFL runs no code of ours in a signal context.
     unsafe { libc::signal(sig, handler) };
+}
+
+/// Whether `sig` is ignored (`SIG_IGN`) in this process.
+pub fn signal_ignored(sig: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the disposition into `old`, a
+    // valid, zero-initialised struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// The device and inode of the running executable's file.

@@ -18,7 +18,8 @@ pub enum ExitStatus {
     Signal(i32),
     /// The process is gone but its status could not be collected: the kernel reaped it
     /// itself because the program set `SIGCHLD` to `SIG_IGN` (or inherited that across
-    /// `exec`), or other code of the program reaped it first (`waitpid(-1)`).
+    /// `exec`), or other code of the program reaped it first (`waitpid(-1)`), or, under
+    /// `ForkServer`, the server that knew it died or stopped answering.
     Unknown,
 }
 
@@ -43,13 +44,60 @@ pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
-/// A pipe whose both ends are `O_CLOEXEC`: `(read end, write end)`.
+/// A pipe whose both ends are `O_CLOEXEC` and above the standard descriptors: `(read end,
+/// write end)`.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: `fds` is a valid, writable array of two ints, as pipe2 requires.
     check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
     // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(rx)?, above_stdio(tx)?))
+}
+
+/// Moves `fd` (close-on-exec) above the standard descriptors if it landed on one of them,
+/// which happens when the program closed them: a pool's descriptor on 0, 1 or 2 would be a
+/// worker's stdin, stdout or stderr, and a task's `println!` would write into it. Every
+/// descriptor the pool creates or receives goes through here (or, for those made by code
+/// that cannot move them, is made under [`with_stdio_held`]).
+pub fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own; it reads no memory.
+    let moved = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) }.into())?;
+    // SAFETY: fcntl succeeded and returned a fresh descriptor nobody else owns; `fd` is
+    // closed when it drops here.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved as RawFd) })
+}
+
+/// Opens `/dev/null` (close-on-exec) onto each closed standard descriptor (0, 1, 2) and
+/// returns them: while they are held, no new descriptor can land there.
+pub fn fill_closed_stdio() -> Vec<OwnedFd> {
+    let mut held = Vec::new();
+    loop {
+        // SAFETY: the path is a valid NUL-terminated string; open reads nothing else.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return held;
+        }
+        // SAFETY: open succeeded and returned a fresh descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if fd.as_raw_fd() > 2 {
+            return held;
+        }
+        held.push(fd);
+    }
+}
+
+/// Runs `f` with the closed standard descriptors held (see [`fill_closed_stdio`]), so that
+/// descriptors made by code that cannot move them ([`above_stdio`]), such as mio's epoll and
+/// eventfd, land above 2; then closes them again.
+pub fn with_stdio_held<R>(f: impl FnOnce() -> R) -> R {
+    let held = fill_closed_stdio();
+    let made = f();
+    drop(held);
+    made
 }
 
 /// Puts `fd`'s open file description in non-blocking mode.
@@ -334,6 +382,13 @@ pub fn block_sigpipe() -> io::Result<SignalMask> {
     }
 }
 
+impl SignalMask {
+    /// The mask as the C library takes it.
+    pub fn as_sigset(&self) -> &libc::sigset_t {
+        &self.0
+    }
+}
+
 /// Sets the calling thread's signal mask to `mask`.
 pub fn set_signal_mask(mask: &SignalMask) {
     // SAFETY: `mask.0` is a valid sigset_t; a null `oldset` is allowed.
@@ -450,7 +505,7 @@ impl PidFd {
         let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) })?;
         // SAFETY: the syscall succeeded and returned a fresh descriptor (pidfds are always
         // close-on-exec) that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        let fd = above_stdio(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })?;
         Ok(PidFd { fd, pid })
     }
 

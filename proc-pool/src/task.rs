@@ -103,9 +103,9 @@ pub(crate) struct Chunk {
     pub(crate) seq: usize,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
-    /// A code address it names outside the main executable, to check before sending
-    /// (`image::Admission`); `None` in the common case.
-    pub(crate) foreign: Option<usize>,
+    /// The code addresses it names outside the main executable (trampoline, function), each
+    /// to check before sending (`image::Admission`); both `None` in the common case.
+    pub(crate) foreign: [Option<usize>; 2],
 }
 
 /// The answer for one chunk.
@@ -156,8 +156,8 @@ impl Chunk {
         } else {
             image::locate(func)
         };
-        let mut foreign = None;
-        for code in [trampoline, func] {
+        let mut foreign = [None; 2];
+        for (code, slot) in [trampoline, func].into_iter().zip(&mut foreign) {
             match code {
                 CodeRef::Main(offset) => {
                     out.push(CODE_MAIN);
@@ -167,7 +167,7 @@ impl Chunk {
                     out.push(CODE_RAW);
                     out.extend_from_slice(&(addr as u64).to_le_bytes());
                     if addr != 0 {
-                        foreign = foreign.or(Some(addr));
+                        *slot = Some(addr);
                     }
                 }
             }
@@ -286,5 +286,36 @@ pub(crate) fn decode_outcome<U: Wire>(outcome: ChunkOutcome, out: &mut Vec<Resul
             ItemOutcome::Ok(range) => U::from_bytes(&body[range]).map_err(TaskError::Codec),
             ItemOutcome::Err(e) => Err(e),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StartMethod;
+    use crate::image::Admission;
+
+    /// Defect 4 under `Fork`: a chunk names two code references, and a library function
+    /// accepted for the first (a trampoline in a library loaded before the pool) does not
+    /// wave through the second (a function no worker has): the chunk is refused unsent.
+    #[test]
+    fn every_foreign_reference_is_checked() {
+        let admission = Admission::new(StartMethod::Fork);
+        let in_libc = libc::getpid as *const () as usize;
+        // SAFETY: only the address travels; the pool never calls it (the chunk is refused).
+        let trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(in_libc) };
+        // Heap memory: no loaded object holds it, so no worker has code there.
+        let nowhere = Box::new(0u64);
+        let func = &raw const *nowhere as usize;
+        let (reply, outcomes) = crossbeam_channel::unbounded();
+        let chunk = Chunk::build(trampoline, func, &[1u64], 0, reply);
+        assert_eq!(chunk.foreign, [Some(in_libc), Some(func)]);
+        assert!(admission.admit(vec![chunk]).is_empty());
+        let outcome = outcomes.try_recv().unwrap();
+        assert!(
+            matches!(outcome.result, Err(TaskError::CodeUnavailable { .. })),
+            "{:?}",
+            outcome.result.err()
+        );
     }
 }

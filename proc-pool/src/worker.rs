@@ -852,13 +852,15 @@ fn exit_reporting(progress: &[AtomicU64; sys::SHARED_COUNTERS], report: u64, cod
 
 /// Leaves as asked (end of file on the task pipe): reports it, then flushes what tasks left in
 /// std's stdout buffer (a partial line would otherwise be lost at `_exit`). The flush takes
-/// std's stdout lock, which a thread of the parent may have held at the fork, where it never
-/// frees: an alarm bounds that wait, and the report already says the worker left cleanly.
+/// std's stdout lock, which may never free: a thread of the parent may have held it at the
+/// fork (under `Fork`), or a thread a task started may hold it or be blocked writing to a full
+/// stdout pipe (under either method). An alarm bounds that wait under both methods, and the
+/// report already says the worker left cleanly. This is the worker's only flush.
 fn leave(progress: &[AtomicU64; sys::SHARED_COUNTERS]) -> ! {
     progress[REPORT].store(REPORT_LEAVING, Ordering::Release);
     sys::die_after(FLUSH_AT_EXIT_BOUND_S);
     let _ = io::Write::flush(&mut io::stdout());
-    crate::forkserver::exit_worker(0)
+    sys::exit_now(0)
 }
 
 /// Writes all of `buf` to a blocking descriptor.

@@ -297,27 +297,203 @@ fn server_workers_flush_stdout_once() {
 }
 
 /// Role: a process started with the fork-server marker by someone other than a pool exits
-/// at once; `main` (this role) must never run.
+/// at once; `main` (this role) must never run (unless the marker is another version's).
 fn must_not_run() {
     println!("main ran");
 }
 
+/// This crate version's marker (another version's copy of the crate has its own).
+const MARKER: &str = concat!("PROC_POOL_FORK_SERVER_", env!("CARGO_PKG_VERSION"));
+
+/// Runs the `must_not_run` role with `MARKER=marker` set in its environment (and, if given,
+/// `fd3` as its descriptor 3).
+fn with_marker(name: &str, marker: &str, fd3: Option<i32>) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .env(util::ROLE_VAR, "must_not_run")
+        .env(name, marker);
+    if let Some(fd) = fd3 {
+        // SAFETY: dup2 is async-signal-safe; it only duplicates a descriptor of the child.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    command.output().unwrap()
+}
+
 /// A process started with the marker but not by a pool never runs `main`: it exits with an
-/// error instead (no second run of the user's program, no fork loop).
+/// error and says why, whether the marker is malformed, names no control socket, or comes
+/// with a real socket but names a pool process that is not its parent. A marker of another
+/// version of the crate is that copy's business: this copy lets `main` run.
 fn stray_marker_never_runs_main() {
     for marker in ["3:1", "garbage"] {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .env(util::ROLE_VAR, "must_not_run")
-            .env("PROC_POOL_FORK_SERVER", marker)
-            .output()
-            .unwrap();
+        let out = with_marker(MARKER, marker, None);
         assert_eq!(out.status.code(), Some(75), "{out:?}");
         assert!(out.stdout.is_empty(), "{out:?}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("PROC_POOL_FORK_SERVER"),
+            String::from_utf8_lossy(&out.stderr).contains(MARKER),
             "{out:?}"
         );
     }
+    let mut pair = [-1; 2];
+    // SAFETY: `pair` is a valid array of two ints, as socketpair requires.
+    let made =
+        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, pair.as_mut_ptr()) };
+    assert_eq!(made, 0);
+    let out = with_marker(MARKER, "3:1", Some(pair[1]));
+    for fd in pair {
+        // SAFETY: closing the pair made above, used by nothing else.
+        unsafe { libc::close(fd) };
+    }
+    assert_eq!(out.status.code(), Some(76), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(MARKER),
+        "{out:?}"
+    );
+    let out = with_marker("PROC_POOL_FORK_SERVER_0.0.0-other", "3:1", None);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "main ran\n");
+}
+
+/// Role: a child subreaper (as a service manager or container init is) whose fork server
+/// is killed: the server's workers are re-parented to it, and the pool reaps them.
+fn subreaper_role() {
+    // SAFETY: prctl with integer arguments only.
+    let set = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(set, 0);
+    let pool = server_pool(2);
+    let server = server_of(&pool);
+    let workers = pool.worker_pids();
+    assert_eq!(workers.len(), 2);
+    kill(server, libc::SIGKILL);
+    util::eventually("the pool to notice", || {
+        pool.apply(square, 1) == Err(TaskError::PoolBroken)
+    });
+    pool.join();
+    assert!(util::children().is_empty(), "{:?}", util::children());
+}
+
+/// A killed fork server leaves no zombie behind even when the pool's process is a child
+/// subreaper and so inherits the server's workers: the pool `waitid`s each of them through
+/// its pidfd once the server is gone (their status unknown, or known if they became ours).
+fn killed_server_leaves_no_zombie_in_a_subreaper() {
+    util::run_role("subreaper", StartMethod::ForkServer);
+}
+
+/// A shared library whose constructor starts a thread that lives for ever.
+const THREAD_LIBRARY_C: &str = r#"
+#include <pthread.h>
+#include <unistd.h>
+static void *idle(void *arg) { for (;;) pause(); return arg; }
+__attribute__((constructor)) static void start_a_thread(void) {
+    pthread_t thread;
+    pthread_create(&thread, 0, idle, 0);
+}
+"#;
+
+/// Role: builds a fork-server pool in a process whose preloaded library started a thread.
+fn preloaded_thread_role() {
+    let Err(err) = Pool::builder()
+        .workers(1)
+        .start_method(StartMethod::ForkServer)
+        .build()
+    else {
+        panic!("a server with two threads must refuse to serve");
+    };
+    assert!(format!("{err:?}").contains("single-threaded"), "{err:?}");
+}
+
+/// A server that is not single-threaded (a shared library's constructor, which runs before
+/// the server's entry, started a thread) refuses to serve: the build fails with a typed
+/// error instead of forking workers that could inherit that thread's locks. (The library is
+/// built with the C compiler that links Rust programs.)
+fn threaded_server_refuses_to_serve() {
+    let dir = std::env::temp_dir().join(format!("proc-pool-preload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("thread.c");
+    let library = dir.join("libthread.so");
+    std::fs::write(&source, THREAD_LIBRARY_C).unwrap();
+    let compiled = Command::new("cc")
+        .args(["-shared", "-fPIC", "-pthread", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .status()
+        .expect("run cc");
+    assert!(compiled.success());
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(util::ROLE_VAR, "preloaded_thread")
+        .env("LD_PRELOAD", &library)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// How many levels of constructor-built pools the role below asks for (a depth, so that the
+/// old fault, a constructor run again in each server, ends at depth 2 instead of looping).
+const CTOR_VAR: &str = "PROC_POOL_TEST_CTOR_DEPTH";
+
+/// A user's constructor in the executable's plain `.init_array` (as the `ctor` crate makes):
+/// when asked, it prints a banner with a raw `write` (once per process that runs it), starts
+/// a thread that lives for ever, and builds and uses a fork-server pool of its own.
+extern "C" fn user_constructor() {
+    let Some(depth) = std::env::var(CTOR_VAR)
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+    else {
+        return;
+    };
+    if depth >= 2 {
+        return;
+    }
+    // SAFETY: still single-threaded (constructors run before `main`, and this one starts its
+    // thread below); the pool's server copies the environment when it is started.
+    unsafe { std::env::set_var(CTOR_VAR, (depth + 1).to_string()) };
+    // SAFETY: a raw write of a static buffer to descriptor 1.
+    unsafe { libc::write(1, b"ctor-banner\n".as_ptr().cast(), 12) };
+    std::thread::spawn(|| {
+        loop {
+            std::thread::park();
+        }
+    });
+    let pool = server_pool(1);
+    assert_eq!(pool.apply(square, 3), Ok(9));
+    pool.join();
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static USER_CONSTRUCTOR: extern "C" fn() = user_constructor;
+
+/// Role: with the constructor above active, a fork-server pool runs tasks and joins.
+fn constructor_role() {
+    let pool = server_pool(2);
+    let squares: Vec<_> = pool.map(square, 0..20);
+    assert!(squares.iter().all(Result::is_ok), "{squares:?}");
+    pool.join();
+}
+
+/// Defects 2-4 of the fork server's review: the executable's own constructors never run in
+/// the server (its entry runs first), so a constructor that prints, starts a thread or builds
+/// a pool runs once, in the user's process only: no banner per server, no server with a
+/// second thread, no chain of servers.
+fn user_constructors_never_run_in_the_server() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(util::ROLE_VAR, "constructor_role")
+        .env(CTOR_VAR, "0")
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("ctor-banner").count(), 1, "{text:?}");
 }
 
 fn main() {
@@ -344,7 +520,25 @@ fn main() {
                 server_workers_flush_stdout_once,
             ),
             ("stray_marker_never_runs_main", stray_marker_never_runs_main),
+            (
+                "user_constructors_never_run_in_the_server",
+                user_constructors_never_run_in_the_server,
+            ),
+            (
+                "killed_server_leaves_no_zombie_in_a_subreaper",
+                killed_server_leaves_no_zombie_in_a_subreaper,
+            ),
+            (
+                "threaded_server_refuses_to_serve",
+                threaded_server_refuses_to_serve,
+            ),
         ],
-        &[("stdout_role", stdout_role), ("must_not_run", must_not_run)],
+        &[
+            ("stdout_role", stdout_role),
+            ("must_not_run", must_not_run),
+            ("constructor_role", constructor_role),
+            ("subreaper", subreaper_role),
+            ("preloaded_thread", preloaded_thread_role),
+        ],
     );
 }

@@ -386,6 +386,170 @@ fn stdout_lock_held_does_not_hang() {
     });
 }
 
+/// A task that leaves a thread of its own holding std's stdout lock for ever (as a logger
+/// blocked on a full stdout pipe would).
+fn leaves_stdout_locked(x: u64) -> u64 {
+    let (holding, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _lock = std::io::stdout().lock();
+        holding.send(()).unwrap();
+        loop {
+            std::thread::park();
+        }
+    });
+    held.recv().unwrap();
+    x
+}
+
+/// A thread a task started that keeps the worker's stdout lock makes neither `join` hang nor
+/// a retiring worker keep its slot: the leaving worker's flush is bounded under both methods
+/// (it was unbounded under the fork server), and the next task runs.
+fn task_thread_holding_stdout_does_not_hang() {
+    util::each_method(|method| {
+        let pool = util::pool_of(method, 1).build().unwrap();
+        assert_eq!(pool.apply(leaves_stdout_locked, 1), Ok(1));
+        pool.join();
+        assert!(util::children().is_empty(), "{:?}", util::children());
+
+        let pool = util::pool_of(method, 1)
+            .max_tasks_per_child(1)
+            .task_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        assert_eq!(pool.apply(leaves_stdout_locked, 2), Ok(2));
+        assert_eq!(pool.apply(silent, 3), Ok(3));
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+    });
+}
+
+/// Which of `SIGHUP` (1) and `SIGINT` (2) the worker ignores.
+fn ignored_in_worker(_: u64) -> u64 {
+    let ignored = |sig| {
+        // SAFETY: sigaction with a null new action only reads the disposition into `old`.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            old.sa_sigaction == libc::SIG_IGN
+        }
+    };
+    u64::from(ignored(libc::SIGHUP)) | u64::from(ignored(libc::SIGINT)) << 1
+}
+
+/// Signals the program ignores (`nohup` ignores `SIGHUP`; a shell ignores `SIGINT` in a
+/// background job) stay ignored in every process of the pool under both methods, as in
+/// Python: a hangup sent to each of them breaks nothing. (The fork server reset every
+/// disposition to default.)
+fn ignored_signals_stay_ignored() {
+    util::each_method(|method| {
+        // SAFETY: installing SIG_IGN runs no code of ours in a signal context.
+        let previous = unsafe {
+            (
+                libc::signal(libc::SIGHUP, libc::SIG_IGN),
+                libc::signal(libc::SIGINT, libc::SIG_IGN),
+            )
+        };
+        let pool = util::pool_of(method, 1).build().unwrap();
+        assert_eq!(pool.apply(ignored_in_worker, 0), Ok(3));
+        for pid in util::children().into_iter().chain(pool.worker_pids()) {
+            // SAFETY: kill with a pid and a signal number; no memory is passed.
+            unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+        }
+        assert_eq!(pool.apply(ignored_in_worker, 0), Ok(3));
+        pool.join();
+        assert_eq!(pool.stats().replaced_crashed, 0);
+        // SAFETY: restores the dispositions saved above.
+        unsafe {
+            libc::signal(libc::SIGHUP, previous.0);
+            libc::signal(libc::SIGINT, previous.1);
+        }
+    });
+}
+
+/// Whether `SIGUSR1` is blocked in the worker's thread.
+fn sigusr1_blocked(_: u64) -> bool {
+    // SAFETY: sigset_t is plain data; pthread_sigmask with a null new set only reads the
+    // mask into `now`, and sigismember reads it.
+    unsafe {
+        let mut now: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+        libc::sigismember(&now, libc::SIGUSR1) == 1
+    }
+}
+
+/// A signal the building thread blocks stays blocked in the workers under both methods (the
+/// fork server was spawned with an empty mask).
+fn blocked_signals_stay_blocked() {
+    util::each_method(|method| {
+        let built = std::thread::spawn(move || {
+            // SAFETY: sigset_t is plain data, initialised by sigemptyset; blocking SIGUSR1 in
+            // this short-lived thread only.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            util::pool_of(method, 1).build().unwrap()
+        });
+        let pool = built.join().unwrap();
+        assert_eq!(pool.apply(sigusr1_blocked, 0), Ok(true));
+        pool.join();
+    });
+}
+
+/// The standard descriptors (0, 1, 2) that are pipes, sockets, event or memory files: the
+/// pool's, never a task's stdio (a bit each).
+fn pool_owned_stdio() -> u64 {
+    (0..3)
+        .filter(|fd| {
+            std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|target| {
+                let target = target.to_string_lossy().into_owned();
+                ["pipe:", "socket:", "anon_inode:", "/memfd:"]
+                    .iter()
+                    .any(|kind| target.starts_with(kind))
+            })
+        })
+        .fold(0, |bits, fd| bits | 1 << fd)
+}
+
+/// Prints to stdout and stderr, then reports [`pool_owned_stdio`] in its worker.
+fn prints_and_reports_stdio(x: u64) -> u64 {
+    println!("task {x} speaking");
+    eprintln!("task {x} complaining");
+    pool_owned_stdio() * 1000 + x
+}
+
+/// Role: closes its standard descriptors (as a daemon may), then runs printing tasks.
+fn closed_stdio_role() {
+    for fd in 0..3 {
+        // SAFETY: closing the standard descriptors, which nothing in this role uses again.
+        unsafe { libc::close(fd) };
+    }
+    let pool = util::pool(2);
+    let got: Vec<_> = pool.map(prints_and_reports_stdio, 0..50);
+    let want: Vec<_> = (0..50).map(Ok).collect();
+    assert_eq!(got, want);
+    pool.join();
+    // The pool left them closed, and never held them itself.
+    assert_eq!(pool_owned_stdio(), 0);
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(flags, -1, "fd {fd} open");
+    }
+}
+
+/// With the program's descriptors 0, 1 and 2 closed, the pool's own descriptors stay above
+/// them under both methods: a task's `println!` never writes into a pool pipe (the fork
+/// server received its workers' pipes onto 0-2, and the answers lost their framing; a forked
+/// worker's 0-2 were the manager's epoll, eventfd and a pipe).
+fn closed_stdio_stays_out_of_the_pool() {
+    util::each_method(|method| {
+        util::run_role("closed_stdio", method);
+    });
+}
+
 fn main() {
     util::run_both(
         &[
@@ -400,6 +564,16 @@ fn main() {
                 "stdout_lock_held_does_not_hang",
                 stdout_lock_held_does_not_hang,
             ),
+            (
+                "task_thread_holding_stdout_does_not_hang",
+                task_thread_holding_stdout_does_not_hang,
+            ),
+            ("ignored_signals_stay_ignored", ignored_signals_stay_ignored),
+            ("blocked_signals_stay_blocked", blocked_signals_stay_blocked),
+            (
+                "closed_stdio_stays_out_of_the_pool",
+                closed_stdio_stays_out_of_the_pool,
+            ),
         ],
         &[
             ("intermediate_parent", intermediate_parent),
@@ -407,6 +581,7 @@ fn main() {
             ("pipe_quota", pipe_quota_role),
             ("stdout", stdout_role),
             ("fork_refused", fork_refused_role),
+            ("closed_stdio", closed_stdio_role),
         ],
     );
 }

@@ -8,11 +8,10 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::Ordering;
 
 use super::{
-    EXIT_BAD_MARKER, EXIT_ORPHANED, EXIT_SETUP_FAILED, FLUSH_AT_EXIT, MAGIC, MARKER, OP_EXITED,
-    OP_FAILED, OP_HELLO, OP_SPAWN, Reader, SERVER_FD, WorkerId, unknown_status,
+    EXIT_BAD_MARKER, EXIT_ORPHANED, EXIT_SETUP_FAILED, MAGIC, MARKER, OP_EXITED, OP_FAILED,
+    OP_HELLO, OP_REFUSED, OP_SPAWN, Reader, SERVER_FD, WorkerId, marker_name, unknown_status,
 };
 use crate::error::ExitStatus;
 use crate::image::{self, CodeRef};
@@ -61,12 +60,24 @@ fn complain(message: &str) {
 
 /// The server process, from the constructor to `_exit`.
 fn serve_pool(marker: &[u8]) -> ! {
+    // The program may have closed its standard descriptors: descriptors the pool sends would
+    // land there, and a task's `println!` would write into its own result pipe. Held for the
+    // server's life (and its workers'), as `/dev/null`.
+    std::mem::forget(sys::fill_closed_stdio());
     let Some((fd, parent)) = parse_marker(marker) else {
-        complain("proc-pool: PROC_POOL_FORK_SERVER is set but malformed; exiting\n");
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but malformed; exiting\n"
+        ));
         sys::exit_now(EXIT_BAD_MARKER);
     };
     if fd != SERVER_FD || !server_sys::is_seqpacket(fd) {
-        complain("proc-pool: PROC_POOL_FORK_SERVER is set but no pool started this process\n");
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but no pool started this process; exiting\n"
+        ));
         sys::exit_now(EXIT_BAD_MARKER);
     }
     sys::set_thread_name(c"proc-pool-fsrv");
@@ -75,6 +86,12 @@ fn serve_pool(marker: &[u8]) -> ! {
     }
     // The pool may have died between the spawn and the prctl: then no signal will come.
     if sys::getppid() != parent {
+        complain(concat!(
+            "proc-pool: ",
+            marker_name!(),
+            " is set but names a pool process that is not this process's parent (gone, or \
+             the marker is stray); exiting\n"
+        ));
         sys::exit_now(EXIT_ORPHANED);
     }
     // As Rust's runtime would have set them in `main`: a worker's write to a closed pipe is an
@@ -83,7 +100,9 @@ fn serve_pool(marker: &[u8]) -> ! {
     server_sys::set_signal_ignored(libc::SIGCHLD, false);
     // A terminal's Ctrl-C reaches the whole process group: the pool's process decides what it
     // means (the server dies with it if it dies); the server itself must not break the pool
-    // over it (Python's fork server ignores it too). Workers get the default back.
+    // over it (Python's fork server ignores it too). Workers get the pool's disposition back
+    // (see `Config`). Every other disposition is the pool's as `exec` leaves it: a signal
+    // the pool ignores (`nohup`) stays ignored here and in the workers.
     server_sys::set_signal_ignored(libc::SIGINT, true);
     if sys::close_all_from_3_except(&[SERVER_FD]).is_err() {
         sys::exit_now(EXIT_SETUP_FAILED);
@@ -92,15 +111,25 @@ fn serve_pool(marker: &[u8]) -> ! {
     worker::install_panic_hook();
     // SAFETY: descriptor 3 is the control socket (checked above), owned by nothing else here.
     let control = unsafe { OwnedFd::from_raw_fd(SERVER_FD) };
-    let Some(initializer) = greet(&control) else {
+    // Forking is only safe here because no other thread can hold a lock: the executable's own
+    // constructors have not run (this entry runs first), but a shared library's may have
+    // started a thread. Then refuse (the pool's build fails with a typed error).
+    if threads() > 1 {
+        let mut refusal = vec![OP_REFUSED];
+        refusal.extend_from_slice(&MAGIC.to_le_bytes());
+        let _ = send_with_fds(control.as_fd(), &refusal, &[]);
+        sys::exit_now(EXIT_SETUP_FAILED);
+    }
+    let Some(config) = greet(&control) else {
         sys::exit_now(EXIT_SETUP_FAILED);
     };
     Server {
         control,
         workers: Vec::new(),
+        sigint_ignored: config.sigint_ignored,
         spec: Spec {
             method: StartMethod::ForkServer,
-            initializer,
+            initializer: config.initializer,
             signal_mask: None,
             // The pool sizes the pipes it passes (see `Worker::assemble`); the server never does.
             pipe_sizes: worker::PipeSizes {
@@ -112,9 +141,24 @@ fn serve_pool(marker: &[u8]) -> ! {
     .run()
 }
 
-/// Sends the hello and takes the pool's configuration: its token (adopted here) and the
-/// initializer, rebased. `None` if the pool is gone or talks nonsense.
-fn greet(control: &OwnedFd) -> Option<Option<fn()>> {
+/// How many threads this process has (1 if `/proc` cannot tell: then nothing can be checked,
+/// and the server runs as it would have).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(1, |dir| dir.count())
+}
+
+/// What the pool tells its server in the handshake (besides its token).
+struct Config {
+    /// The initializer, rebased into this process.
+    initializer: Option<fn()>,
+    /// Whether the pool's process ignores `SIGINT` (then its workers do too).
+    sigint_ignored: bool,
+}
+
+/// Sends the hello and takes the pool's configuration: its token (adopted here), the
+/// initializer, rebased, and the `SIGINT` disposition. `None` if the pool is gone or talks
+/// nonsense.
+fn greet(control: &OwnedFd) -> Option<Config> {
     let (dev, ino) = server_sys::exe_identity();
     let id = image::build_id();
     let mut hello = vec![OP_HELLO];
@@ -131,14 +175,20 @@ fn greet(control: &OwnedFd) -> Option<Option<fn()>> {
         return None;
     }
     task::adopt_token(cur.u64()?);
-    let (tag, offset) = (cur.u8()?, cur.u64()?);
-    if tag == 0 {
-        return Some(None);
-    }
-    let addr = image::resolve(CodeRef::Main(offset))?;
-    // SAFETY: the pool sent the offset of a `fn()` in the main executable, and the handshake
-    // checked that this process runs the same build; `resolve` checked it lies in its code.
-    Some(Some(unsafe { std::mem::transmute::<usize, fn()>(addr) }))
+    let (tag, offset, sigint_ignored) = (cur.u8()?, cur.u64()?, cur.u8()?);
+    let initializer = if tag == 0 {
+        None
+    } else {
+        let addr = image::resolve(CodeRef::Main(offset))?;
+        // SAFETY: the pool sent the offset of a `fn()` in the main executable, and the
+        // handshake checked that this process runs the same build; `resolve` checked it lies
+        // in its code.
+        Some(unsafe { std::mem::transmute::<usize, fn()>(addr) })
+    };
+    Some(Config {
+        initializer,
+        sigint_ignored: sigint_ignored != 0,
+    })
 }
 
 /// The server's state.
@@ -149,6 +199,8 @@ struct Server {
     workers: Vec<(WorkerId, PidFd)>,
     /// What every worker is started with.
     spec: Spec,
+    /// Whether workers ignore `SIGINT` (as the pool's process does) or take its default.
+    sigint_ignored: bool,
 }
 
 impl Server {
@@ -204,8 +256,7 @@ impl Server {
             Ok(progress) => match unsafe { sys::fork() } {
                 Err(e) => Err(e),
                 Ok(sys::Forked::Child) => {
-                    FLUSH_AT_EXIT.store(sys::getpid(), Ordering::Relaxed);
-                    server_sys::set_signal_ignored(libc::SIGINT, false);
+                    server_sys::set_signal_ignored(libc::SIGINT, self.sigint_ignored);
                     // The page stays mapped for the worker's life (it leaves with `_exit`).
                     let progress: &'static SharedCounters = Box::leak(Box::new(progress));
                     worker::worker_main(
