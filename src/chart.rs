@@ -1,7 +1,8 @@
 //! The chart written by `--svg FILE`: speedup over the sequential baseline (top) and peak
 //! memory (bottom), one group of bars per workload, one bar per runtime.
 //!
-//! Each runtime has its own colour whichever runtimes were selected, so a chart of two
+//! With `--python`, each CPython runtime's bar stands beside its model's, in the model's
+//! colour lightened. Each runtime has its own colour whichever runtimes were selected, so a chart of two
 //! runtimes reads like a chart of four; failed rows, and rows with no baseline to compare with,
 //! have no bar. Axis labels carry as many decimals as the axis's step needs.
 //!
@@ -15,7 +16,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::report::{Row, speedup};
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::workload::WorkloadKind;
 
 /// Chart size in pixels.
@@ -24,8 +25,23 @@ const SIZE: (u32, u32) = (960, 720);
 /// How many labels the y axis gets, about: the step the label decimals are chosen for.
 const Y_LABELS: usize = 10;
 
-/// The runtime's own colour, from a palette that stays distinct for colour-blind readers.
+/// The runtime's own colour, from a palette that stays distinct for colour-blind readers; a
+/// CPython runtime has its model's colour, lightened, so each pair reads as one family.
 fn colour(runtime: RuntimeKind) -> RGBColor {
+    let RGBColor(r, g, b) = model_colour(runtime.model());
+    match runtime.family() {
+        Family::Model => RGBColor(r, g, b),
+        Family::Cpython => {
+            let lighten = |c: u8| c + ((255 - c) as f64 * CPYTHON_LIGHTEN) as u8;
+            RGBColor(lighten(r), lighten(g), lighten(b))
+        }
+    }
+}
+
+/// How far toward white a CPython bar's colour is taken from its model's.
+const CPYTHON_LIGHTEN: f64 = 0.55;
+
+fn model_colour(runtime: RuntimeKind) -> RGBColor {
     match runtime {
         RuntimeKind::Sequential => RGBColor(120, 120, 120),
         RuntimeKind::GilThreads => RGBColor(0, 114, 178),
@@ -33,6 +49,8 @@ fn colour(runtime: RuntimeKind) -> RGBColor {
         RuntimeKind::ProcPool => RGBColor(0, 158, 115),
         // The same green, darker: the same model, started another way.
         RuntimeKind::ProcPoolForkserver => RGBColor(0, 94, 69),
+        // Not a model: `colour` asks only for models.
+        _ => RGBColor(0, 0, 0),
     }
 }
 
@@ -94,7 +112,8 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
     workloads.dedup();
     let mut runtimes: Vec<RuntimeKind> = rows.iter().map(|r| r.runtime).collect();
-    runtimes.sort();
+    // Each CPython bar stands beside its model's.
+    runtimes.sort_by_key(|r| (r.model(), r.family() == Family::Cpython));
     runtimes.dedup();
 
     let speedup = |r: &Row| speedup(rows, r);
@@ -169,6 +188,8 @@ fn draw_panel(
         .map_err(err)?;
 
     let bar = 0.8 / runtimes.len().max(1) as f64;
+    // Narrower bars, smaller labels, so that labels of neighbouring bars do not run together.
+    let label_size = if runtimes.len() > 5 { 7 } else { 10 };
     for (i, &runtime) in runtimes.iter().enumerate() {
         let colour = colour(runtime);
         let placed: Vec<(f64, f64, f64)> = rows
@@ -192,7 +213,7 @@ fn draw_panel(
                 Text::new(
                     (panel.format)(value),
                     (x0, h.max(0.0) + top * 0.06),
-                    ("sans-serif", 10),
+                    ("sans-serif", label_size),
                 )
             }))
             .map_err(err)?;
@@ -226,10 +247,10 @@ mod tests {
         assert_eq!(decimals_for(f64::NAN), 0);
     }
 
-    /// Every runtime keeps its own colour, distinct from the others'.
+    /// Every runtime keeps its own colour, distinct from the others', CPython's included.
     #[test]
     fn colours_belong_to_runtimes() {
-        let colours: Vec<(u8, u8, u8)> = RuntimeKind::ALL
+        let colours: Vec<(u8, u8, u8)> = RuntimeKind::EVERY
             .iter()
             .map(|&r| {
                 let c = colour(r);

@@ -21,6 +21,9 @@ pub enum Fault {
     KillTrial,
     /// The trial process prints a line that is not a report and exits successfully.
     GarbageTrial,
+    /// The CPython script gets the first job's output wrong (`--test-wrong-output`); it
+    /// changes nothing in a model's trial.
+    WrongCpythonOutput,
     /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
     StopFixture,
     /// The fixture process prints a line that is not an address and exits.
@@ -44,6 +47,7 @@ impl Fault {
             Fault::StallTrial => "stall-trial",
             Fault::KillTrial => "kill-trial",
             Fault::GarbageTrial => "garbage-trial",
+            Fault::WrongCpythonOutput => "wrong-cpython-output",
             Fault::StopFixture => "stop-fixture",
             Fault::GarbageFixture => "garbage-fixture",
         }
@@ -58,7 +62,10 @@ impl Fault {
                 std::thread::park();
             },
             Fault::KillTrial => raise(libc::SIGKILL),
-            Fault::GarbageTrial | Fault::StopFixture | Fault::GarbageFixture => {}
+            Fault::GarbageTrial
+            | Fault::WrongCpythonOutput
+            | Fault::StopFixture
+            | Fault::GarbageFixture => {}
         }
     }
 }

@@ -60,6 +60,8 @@ pub fn run(options: &Options) -> Vec<Cell> {
                 workers,
                 server: None,
                 fault: options.trial_fault(runtime),
+                scale: options.scale,
+                python: options.python.clone(),
             };
             let (peak_mib, failure) = match trial::run(&spec, options.trial_timeout) {
                 Ok(report) => match report.first_failure {
@@ -87,7 +89,8 @@ pub fn run(options: &Options) -> Vec<Cell> {
 /// one more waiting job, from the two largest counts the runtime ran.
 pub fn print_table(cells: &[Cell]) {
     println!("\npeak memory (MiB) with N jobs waiting at once: one thread, task or process each");
-    print!("{:<15}", "runtime");
+    let width = crate::report::name_width(cells.iter().map(|c| c.runtime));
+    print!("{:<width$}", "runtime");
     for jobs in JOB_COUNTS {
         print!(" {:>10}", format!("N={jobs}"));
     }
@@ -96,7 +99,7 @@ pub fn print_table(cells: &[Cell]) {
     runtimes.dedup();
     for runtime in runtimes {
         let row: Vec<&Cell> = cells.iter().filter(|c| c.runtime == runtime).collect();
-        print!("{runtime:<15}");
+        print!("{runtime:<width$}");
         for jobs in JOB_COUNTS {
             match row.iter().find(|c| c.jobs == jobs) {
                 Some(Cell {

@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::Options;
+use crate::cpython::Python;
 use crate::memory;
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::sample::Sample;
 use crate::trial::TrialReport;
 use crate::verdict;
@@ -148,43 +149,59 @@ impl Row {
     }
 }
 
-/// The sequential baseline's median wall time for `workload`, if it ran and was correct.
-pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
+/// The median wall time of `workload`'s baseline `kind` (`sequential` for the models,
+/// `cpython-sequential` for CPython), if it ran and was correct.
+pub fn baseline(rows: &[Row], workload: WorkloadKind, kind: RuntimeKind) -> Option<f64> {
     rows.iter()
-        .find(|r| r.workload == workload && r.runtime == RuntimeKind::Sequential)
+        .find(|r| r.workload == workload && r.runtime == kind)
         .filter(|r| r.all_correct())
         .map(|r| r.wall().median)
 }
 
-/// A row's speedup over its workload's baseline, if both have figures.
+/// A row's speedup over its workload's baseline in its own family, if both have figures.
 pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
     let wall = row.wall().median;
-    baseline(rows, row.workload)
+    baseline(rows, row.workload, row.runtime.baseline())
         .filter(|_| row.completed() && wall > 0.0)
         .map(|b| b / wall)
 }
 
 /// Prints `rows` and `memory` as `options` asks, and returns what went wrong (failed or
 /// wrong rows, failed memory cells), one line each, for the caller to report after printing.
-pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<String> {
+pub fn print(
+    options: &Options,
+    rows: &[Row],
+    memory: &[memory::Cell],
+    python: Option<&Python>,
+) -> Vec<String> {
     if options.json {
-        print_json(rows, memory);
+        print_json(options, rows, memory, python);
     } else {
         print_table(rows);
-        let verdict = verdict::lines(rows);
-        if !verdict.is_empty() {
-            println!(
-                "\nverdict (a winner only where its min-max range overlaps no other, \
-                 sequential's included):"
-            );
-            for line in verdict {
-                println!("  {line}");
-            }
-        }
+        print_block(
+            "verdict (a winner only where its min-max range overlaps no other, \
+             sequential's included):",
+            verdict::lines(rows, Family::Model),
+        );
+        print_block(
+            "the rule of thumb on CPython (the same rule, against cpython-sequential):",
+            verdict::lines(rows, Family::Cpython),
+        );
+        print_block(
+            "the models' verdict beside CPython's:",
+            verdict::comparisons(rows),
+        );
         if !memory.is_empty() {
             memory::print_table(memory);
         }
-        println!("{}", Environment::read().summary());
+        let mut environment = Environment::read().summary();
+        if let Some(python) = python {
+            environment.push_str(&format!(", Python {}", python.version));
+        }
+        if options.scale != 1.0 {
+            environment.push_str(&format!(", --scale {}", options.scale));
+        }
+        println!("{environment}");
     }
     let rows_wrong = rows.iter().filter_map(|r| {
         r.problem()
@@ -198,9 +215,30 @@ pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<St
     rows_wrong.chain(cells_wrong).collect()
 }
 
+/// Prints a titled block of lines, or nothing if there are none.
+fn print_block(title: &str, lines: Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("\n{title}");
+    for line in lines {
+        println!("  {line}");
+    }
+}
+
+/// The width of a runtime name column: the longest name among `runtimes`, at least
+/// `"runtime"`.
+pub fn name_width<'a>(runtimes: impl IntoIterator<Item = &'a str>) -> usize {
+    runtimes
+        .into_iter()
+        .map(|n| n.chars().count())
+        .fold("runtime".len(), usize::max)
+}
+
 fn print_table(rows: &[Row]) {
+    let width = name_width(rows.iter().map(|r| r.runtime.name()));
     println!(
-        "{:<8} {:<15} {:>6} {:>7} {:>27} {:>8} {:>8} {:>9} {:>8} {:>5}",
+        "{:<8} {:<width$} {:>6} {:>7} {:>27} {:>8} {:>8} {:>9} {:>8} {:>5}",
         "workload",
         "runtime",
         "tasks",
@@ -219,7 +257,7 @@ fn print_table(rows: &[Row]) {
         }
         previous = Some(row.workload);
         let head = format!(
-            "{:<8} {:<15} {:>6} {:>7}",
+            "{:<8} {:<width$} {:>6} {:>7}",
             row.workload.name(),
             row.runtime.name(),
             row.sample.tasks,
@@ -291,7 +329,10 @@ impl Environment {
 
 /// The version of the `--json` document's layout: raised whenever a field changes meaning or
 /// goes away. Version 2 added it, with `sampled`, `failure` (rows and memory cells, whose
-/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones.
+/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones. Fields
+/// added since, without changing the others: `scale`, `python` (`null`, or its `path` and
+/// `version`), `cpython_verdict` and `verdict_comparison`; CPython rows' `speedup` is over
+/// `cpython-sequential`.
 pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// A row in the JSON document. Every `wall_s` and `cpu_s`, the row's and its trials', stands
@@ -363,14 +404,18 @@ impl JsonRow {
     }
 }
 
-fn print_json(rows: &[Row], memory: &[memory::Cell]) {
+fn print_json(options: &Options, rows: &[Row], memory: &[memory::Cell], python: Option<&Python>) {
     let json_rows: Vec<JsonRow> = rows.iter().map(|r| JsonRow::of(rows, r)).collect();
     let doc = serde_json::json!({
         "schema_version": JSON_SCHEMA_VERSION,
         "environment": Environment::read(),
+        "scale": options.scale,
+        "python": python,
         "results": json_rows,
         "memory": memory,
-        "verdict": verdict::lines(rows),
+        "verdict": verdict::lines(rows, Family::Model),
+        "cpython_verdict": verdict::lines(rows, Family::Cpython),
+        "verdict_comparison": verdict::comparisons(rows),
     });
     // A `json!` value of plain numbers, strings and arrays always serialises.
     println!("{doc:#}");

@@ -23,6 +23,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,10 @@ use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
 use crate::child::{self, Supervised};
+use crate::cpython::{self, PyJob};
 use crate::fault::Fault;
 use crate::measure;
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::workload::{self, WorkloadKind};
 
 /// The hidden first argument that selects the trial role.
@@ -57,6 +59,10 @@ pub struct TrialSpec {
     pub server: Option<SocketAddr>,
     /// A fault to carry out instead of running (tests only; see `fault.rs`).
     pub fault: Option<Fault>,
+    /// The size factor of the workload (`--scale`).
+    pub scale: f64,
+    /// The Python that runs CPython rows (`--python`).
+    pub python: Option<PathBuf>,
 }
 
 /// What a trial measured.
@@ -204,19 +210,36 @@ fn run_spec(spec: &TrialSpec) -> Result<TrialReport, String> {
         spec.server
             .ok_or_else(|| format!("workload {} needs a server", spec.workload.name()))
     };
-    let (tasks, rt, workers) = (spec.tasks, spec.runtime, spec.workers);
-    Ok(match spec.workload {
-        WorkloadKind::Cpu => measure(workload::cpu_jobs(tasks), rt, workers),
-        WorkloadKind::Sleep => measure(workload::sleep_jobs(tasks), rt, workers),
-        WorkloadKind::SlowIo => measure(workload::slow_io_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::FastIo => measure(workload::fast_io_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::Mixed => measure(workload::mixed_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::Idle => measure(workload::idle_jobs(tasks), rt, workers),
-    })
+    let (tasks, scale) = (spec.tasks, spec.scale);
+    match spec.workload {
+        WorkloadKind::Cpu => measure(spec, workload::cpu_jobs(tasks, scale)),
+        WorkloadKind::Sleep => measure(spec, workload::sleep_jobs(tasks)),
+        WorkloadKind::SlowIo => measure(spec, workload::slow_io_jobs(tasks, server()?)),
+        WorkloadKind::FastIo => measure(spec, workload::fast_io_jobs(tasks, server()?, scale)),
+        WorkloadKind::Mixed => measure(spec, workload::mixed_jobs(tasks, server()?)),
+        WorkloadKind::Idle => measure(spec, workload::idle_jobs(tasks)),
+    }
+}
+
+/// Runs `jobs` as `spec` says: a model's row in this process, a CPython row through Python.
+fn measure<W: PyJob + Clone>(spec: &TrialSpec, jobs: Vec<W>) -> Result<TrialReport, String> {
+    let Some(python) = spec
+        .python
+        .as_deref()
+        .filter(|_| spec.runtime.family() == Family::Cpython)
+    else {
+        return Ok(measure_model(jobs, spec.runtime, spec.workers));
+    };
+    let wrong = spec.fault == Some(Fault::WrongCpythonOutput);
+    cpython::measure(&jobs, spec.runtime, spec.workers, python, wrong)
 }
 
 /// Times `jobs` on `runtime`, then checks every output against its job's known value.
-fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usize) -> TrialReport {
+fn measure_model<W: Workload + Clone>(
+    jobs: Vec<W>,
+    runtime: RuntimeKind,
+    workers: usize,
+) -> TrialReport {
     // The expected outputs are computed after the run, so that their memory is not counted,
     // from copies of the jobs taken before it, since the runtime consumes them.
     let kept = jobs.clone();

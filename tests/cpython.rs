@@ -1,0 +1,170 @@
+//! `--python`: CPython's rows beside the models', run as a user would run them, at a tiny
+//! `--scale` so that each test takes seconds.
+//!
+//! The tests that need a Python skip, saying why, when no `python3` is on `PATH`; under
+//! `CI=true` a missing Python fails them instead, since CI is where they must run.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn concurrency(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args(args)
+        .output()
+        .expect("the compare program starts")
+}
+
+/// The `python3` on `PATH`, or `None` (with the reason printed) where the tests may skip.
+fn python3() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no python3 on PATH: the CPython rows cannot be tested"
+        );
+        eprintln!("skipped: no python3 on PATH (set CI=true to make this a failure)");
+    }
+    found
+}
+
+/// Runs the program; returns its exit code, stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = concurrency(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every CPython row, both start methods included, runs every workload and gives the
+/// expected output of every job; the document names the Python and holds both verdicts.
+#[test]
+fn every_cpython_row_is_correct() {
+    let Some(python) = python3() else { return };
+    let python = python.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&[
+        "--python",
+        &python,
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--start-method",
+        "both",
+        "--skip-memory",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert!(doc["python"]["version"].as_str().is_some_and(|v| v.starts_with('3')));
+    assert_eq!(doc["scale"], 0.01);
+    let rows = doc["results"].as_array().expect("results");
+    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
+        for runtime in [
+            "cpython-sequential",
+            "cpython-threads",
+            "cpython-asyncio",
+            "cpython-processes",
+            "cpython-processes-forkserver",
+            "proc-pool-forkserver",
+        ] {
+            let row = rows
+                .iter()
+                .find(|r| r["workload"] == workload && r["runtime"] == runtime)
+                .unwrap_or_else(|| panic!("no {workload} row on {runtime}: {doc}"));
+            assert_eq!(row["correct"], true, "{row}");
+            assert!(row["speedup"].is_f64(), "{row}");
+        }
+    }
+    let verdicts = doc["cpython_verdict"].as_array().expect("cpython_verdict");
+    assert_eq!(verdicts.len(), 5, "{verdicts:?}");
+    let comparisons = doc["verdict_comparison"].as_array().expect("comparison");
+    assert_eq!(comparisons.len(), 5, "{comparisons:?}");
+}
+
+/// A wrong output from the Python side is marked ✗ in the table and fails the run, while the
+/// other rows stay correct.
+#[test]
+fn a_wrong_cpython_output_is_marked_and_fails_the_run() {
+    let Some(python) = python3() else { return };
+    let python = python.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&[
+        "--python",
+        &python,
+        "--workload",
+        "sleep",
+        "--tasks",
+        "2",
+        "--repeat",
+        "1",
+        "--runtime",
+        "mini-eventloop",
+        "--skip-memory",
+        "--inject-fault",
+        "wrong-cpython-output",
+    ]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sleep ")).collect();
+    assert_eq!(rows.len(), 4, "{stdout}");
+    for row in &rows {
+        let wrong = row.contains("cpython-asyncio");
+        assert_eq!(row.ends_with('✗'), wrong, "{row}");
+        assert_eq!(row.ends_with('✓'), !wrong, "{row}");
+    }
+    assert!(
+        stderr.contains("sleep on cpython-asyncio: wrong results: job 0: expected 2, got 3"),
+        "{stderr}"
+    );
+}
+
+/// A Python that is not there is a usage error, status 2, with a one-line reason; so is one
+/// older than the script needs (a stand-in that answers as Python 2.7).
+#[test]
+fn a_missing_or_old_python_exits_with_status_2() {
+    let (code, stdout, stderr) = run(&["--python", "/nonexistent", "--workload", "sleep"]);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--python: cannot run /nonexistent"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("concurrency-old-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let old = dir.join("python2.7");
+    std::fs::write(&old, "#!/bin/sh\necho 2.7.18\n").expect("a stand-in script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (code, _, stderr) = run(&["--python", &old.to_string_lossy(), "--workload", "sleep"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("is Python 2.7.18; 3.8 or newer is needed"), "{stderr}");
+}
+
+/// Without `--python` the run is the models' alone: no CPython row, no Python named.
+#[test]
+fn the_default_run_has_no_cpython_rows() {
+    let (code, stdout, stderr) = run(&[
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "1",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert!(doc["python"].is_null(), "{doc}");
+    let rows = doc["results"].as_array().expect("results");
+    assert_eq!(rows.len(), 4, "{doc}");
+    assert!(
+        rows.iter()
+            .all(|r| !r["runtime"].as_str().unwrap_or("cpython").starts_with("cpython")),
+        "{doc}"
+    );
+}
