@@ -283,7 +283,12 @@ def main():
 
     if wrong and outputs:
         first = outputs[0]
-        outputs[0] = [first[0] + 1, first[1]] if isinstance(first, list) else first + 1
+        if isinstance(first, int):
+            outputs[0] = first + 1
+        elif isinstance(first, list):
+            outputs[0] = [first[0] + 1, first[1]]
+        else:
+            outputs[0] = ["wrong", first]
     peak = proc_number(os.getpid(), "status", "VmHWM:") + workers_pss_kib
     print(
         json.dumps(

@@ -105,6 +105,9 @@ struct Panel<'a> {
     /// The value of a row, if it has one, and how it is written above its bar.
     value: &'a dyn Fn(&Row) -> Option<f64>,
     format: &'a dyn Fn(f64) -> String,
+    /// Whether the panel carries the legend: one is enough, since each runtime keeps its
+    /// colour, and in the linear memory panel a legend would cover the tallest bars.
+    legend: bool,
 }
 
 /// Writes the chart of `rows` to `path`.
@@ -122,11 +125,12 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
     let speedup_panel = Panel {
-        title: "Speedup over sequential (log scale; higher is better)",
+        title: "Speedup over its own sequential baseline (log scale; higher is better)",
         y_desc: "x sequential",
         scale: Scale::Log10,
         value: &speedup,
         format: &|v| format!("{v:.1}"),
+        legend: true,
     };
     let memory_panel = Panel {
         title: "Peak memory, trial process + workers (MiB)",
@@ -134,6 +138,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
         scale: Scale::Linear,
         value: &peak,
         format: &|v| format!("{v:.1}"),
+        legend: false,
     };
     draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
     draw_panel(&bottom, &memory_panel, &workloads, &runtimes, rows)?;
@@ -156,7 +161,13 @@ fn draw_panel(
         .map(|v| panel.scale.height(v));
     let (low, high) = heights.fold((0.0_f64, 0.0_f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
     // Head room above the tallest bar for its label.
-    let top = high.max(1.0) * 1.15;
+    // A legend of many runtimes needs room of its own above the bars.
+    let head_room = if panel.legend && runtimes.len() > 4 {
+        1.6
+    } else {
+        1.15
+    };
+    let top = high.max(1.0) * head_room;
     let groups = workloads.len() as f64;
     let step = (top - low.min(0.0)) / Y_LABELS as f64;
     let mut chart = ChartBuilder::on(area)
@@ -217,6 +228,9 @@ fn draw_panel(
                 )
             }))
             .map_err(err)?;
+    }
+    if !panel.legend {
+        return Ok(());
     }
     chart
         .configure_series_labels()

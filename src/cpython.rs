@@ -48,6 +48,10 @@ const PROBE_LIMIT: Duration = Duration::from_secs(30);
 /// 1,024 candidates, and so does the asyncio job, with `await asyncio.sleep(0)`.
 const LOOP_CHECKPOINTS_PER_YIELD: u64 = 32;
 
+/// The most bytes of the script's stdout read: 20,000 outputs of a few dozen bytes each fit
+/// many times over.
+const MAX_REPORT_BYTES: u64 = 64 << 20;
+
 /// A Python found fit to run the script.
 #[derive(Debug, Clone, Serialize)]
 pub struct Python {
@@ -286,10 +290,12 @@ fn run_script_in(
             .map_or(Ok(()), |s| s.write_all(plan.as_bytes()))
     });
     let mut out = String::new();
+    // A report is one line of a few bytes per job; a Python printing far more is bounded
+    // here, and its report then fails to decode.
     let read = child
         .stdout
         .take()
-        .map_or(Ok(0), |mut s| s.read_to_string(&mut out));
+        .map_or(Ok(0), |s| s.take(MAX_REPORT_BYTES).read_to_string(&mut out));
     let status = child
         .wait()
         .map_err(|e| format!("cannot wait for Python: {e}"))?;

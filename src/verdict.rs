@@ -82,8 +82,8 @@ pub enum Front {
     Wins(RuntimeKind),
     /// A tie between runtimes that beat the baseline.
     Tie(Vec<RuntimeKind>),
-    /// No runtime clearly beats the baseline.
-    Baseline,
+    /// No runtime clearly beats the baseline (named).
+    Baseline(RuntimeKind),
 }
 
 impl Front {
@@ -92,7 +92,7 @@ impl Front {
         let mut models: Vec<RuntimeKind> = match self {
             Front::Leads(r) | Front::Wins(r) => vec![r.model()],
             Front::Tie(rs) => rs.iter().map(|r| r.model()).collect(),
-            Front::Baseline => vec![RuntimeKind::Sequential],
+            Front::Baseline(_) => vec![RuntimeKind::Sequential],
         };
         models.sort();
         models
@@ -109,7 +109,7 @@ impl Front {
                     .collect::<Vec<_>>()
                     .join(" and ")
             ),
-            Front::Baseline => "no runtime beats sequential".to_owned(),
+            Front::Baseline(base) => format!("no runtime beats {}", base.name()),
         }
     }
 }
@@ -194,34 +194,66 @@ fn why_different(rows: &[Row], model: &Verdict, real: &Verdict) -> String {
         rows.iter()
             .find(|r| r.workload == model.workload && r.runtime == kind && r.all_correct())
     };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let figures: Vec<String> = differing
         .iter()
         .filter_map(|&kind| {
             let (m, c) = (find(kind)?, find(kind.counterpart())?);
-            let busy = |r: &Row| 100.0 * r.cpu() / r.wall().median.max(f64::MIN_POSITIVE);
-            let per_job = |r: &Row| r.cpu() / r.sample.tasks.max(1) as f64;
-            Some(format!(
-                "{} {:.2}x vs {} {:.2}x over their own sequential, CPU busy {:.0}% vs {:.0}% \
-                 of wall time, CPU per job {} vs {} ({:.0}x)",
-                kind.name(),
-                speedup(rows, m).unwrap_or(f64::NAN),
-                c.runtime.name(),
-                speedup(rows, c).unwrap_or(f64::NAN),
-                busy(m),
-                busy(c),
-                per_job_text(per_job(m)),
-                per_job_text(per_job(c)),
-                per_job(c) / per_job(m).max(f64::MIN_POSITIVE)
-            ))
+            Some(pair_figures(rows, m, c, cores))
         })
         .collect();
     if figures.is_empty() {
         return "the runtimes in front differ (no figures to compare: a row failed)".to_owned();
     }
+    figures.join("; ")
+}
+
+/// A row at least this busy (percent of the cores it can use) is bound by its CPU.
+const CPU_BOUND_PERCENT: f64 = 75.0;
+
+/// A model's row `m` beside its CPython counterpart `c`: speedups, how busy each kept the
+/// cores it can use, CPU per job, and what those figures say.
+fn pair_figures(rows: &[Row], m: &Row, c: &Row, cores: usize) -> String {
+    // One interpreter lock or one loop thread: one core; a pool: a core per worker.
+    let busy = |r: &Row| {
+        let lanes = if r.runtime.forks_processes() {
+            r.sample.workers.clamp(1, cores)
+        } else {
+            1
+        };
+        100.0 * r.cpu() / (r.wall().median * lanes as f64).max(f64::MIN_POSITIVE)
+    };
+    let per_job = |r: &Row| r.cpu() / r.sample.tasks.max(1) as f64;
+    let ratio = per_job(c) / per_job(m).max(f64::MIN_POSITIVE);
+    let (busy_m, busy_c) = (busy(m), busy(c));
+    let reading = if busy_c >= CPU_BOUND_PERCENT && busy_m < CPU_BOUND_PERCENT {
+        format!(
+            "{} is bound by the interpreter's CPU ({ratio:.0}x the model's per job) where {} \
+             mostly waits",
+            c.runtime.name(),
+            m.runtime.name()
+        )
+    } else if busy_c >= CPU_BOUND_PERCENT {
+        format!(
+            "both are CPU-bound, CPython at {ratio:.0}x the model's CPU per job, so what each \
+             does per unit of work (hand-offs, yields, sending jobs) weighs differently"
+        )
+    } else {
+        "neither is CPU-bound: the difference is in how the waits overlap, or in the \
+         machine's load (see the min-max ranges)"
+            .to_owned()
+    };
     format!(
-        "{}; where CPython's CPU per job is many times the model's, the interpreter's cost \
-         per event, not the waiting or the hand-offs the model reproduces, decides",
-        figures.join("; ")
+        "{} {:.2}x vs {} {:.2}x over their own sequential, busy {:.0}% vs {:.0}% of the \
+         cores they can use, CPU per job {} vs {}: {reading}",
+        m.runtime.name(),
+        speedup(rows, m).unwrap_or(f64::NAN),
+        c.runtime.name(),
+        speedup(rows, c).unwrap_or(f64::NAN),
+        busy_m,
+        busy_c,
+        per_job_text(per_job(m)),
+        per_job_text(per_job(c)),
     )
 }
 
@@ -301,7 +333,7 @@ fn verdict<'a>(
                 names.join(" and ")
             )
         };
-        (Front::Baseline, outcome)
+        (Front::Baseline(baseline_kind), outcome)
     } else if tied.is_empty() {
         (
             Front::Wins(best.runtime),
@@ -506,5 +538,35 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// Both families putting the same model in front is "the same"; a different front is
+    /// "DIFFERENT" with the figures of the runtimes in question.
+    #[test]
+    fn comparisons_name_differences_with_figures() {
+        let w = WorkloadKind::FastIo;
+        let mut rows = vec![
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+            row(w, RuntimeKind::CpythonSequential, &[4.0, 4.0]),
+            row(w, RuntimeKind::CpythonAsyncio, &[2.0, 2.0]),
+        ];
+        let same = comparisons(&rows);
+        assert_eq!(same.len(), 1, "{same:?}");
+        assert!(same[0].ends_with("the same."), "{same:?}");
+
+        rows[3] = row(w, RuntimeKind::CpythonAsyncio, &[8.0, 8.0]);
+        let line = comparisons(&rows).join("");
+        assert!(
+            line.contains("CPython: no runtime beats cpython-sequential"),
+            "{line}"
+        );
+        assert!(line.contains("DIFFERENT"), "{line}");
+        assert!(
+            line.contains("mini-eventloop 2.00x vs cpython-asyncio 0.50x"),
+            "{line}"
+        );
+        // The rows' trials are all CPU (cpu_s = wall_s): CPython's loop is CPU-bound.
+        assert!(line.contains("both are CPU-bound"), "{line}");
     }
 }
