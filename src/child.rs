@@ -28,6 +28,15 @@ const STDOUT_KEEP: usize = 64 * 1024;
 /// descendant that escaped the group kill could still hold the pipe open.
 const STDOUT_GRACE: Duration = Duration::from_secs(5);
 
+/// The path that re-executes this very program in a child: `/proc/self/exe`, which the
+/// kernel resolves, at the child's `execve`, to the file the program was started from, even
+/// if that file has since been replaced or removed (a `cargo build` during a long run).
+/// `std::env::current_exe()` would name the path instead, which then holds another program or
+/// nothing, and every later trial would fail to start.
+pub fn own_executable() -> &'static str {
+    "/proc/self/exe"
+}
+
 /// How a supervised child ended.
 #[derive(Debug)]
 pub struct Ended {

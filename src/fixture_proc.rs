@@ -46,8 +46,7 @@ impl FixtureProcess {
     /// Starts a fixture server that answers each request after `delay`; `fault` (tests only)
     /// is carried out by the child.
     pub fn start(delay: Duration, fault: Option<Fault>) -> Result<Self, String> {
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+        let exe = crate::child::own_executable();
         let mut command = Command::new(exe);
         command
             .arg(ROLE)

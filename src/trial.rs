@@ -107,7 +107,7 @@ impl TrialReport {
 /// Runs one trial in a child process, killing it (and anything it forked) if it outlives
 /// `limit`, and returns its report or why there is none.
 pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let exe = crate::child::own_executable();
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
     command

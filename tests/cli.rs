@@ -372,3 +372,40 @@ fn garbage_from_the_fixture_fails_its_rows() {
         );
     }
 }
+
+/// A program whose file was replaced or removed during its run (a `cargo build` meanwhile)
+/// still runs every trial: children re-execute the program that is running, not the path it
+/// was started from (the old program failed every later trial with "No such file").
+#[test]
+fn a_removed_executable_still_runs_its_trials() {
+    use std::os::fd::AsRawFd;
+    let dir = std::env::temp_dir().join(format!("concurrency-removed-exe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let copy = dir.join("concurrency");
+    std::fs::copy(env!("CARGO_BIN_EXE_concurrency"), &copy).expect("a copy of the program");
+    let file = std::fs::File::open(&copy).expect("the copy opens");
+    std::fs::remove_dir_all(&dir).expect("the copy is removed");
+    // The kernel resolves the descriptor's path at exec, before it closes the descriptor
+    // (close-on-exec): the program runs from a file that no longer has a name.
+    let out = Command::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .args([
+            "--workload",
+            "fast-io",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--runtime",
+            "mini-eventloop",
+            "--skip-memory",
+        ])
+        .output()
+        .expect("the removed program starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches('✓').count(), 2, "{stdout}");
+}

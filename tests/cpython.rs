@@ -61,7 +61,11 @@ fn every_cpython_row_is_correct() {
     ]);
     assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
-    assert!(doc["python"]["version"].as_str().is_some_and(|v| v.starts_with('3')));
+    assert!(
+        doc["python"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('3'))
+    );
     assert_eq!(doc["scale"], 0.01);
     let rows = doc["results"].as_array().expect("results");
     for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
@@ -130,7 +134,10 @@ fn a_missing_or_old_python_exits_with_status_2() {
     assert_eq!(code, Some(2), "stderr: {stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--python: cannot run /nonexistent"), "{stderr}");
+    assert!(
+        stderr.contains("--python: cannot run /nonexistent"),
+        "{stderr}"
+    );
 
     let dir = std::env::temp_dir().join(format!("concurrency-old-python-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
@@ -141,7 +148,10 @@ fn a_missing_or_old_python_exits_with_status_2() {
     let (code, _, stderr) = run(&["--python", &old.to_string_lossy(), "--workload", "sleep"]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("is Python 2.7.18; 3.8 or newer is needed"), "{stderr}");
+    assert!(
+        stderr.contains("is Python 2.7.18; 3.8 or newer is needed"),
+        "{stderr}"
+    );
 }
 
 /// Without `--python` the run is the models' alone: no CPython row, no Python named.
@@ -163,8 +173,10 @@ fn the_default_run_has_no_cpython_rows() {
     let rows = doc["results"].as_array().expect("results");
     assert_eq!(rows.len(), 4, "{doc}");
     assert!(
-        rows.iter()
-            .all(|r| !r["runtime"].as_str().unwrap_or("cpython").starts_with("cpython")),
+        rows.iter().all(|r| !r["runtime"]
+            .as_str()
+            .unwrap_or("cpython")
+            .starts_with("cpython")),
         "{doc}"
     );
 }
