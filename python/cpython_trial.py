@@ -25,7 +25,8 @@ A job's `checkpoint` in the Rust models has this counterpart: nothing for thread
 GIL switches on its own every 5 ms), and `await asyncio.sleep(0)` every `yield_every`
 candidates for asyncio, the same granularity at which mini-eventloop really yields.
 
-`--test-wrong-output` (tests only) makes the first job's output wrong by one.
+`--test-wrong-output` (tests only) makes the first job's output wrong by one; `--test-stall`
+(tests only) blocks forever before running, as a hung interpreter would.
 """
 
 import asyncio
@@ -256,6 +257,8 @@ def main():
     if sys.version_info < (3, 8):
         sys.exit("Python 3.8 or newer is needed, this is %s" % sys.version.split()[0])
     wrong = "--test-wrong-output" in sys.argv[1:]
+    if "--test-stall" in sys.argv[1:]:
+        threading.Event().wait()
     plan = json.load(sys.stdin)
     jobs = [tuple(j) for j in plan["jobs"]]
     runtime = plan["runtime"]

@@ -191,14 +191,14 @@ fn runtime_plan(runtime: RuntimeKind) -> Result<(&'static str, Option<&'static s
 }
 
 /// Runs `jobs` on CPython's `runtime` with `workers` threads or processes through `python`,
-/// and checks every output against its job's expected value. `wrong_output` (tests only)
-/// makes the script get the first output wrong.
+/// and checks every output against its job's expected value. `switch` (tests only) is one of
+/// the script's test switches (see `Fault::script_switch`).
 pub fn measure<W: PyJob>(
     jobs: &[W],
     runtime: RuntimeKind,
     workers: usize,
     python: &Path,
-    wrong_output: bool,
+    switch: Option<&str>,
 ) -> Result<TrialReport, String> {
     let (name, start_method) = runtime_plan(runtime)?;
     let plan = json!({
@@ -208,7 +208,7 @@ pub fn measure<W: PyJob>(
         "yield_every": CANDIDATES_PER_CHECKPOINT * LOOP_CHECKPOINTS_PER_YIELD,
         "jobs": jobs.iter().map(PyJob::describe).collect::<Vec<_>>(),
     });
-    let said = run_script(python, &plan.to_string(), wrong_output)?;
+    let said = run_script(python, &plan.to_string(), switch)?;
     let last_line = said.lines().last().unwrap_or_default();
     let report: PyReport = serde_json::from_str(last_line).map_err(|_| {
         format!(
@@ -253,10 +253,10 @@ pub fn measure<W: PyJob>(
 /// Writes the script to a fresh directory (multiprocessing's fork server re-imports the main
 /// module from its file, so `python -c` would not do), runs it with `plan` on stdin, and
 /// returns its stdout. The directory is removed afterwards.
-fn run_script(python: &Path, plan: &str, wrong_output: bool) -> Result<String, String> {
+fn run_script(python: &Path, plan: &str, switch: Option<&str>) -> Result<String, String> {
     let dir = std::env::temp_dir().join(format!("concurrency-cpython-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let result = run_script_in(&dir, python, plan, wrong_output);
+    let result = run_script_in(&dir, python, plan, switch);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -265,7 +265,7 @@ fn run_script_in(
     dir: &Path,
     python: &Path,
     plan: &str,
-    wrong_output: bool,
+    switch: Option<&str>,
 ) -> Result<String, String> {
     let script = dir.join("cpython_trial.py");
     std::fs::write(&script, SCRIPT)
@@ -273,7 +273,7 @@ fn run_script_in(
     let mut command = Command::new(python);
     command
         .arg(&script)
-        .args(wrong_output.then_some("--test-wrong-output"))
+        .args(switch)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -24,6 +24,9 @@ pub enum Fault {
     /// The CPython script gets the first job's output wrong (`--test-wrong-output`); it
     /// changes nothing in a model's trial.
     WrongCpythonOutput,
+    /// The CPython script blocks forever before running its jobs (`--test-stall`); it
+    /// changes nothing in a model's trial.
+    StallCpython,
     /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
     StopFixture,
     /// The fixture process prints a line that is not an address and exits.
@@ -48,8 +51,19 @@ impl Fault {
             Fault::KillTrial => "kill-trial",
             Fault::GarbageTrial => "garbage-trial",
             Fault::WrongCpythonOutput => "wrong-cpython-output",
+            Fault::StallCpython => "stall-cpython",
             Fault::StopFixture => "stop-fixture",
             Fault::GarbageFixture => "garbage-fixture",
+        }
+    }
+
+    /// The test-only switch of `python/cpython_trial.py` that carries out this fault, if it
+    /// is one of the script's.
+    pub fn script_switch(self) -> Option<&'static str> {
+        match self {
+            Fault::WrongCpythonOutput => Some("--test-wrong-output"),
+            Fault::StallCpython => Some("--test-stall"),
+            _ => None,
         }
     }
 
@@ -64,6 +78,7 @@ impl Fault {
             Fault::KillTrial => raise(libc::SIGKILL),
             Fault::GarbageTrial
             | Fault::WrongCpythonOutput
+            | Fault::StallCpython
             | Fault::StopFixture
             | Fault::GarbageFixture => {}
         }

@@ -230,8 +230,8 @@ fn measure<W: PyJob + Clone>(spec: &TrialSpec, jobs: Vec<W>) -> Result<TrialRepo
     else {
         return Ok(measure_model(jobs, spec.runtime, spec.workers));
     };
-    let wrong = spec.fault == Some(Fault::WrongCpythonOutput);
-    cpython::measure(&jobs, spec.runtime, spec.workers, python, wrong)
+    let switch = spec.fault.and_then(Fault::script_switch);
+    cpython::measure(&jobs, spec.runtime, spec.workers, python, switch)
 }
 
 /// Times `jobs` on `runtime`, then checks every output against its job's known value.

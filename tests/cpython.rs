@@ -126,6 +126,52 @@ fn a_wrong_cpython_output_is_marked_and_fails_the_run() {
     );
 }
 
+/// A Python that hangs is killed with its trial at the time limit, and its row fails with
+/// the reason while the rows before it stand.
+#[test]
+fn a_hung_python_fails_its_row_at_the_limit() {
+    let Some(python) = python3() else { return };
+    let python = python.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&[
+        "--python",
+        &python,
+        "--workload",
+        "sleep",
+        "--tasks",
+        "1",
+        "--repeat",
+        "1",
+        "--runtime",
+        "mini-eventloop",
+        "--skip-memory",
+        // Generous for the rows that must complete (a Python start and a 20 ms job each).
+        "--trial-timeout",
+        "10",
+        "--inject-fault",
+        "stall-cpython",
+        "--json",
+    ]);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let rows = doc["results"].as_array().expect("results");
+    let stalled = rows
+        .iter()
+        .find(|r| r["runtime"] == "cpython-asyncio")
+        .expect("a cpython-asyncio row");
+    assert!(
+        stalled["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("timed out")),
+        "{stalled}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r["runtime"] != "cpython-asyncio")
+            .all(|r| r["correct"] == true),
+        "{doc}"
+    );
+}
+
 /// A Python that is not there is a usage error, status 2, with a one-line reason; so is one
 /// older than the script needs (a stand-in that answers as Python 2.7).
 #[test]
