@@ -253,8 +253,19 @@ pub fn measure<W: PyJob>(
 /// Writes the script to a fresh directory (multiprocessing's fork server re-imports the main
 /// module from its file, so `python -c` would not do), runs it with `plan` on stdin, and
 /// returns its stdout. The directory is removed afterwards.
+/// The directory trial process `pid` writes the script to.
+fn scratch_dir(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("concurrency-cpython-{pid}"))
+}
+
+/// Removes trial process `pid`'s script directory, if it left one (it was killed); called by
+/// the parent once the trial has been reaped, so no running trial owns that name.
+pub fn remove_scratch_dir(pid: u32) {
+    let _ = std::fs::remove_dir_all(scratch_dir(pid));
+}
+
 fn run_script(python: &Path, plan: &str, switch: Option<&str>) -> Result<String, String> {
-    let dir = std::env::temp_dir().join(format!("concurrency-cpython-{}", std::process::id()));
+    let dir = scratch_dir(std::process::id());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let result = run_script_in(&dir, python, plan, switch);
     let _ = std::fs::remove_dir_all(&dir);

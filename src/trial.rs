@@ -116,9 +116,13 @@ pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let ended = Supervised::spawn(&mut command, true)
-        .and_then(|child| child.finish(limit))
+    let mut child = Supervised::spawn(&mut command, true)
         .map_err(|e| format!("cannot run a trial process: {e}"))?;
+    let pid = child.child_mut().id();
+    let ended = child.finish(limit);
+    // A trial killed at the limit cannot remove the script it wrote for Python.
+    cpython::remove_scratch_dir(pid);
+    let ended = ended.map_err(|e| format!("cannot run a trial process: {e}"))?;
     if ended.timed_out {
         return Err(format!(
             "timed out: still running after {} (--trial-timeout), killed",

@@ -126,32 +126,50 @@ fn a_wrong_cpython_output_is_marked_and_fails_the_run() {
     );
 }
 
-/// A Python that hangs is killed with its trial at the time limit, and its row fails with
-/// the reason while the rows before it stand.
+/// A Python that hangs is killed with its trial at the time limit, its row fails with the
+/// reason while the other rows stand, and the script the killed trial wrote is removed (the
+/// run gets a temporary directory of its own, which must be empty afterwards).
 #[test]
 fn a_hung_python_fails_its_row_at_the_limit() {
     let Some(python) = python3() else { return };
-    let python = python.to_string_lossy().into_owned();
-    let (code, stdout, stderr) = run(&[
-        "--python",
-        &python,
-        "--workload",
-        "sleep",
-        "--tasks",
-        "1",
-        "--repeat",
-        "1",
-        "--runtime",
-        "mini-eventloop",
-        "--skip-memory",
-        // Generous for the rows that must complete (a Python start and a 20 ms job each).
-        "--trial-timeout",
-        "10",
-        "--inject-fault",
-        "stall-cpython",
-        "--json",
-    ]);
-    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let tmp = std::env::temp_dir().join(format!("concurrency-hung-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("a temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .env("TMPDIR", &tmp)
+        .arg("--python")
+        .arg(&python)
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--runtime",
+            "mini-eventloop",
+            "--skip-memory",
+            // Generous for the rows that must complete (a Python start and a 20 ms job each).
+            "--trial-timeout",
+            "10",
+            "--inject-fault",
+            "stall-cpython",
+            "--json",
+        ])
+        .output()
+        .expect("the compare program starts");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
     let rows = doc["results"].as_array().expect("results");
     let stalled = rows
@@ -170,6 +188,7 @@ fn a_hung_python_fails_its_row_at_the_limit() {
             .all(|r| r["correct"] == true),
         "{doc}"
     );
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// A Python that is not there is a usage error, status 2, with a one-line reason; so is one
