@@ -206,10 +206,11 @@ def run_asyncio(jobs, yield_every):
 
 def proc_number(pid, name, field):
     """A field of /proc/<pid>/<name> in KiB, or 0 if the process is gone."""
+    # Read as bytes: the process's name in /proc/<pid>/status need not be UTF-8.
     try:
-        with open("/proc/%d/%s" % (pid, name)) as f:
+        with open("/proc/%d/%s" % (pid, name), "rb") as f:
             for line in f:
-                if line.startswith(field):
+                if line.startswith(field.encode()):
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass

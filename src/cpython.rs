@@ -55,8 +55,9 @@ const MAX_REPORT_BYTES: u64 = 64 << 20;
 /// A Python found fit to run the script.
 #[derive(Debug, Clone, Serialize)]
 pub struct Python {
-    /// What `--python` named.
-    pub path: PathBuf,
+    /// What `--python` named, as text (a path that is not UTF-8 is shown lossily, so that
+    /// the JSON document can always hold it).
+    pub path: String,
     /// Its version, as `3.11.7`.
     pub version: String,
 }
@@ -87,7 +88,7 @@ pub fn probe(path: &Path) -> Result<Python, String> {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) if (major, minor) >= MIN_VERSION => Ok(Python {
-            path: path.to_owned(),
+            path: path.to_string_lossy().into_owned(),
             version,
         }),
         (Some(_), Some(_)) => Err(format!(

@@ -61,7 +61,9 @@ pub struct TrialSpec {
     pub fault: Option<Fault>,
     /// The size factor of the workload (`--scale`).
     pub scale: f64,
-    /// The Python that runs CPython rows (`--python`).
+    /// The Python that runs CPython rows (`--python`). Passed to the child as an argument of
+    /// its own, after the JSON, since a path need not be UTF-8 and JSON holds only text.
+    #[serde(skip)]
     pub python: Option<PathBuf>,
 }
 
@@ -113,6 +115,7 @@ pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     command
         .arg(ROLE)
         .arg(spec_json)
+        .args(spec.python.as_deref())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -171,14 +174,15 @@ pub fn clip(text: &str) -> String {
 
 /// The trial role's `main`: runs the spec given as the first argument and prints its report.
 pub fn child_main(args: Vec<OsString>) -> ExitCode {
-    let Some(spec) = args
+    let Some(mut spec) = args
         .first()
         .and_then(|a| a.to_str())
         .and_then(|s| serde_json::from_str::<TrialSpec>(s).ok())
     else {
-        eprintln!("concurrency {ROLE}: expected one argument, a trial spec in JSON");
+        eprintln!("concurrency {ROLE}: expected a trial spec in JSON, then a Python's path");
         return ExitCode::from(2);
     };
+    spec.python = args.get(1).map(PathBuf::from);
     if let Some(fault) = spec.fault {
         fault.strike_trial();
         if fault == Fault::GarbageTrial {

@@ -245,3 +245,55 @@ fn the_default_run_has_no_cpython_rows() {
         "{doc}"
     );
 }
+
+/// A Python at a path that is not UTF-8 runs every row (the trial gets the path as an
+/// argument of its own, not inside its JSON spec), and its memory is measured (the script
+/// reads `/proc` as bytes, where such a name appears).
+#[test]
+fn a_python_at_a_non_utf8_path_runs_and_is_measured() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(python) = python3() else { return };
+    // The interpreter itself: `python3` may be a launcher that dispatches on its own name.
+    let real = Command::new(&python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    let dir = std::env::temp_dir().join(format!("concurrency-odd-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let odd = dir.join(OsStr::from_bytes(b"py\xff"));
+    std::os::unix::fs::symlink(&real, &odd).expect("a symlink");
+    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .arg("--python")
+        .arg(&odd)
+        .args([
+            "--workload",
+            "sleep",
+            "--tasks",
+            "1",
+            "--repeat",
+            "1",
+            "--runtime",
+            "mini-eventloop",
+            "--skip-memory",
+            "--json",
+        ])
+        .output()
+        .expect("the compare program starts");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    for row in doc["results"].as_array().expect("results") {
+        assert_eq!(row["correct"], true, "{row}");
+        assert!(row["peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{row}");
+    }
+}
