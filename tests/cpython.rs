@@ -31,14 +31,38 @@ fn python3() -> Option<PathBuf> {
     found
 }
 
-/// Runs the program; returns its exit code, stdout and stderr.
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = concurrency(args);
+/// The smallest run with CPython's rows: one sleep job on the baselines and the event loop
+/// (whose CPython counterpart, `cpython-asyncio`, is the last row, so an injected trial fault
+/// hits it alone), through `python`, plus `extra` flags.
+fn tiny_sleep(python: &std::ffi::OsStr, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_concurrency"));
+    command.arg("--python").arg(python).args([
+        "--workload",
+        "sleep",
+        "--tasks",
+        "1",
+        "--repeat",
+        "1",
+        "--runtime",
+        "mini-eventloop",
+        "--skip-memory",
+    ]);
+    command.args(extra);
+    command
+}
+
+/// Exit code, stdout and stderr of `out`.
+fn texts(out: &Output) -> (Option<i32>, String, String) {
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs the program; returns its exit code, stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    texts(&concurrency(args))
 }
 
 /// Every CPython row, both start methods included, runs every workload and gives the
@@ -96,22 +120,13 @@ fn every_cpython_row_is_correct() {
 #[test]
 fn a_wrong_cpython_output_is_marked_and_fails_the_run() {
     let Some(python) = python3() else { return };
-    let python = python.to_string_lossy().into_owned();
-    let (code, stdout, stderr) = run(&[
-        "--python",
-        &python,
-        "--workload",
-        "sleep",
-        "--tasks",
-        "2",
-        "--repeat",
-        "1",
-        "--runtime",
-        "mini-eventloop",
-        "--skip-memory",
-        "--inject-fault",
-        "wrong-cpython-output",
-    ]);
+    let out = tiny_sleep(
+        python.as_os_str(),
+        &["--inject-fault", "wrong-cpython-output"],
+    )
+    .output()
+    .expect("the compare program starts");
+    let (code, stdout, stderr) = texts(&out);
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sleep ")).collect();
     assert_eq!(rows.len(), 4, "{stdout}");
@@ -134,29 +149,20 @@ fn a_hung_python_fails_its_row_at_the_limit() {
     let Some(python) = python3() else { return };
     let tmp = std::env::temp_dir().join(format!("concurrency-hung-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("a temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
-        .env("TMPDIR", &tmp)
-        .arg("--python")
-        .arg(&python)
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--runtime",
-            "mini-eventloop",
-            "--skip-memory",
-            // Generous for the rows that must complete (a Python start and a 20 ms job each).
+    let out = tiny_sleep(
+        python.as_os_str(),
+        // Generous for the rows that must complete (a Python start and a 20 ms job each).
+        &[
             "--trial-timeout",
             "10",
             "--inject-fault",
             "stall-cpython",
             "--json",
-        ])
-        .output()
-        .expect("the compare program starts");
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .output()
+    .expect("the compare program starts");
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
         .unwrap_or_default();
@@ -264,21 +270,7 @@ fn a_python_at_a_non_utf8_path_runs_and_is_measured() {
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let odd = dir.join(OsStr::from_bytes(b"py\xff"));
     std::os::unix::fs::symlink(&real, &odd).expect("a symlink");
-    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
-        .arg("--python")
-        .arg(&odd)
-        .args([
-            "--workload",
-            "sleep",
-            "--tasks",
-            "1",
-            "--repeat",
-            "1",
-            "--runtime",
-            "mini-eventloop",
-            "--skip-memory",
-            "--json",
-        ])
+    let out = tiny_sleep(odd.as_os_str(), &["--json"])
         .output()
         .expect("the compare program starts");
     let _ = std::fs::remove_dir_all(&dir);
