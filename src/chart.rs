@@ -1,9 +1,11 @@
 //! The chart written by `--svg FILE`: speedup over the sequential baseline (top) and peak
 //! memory (bottom), one group of bars per workload, one bar per runtime.
 //!
-//! Each runtime has its own colour whichever runtimes were selected, so a chart of two
-//! runtimes reads like a chart of four; failed rows, rows with wrong outputs, and rows with no
-//! baseline to compare with, have no bar. Axis labels carry as many decimals as the axis's step needs.
+//! With `--python`, each CPython runtime's bar stands beside its model's, in the model's
+//! colour lightened. Each runtime has its own colour whichever runtimes were selected, so a
+//! chart of two runtimes reads like a chart of four; failed rows, rows with wrong outputs, and
+//! rows with no baseline to compare with, have no bar. Axis labels carry as many decimals as
+//! the axis's step needs.
 //!
 //! `plotters` is used with its SVG backend only and no default features: text is written as
 //! SVG `<text>` elements and sized by plotters' built-in estimate, so neither the build nor the
@@ -18,7 +20,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::report::{Row, speedup};
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::workload::WorkloadKind;
 
 /// Chart size in pixels.
@@ -27,8 +29,23 @@ const SIZE: (u32, u32) = (960, 720);
 /// How many labels the y axis gets, about: the step the label decimals are chosen for.
 const Y_LABELS: usize = 10;
 
-/// The runtime's own colour, from a palette that stays distinct for colour-blind readers.
+/// The runtime's own colour, from a palette that stays distinct for colour-blind readers; a
+/// CPython runtime has its model's colour, lightened, so each pair reads as one family.
 fn colour(runtime: RuntimeKind) -> RGBColor {
+    let RGBColor(r, g, b) = model_colour(runtime.model());
+    match runtime.family() {
+        Family::Model => RGBColor(r, g, b),
+        Family::Cpython => {
+            let lighten = |c: u8| c + ((255 - c) as f64 * CPYTHON_LIGHTEN) as u8;
+            RGBColor(lighten(r), lighten(g), lighten(b))
+        }
+    }
+}
+
+/// How far toward white a CPython bar's colour is taken from its model's.
+const CPYTHON_LIGHTEN: f64 = 0.55;
+
+fn model_colour(runtime: RuntimeKind) -> RGBColor {
     match runtime {
         RuntimeKind::Sequential => RGBColor(120, 120, 120),
         RuntimeKind::GilThreads => RGBColor(0, 114, 178),
@@ -36,6 +53,8 @@ fn colour(runtime: RuntimeKind) -> RGBColor {
         RuntimeKind::ProcPool => RGBColor(0, 158, 115),
         // The same green, darker: the same model, started another way.
         RuntimeKind::ProcPoolForkserver => RGBColor(0, 94, 69),
+        // Not a model: `colour` asks only for models.
+        _ => RGBColor(0, 0, 0),
     }
 }
 
@@ -89,6 +108,9 @@ struct Panel<'a> {
     /// The value of a row, if it has one, and how it is written above its bar.
     value: &'a dyn Fn(&Row) -> Option<f64>,
     format: &'a dyn Fn(f64) -> String,
+    /// Whether the panel carries the legend: one is enough, since each runtime keeps its
+    /// colour, and in the linear memory panel a legend would cover the tallest bars.
+    legend: bool,
 }
 
 /// Writes the chart of `rows` to `path`, which must be a regular file (it is created if
@@ -124,7 +146,8 @@ fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
     workloads.dedup();
     let mut runtimes: Vec<RuntimeKind> = rows.iter().map(|r| r.runtime).collect();
-    runtimes.sort();
+    // Each CPython bar stands beside its model's.
+    runtimes.sort_by_key(|r| (r.model(), r.family() == Family::Cpython));
     runtimes.dedup();
 
     let speedup = |r: &Row| speedup(rows, r);
@@ -133,11 +156,12 @@ fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2);
     let speedup_panel = Panel {
-        title: "Speedup over sequential (log scale; higher is better)",
+        title: "Speedup over its own sequential baseline (log scale; higher is better)",
         y_desc: "x sequential",
         scale: Scale::Log10,
         value: &speedup,
         format: &|v| format!("{v:.1}"),
+        legend: true,
     };
     let memory_panel = Panel {
         title: "Peak memory, trial process + workers (MiB)",
@@ -145,6 +169,7 @@ fn render(rows: &[Row], svg: &mut String) -> Result<(), String> {
         scale: Scale::Linear,
         value: &peak,
         format: &|v| format!("{v:.1}"),
+        legend: false,
     };
     draw_panel(&top, &speedup_panel, &workloads, &runtimes, rows)?;
     draw_panel(&bottom, &memory_panel, &workloads, &runtimes, rows)?;
@@ -166,7 +191,13 @@ fn draw_panel(
         .map(|v| panel.scale.height(v));
     let (low, high) = heights.fold((0.0_f64, 0.0_f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
     // Head room above the tallest bar for its label.
-    let top = high.max(1.0) * 1.15;
+    // A legend of many runtimes needs room of its own above the bars.
+    let head_room = if panel.legend && runtimes.len() > 4 {
+        1.6
+    } else {
+        1.15
+    };
+    let top = high.max(1.0) * head_room;
     let groups = workloads.len() as f64;
     let step = (top - low.min(0.0)) / Y_LABELS as f64;
     let mut chart = ChartBuilder::on(area)
@@ -198,6 +229,8 @@ fn draw_panel(
         .map_err(err)?;
 
     let bar = 0.8 / runtimes.len().max(1) as f64;
+    // Narrower bars, smaller labels, so that labels of neighbouring bars do not run together.
+    let label_size = if runtimes.len() > 5 { 7 } else { 10 };
     for (i, &runtime) in runtimes.iter().enumerate() {
         let colour = colour(runtime);
         let placed: Vec<(f64, f64, f64)> = rows
@@ -221,10 +254,13 @@ fn draw_panel(
                 Text::new(
                     (panel.format)(value),
                     (x0, h.max(0.0) + top * 0.06),
-                    ("sans-serif", 10),
+                    ("sans-serif", label_size),
                 )
             }))
             .map_err(err)?;
+    }
+    if !panel.legend {
+        return Ok(());
     }
     chart
         .configure_series_labels()
@@ -270,10 +306,10 @@ mod tests {
         assert_eq!(Scale::Log10.label(-1.0, 0.5), "0.1x");
     }
 
-    /// Every runtime keeps its own colour, distinct from the others'.
+    /// Every runtime keeps its own colour, distinct from the others', CPython's included.
     #[test]
     fn colours_belong_to_runtimes() {
-        let colours: Vec<(u8, u8, u8)> = RuntimeKind::ALL
+        let colours: Vec<(u8, u8, u8)> = RuntimeKind::EVERY
             .iter()
             .map(|&r| {
                 let c = colour(r);

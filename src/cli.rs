@@ -26,6 +26,9 @@ pub const MAX_WORKERS: usize = 1_024;
 /// The most trials per row.
 pub const MAX_REPEAT: usize = 100;
 
+/// The largest `--scale`: ten times the default sizes already takes many minutes per row.
+pub const MAX_SCALE: f64 = 10.0;
+
 /// The default `--trial-timeout`: far beyond the few seconds any default trial takes on a
 /// small machine, so only a stalled trial reaches it.
 pub const DEFAULT_TRIAL_TIMEOUT: &str = "120";
@@ -81,6 +84,21 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
+    /// Also run every workload on CPython (threading, asyncio, multiprocessing) through the
+    /// Python 3.8+ at PATH (default: `python3` on PATH), against the same fixture server.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "python3")]
+    pub python: Option<PathBuf>,
+
+    /// Size every workload by this factor, for the models and CPython alike (more than 0, at
+    /// most 10): CPU range and fast-I/O round trips, sleep, slow-I/O and mixed job counts.
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
+    pub scale: f64,
+
+    /// Which process-pool start methods get rows: proc-pool (fork), proc-pool-forkserver, or
+    /// both; with `--python`, the same for cpython-processes(-forkserver).
+    #[arg(long, value_enum, default_value_t = StartMethodChoice::Fork)]
+    pub start_method: StartMethodChoice,
+
     /// Tests only: carry out a fault (see `fault.rs`).
     #[arg(long, value_enum, hide = true)]
     pub inject_fault: Option<Fault>,
@@ -112,6 +130,30 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) => Ok(Duration::MAX),
     }
+}
+
+/// Parses a `--scale` factor: a finite number more than 0 and at most [`MAX_SCALE`].
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if scale.is_finite() && scale > 0.0 && scale <= MAX_SCALE {
+        Ok(scale)
+    } else {
+        Err(format!("must be more than 0 and at most {MAX_SCALE}"))
+    }
+}
+
+/// A `--start-method` value: which process-pool rows run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartMethodChoice {
+    /// Workers forked from the trial process (`proc-pool`, `cpython-processes`).
+    Fork,
+    /// Workers forked by a fork server (`proc-pool-forkserver`,
+    /// `cpython-processes-forkserver`).
+    Forkserver,
+    /// Both rows.
+    Both,
 }
 
 /// A `--workload` value: one workload or all of them.
@@ -182,19 +224,41 @@ impl Options {
         ))
     }
 
-    /// The runtimes selected, in table order, the sequential baseline always first.
+    /// The runtimes selected, in table order, the sequential baseline always first. The
+    /// process pool (`proc-pool`, chosen or by default) gets the rows of `--start-method`; with
+    /// `--python`, each model's CPython counterpart follows the models, after
+    /// `cpython-sequential`.
     pub fn runtimes(&self) -> Vec<RuntimeKind> {
         let mut chosen: Vec<RuntimeKind> = if self.runtime.is_empty() {
             RuntimeKind::ALL.to_vec()
         } else {
             self.runtime.clone()
         };
-        if !chosen.contains(&RuntimeKind::Sequential) {
-            chosen.insert(0, RuntimeKind::Sequential);
+        chosen.push(RuntimeKind::Sequential);
+        if let Some(at) = chosen.iter().position(|&r| r == RuntimeKind::ProcPool) {
+            chosen.remove(at);
+            if self.start_method != StartMethodChoice::Forkserver {
+                chosen.push(RuntimeKind::ProcPool);
+            }
+            if self.start_method != StartMethodChoice::Fork {
+                chosen.push(RuntimeKind::ProcPoolForkserver);
+            }
+        }
+        if self.python.is_some() {
+            let cpython: Vec<RuntimeKind> = chosen.iter().map(|r| r.counterpart()).collect();
+            chosen.extend(cpython);
         }
         chosen.sort();
         chosen.dedup();
         chosen
+    }
+
+    /// Jobs per trial of `workload`: `--tasks`, else the workload's own size at `--scale`.
+    pub fn tasks(&self, workload: WorkloadKind) -> usize {
+        self.tasks.map_or_else(
+            || workload.default_tasks(self.scale, MAX_TASKS),
+            |n| n.get(),
+        )
     }
 }
 
@@ -227,5 +291,54 @@ mod tests {
         for bad in ["0", "-1", "NaN", "x", "", "1e-300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_scale("0.1"), Ok(0.1));
+        assert_eq!(parse_scale("10"), Ok(MAX_SCALE));
+        for bad in ["0", "-1", "NaN", "inf", "10.5", "x", ""] {
+            assert!(parse_scale(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// `--start-method` picks the pool rows; `--python` adds every chosen row's CPython
+    /// counterpart, its baseline included, after the models.
+    #[test]
+    fn start_method_and_python_pick_the_rows() {
+        let names = |args: &[&str]| -> Vec<&'static str> {
+            let options =
+                Options::parse_from(std::iter::once("concurrency").chain(args.iter().copied()));
+            options
+                .runtimes()
+                .into_iter()
+                .map(RuntimeKind::name)
+                .collect()
+        };
+        assert_eq!(
+            names(&[]),
+            ["sequential", "gil-threads", "mini-eventloop", "proc-pool"]
+        );
+        assert_eq!(
+            names(&["--start-method", "forkserver", "--runtime", "proc-pool"]),
+            ["sequential", "proc-pool-forkserver"]
+        );
+        assert_eq!(
+            names(&[
+                "--start-method",
+                "both",
+                "--runtime",
+                "proc-pool",
+                "--python"
+            ]),
+            [
+                "sequential",
+                "proc-pool",
+                "proc-pool-forkserver",
+                "cpython-sequential",
+                "cpython-processes",
+                "cpython-processes-forkserver"
+            ]
+        );
+        assert_eq!(
+            names(&["--runtime", "proc-pool-forkserver"]),
+            ["sequential", "proc-pool-forkserver"]
+        );
     }
 }

@@ -11,11 +11,13 @@
 //! then does the program report the failures and exit with status 1.
 //!
 //! Rows of runtimes that run jobs in turn may be measured on a sample (see `sample.rs`).
+//! With `--python`, CPython's rows run after the models', against the same fixture process.
 
 use std::time::Duration;
 
 use crate::chart;
 use crate::cli::Options;
+use crate::cpython::Python;
 use crate::fixture_proc::FixtureProcess;
 use crate::memory;
 use crate::report::{self, Row};
@@ -26,7 +28,7 @@ use crate::workload::WorkloadKind;
 
 /// Runs everything `options` asks for and prints the result; fails, after printing, if any
 /// trial failed, any output was wrong or the chart could not be written.
-pub fn run(options: &Options) -> Result<(), String> {
+pub fn run(options: &Options, python: Option<&Python>) -> Result<(), String> {
     let mut rows = Vec::new();
     let workloads = options.workloads();
     let runtimes = options.runtimes();
@@ -59,7 +61,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     } else {
         memory::run(options)
     };
-    let mut failures = report::print(options, &rows, &memory);
+    let mut failures = report::print(options, &rows, &memory, python);
     if let Some(path) = &options.svg {
         match chart::write(path, &rows) {
             Ok(()) => eprintln!("chart written to {}", path.display()),
@@ -79,7 +81,7 @@ pub fn run(options: &Options) -> Result<(), String> {
 
 /// How many jobs the row stands for and how many each trial runs.
 fn plan(options: &Options, workload: WorkloadKind, runtime: RuntimeKind) -> Sample {
-    let tasks = options.tasks.map_or(workload.default_tasks(), |n| n.get());
+    let tasks = options.tasks(workload);
     let workers = runtime.workers(tasks, options.workers.map(|n| n.get()));
     Sample::plan(workload, runtime, tasks, workers)
 }
@@ -98,6 +100,8 @@ fn run_row(
         workers: sample.workers,
         server: fixture.map(FixtureProcess::addr),
         fault: options.trial_fault(runtime),
+        scale: options.scale,
+        python: options.python.clone(),
     };
     let mut row = Row::new(workload, runtime, sample);
     for _ in 0..options.repeat.get() {

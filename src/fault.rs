@@ -24,6 +24,12 @@ pub enum Fault {
     GarbageTrial,
     /// The trial process runs its jobs, then reports every output wrong.
     WrongTrial,
+    /// The CPython script gets the first job's output wrong (`--test-wrong-output`); it
+    /// changes nothing in a model's trial.
+    WrongCpythonOutput,
+    /// The CPython script blocks forever before running its jobs (`--test-stall`); it
+    /// changes nothing in a model's trial.
+    StallCpython,
     /// The fixture process stops itself with `SIGSTOP` once it has reported its address.
     StopFixture,
     /// The fixture process prints a line that is not an address and exits.
@@ -53,9 +59,21 @@ impl Fault {
             Fault::KillTrial => "kill-trial",
             Fault::GarbageTrial => "garbage-trial",
             Fault::WrongTrial => "wrong-trial",
+            Fault::WrongCpythonOutput => "wrong-cpython-output",
+            Fault::StallCpython => "stall-cpython",
             Fault::StopFixture => "stop-fixture",
             Fault::GarbageFixture => "garbage-fixture",
             Fault::ExitFixture => "exit-fixture",
+        }
+    }
+
+    /// The test-only switch of `python/cpython_trial.py` that carries out this fault, if it
+    /// is one of the script's.
+    pub fn script_switch(self) -> Option<&'static str> {
+        match self {
+            Fault::WrongCpythonOutput => Some("--test-wrong-output"),
+            Fault::StallCpython => Some("--test-stall"),
+            _ => None,
         }
     }
 
@@ -71,6 +89,8 @@ impl Fault {
             Fault::KillTrial => raise(libc::SIGKILL),
             Fault::GarbageTrial
             | Fault::WrongTrial
+            | Fault::WrongCpythonOutput
+            | Fault::StallCpython
             | Fault::StopFixture
             | Fault::GarbageFixture
             | Fault::ExitFixture => {}

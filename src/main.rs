@@ -5,6 +5,7 @@
 //! cargo run --release                          # every workload, every runtime
 //! cargo run --release -- --workload cpu --repeat 5 --json
 //! cargo run --release -- --trial-timeout 30 --svg chart.svg
+//! cargo run --release -- --python --scale 0.1   # the same jobs on CPython too
 //! ```
 //!
 //! # Layout
@@ -12,6 +13,8 @@
 //! - `cli`: the flags, and their validation (bad flags exit with status 2).
 //! - `fault`: faults the tests inject through a hidden flag (a stalled, killed or babbling
 //!   trial, a stopped fixture).
+//! - `cpython`: CPython's rows (`--python`): the jobs described to `python/cpython_trial.py`,
+//!   its outputs checked against the Rust jobs' expected values.
 //! - `workload`: the standard workload set: what jobs each workload makes and what fixture it
 //!   needs.
 //! - `runtime`: the runtimes under test, one enum arm each; adding a runtime is one arm.
@@ -38,6 +41,7 @@ mod chart;
 mod child;
 mod cli;
 mod compare;
+mod cpython;
 mod fault;
 mod fixture_proc;
 mod measure;
@@ -66,7 +70,16 @@ fn main() -> ExitCode {
     // ignores SIGPIPE again there, where the pools rely on EPIPE errors.
     fault::default_sigpipe();
     let options = cli::parse();
-    match compare::run(&options) {
+    // Without a fit Python, `--python` cannot be honoured at all: a usage error, like a bad
+    // flag, before anything runs.
+    let python = match options.python.as_deref().map(cpython::probe).transpose() {
+        Ok(python) => python,
+        Err(why) => {
+            eprintln!("concurrency: --python: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    match compare::run(&options, python.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("concurrency: {e}");

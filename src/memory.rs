@@ -62,6 +62,8 @@ pub fn run(options: &Options) -> Vec<Cell> {
                 workers,
                 server: None,
                 fault: options.trial_fault(runtime),
+                scale: options.scale,
+                python: options.python.clone(),
             };
             let (peak_mib, failure) = match trial::run(&spec, options.trial_timeout) {
                 Ok(report) => match report.first_failure {
@@ -92,7 +94,8 @@ pub fn print_table(out: &mut dyn Write, cells: &[Cell]) -> io::Result<()> {
         out,
         "\npeak memory (MiB) with N jobs waiting at once: one thread, task or process each"
     )?;
-    write!(out, "{:<15}", "runtime")?;
+    let width = crate::report::name_width(cells.iter().map(|c| c.runtime));
+    write!(out, "{:<width$}", "runtime")?;
     for jobs in JOB_COUNTS {
         write!(out, " {:>10}", format!("N={jobs}"))?;
     }
@@ -101,7 +104,7 @@ pub fn print_table(out: &mut dyn Write, cells: &[Cell]) -> io::Result<()> {
     runtimes.dedup();
     for runtime in runtimes {
         let row: Vec<&Cell> = cells.iter().filter(|c| c.runtime == runtime).collect();
-        write!(out, "{runtime:<15}")?;
+        write!(out, "{runtime:<width$}")?;
         for jobs in JOB_COUNTS {
             match row.iter().find(|c| c.jobs == jobs) {
                 Some(Cell {

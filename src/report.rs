@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::Options;
+use crate::cpython::Python;
 use crate::memory;
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::sample::Sample;
 use crate::trial::TrialReport;
 use crate::verdict;
@@ -150,19 +151,21 @@ impl Row {
     }
 }
 
-/// The sequential baseline's median wall time for `workload`, if it ran and was correct.
-pub fn baseline(rows: &[Row], workload: WorkloadKind) -> Option<f64> {
+/// The median wall time of `workload`'s baseline `kind` (`sequential` for the models,
+/// `cpython-sequential` for CPython), if it ran and was correct.
+pub fn baseline(rows: &[Row], workload: WorkloadKind, kind: RuntimeKind) -> Option<f64> {
     rows.iter()
-        .find(|r| r.workload == workload && r.runtime == RuntimeKind::Sequential)
+        .find(|r| r.workload == workload && r.runtime == kind)
         .filter(|r| r.all_correct())
         .map(|r| r.wall().median)
 }
 
-/// A row's speedup over its workload's baseline, if both have figures and correct outputs
-/// (a row that gave wrong outputs did not do the work, so its time is no speed).
+/// A row's speedup over its workload's baseline in its own family, if both have figures and
+/// the row's outputs are correct (a row that gave wrong outputs did not do the work, so its
+/// time is no speed).
 pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
     let wall = row.wall().median;
-    baseline(rows, row.workload)
+    baseline(rows, row.workload, row.runtime.baseline())
         .filter(|_| row.all_correct() && wall > 0.0)
         .map(|b| b / wall)
 }
@@ -170,9 +173,14 @@ pub fn speedup(rows: &[Row], row: &Row) -> Option<f64> {
 /// Prints `rows` and `memory` as `options` asks, and returns what went wrong (failed or
 /// wrong rows, failed memory cells, a failed write to stdout), one line each, for the caller
 /// to report after printing.
-pub fn print(options: &Options, rows: &[Row], memory: &[memory::Cell]) -> Vec<String> {
+pub fn print(
+    options: &Options,
+    rows: &[Row],
+    memory: &[memory::Cell],
+    python: Option<&Python>,
+) -> Vec<String> {
     let mut out = io::stdout().lock();
-    let written = write(&mut out, options, rows, memory).and_then(|()| out.flush());
+    let written = write(&mut out, options, rows, memory, python).and_then(|()| out.flush());
     let rows_wrong = rows.iter().filter_map(|r| {
         r.problem()
             .map(|why| format!("{} on {}: {why}", r.workload.name(), r.runtime.name()))
@@ -194,32 +202,67 @@ fn write(
     options: &Options,
     rows: &[Row],
     memory: &[memory::Cell],
+    python: Option<&Python>,
 ) -> io::Result<()> {
     if options.json {
-        return print_json(out, rows, memory);
+        return print_json(out, options, rows, memory, python);
     }
     print_table(out, rows)?;
-    let verdict = verdict::lines(rows);
-    if !verdict.is_empty() {
-        writeln!(
-            out,
-            "\nverdict (a winner only where its min-max range overlaps no other, \
-             sequential's included):"
-        )?;
-        for line in verdict {
-            writeln!(out, "  {line}")?;
-        }
-    }
+    print_block(
+        out,
+        "verdict (a winner only where its min-max range overlaps no other, \
+         sequential's included):",
+        verdict::lines(rows, Family::Model),
+    )?;
+    print_block(
+        out,
+        "the rule of thumb on CPython (the same rule, against cpython-sequential):",
+        verdict::lines(rows, Family::Cpython),
+    )?;
+    print_block(
+        out,
+        "the models' verdict beside CPython's:",
+        verdict::comparisons(rows),
+    )?;
     if !memory.is_empty() {
         memory::print_table(out, memory)?;
     }
-    writeln!(out, "{}", Environment::read().summary())
+    let mut environment = Environment::read().summary();
+    if let Some(python) = python {
+        environment.push_str(&format!(", Python {}", python.version));
+    }
+    if options.scale != 1.0 {
+        environment.push_str(&format!(", --scale {}", options.scale));
+    }
+    writeln!(out, "{environment}")
+}
+
+/// Writes a titled block of lines, or nothing if there are none.
+fn print_block(out: &mut dyn Write, title: &str, lines: Vec<String>) -> io::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}")?;
+    for line in lines {
+        writeln!(out, "  {line}")?;
+    }
+    Ok(())
+}
+
+/// The width of a runtime name column: the longest name among `runtimes`, at least
+/// `"runtime"`.
+pub fn name_width<'a>(runtimes: impl IntoIterator<Item = &'a str>) -> usize {
+    runtimes
+        .into_iter()
+        .map(|n| n.chars().count())
+        .fold("runtime".len(), usize::max)
 }
 
 fn print_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+    let width = name_width(rows.iter().map(|r| r.runtime.name()));
     writeln!(
         out,
-        "{:<8} {:<15} {:>6} {:>7} {:>28} {:>8} {:>8} {:>9} {:>8} {:>5}",
+        "{:<8} {:<width$} {:>6} {:>7} {:>28} {:>8} {:>8} {:>9} {:>8} {:>5}",
         "workload",
         "runtime",
         "tasks",
@@ -238,7 +281,7 @@ fn print_table(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
         }
         previous = Some(row.workload);
         let head = format!(
-            "{:<8} {:<15} {:>6} {:>7}",
+            "{:<8} {:<width$} {:>6} {:>7}",
             row.workload.name(),
             row.runtime.name(),
             row.sample.tasks,
@@ -313,7 +356,10 @@ impl Environment {
 
 /// The version of the `--json` document's layout: raised whenever a field changes meaning or
 /// goes away. Version 2 added it, with `sampled`, `failure` (rows and memory cells, whose
-/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones.
+/// `peak_mib` is then `null`) and trials' scaled times beside their `measured_` ones. Fields
+/// added since, without changing the others: `scale`, `python` (`null`, or its `path` and
+/// `version`), `cpython_verdict` and `verdict_comparison`; CPython rows' `speedup` is over
+/// `cpython-sequential`.
 pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// A row in the JSON document. Every `wall_s` and `cpu_s`, the row's and its trials', stands
@@ -387,14 +433,24 @@ impl JsonRow {
     }
 }
 
-fn print_json(out: &mut dyn Write, rows: &[Row], memory: &[memory::Cell]) -> io::Result<()> {
+fn print_json(
+    out: &mut dyn Write,
+    options: &Options,
+    rows: &[Row],
+    memory: &[memory::Cell],
+    python: Option<&Python>,
+) -> io::Result<()> {
     let json_rows: Vec<JsonRow> = rows.iter().map(|r| JsonRow::of(rows, r)).collect();
     let doc = serde_json::json!({
         "schema_version": JSON_SCHEMA_VERSION,
         "environment": Environment::read(),
+        "scale": options.scale,
+        "python": python,
         "results": json_rows,
         "memory": memory,
-        "verdict": verdict::lines(rows),
+        "verdict": verdict::lines(rows, Family::Model),
+        "cpython_verdict": verdict::lines(rows, Family::Cpython),
+        "verdict_comparison": verdict::comparisons(rows),
     });
     // A `json!` value of plain numbers, strings and arrays always serialises.
     writeln!(out, "{doc:#}")

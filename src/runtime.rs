@@ -30,8 +30,34 @@ pub enum RuntimeKind {
     /// `proc-pool`: forked worker processes, one per core.
     ProcPool,
     /// `proc-pool` with `StartMethod::ForkServer`: workers forked by a fork server. Not in
-    /// the default set; ask for it with `--runtime proc-pool-forkserver`.
+    /// the default set; ask for it with `--runtime proc-pool-forkserver` or
+    /// `--start-method forkserver|both`.
     ProcPoolForkserver,
+    /// CPython, one job after another: the baseline of the CPython rows (`--python`).
+    #[value(skip)]
+    CpythonSequential,
+    /// CPython's `threading`: one thread per job, capped like gil-threads.
+    #[value(skip)]
+    CpythonThreads,
+    /// CPython's `asyncio`: one task per job on one loop.
+    #[value(skip)]
+    CpythonAsyncio,
+    /// CPython's `multiprocessing.Pool` with the `fork` start method, one process per core.
+    #[value(skip)]
+    CpythonProcesses,
+    /// CPython's `multiprocessing.Pool` with the `forkserver` start method.
+    #[value(skip)]
+    CpythonProcessesForkserver,
+}
+
+/// Which side of the comparison a runtime is on: a Rust model of a CPython runtime, or
+/// CPython itself. Speedups and verdicts are taken within a family, against its own baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The Rust runtimes of this workspace.
+    Model,
+    /// CPython, run through `python/cpython_trial.py`.
+    Cpython,
 }
 
 /// What a batch of jobs gave back.
@@ -68,52 +94,117 @@ impl RuntimeKind {
             RuntimeKind::MiniEventloop => "mini-eventloop",
             RuntimeKind::ProcPool => "proc-pool",
             RuntimeKind::ProcPoolForkserver => "proc-pool-forkserver",
+            RuntimeKind::CpythonSequential => "cpython-sequential",
+            RuntimeKind::CpythonThreads => "cpython-threads",
+            RuntimeKind::CpythonAsyncio => "cpython-asyncio",
+            RuntimeKind::CpythonProcesses => "cpython-processes",
+            RuntimeKind::CpythonProcessesForkserver => "cpython-processes-forkserver",
+        }
+    }
+
+    /// Every runtime there is, models and CPython, in table order.
+    #[cfg(test)]
+    pub const EVERY: [RuntimeKind; 10] = [
+        RuntimeKind::Sequential,
+        RuntimeKind::GilThreads,
+        RuntimeKind::MiniEventloop,
+        RuntimeKind::ProcPool,
+        RuntimeKind::ProcPoolForkserver,
+        RuntimeKind::CpythonSequential,
+        RuntimeKind::CpythonThreads,
+        RuntimeKind::CpythonAsyncio,
+        RuntimeKind::CpythonProcesses,
+        RuntimeKind::CpythonProcessesForkserver,
+    ];
+
+    /// Which side of the comparison the runtime is on.
+    pub fn family(self) -> Family {
+        match self {
+            RuntimeKind::Sequential
+            | RuntimeKind::GilThreads
+            | RuntimeKind::MiniEventloop
+            | RuntimeKind::ProcPool
+            | RuntimeKind::ProcPoolForkserver => Family::Model,
+            RuntimeKind::CpythonSequential
+            | RuntimeKind::CpythonThreads
+            | RuntimeKind::CpythonAsyncio
+            | RuntimeKind::CpythonProcesses
+            | RuntimeKind::CpythonProcessesForkserver => Family::Cpython,
+        }
+    }
+
+    /// The baseline this runtime's speedup is taken against: its family's sequential row.
+    pub fn baseline(self) -> RuntimeKind {
+        match self.family() {
+            Family::Model => RuntimeKind::Sequential,
+            Family::Cpython => RuntimeKind::CpythonSequential,
+        }
+    }
+
+    /// The CPython runtime a model stands for, or the model of a CPython runtime.
+    pub fn counterpart(self) -> RuntimeKind {
+        match self {
+            RuntimeKind::Sequential => RuntimeKind::CpythonSequential,
+            RuntimeKind::GilThreads => RuntimeKind::CpythonThreads,
+            RuntimeKind::MiniEventloop => RuntimeKind::CpythonAsyncio,
+            RuntimeKind::ProcPool => RuntimeKind::CpythonProcesses,
+            RuntimeKind::ProcPoolForkserver => RuntimeKind::CpythonProcessesForkserver,
+            RuntimeKind::CpythonSequential => RuntimeKind::Sequential,
+            RuntimeKind::CpythonThreads => RuntimeKind::GilThreads,
+            RuntimeKind::CpythonAsyncio => RuntimeKind::MiniEventloop,
+            RuntimeKind::CpythonProcesses => RuntimeKind::ProcPool,
+            RuntimeKind::CpythonProcessesForkserver => RuntimeKind::ProcPoolForkserver,
+        }
+    }
+
+    /// The model of this runtime: itself for a model, its counterpart for CPython.
+    pub fn model(self) -> RuntimeKind {
+        match self.family() {
+            Family::Model => self,
+            Family::Cpython => self.counterpart(),
         }
     }
 
     /// The threads or processes used for `tasks` jobs: `requested` (`--workers`) where the
     /// runtime has a choice, else its default, and for gil-threads no more than `tasks`; the
-    /// baseline and the loop always use one thread.
+    /// baseline and the loop always use one thread. A CPython runtime takes the same number as
+    /// its model.
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
-        match self {
+        match self.model() {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
             // The interpreter starts no more threads than there are jobs.
             RuntimeKind::GilThreads => requested
                 .unwrap_or_else(|| self.default_workers(tasks))
                 .clamp(1, tasks.max(1)),
-            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
-                requested.unwrap_or_else(|| self.default_workers(tasks))
-            }
+            _ => requested.unwrap_or_else(|| self.default_workers(tasks)),
         }
     }
 
     /// The threads or processes used for `tasks` jobs unless `--workers` says otherwise.
     fn default_workers(self, tasks: usize) -> usize {
-        match self {
-            RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
+        match self.model() {
             RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),
             RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             }
+            _ => 1,
         }
     }
 
     /// The workers needed to hold `jobs` jobs waiting all at once (one thread or process per
     /// job, one thread for tasks), or `None` for a runtime that cannot.
     pub fn workers_for_all_at_once(self, jobs: usize) -> Option<usize> {
-        match self {
+        match self.model() {
             RuntimeKind::Sequential => None,
-            RuntimeKind::GilThreads | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
-                Some(jobs)
-            }
             RuntimeKind::MiniEventloop => Some(1),
+            _ => Some(jobs),
         }
     }
 
     /// Whether each worker is a process of its own.
     pub fn forks_processes(self) -> bool {
         matches!(
-            self,
+            self.model(),
             RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
         )
     }
@@ -121,9 +212,11 @@ impl RuntimeKind {
     /// Whether this runtime works through jobs one after another on `workers` lanes, each lane
     /// taking the next job when it finishes one (proc-pool's `run_all` sends jobs one at a
     /// time), so that `n` uniform jobs take `ceil(n / workers)` equal waves (see `sample.rs`).
+    /// A CPython runtime runs jobs the way its model does (its pool is handed jobs one at a
+    /// time, `chunksize=1`).
     pub fn runs_jobs_in_turn(self) -> bool {
         matches!(
-            self,
+            self.model(),
             RuntimeKind::Sequential | RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
         )
     }
@@ -177,6 +270,16 @@ impl RuntimeKind {
                     (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
                 }
             }
+            // The trial sends these rows to Python (`trial.rs`); reaching here is a caller's
+            // mistake, reported as every job failing rather than a panic.
+            RuntimeKind::CpythonSequential
+            | RuntimeKind::CpythonThreads
+            | RuntimeKind::CpythonAsyncio
+            | RuntimeKind::CpythonProcesses
+            | RuntimeKind::CpythonProcessesForkserver => fail_all(
+                jobs.len(),
+                "a CPython row runs in Python, through cpython.rs, not in this process",
+            ),
         };
         RunOutcome {
             outputs,
@@ -203,4 +306,23 @@ fn stringify<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Result<
 
 fn fail_all<T>(jobs: usize, why: &str) -> Vec<Result<T, String>> {
     (0..jobs).map(|_| Err(why.to_owned())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each runtime's counterpart is on the other side and leads back to it; a CPython row
+    /// takes its model's workers and sampling.
+    #[test]
+    fn counterparts_pair_the_families() {
+        for r in RuntimeKind::EVERY {
+            assert_ne!(r.family(), r.counterpart().family(), "{r:?}");
+            assert_eq!(r.counterpart().counterpart(), r);
+            assert_eq!(r.model().family(), Family::Model);
+            assert_eq!(r.workers(2_000, None), r.model().workers(2_000, None));
+            assert_eq!(r.runs_jobs_in_turn(), r.model().runs_jobs_in_turn());
+            assert_eq!(r.baseline().family(), r.family());
+        }
+    }
 }

@@ -23,6 +23,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,10 @@ use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
 use crate::child::{self, Supervised};
+use crate::cpython::{self, PyJob};
 use crate::fault::Fault;
 use crate::measure;
-use crate::runtime::RuntimeKind;
+use crate::runtime::{Family, RuntimeKind};
 use crate::workload::{self, WorkloadKind};
 
 /// The hidden first argument that selects the trial role.
@@ -57,6 +59,12 @@ pub struct TrialSpec {
     pub server: Option<SocketAddr>,
     /// A fault to carry out instead of running (tests only; see `fault.rs`).
     pub fault: Option<Fault>,
+    /// The size factor of the workload (`--scale`).
+    pub scale: f64,
+    /// The Python that runs CPython rows (`--python`). Passed to the child as an argument of
+    /// its own, after the JSON, since a path need not be UTF-8 and JSON holds only text.
+    #[serde(skip)]
+    pub python: Option<PathBuf>,
 }
 
 /// What a trial measured.
@@ -111,12 +119,17 @@ pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     command
         .arg(ROLE)
         .arg(spec_json)
+        .args(spec.python.as_deref())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let ended = Supervised::spawn(&mut command, true)
-        .and_then(|child| child.finish(limit))
+    let mut child = Supervised::spawn(&mut command, true)
         .map_err(|e| format!("cannot run a trial process: {e}"))?;
+    let pid = child.child_mut().id();
+    let ended = child.finish(limit);
+    // A trial killed at the limit cannot remove the script it wrote for Python.
+    cpython::remove_scratch_dir(pid);
+    let ended = ended.map_err(|e| format!("cannot run a trial process: {e}"))?;
     if ended.timed_out {
         return Err(format!(
             "timed out: still running after {} (--trial-timeout), killed",
@@ -165,14 +178,15 @@ pub fn clip(text: &str) -> String {
 
 /// The trial role's `main`: runs the spec given as the first argument and prints its report.
 pub fn child_main(args: Vec<OsString>) -> ExitCode {
-    let Some(spec) = args
+    let Some(mut spec) = args
         .first()
         .and_then(|a| a.to_str())
         .and_then(|s| serde_json::from_str::<TrialSpec>(s).ok())
     else {
-        eprintln!("concurrency {ROLE}: expected one argument, a trial spec in JSON");
+        eprintln!("concurrency {ROLE}: expected a trial spec in JSON, then a Python's path");
         return ExitCode::from(2);
     };
+    spec.python = args.get(1).map(PathBuf::from);
     if let Some(fault) = spec.fault {
         fault.strike_trial();
         if fault == Fault::GarbageTrial {
@@ -213,19 +227,36 @@ fn run_spec(spec: &TrialSpec) -> Result<TrialReport, String> {
         spec.server
             .ok_or_else(|| format!("workload {} needs a server", spec.workload.name()))
     };
-    let (tasks, rt, workers) = (spec.tasks, spec.runtime, spec.workers);
-    Ok(match spec.workload {
-        WorkloadKind::Cpu => measure(workload::cpu_jobs(tasks), rt, workers),
-        WorkloadKind::Sleep => measure(workload::sleep_jobs(tasks), rt, workers),
-        WorkloadKind::SlowIo => measure(workload::slow_io_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::FastIo => measure(workload::fast_io_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::Mixed => measure(workload::mixed_jobs(tasks, server()?), rt, workers),
-        WorkloadKind::Idle => measure(workload::idle_jobs(tasks), rt, workers),
-    })
+    let (tasks, scale) = (spec.tasks, spec.scale);
+    match spec.workload {
+        WorkloadKind::Cpu => measure(spec, workload::cpu_jobs(tasks, scale)),
+        WorkloadKind::Sleep => measure(spec, workload::sleep_jobs(tasks)),
+        WorkloadKind::SlowIo => measure(spec, workload::slow_io_jobs(tasks, server()?)),
+        WorkloadKind::FastIo => measure(spec, workload::fast_io_jobs(tasks, server()?, scale)),
+        WorkloadKind::Mixed => measure(spec, workload::mixed_jobs(tasks, server()?)),
+        WorkloadKind::Idle => measure(spec, workload::idle_jobs(tasks)),
+    }
+}
+
+/// Runs `jobs` as `spec` says: a model's row in this process, a CPython row through Python.
+fn measure<W: PyJob + Clone>(spec: &TrialSpec, jobs: Vec<W>) -> Result<TrialReport, String> {
+    let Some(python) = spec
+        .python
+        .as_deref()
+        .filter(|_| spec.runtime.family() == Family::Cpython)
+    else {
+        return Ok(measure_model(jobs, spec.runtime, spec.workers));
+    };
+    let switch = spec.fault.and_then(Fault::script_switch);
+    cpython::measure(&jobs, spec.runtime, spec.workers, python, switch)
 }
 
 /// Times `jobs` on `runtime`, then checks every output against its job's known value.
-fn measure<W: Workload + Clone>(jobs: Vec<W>, runtime: RuntimeKind, workers: usize) -> TrialReport {
+fn measure_model<W: Workload + Clone>(
+    jobs: Vec<W>,
+    runtime: RuntimeKind,
+    workers: usize,
+) -> TrialReport {
     // The expected outputs are computed after the run, so that their memory is not counted,
     // from copies of the jobs taken before it, since the runtime consumes them.
     let kept = jobs.clone();

@@ -9,8 +9,8 @@
 //! without a correct baseline there is no verdict. Speedups are ratios to the baseline's
 //! median.
 
-use crate::report::Row;
-use crate::runtime::RuntimeKind;
+use crate::report::{Row, speedup};
+use crate::runtime::{Family, RuntimeKind};
 use crate::workload::WorkloadKind;
 
 /// The fewest trials per runtime for which a winner may be named: a single trial has no
@@ -19,12 +19,14 @@ const MIN_TRIALS: usize = 2;
 
 /// What the rule of thumb predicts for a workload, and why a measurement may disagree.
 struct Rule {
-    /// The runtime the rule names, if it names one.
+    /// The model the rule names, if it names one (for CPython: its counterpart; for the
+    /// process pool: either start method).
     predicts: Option<RuntimeKind>,
     /// The rule's own words.
     says: &'static str,
-    /// Why this machine and these implementations may not follow it.
-    caveat: &'static str,
+    /// Why this machine and these implementations may not follow it, for the models and for
+    /// CPython.
+    caveat: [&'static str; 2],
 }
 
 fn rule(workload: WorkloadKind) -> Rule {
@@ -32,45 +34,254 @@ fn rule(workload: WorkloadKind) -> Rule {
         WorkloadKind::Cpu => Rule {
             predicts: Some(RuntimeKind::ProcPool),
             says: "CPU bound -> processes",
-            caveat: "with one core, or jobs too small to pay for sending them to a worker, \
-                     processes cannot win",
+            caveat: ["with one core, or jobs too small to pay for sending them to a worker, \
+                 processes cannot win"; 2],
         },
         WorkloadKind::Sleep | WorkloadKind::SlowIo => Rule {
             predicts: Some(RuntimeKind::MiniEventloop),
             says: "slow I/O, many connections -> event loop",
-            caveat: "Rust threads are cheap: a few thousand of them waiting cost little more \
-                     than tasks, so threads often tie with the loop until memory runs out",
+            caveat: [
+                "Rust threads are cheap: a few thousand of them waiting cost little more \
+                 than tasks, so threads often tie with the loop until memory runs out",
+                "a waiting CPython thread holds no GIL and costs little CPU: a few thousand \
+                 of them tie with the loop until memory runs out",
+            ],
         },
         WorkloadKind::FastIo => Rule {
             predicts: Some(RuntimeKind::GilThreads),
             says: "fast I/O, few connections -> threads",
-            caveat: "with few connections every model spends its time in the same system \
-                     calls, so a tie is the expected outcome; the loop may even win by \
-                     avoiding GIL hand-offs",
+            caveat: [
+                "with few connections every model spends its time in the same system \
+                 calls, so a tie is the expected outcome; the loop may even win by \
+                 avoiding GIL hand-offs",
+                "with few connections the interpreter's cost per event decides: threads pay \
+                 a GIL hand-off per blocking call, the loop pays its own Python-level \
+                 bookkeeping per event",
+            ],
         },
         WorkloadKind::Mixed | WorkloadKind::Idle => Rule {
             predicts: None,
             says: "no rule: some CPU, some waiting",
-            caveat: "",
+            caveat: [""; 2],
         },
     }
 }
 
-/// The verdict lines for `rows`, one per workload that ran more than the baseline.
-pub fn lines(rows: &[Row]) -> Vec<String> {
+/// Whether `runtime` is what the rule's `predicted` model names: that model or its CPython
+/// counterpart, and for the process pool either start method.
+fn fits(runtime: RuntimeKind, predicted: RuntimeKind) -> bool {
+    runtime.model() == predicted || (runtime.forks_processes() && predicted.forks_processes())
+}
+
+/// Who came out in front of one workload in one family.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Front {
+    /// Fewer than [`MIN_TRIALS`] trials: only the fastest median, named provisionally.
+    Leads(RuntimeKind),
+    /// A clear winner that beats the baseline.
+    Wins(RuntimeKind),
+    /// A tie between runtimes that beat the baseline.
+    Tie(Vec<RuntimeKind>),
+    /// No runtime clearly beats the baseline (named).
+    Baseline(RuntimeKind),
+}
+
+impl Front {
+    /// The models in front (CPython runtimes as their models), for comparing families.
+    fn models(&self) -> Vec<RuntimeKind> {
+        let mut models: Vec<RuntimeKind> = match self {
+            Front::Leads(r) | Front::Wins(r) => vec![r.model()],
+            Front::Tie(rs) => rs.iter().map(|r| r.model()).collect(),
+            Front::Baseline(_) => vec![RuntimeKind::Sequential],
+        };
+        models.sort();
+        models
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Front::Leads(r) => format!("{} leads (too few trials to name a winner)", r.name()),
+            Front::Wins(r) => format!("{} wins", r.name()),
+            Front::Tie(rs) => format!(
+                "tie between {}",
+                rs.iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            Front::Baseline(base) => format!("no runtime beats {}", base.name()),
+        }
+    }
+}
+
+/// One workload's verdict in one family.
+pub struct Verdict {
+    /// Which workload.
+    pub workload: WorkloadKind,
+    /// Who came out in front.
+    pub front: Front,
+    /// The line printed for it.
+    pub line: String,
+}
+
+/// The verdict lines for `family`'s rows, one per workload that ran more than the baseline.
+pub fn lines(rows: &[Row], family: Family) -> Vec<String> {
+    verdicts(rows, family).into_iter().map(|v| v.line).collect()
+}
+
+/// The verdicts of `family`'s rows, one per workload that ran more than the baseline.
+pub fn verdicts(rows: &[Row], family: Family) -> Vec<Verdict> {
     let mut workloads: Vec<WorkloadKind> = rows.iter().map(|r| r.workload).collect();
     workloads.dedup();
     workloads
         .into_iter()
-        .filter_map(|w| verdict(w, rows.iter().filter(|r| r.workload == w)))
+        .filter_map(|w| {
+            verdict(
+                w,
+                family,
+                rows.iter()
+                    .filter(|r| r.workload == w && r.runtime.family() == family),
+            )
+        })
         .collect()
 }
 
-fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> Option<String> {
+/// One line per workload with both verdicts: whether the models and CPython put the same
+/// runtimes in front, and where not, the figures that say why.
+pub fn comparisons(rows: &[Row]) -> Vec<String> {
+    let cpython = verdicts(rows, Family::Cpython);
+    verdicts(rows, Family::Model)
+        .into_iter()
+        .filter_map(|model| {
+            let real = cpython.iter().find(|v| v.workload == model.workload)?;
+            let head = format!(
+                "{:<8} models: {}; CPython: {}",
+                model.workload.name(),
+                model.front.describe(),
+                real.front.describe()
+            );
+            let provisional =
+                matches!(model.front, Front::Leads(_)) || matches!(real.front, Front::Leads(_));
+            let head = if provisional {
+                format!("{head} (provisional)")
+            } else {
+                head
+            };
+            if model.front.models() == real.front.models() {
+                return Some(format!("{head} - the same."));
+            }
+            Some(format!(
+                "{head} - DIFFERENT: {}.",
+                why_different(rows, &model, real)
+            ))
+        })
+        .collect()
+}
+
+/// The figures behind two different verdicts: for each runtime in front on one side only,
+/// its speedup, and how busy it kept its CPU, on both sides.
+fn why_different(rows: &[Row], model: &Verdict, real: &Verdict) -> String {
+    let (ms, cs) = (model.front.models(), real.front.models());
+    let mut differing: Vec<RuntimeKind> = ms
+        .iter()
+        .filter(|r| !cs.contains(r))
+        .chain(cs.iter().filter(|r| !ms.contains(r)))
+        .copied()
+        .filter(|&r| r != RuntimeKind::Sequential)
+        .collect();
+    differing.dedup();
+    let find = |kind: RuntimeKind| {
+        rows.iter()
+            .find(|r| r.workload == model.workload && r.runtime == kind && r.all_correct())
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let figures: Vec<String> = differing
+        .iter()
+        .filter_map(|&kind| {
+            let (m, c) = (find(kind)?, find(kind.counterpart())?);
+            Some(pair_figures(rows, m, c, cores))
+        })
+        .collect();
+    if figures.is_empty() {
+        return "the runtimes in front differ (no figures to compare: a row failed)".to_owned();
+    }
+    figures.join("; ")
+}
+
+/// A row at least this busy (percent of the cores it can use) is bound by its CPU. Well
+/// below 100: on a machine shared with other work, a CPU-bound row gets only part of a core.
+const CPU_BOUND_PERCENT: f64 = 60.0;
+
+/// A model's row `m` beside its CPython counterpart `c`: speedups, how busy each kept the
+/// cores it can use, CPU per job, and what those figures say.
+fn pair_figures(rows: &[Row], m: &Row, c: &Row, cores: usize) -> String {
+    // One interpreter lock or one loop thread: one core; a pool: a core per worker.
+    let busy = |r: &Row| {
+        let lanes = if r.runtime.forks_processes() {
+            r.sample.workers.clamp(1, cores)
+        } else {
+            1
+        };
+        100.0 * r.cpu() / (r.wall().median * lanes as f64).max(f64::MIN_POSITIVE)
+    };
+    let per_job = |r: &Row| r.cpu() / r.sample.tasks.max(1) as f64;
+    let ratio = per_job(c) / per_job(m).max(f64::MIN_POSITIVE);
+    let (busy_m, busy_c) = (busy(m), busy(c));
+    let reading = if busy_c >= CPU_BOUND_PERCENT && busy_m < CPU_BOUND_PERCENT {
+        format!(
+            "{} is bound by the interpreter's CPU ({ratio:.0}x the model's per job) where {} \
+             mostly waits",
+            c.runtime.name(),
+            m.runtime.name()
+        )
+    } else if busy_c >= CPU_BOUND_PERCENT {
+        format!(
+            "both are CPU-bound, CPython at {ratio:.0}x the model's CPU per job, so what each \
+             does per unit of work (hand-offs, yields, sending jobs) weighs differently"
+        )
+    } else {
+        "neither is CPU-bound: the difference is in how the waits overlap, or in the \
+         machine's load (see the min-max ranges)"
+            .to_owned()
+    };
+    format!(
+        "{} {:.2}x vs {} {:.2}x over their own sequential, busy {:.0}% vs {:.0}% of the \
+         cores they can use, CPU per job {} vs {}: {reading}",
+        m.runtime.name(),
+        speedup(rows, m).unwrap_or(f64::NAN),
+        c.runtime.name(),
+        speedup(rows, c).unwrap_or(f64::NAN),
+        busy_m,
+        busy_c,
+        per_job_text(per_job(m)),
+        per_job_text(per_job(c)),
+    )
+}
+
+/// A CPU time per job in the unit that suits it.
+fn per_job_text(seconds: f64) -> String {
+    if seconds >= 0.1 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-4 {
+        format!("{:.2} ms", seconds * 1e3)
+    } else {
+        format!("{:.1} us", seconds * 1e6)
+    }
+}
+
+fn verdict<'a>(
+    workload: WorkloadKind,
+    family: Family,
+    rows: impl Iterator<Item = &'a Row>,
+) -> Option<Verdict> {
     let rows: Vec<&Row> = rows.collect();
+    let baseline_kind = match family {
+        Family::Model => RuntimeKind::Sequential,
+        Family::Cpython => RuntimeKind::CpythonSequential,
+    };
     let base = rows
         .iter()
-        .find(|r| r.runtime == RuntimeKind::Sequential)
+        .find(|r| r.runtime == baseline_kind)
         .filter(|r| r.all_correct())?;
     let baseline = base.wall().median;
     // Every correct row competes, the baseline included: a winner must beat it too.
@@ -78,7 +289,7 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
     let contenders: Vec<&Row> = field
         .iter()
         .copied()
-        .filter(|r| r.runtime != RuntimeKind::Sequential)
+        .filter(|r| r.runtime != baseline_kind)
         .collect();
     if contenders.is_empty() {
         return None;
@@ -92,8 +303,8 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
         .copied()
         .filter(|r| r.runtime != best.runtime && r.wall().min <= best.wall().max)
         .collect();
-    let baseline_in_front = best.runtime == RuntimeKind::Sequential
-        || tied.iter().any(|r| r.runtime == RuntimeKind::Sequential);
+    let baseline_in_front =
+        best.runtime == baseline_kind || tied.iter().any(|r| r.runtime == baseline_kind);
 
     let figures = contenders
         .iter()
@@ -102,52 +313,76 @@ fn verdict<'a>(workload: WorkloadKind, rows: impl Iterator<Item = &'a Row>) -> O
         .join(", ");
     // One trial has no spread, so no range can be said not to overlap.
     let too_few_trials = field.iter().any(|r| r.trials.len() < MIN_TRIALS);
-    let mut names = vec![best.runtime.name()];
-    names.extend(tied.iter().map(|r| r.runtime.name()));
-    let outcome = if too_few_trials {
-        format!(
-            "{} leads, but with fewer than {MIN_TRIALS} trials per runtime no winner is named",
-            best.runtime.name()
+    let mut front_rows = vec![best.runtime];
+    front_rows.extend(tied.iter().map(|r| r.runtime));
+    let names: Vec<&str> = front_rows.iter().map(|r| r.name()).collect();
+    let (front, outcome) = if too_few_trials {
+        (
+            Front::Leads(best.runtime),
+            format!(
+                "{} leads, but with fewer than {MIN_TRIALS} trials per runtime no winner is named",
+                best.runtime.name()
+            ),
         )
     } else if baseline_in_front {
-        if tied.is_empty() {
-            "no runtime beats sequential".to_owned()
+        let outcome = if tied.is_empty() {
+            format!("no runtime beats {}", baseline_kind.name())
         } else {
             format!(
-                "no runtime clearly beats sequential (tie between {})",
+                "no runtime clearly beats {} (tie between {})",
+                baseline_kind.name(),
                 names.join(" and ")
             )
-        }
+        };
+        (Front::Baseline(baseline_kind), outcome)
     } else if tied.is_empty() {
-        format!("{} wins", best.runtime.name())
+        (
+            Front::Wins(best.runtime),
+            format!("{} wins", best.runtime.name()),
+        )
     } else {
-        format!("tie between {}", names.join(" and "))
+        (
+            Front::Tie(front_rows.clone()),
+            format!("tie between {}", names.join(" and ")),
+        )
     };
     let rule = rule(workload);
+    let caveat = rule.caveat[usize::from(family == Family::Cpython)];
+    let named = |predicted: RuntimeKind| match family {
+        Family::Model => predicted.name(),
+        Family::Cpython => predicted.counterpart().name(),
+    };
     let agreement = match rule.predicts {
         None => String::new(),
         Some(_) if too_few_trials => String::new(),
-        Some(predicted) if !contenders.iter().any(|r| r.runtime == predicted) => {
-            format!(" - {} was not run.", predicted.name())
+        Some(predicted) if !contenders.iter().any(|r| fits(r.runtime, predicted)) => {
+            format!(" - {} was not run.", named(predicted))
         }
         Some(predicted) if baseline_in_front => format!(
-            " - DISAGREES: {} does not beat sequential here; {}.",
-            predicted.name(),
-            rule.caveat
+            " - DISAGREES: {} does not beat {} here; {caveat}.",
+            named(predicted),
+            baseline_kind.name(),
         ),
-        Some(predicted) if predicted == best.runtime && tied.is_empty() => " - agrees.".to_owned(),
-        Some(predicted)
-            if predicted == best.runtime || tied.iter().any(|r| r.runtime == predicted) =>
-        {
-            format!(" - agrees only as a tie: {}.", rule.caveat)
+        Some(predicted) if fits(best.runtime, predicted) && tied.is_empty() => {
+            " - agrees.".to_owned()
         }
-        Some(_) => format!(" - DISAGREES: {}.", rule.caveat),
+        Some(predicted)
+            if fits(best.runtime, predicted) || tied.iter().any(|r| fits(r.runtime, predicted)) =>
+        {
+            format!(" - agrees only as a tie: {caveat}.")
+        }
+        Some(_) => format!(" - DISAGREES: {caveat}."),
     };
-    Some(format!(
-        "{:<8} {outcome} (speedup over sequential: {figures}); rule of thumb: {}{agreement}",
-        workload.name(),
-        rule.says
-    ))
+    Some(Verdict {
+        workload,
+        front,
+        line: format!(
+            "{:<8} {outcome} (speedup over {}: {figures}); rule of thumb: {}{agreement}",
+            workload.name(),
+            baseline_kind.name(),
+            rule.says
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -180,7 +415,7 @@ mod tests {
     }
 
     fn only_line(rows: &[Row]) -> String {
-        let lines = lines(rows);
+        let lines = lines(rows, Family::Model);
         assert_eq!(lines.len(), 1, "{lines:?}");
         lines.into_iter().next().unwrap_or_default()
     }
@@ -298,6 +533,42 @@ mod tests {
         assert!(line.contains("gil-threads wins"), "{line}");
         assert!(!line.contains("proc-pool 20"), "{line}");
         let no_base = row(w, RuntimeKind::Sequential, &[]).failed("timed out".to_owned());
-        assert!(lines(&[no_base, row(w, RuntimeKind::GilThreads, &[1.0, 1.0])]).is_empty());
+        assert!(
+            lines(
+                &[no_base, row(w, RuntimeKind::GilThreads, &[1.0, 1.0])],
+                Family::Model
+            )
+            .is_empty()
+        );
+    }
+
+    /// Both families putting the same model in front is "the same"; a different front is
+    /// "DIFFERENT" with the figures of the runtimes in question.
+    #[test]
+    fn comparisons_name_differences_with_figures() {
+        let w = WorkloadKind::FastIo;
+        let mut rows = vec![
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+            row(w, RuntimeKind::CpythonSequential, &[4.0, 4.0]),
+            row(w, RuntimeKind::CpythonAsyncio, &[2.0, 2.0]),
+        ];
+        let same = comparisons(&rows);
+        assert_eq!(same.len(), 1, "{same:?}");
+        assert!(same[0].ends_with("the same."), "{same:?}");
+
+        rows[3] = row(w, RuntimeKind::CpythonAsyncio, &[8.0, 8.0]);
+        let line = comparisons(&rows).join("");
+        assert!(
+            line.contains("CPython: no runtime beats cpython-sequential"),
+            "{line}"
+        );
+        assert!(line.contains("DIFFERENT"), "{line}");
+        assert!(
+            line.contains("mini-eventloop 2.00x vs cpython-asyncio 0.50x"),
+            "{line}"
+        );
+        // The rows' trials are all CPU (cpu_s = wall_s): CPython's loop is CPU-bound.
+        assert!(line.contains("both are CPU-bound"), "{line}");
     }
 }

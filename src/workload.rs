@@ -10,6 +10,12 @@
 //! fast-io   fast I/O, few connections (4 x 2,000 trips)-> threads should do well
 //! mixed     some CPU, some sleep, some round trips
 //! ```
+//!
+//! `--scale F` sizes every workload by `F` for the models and CPython alike: the CPU range
+//! of `cpu` and the round trips per connection of `fast-io` (whose job counts are the point
+//! of them: one per core-ish slice, few connections), and the job counts of `sleep`,
+//! `slow-io` and `mixed` (whose jobs are each one fixed-size request). A scaled size is at
+//! least 1.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -89,14 +95,16 @@ impl WorkloadKind {
         }
     }
 
-    /// How many jobs a trial runs unless `--tasks` says otherwise.
-    pub fn default_tasks(self) -> usize {
+    /// How many jobs a trial runs unless `--tasks` says otherwise, at `scale` (see the
+    /// module's doc), at most `max`.
+    pub fn default_tasks(self, scale: f64, max: usize) -> usize {
+        let count = |n: u64| usize::try_from(scaled(n, scale)).map_or(max, |n| n.min(max));
         match self {
             WorkloadKind::Cpu => 16,
-            WorkloadKind::Sleep => 1_000,
-            WorkloadKind::SlowIo => 2_000,
+            WorkloadKind::Sleep => count(1_000),
+            WorkloadKind::SlowIo => count(2_000),
             WorkloadKind::FastIo => 4,
-            WorkloadKind::Mixed => 64,
+            WorkloadKind::Mixed => count(64),
             WorkloadKind::Idle => 100,
         }
     }
@@ -126,9 +134,20 @@ impl WorkloadKind {
     }
 }
 
-/// The CPU-bound jobs: `1..CPU_RANGE_END` in `tasks` ranges of equal length.
-pub fn cpu_jobs(tasks: usize) -> Vec<PrimeCount> {
-    PrimeCount::split(1, CPU_RANGE_END, tasks)
+/// `n` times `scale`, rounded, at least 1 (a non-finite or huge product saturates).
+pub fn scaled(n: u64, scale: f64) -> u64 {
+    let product = (n as f64 * scale).round();
+    if product.is_nan() || product < 1.0 {
+        1
+    } else {
+        // `as` saturates at u64::MAX for larger floats.
+        product as u64
+    }
+}
+
+/// The CPU-bound jobs: `1..CPU_RANGE_END` (times `scale`) in `tasks` ranges of equal length.
+pub fn cpu_jobs(tasks: usize, scale: f64) -> Vec<PrimeCount> {
+    PrimeCount::split(1, scaled(CPU_RANGE_END, scale), tasks)
 }
 
 /// The sleep-bound jobs.
@@ -145,10 +164,11 @@ pub fn slow_io_jobs(tasks: usize, server: SocketAddr) -> Vec<RoundTrips> {
         .collect()
 }
 
-/// The fast-I/O jobs: many round trips each.
-pub fn fast_io_jobs(tasks: usize, server: SocketAddr) -> Vec<RoundTrips> {
+/// The fast-I/O jobs: many round trips each (times `scale`).
+pub fn fast_io_jobs(tasks: usize, server: SocketAddr, scale: f64) -> Vec<RoundTrips> {
+    let trips = u32::try_from(scaled(u64::from(FAST_IO_ROUND_TRIPS), scale)).unwrap_or(u32::MAX);
     (0..tasks)
-        .map(|_| RoundTrips::new(server, FAST_IO_ROUND_TRIPS, PAYLOAD_LEN))
+        .map(|_| RoundTrips::new(server, trips, PAYLOAD_LEN))
         .collect()
 }
 
@@ -169,4 +189,22 @@ pub fn mixed_jobs(tasks: usize, server: SocketAddr) -> Vec<Mixed> {
 /// The idle jobs of the memory table: one long nap each.
 pub fn idle_jobs(tasks: usize) -> Vec<Sleeper> {
     (0..tasks).map(|_| Sleeper::new(1, IDLE_NAP)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scaled sizes are at least 1 and never panic, whatever the scale.
+    #[test]
+    fn scaled_sizes_are_bounded() {
+        assert_eq!(scaled(2_000, 0.1), 200);
+        assert_eq!(scaled(2_000, 1e-9), 1);
+        assert_eq!(scaled(10, f64::NAN), 1);
+        assert_eq!(scaled(10, f64::INFINITY), u64::MAX);
+        assert_eq!(WorkloadKind::SlowIo.default_tasks(1e9, 20_000), 20_000);
+        assert_eq!(WorkloadKind::Sleep.default_tasks(0.01, 20_000), 10);
+        let cpu = cpu_jobs(16, 0.01);
+        assert_eq!(cpu.last().map(PrimeCount::hi), Some(60_000));
+    }
 }

@@ -1,0 +1,319 @@
+"""One trial of the compare program's standard workloads on CPython itself.
+
+The compare program (src/cpython.rs) runs this script, standard library only, Python 3.8 or
+newer, as the child of a trial process, and sends it a plan as one JSON document on stdin:
+
+    {"runtime": "sequential" | "threads" | "asyncio" | "processes",
+     "start_method": "fork" | "forkserver",      # processes only
+     "workers": N,                               # threads or processes
+     "yield_every": K,                           # asyncio: candidates between yields
+     "jobs": [[kind, params...], ...]}
+
+It runs the jobs the way the named CPython runtime runs them, and prints one JSON line:
+each job's output in input order, the wall time, the part of it spent starting and stopping
+a process pool, the CPU time of this process and its pool's workers, and their peak memory.
+It checks nothing: the compare program checks every output against values it computes itself
+(with a sieve, not this script's trial division), so a bug here shows as a wrong row.
+
+The jobs mirror shared/src/workloads/ exactly:
+  cpu    [lo, hi]                         count primes in lo..hi by trial division
+  sleep  [naps, nap_s]                    sleep naps times, answer naps
+  trips  [host, port, trips, len]         round trips on one connection, answer the checksum
+  mixed  [lo, hi, nap_s, host, port, trips, len]  count, nap, round trips: [primes, checksum]
+
+A job's `checkpoint` in the Rust models has this counterpart: nothing for threads (the real
+GIL switches on its own every 5 ms), and `await asyncio.sleep(0)` every `yield_every`
+candidates for asyncio, the same granularity at which mini-eventloop really yields.
+
+`--test-wrong-output` (tests only) makes the first job's output wrong by one; `--test-stall`
+(tests only) blocks forever before running, as a hung interpreter would.
+"""
+
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import resource
+import socket
+import struct
+import sys
+import threading
+import time
+
+HEADER = struct.Struct("<I")
+
+
+def is_prime(n):
+    """Trial division by odd numbers up to the square root, as the Rust job does."""
+    if n < 4:
+        return n >= 2
+    if n % 2 == 0:
+        return False
+    limit = math.isqrt(n)
+    divisor = 3
+    while divisor <= limit:
+        if n % divisor == 0:
+            return False
+        divisor += 2
+    return True
+
+
+def count_primes(lo, hi):
+    primes = 0
+    for n in range(lo, hi):
+        if is_prime(n):
+            primes += 1
+    return primes
+
+
+async def count_primes_async(lo, hi, yield_every):
+    primes = 0
+    since_yield = 0
+    for n in range(lo, hi):
+        if is_prime(n):
+            primes += 1
+        since_yield += 1
+        if since_yield == yield_every:
+            since_yield = 0
+            await asyncio.sleep(0)
+    return primes
+
+
+def payload(round_no, length):
+    """Byte i of round r is (31 r + 7 i) mod 251, as in the Rust job (u32 arithmetic)."""
+    return bytes(
+        ((round_no * 31 + i * 7) & 0xFFFFFFFF) % 251 for i in range(length)
+    )
+
+
+def recv_exact(sock, n):
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def round_trips(host, port, trips, length):
+    with socket.create_connection((host, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        checksum = 0
+        for r in range(trips):
+            body = payload(r, length)
+            sock.sendall(HEADER.pack(len(body)) + body)
+            (announced,) = HEADER.unpack(recv_exact(sock, HEADER.size))
+            answer = recv_exact(sock, length)
+            if announced != length or answer != body:
+                return {"error": "round %d: the echo does not match" % r}
+            checksum += 1 + sum(answer)
+        return checksum
+
+
+async def round_trips_async(host, port, trips, length):
+    # asyncio's TCP transports set TCP_NODELAY themselves (Python 3.6 and newer).
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        checksum = 0
+        for r in range(trips):
+            body = payload(r, length)
+            writer.write(HEADER.pack(len(body)) + body)
+            await writer.drain()
+            (announced,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+            answer = await reader.readexactly(length)
+            if announced != length or answer != body:
+                return {"error": "round %d: the echo does not match" % r}
+            checksum += 1 + sum(answer)
+        return checksum
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def run_job(job):
+    """Runs one job on the calling thread (sequential, threads and pool workers)."""
+    try:
+        kind = job[0]
+        if kind == "cpu":
+            return count_primes(job[1], job[2])
+        if kind == "sleep":
+            for _ in range(job[1]):
+                time.sleep(job[2])
+            return job[1]
+        if kind == "trips":
+            return round_trips(*job[1:5])
+        if kind == "mixed":
+            primes = count_primes(job[1], job[2])
+            time.sleep(job[3])
+            return [primes, round_trips(*job[4:8])]
+        return {"error": "unknown job kind %r" % (kind,)}
+    except Exception as e:  # an output, never a crash: the compare program shows it
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+
+
+async def run_job_async(job, yield_every):
+    try:
+        kind = job[0]
+        if kind == "cpu":
+            return await count_primes_async(job[1], job[2], yield_every)
+        if kind == "sleep":
+            for _ in range(job[1]):
+                await asyncio.sleep(job[2])
+            return job[1]
+        if kind == "trips":
+            return await round_trips_async(*job[1:5])
+        if kind == "mixed":
+            primes = await count_primes_async(job[1], job[2], yield_every)
+            await asyncio.sleep(job[3])
+            return [primes, await round_trips_async(*job[4:8])]
+        return {"error": "unknown job kind %r" % (kind,)}
+    except Exception as e:
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+
+
+def run_threads(jobs, workers):
+    """`workers` threads (one per job, capped by the caller), each taking the next job."""
+    outputs = [None] * len(jobs)
+    lock = threading.Lock()
+    indices = iter(range(len(jobs)))
+
+    def lane():
+        while True:
+            with lock:
+                i = next(indices, None)
+            if i is None:
+                return
+            outputs[i] = run_job(jobs[i])
+
+    threads = [threading.Thread(target=lane) for _ in range(max(1, min(workers, len(jobs))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outputs
+
+
+def run_asyncio(jobs, yield_every):
+    async def main():
+        tasks = [asyncio.ensure_future(run_job_async(j, yield_every)) for j in jobs]
+        return await asyncio.gather(*tasks)
+
+    return list(asyncio.run(main()))
+
+
+def proc_number(pid, name, field):
+    """A field of /proc/<pid>/<name> in KiB, or 0 if the process is gone."""
+    # Read as bytes: the process's name in /proc/<pid>/status need not be UTF-8.
+    try:
+        with open("/proc/%d/%s" % (pid, name), "rb") as f:
+            for line in f:
+                if line.startswith(field.encode()):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_cpu_s(pid):
+    """CPU time of process `pid` so far: its threads' run times, to the nanosecond."""
+    total = 0
+    try:
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total / 1e9
+
+
+def run_processes(jobs, workers, method):
+    """A Pool of `workers` processes; jobs handed out one at a time (chunksize 1), as
+    proc-pool's run_all does, so that n uniform jobs take ceil(n / workers) waves."""
+    context = multiprocessing.get_context(method)
+    started = time.perf_counter()
+    cpu_started = own_cpu_s()
+    pool = context.Pool(workers)
+    running = time.perf_counter()
+    cpu_running = own_cpu_s()
+    outputs = list(pool.imap(run_job, jobs, chunksize=1))
+    stopping = time.perf_counter()
+    cpu_stopping = own_cpu_s()
+    # Read while the workers are alive and hold what they used. `_pool` is the Pool's list
+    # of worker processes (private, but present in every version since 2.6).
+    pids = [p.pid for p in pool._pool]
+    workers_pss_kib = sum(proc_number(pid, "smaps_rollup", "Pss:") for pid in pids)
+    workers_cpu_s = sum(process_cpu_s(pid) for pid in pids)
+    pool.close()
+    pool.join()
+    fixed = (running - started) + (time.perf_counter() - stopping)
+    # This process's CPU in starting and stopping the pool, counted once when a sample is
+    # scaled, as the models' trials do; the workers' own start-up stays in their CPU time.
+    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping)
+    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s
+
+
+def own_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main():
+    if sys.version_info < (3, 8):
+        sys.exit("Python 3.8 or newer is needed, this is %s" % sys.version.split()[0])
+    wrong = "--test-wrong-output" in sys.argv[1:]
+    if "--test-stall" in sys.argv[1:]:
+        threading.Event().wait()
+    plan = json.load(sys.stdin)
+    jobs = [tuple(j) for j in plan["jobs"]]
+    runtime = plan["runtime"]
+    workers = int(plan.get("workers", 1))
+    fixed = 0.0
+    fixed_cpu = 0.0
+    workers_pss_kib = 0
+    workers_cpu_s = 0.0
+
+    cpu_before = own_cpu_s()
+    started = time.perf_counter()
+    if runtime == "sequential":
+        outputs = [run_job(j) for j in jobs]
+    elif runtime == "threads":
+        outputs = run_threads(jobs, workers)
+    elif runtime == "asyncio":
+        outputs = run_asyncio(jobs, int(plan["yield_every"]))
+    elif runtime == "processes":
+        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s = run_processes(
+            jobs, workers, plan["start_method"]
+        )
+    else:
+        sys.exit("unknown runtime %r" % (runtime,))
+    wall = time.perf_counter() - started
+    cpu = own_cpu_s() - cpu_before + workers_cpu_s
+
+    if wrong and outputs:
+        first = outputs[0]
+        if isinstance(first, int):
+            outputs[0] = first + 1
+        elif isinstance(first, list):
+            outputs[0] = [first[0] + 1, first[1]]
+        else:
+            outputs[0] = ["wrong", first]
+    peak = proc_number(os.getpid(), "status", "VmHWM:") + workers_pss_kib
+    print(
+        json.dumps(
+            {
+                "outputs": outputs,
+                "wall_s": wall,
+                "fixed_s": min(fixed, wall),
+                "cpu_s": cpu,
+                "fixed_cpu_s": min(fixed_cpu, cpu),
+                "peak_rss_kib": peak,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+//! CPython's rows (`--python`): the same jobs, run by CPython's own `threading`, `asyncio`
+//! and `multiprocessing` through `python/cpython_trial.py`, a standard-library-only script
+//! compiled into this program.
+//!
+//! ```text
+//! trial process (Rust, role `__trial`)          python3 <temp dir>/cpython_trial.py
+//!   build the jobs, describe them as JSON  ---->  read the plan from stdin
+//!                                                 run them (timed, CPU, VmHWM + workers' Pss)
+//!   compare every output with the job's    <----  print outputs and figures as one JSON line
+//!   expected value (computed here, in Rust)
+//! ```
+//!
+//! Python runs as a child of the trial process, so it shares the trial's process group, time
+//! limit and kill (`child.rs`), and inherits its raised open-file limit. The script checks
+//! nothing itself: every output is compared here with the value the Rust job's `expected()`
+//! computes, independently of both implementations.
+//!
+//! Invariant: a Python that cannot run, exits with a failure or prints something that is not
+//! a report makes the trial fail with the reason; it never counts as a measurement.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use concurrency_shared::workloads::{
+    CANDIDATES_PER_CHECKPOINT, Mixed, PrimeCount, RoundTrips, Sleeper, Workload,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::child::Supervised;
+use crate::runtime::RuntimeKind;
+use crate::trial::{self, TrialReport};
+
+/// The script, shipped in the repository and compiled in, so the program needs no path to it.
+const SCRIPT: &str = include_str!("../python/cpython_trial.py");
+
+/// The oldest Python the script supports (`math.isqrt`, `asyncio.run`, `smaps_rollup` use).
+pub const MIN_VERSION: (u32, u32) = (3, 8);
+
+/// How long `python --version`-like probing may take: starting an interpreter.
+const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// mini-eventloop's default checkpoints between real yields (`Builder::checkpoints_per_yield`,
+/// default 32): with the prime job's checkpoint every 32 candidates, the loop yields every
+/// 1,024 candidates, and so does the asyncio job, with `await asyncio.sleep(0)`.
+const LOOP_CHECKPOINTS_PER_YIELD: u64 = 32;
+
+/// The most bytes of the script's stdout read: 20,000 outputs of a few dozen bytes each fit
+/// many times over.
+const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// A Python found fit to run the script.
+#[derive(Debug, Clone, Serialize)]
+pub struct Python {
+    /// What `--python` named, as text (a path that is not UTF-8 is shown lossily, so that
+    /// the JSON document can always hold it).
+    pub path: String,
+    /// Its version, as `3.11.7`.
+    pub version: String,
+}
+
+/// Checks that `path` runs a Python of at least [`MIN_VERSION`]; the reason, on one line, if
+/// it does not.
+pub fn probe(path: &Path) -> Result<Python, String> {
+    // Old enough syntax that Python 2 answers too, so an old Python is named as such.
+    let mut command = Command::new(path);
+    command
+        .args([
+            "-c",
+            "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let ended = Supervised::spawn(&mut command, true)
+        .and_then(|child| child.finish(PROBE_LIMIT))
+        .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
+    if ended.timed_out || !ended.status.success() {
+        return Err(format!(
+            "{} does not run as a Python interpreter",
+            path.display()
+        ));
+    }
+    let version = String::from_utf8_lossy(&ended.stdout).trim().to_owned();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) if (major, minor) >= MIN_VERSION => Ok(Python {
+            path: path.to_string_lossy().into_owned(),
+            version,
+        }),
+        (Some(_), Some(_)) => Err(format!(
+            "{} is Python {version}; {}.{} or newer is needed",
+            path.display(),
+            MIN_VERSION.0,
+            MIN_VERSION.1
+        )),
+        _ => Err(format!(
+            "{} printed {:?}, not a Python version",
+            path.display(),
+            trial::clip(&version)
+        )),
+    }
+}
+
+/// A job the script can run: how it is described to Python, and its expected output in the
+/// form the script writes it.
+pub trait PyJob: Workload {
+    /// The job as the script's `[kind, params...]` list.
+    fn describe(&self) -> Value;
+    /// The job's known correct output, as JSON.
+    fn expected_json(&self) -> Value;
+}
+
+fn addr_params(addr: SocketAddr) -> (String, u16) {
+    (addr.ip().to_string(), addr.port())
+}
+
+impl PyJob for PrimeCount {
+    fn describe(&self) -> Value {
+        json!(["cpu", self.lo(), self.hi()])
+    }
+    fn expected_json(&self) -> Value {
+        json!(self.expected())
+    }
+}
+
+impl PyJob for Sleeper {
+    fn describe(&self) -> Value {
+        json!(["sleep", self.naps(), self.nap().as_secs_f64()])
+    }
+    fn expected_json(&self) -> Value {
+        json!(self.expected())
+    }
+}
+
+impl PyJob for RoundTrips {
+    fn describe(&self) -> Value {
+        let (host, port) = addr_params(self.addr());
+        json!(["trips", host, port, self.round_trips(), self.payload_len()])
+    }
+    fn expected_json(&self) -> Value {
+        match self.expected() {
+            Ok(checksum) => json!(checksum),
+            // No output of the script equals an error object with this text.
+            Err(e) => json!({ "expected error": e.to_string() }),
+        }
+    }
+}
+
+impl PyJob for Mixed {
+    fn describe(&self) -> Value {
+        let (host, port) = addr_params(self.net().addr());
+        json!([
+            "mixed",
+            self.primes().lo(),
+            self.primes().hi(),
+            self.nap().as_secs_f64(),
+            host,
+            port,
+            self.net().round_trips(),
+            self.net().payload_len()
+        ])
+    }
+    fn expected_json(&self) -> Value {
+        json!([self.primes().expected_json(), self.net().expected_json()])
+    }
+}
+
+/// What the script prints.
+#[derive(Deserialize)]
+struct PyReport {
+    outputs: Vec<Value>,
+    wall_s: f64,
+    fixed_s: f64,
+    cpu_s: f64,
+    /// The script's CPU time in starting and stopping its pool (zero without one).
+    fixed_cpu_s: f64,
+    peak_rss_kib: u64,
+}
+
+/// The script's name for a CPython runtime and, for a pool, its start method.
+fn runtime_plan(runtime: RuntimeKind) -> Result<(&'static str, Option<&'static str>), String> {
+    Ok(match runtime {
+        RuntimeKind::CpythonSequential => ("sequential", None),
+        RuntimeKind::CpythonThreads => ("threads", None),
+        RuntimeKind::CpythonAsyncio => ("asyncio", None),
+        RuntimeKind::CpythonProcesses => ("processes", Some("fork")),
+        RuntimeKind::CpythonProcessesForkserver => ("processes", Some("forkserver")),
+        other => return Err(format!("{} is not a CPython runtime", other.name())),
+    })
+}
+
+/// Runs `jobs` on CPython's `runtime` with `workers` threads or processes through `python`,
+/// and checks every output against its job's expected value. `switch` (tests only) is one of
+/// the script's test switches (see `Fault::script_switch`).
+pub fn measure<W: PyJob>(
+    jobs: &[W],
+    runtime: RuntimeKind,
+    workers: usize,
+    python: &Path,
+    switch: Option<&str>,
+) -> Result<TrialReport, String> {
+    let (name, start_method) = runtime_plan(runtime)?;
+    let plan = json!({
+        "runtime": name,
+        "start_method": start_method,
+        "workers": workers,
+        "yield_every": CANDIDATES_PER_CHECKPOINT * LOOP_CHECKPOINTS_PER_YIELD,
+        "jobs": jobs.iter().map(PyJob::describe).collect::<Vec<_>>(),
+    });
+    let said = run_script(python, &plan.to_string(), switch)?;
+    let last_line = said.lines().last().unwrap_or_default();
+    let report: PyReport = serde_json::from_str(last_line).map_err(|_| {
+        format!(
+            "Python printed no report: {}",
+            trial::clip(if last_line.is_empty() {
+                "(nothing)"
+            } else {
+                last_line
+            })
+        )
+    })?;
+    let mut correct = 0;
+    let mut first_failure = None;
+    for (i, job) in jobs.iter().enumerate() {
+        let expected = job.expected_json();
+        match report.outputs.get(i) {
+            Some(got) if *got == expected => correct += 1,
+            got => {
+                let got = got.map_or("no output".to_owned(), Value::to_string);
+                first_failure
+                    .get_or_insert_with(|| format!("job {i}: expected {expected}, got {got}"));
+            }
+        }
+    }
+    if report.outputs.len() > jobs.len() && first_failure.is_none() {
+        first_failure = Some(format!(
+            "{} outputs for {} jobs",
+            report.outputs.len(),
+            jobs.len()
+        ));
+    }
+    Ok(TrialReport {
+        wall_s: report.wall_s,
+        fixed_s: report.fixed_s,
+        cpu_s: report.cpu_s,
+        fixed_cpu_s: report.fixed_cpu_s,
+        peak_rss_kib: report.peak_rss_kib,
+        correct,
+        first_failure,
+    })
+}
+
+/// Writes the script to a fresh directory (multiprocessing's fork server re-imports the main
+/// module from its file, so `python -c` would not do), runs it with `plan` on stdin, and
+/// returns its stdout. The directory is removed afterwards.
+/// The directory trial process `pid` writes the script to.
+fn scratch_dir(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("concurrency-cpython-{pid}"))
+}
+
+/// Removes trial process `pid`'s script directory, if it left one (it was killed); called by
+/// the parent once the trial has been reaped, so no running trial owns that name.
+pub fn remove_scratch_dir(pid: u32) {
+    let _ = std::fs::remove_dir_all(scratch_dir(pid));
+}
+
+fn run_script(python: &Path, plan: &str, switch: Option<&str>) -> Result<String, String> {
+    let dir = scratch_dir(std::process::id());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let result = run_script_in(&dir, python, plan, switch);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_script_in(
+    dir: &Path,
+    python: &Path,
+    plan: &str,
+    switch: Option<&str>,
+) -> Result<String, String> {
+    let script = dir.join("cpython_trial.py");
+    std::fs::write(&script, SCRIPT)
+        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let mut command = Command::new(python);
+    command
+        .arg(&script)
+        .args(switch)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    // The plan is written from a thread so that a script that prints before reading all of
+    // it cannot deadlock the two pipes.
+    let mut stdin = child.stdin.take();
+    let plan = plan.to_owned();
+    let writer = std::thread::spawn(move || {
+        stdin
+            .as_mut()
+            .map_or(Ok(()), |s| s.write_all(plan.as_bytes()))
+    });
+    let mut out = String::new();
+    // A report is one line of a few bytes per job; a Python printing far more is bounded
+    // here, and its report then fails to decode.
+    let read = child
+        .stdout
+        .take()
+        .map_or(Ok(0), |s| s.take(MAX_REPORT_BYTES).read_to_string(&mut out));
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for Python: {e}"))?;
+    let written = writer.join().unwrap_or(Ok(()));
+    if !status.success() {
+        let last = out.lines().last().unwrap_or_default();
+        return Err(format!(
+            "Python {}{}",
+            crate::child::describe(status),
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", trial::clip(last))
+            }
+        ));
+    }
+    read.map_err(|e| format!("cannot read Python's report: {e}"))?;
+    written.map_err(|e| format!("cannot send Python its plan: {e}"))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A missing interpreter, or a program that is not Python, is a one-line reason.
+    #[test]
+    fn a_missing_or_false_python_is_refused() {
+        let why = probe(Path::new("/nonexistent/python3")).unwrap_err();
+        assert!(why.contains("/nonexistent/python3"), "{why}");
+        assert!(!why.contains('\n'), "{why}");
+        let why = probe(Path::new("/bin/false")).unwrap_err();
+        assert!(why.contains("does not run as a Python"), "{why}");
+    }
+
+    /// Expected values have the shape the script writes: numbers, and a pair for `mixed`.
+    #[test]
+    fn expected_values_have_the_scripts_shape() {
+        assert_eq!(PrimeCount::new(1, 100).expected_json(), json!(25));
+        assert_eq!(
+            Sleeper::new(2, Duration::from_millis(1)).expected_json(),
+            json!(2)
+        );
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("an address");
+        let trips = RoundTrips::new(addr, 1, 2);
+        // Payload bytes 0 and 7, plus one.
+        assert_eq!(trips.expected_json(), json!(8));
+        assert_eq!(trips.describe(), json!(["trips", "127.0.0.1", 9, 1, 2]));
+        let mixed = Mixed::new(PrimeCount::new(1, 10), trips, Duration::ZERO);
+        assert_eq!(mixed.expected_json(), json!([4, 8]));
+    }
+}

@@ -1,0 +1,291 @@
+//! `--python`: CPython's rows beside the models', run as a user would run them, at a tiny
+//! `--scale` so that each test takes seconds.
+//!
+//! The tests that need a Python skip, saying why, when no `python3` is on `PATH`; under
+//! `CI=true` a missing Python fails them instead, since CI is where they must run.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn concurrency(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args(args)
+        .output()
+        .expect("the compare program starts")
+}
+
+/// The `python3` on `PATH`, or `None` (with the reason printed) where the tests may skip.
+fn python3() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no python3 on PATH: the CPython rows cannot be tested"
+        );
+        eprintln!("skipped: no python3 on PATH (set CI=true to make this a failure)");
+    }
+    found
+}
+
+/// The smallest run with CPython's rows: one sleep job on the baselines and the event loop
+/// (whose CPython counterpart, `cpython-asyncio`, is the last row, so an injected trial fault
+/// hits it alone), through `python`, plus `extra` flags.
+fn tiny_sleep(python: &std::ffi::OsStr, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_concurrency"));
+    command.arg("--python").arg(python).args([
+        "--workload",
+        "sleep",
+        "--tasks",
+        "1",
+        "--repeat",
+        "1",
+        "--runtime",
+        "mini-eventloop",
+        "--skip-memory",
+    ]);
+    command.args(extra);
+    command
+}
+
+/// Exit code, stdout and stderr of `out`.
+fn texts(out: &Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the program; returns its exit code, stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    texts(&concurrency(args))
+}
+
+/// Every CPython row, both start methods included, runs every workload and gives the
+/// expected output of every job; the document names the Python and holds both verdicts.
+#[test]
+fn every_cpython_row_is_correct() {
+    let Some(python) = python3() else { return };
+    let python = python.to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&[
+        "--python",
+        &python,
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--start-method",
+        "both",
+        "--skip-memory",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert!(
+        doc["python"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('3'))
+    );
+    assert_eq!(doc["scale"], 0.01);
+    let rows = doc["results"].as_array().expect("results");
+    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
+        for runtime in [
+            "cpython-sequential",
+            "cpython-threads",
+            "cpython-asyncio",
+            "cpython-processes",
+            "cpython-processes-forkserver",
+            "proc-pool-forkserver",
+        ] {
+            let row = rows
+                .iter()
+                .find(|r| r["workload"] == workload && r["runtime"] == runtime)
+                .unwrap_or_else(|| panic!("no {workload} row on {runtime}: {doc}"));
+            assert_eq!(row["correct"], true, "{row}");
+            assert!(row["speedup"].is_f64(), "{row}");
+        }
+    }
+    let verdicts = doc["cpython_verdict"].as_array().expect("cpython_verdict");
+    assert_eq!(verdicts.len(), 5, "{verdicts:?}");
+    let comparisons = doc["verdict_comparison"].as_array().expect("comparison");
+    assert_eq!(comparisons.len(), 5, "{comparisons:?}");
+}
+
+/// A wrong output from the Python side is marked ✗ in the table and fails the run, while the
+/// other rows stay correct.
+#[test]
+fn a_wrong_cpython_output_is_marked_and_fails_the_run() {
+    let Some(python) = python3() else { return };
+    let out = tiny_sleep(
+        python.as_os_str(),
+        &["--inject-fault", "wrong-cpython-output"],
+    )
+    .output()
+    .expect("the compare program starts");
+    let (code, stdout, stderr) = texts(&out);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sleep ")).collect();
+    assert_eq!(rows.len(), 4, "{stdout}");
+    for row in &rows {
+        let wrong = row.contains("cpython-asyncio");
+        assert_eq!(row.ends_with('✗'), wrong, "{row}");
+        assert_eq!(row.ends_with('✓'), !wrong, "{row}");
+    }
+    assert!(
+        stderr.contains("sleep on cpython-asyncio: wrong results: job 0: expected 2, got 3"),
+        "{stderr}"
+    );
+}
+
+/// A Python that hangs is killed with its trial at the time limit, its row fails with the
+/// reason while the other rows stand, and the script the killed trial wrote is removed (the
+/// run gets a temporary directory of its own, which must be empty afterwards).
+#[test]
+fn a_hung_python_fails_its_row_at_the_limit() {
+    let Some(python) = python3() else { return };
+    let tmp = std::env::temp_dir().join(format!("concurrency-hung-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("a temp dir");
+    let out = tiny_sleep(
+        python.as_os_str(),
+        // Generous for the rows that must complete (a Python start and a 20 ms job each).
+        &[
+            "--trial-timeout",
+            "10",
+            "--inject-fault",
+            "stall-cpython",
+            "--json",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .output()
+    .expect("the compare program starts");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let rows = doc["results"].as_array().expect("results");
+    let stalled = rows
+        .iter()
+        .find(|r| r["runtime"] == "cpython-asyncio")
+        .expect("a cpython-asyncio row");
+    assert!(
+        stalled["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("timed out")),
+        "{stalled}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r["runtime"] != "cpython-asyncio")
+            .all(|r| r["correct"] == true),
+        "{doc}"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A Python that is not there is a usage error, status 2, with a one-line reason; so is one
+/// older than the script needs (a stand-in that answers as Python 2.7).
+#[test]
+fn a_missing_or_old_python_exits_with_status_2() {
+    let (code, stdout, stderr) = run(&["--python", "/nonexistent", "--workload", "sleep"]);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--python: cannot run /nonexistent"),
+        "{stderr}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("concurrency-old-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let old = dir.join("python2.7");
+    std::fs::write(&old, "#!/bin/sh\necho 2.7.18\n").expect("a stand-in script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (code, _, stderr) = run(&["--python", &old.to_string_lossy(), "--workload", "sleep"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("is Python 2.7.18; 3.8 or newer is needed"),
+        "{stderr}"
+    );
+}
+
+/// Without `--python` the run is the models' alone: no CPython row, no Python named.
+#[test]
+fn the_default_run_has_no_cpython_rows() {
+    let (code, stdout, stderr) = run(&[
+        "--workload",
+        "fast-io",
+        "--tasks",
+        "1",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert!(doc["python"].is_null(), "{doc}");
+    let rows = doc["results"].as_array().expect("results");
+    assert_eq!(rows.len(), 4, "{doc}");
+    assert!(
+        rows.iter().all(|r| !r["runtime"]
+            .as_str()
+            .unwrap_or("cpython")
+            .starts_with("cpython")),
+        "{doc}"
+    );
+}
+
+/// A Python at a path that is not UTF-8 runs every row (the trial gets the path as an
+/// argument of its own, not inside its JSON spec), and its memory is measured (the script
+/// reads `/proc` as bytes, where such a name appears).
+#[test]
+fn a_python_at_a_non_utf8_path_runs_and_is_measured() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(python) = python3() else { return };
+    // The interpreter itself: `python3` may be a launcher that dispatches on its own name.
+    let real = Command::new(&python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    let dir = std::env::temp_dir().join(format!("concurrency-odd-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let odd = dir.join(OsStr::from_bytes(b"py\xff"));
+    std::os::unix::fs::symlink(&real, &odd).expect("a symlink");
+    let out = tiny_sleep(odd.as_os_str(), &["--json"])
+        .output()
+        .expect("the compare program starts");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    for row in doc["results"].as_array().expect("results") {
+        assert_eq!(row["correct"], true, "{row}");
+        assert!(row["peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{row}");
+    }
+}
