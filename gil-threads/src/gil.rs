@@ -45,6 +45,11 @@
 //!    checkpoint and blocks briefly in a loop would retake the GIL every time.
 //! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
 //!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
+//!    "Anyone" is a waiter on `gil_cond` or a dropper that will **retake** (one that dropped
+//!    at a checkpoint or in `yield_now`), never an `allow_threads` dropper still in its step-5
+//!    wait: that one leaves to run its blocking work, not to take the GIL. Every dropper that
+//!    leaves its step-5 wait notifies the droppers still in it, so a yielder re-counts rather
+//!    than sleeping beside a free GIL.
 //!
 //! ```text
 //!   holder H                                   waiter W
@@ -80,7 +85,14 @@
 //!   dropper then waits like any other thread, one waiter is woken at each free release
 //!   (`notify_one`, as CPython), and a CPU-bound waiter still asks after a quiet interval; a
 //!   drop made for *its* request frees the GIL for it instead of handing it to a returner
-//!   (who asks the new holder at once), so returners cannot starve it.
+//!   (who asks the new holder at once). That alone would not do: two threads echoing through
+//!   blocking calls hand the GIL from returner to returner, every grant re-arms the request
+//!   for the next returner, and `switch_number` moves every round, so a fair waiter would
+//!   never ask. Hence the **starved** mark: a fair waiter whose wait times out (a whole
+//!   interval without the GIL, whether it moved or not) marks itself starved and asks; while
+//!   the mark is set no release hands the GIL to a returner, it is freed for the fair
+//!   waiters; the grant to the starved thread (or its unwinding) clears the mark. Returners
+//!   can thus delay the fair waiters by about an interval at a time, never for ever.
 //!
 //! # Races this prevents
 //!
@@ -143,7 +155,8 @@ pub enum Policy {
     Fifo,
     /// Like `Fair`, but a thread returning from `allow_threads` (blocking I/O) asks the holder
     /// to drop at once instead of after a switch interval, and the holder hands it the GIL
-    /// directly at its next checkpoint.
+    /// directly at its next checkpoint; a CPU-bound waiter that has waited a whole interval
+    /// goes first, so returners cannot starve it.
     IoPriority,
 }
 
