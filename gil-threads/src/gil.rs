@@ -89,10 +89,10 @@
 //!   blocking calls hand the GIL from returner to returner, every grant re-arms the request
 //!   for the next returner, and `switch_number` moves every round, so a fair waiter would
 //!   never ask. Hence the **starved** mark: a fair waiter whose wait times out (a whole
-//!   interval without the GIL, whether it moved or not) marks itself starved and asks; while
+//!   interval without the GIL, whether it moved or not) marks itself starved; while
 //!   the mark is set no release hands the GIL to a returner, it is freed for the fair
 //!   waiters; the grant to the starved thread (or its unwinding) clears the mark. Returners
-//!   can thus delay the fair waiters by about an interval at a time, never for ever.
+//!   can thus delay the fair waiters by an interval or two at a time, never for ever.
 //!
 //! # Races this prevents
 //!
@@ -492,11 +492,13 @@ impl GilCore {
                 }
                 // `IoPriority`: a whole interval without the GIL is enough, moved or not
                 // (returners handing it to each other move it every round): mark ourselves
-                // starved, so that the next release frees it for the fair waiters, and ask.
+                // starved, so that the next release frees it for the fair waiters. Not a
+                // request: one that the GIL moved under would make a returner's next
+                // `allow_threads` a forced switch, waiting for us before its I/O; a holder
+                // that keeps the GIL is asked above after one more quiet interval.
                 if st.locked && timed_out && st.policy == Policy::IoPriority && st.starved.is_none()
                 {
                     st.starved = Some(seat.key);
-                    self.request_drop(&mut st, seat);
                 }
             }
             st.fair_waiters -= 1;
