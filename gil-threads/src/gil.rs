@@ -45,6 +45,11 @@
 //!    checkpoint and blocks briefly in a loop would retake the GIL every time.
 //! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
 //!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
+//!    "Anyone" is a waiter on `gil_cond` or a dropper that will **retake** (one that dropped
+//!    at a checkpoint or in `yield_now`), never an `allow_threads` dropper still in its step-5
+//!    wait: that one leaves to run its blocking work, not to take the GIL. Every dropper that
+//!    leaves its step-5 wait notifies the droppers still in it, so a yielder re-counts rather
+//!    than sleeping beside a free GIL.
 //!
 //! ```text
 //!   holder H                                   waiter W
@@ -80,7 +85,14 @@
 //!   dropper then waits like any other thread, one waiter is woken at each free release
 //!   (`notify_one`, as CPython), and a CPU-bound waiter still asks after a quiet interval; a
 //!   drop made for *its* request frees the GIL for it instead of handing it to a returner
-//!   (who asks the new holder at once), so returners cannot starve it.
+//!   (who asks the new holder at once). That alone would not do: two threads echoing through
+//!   blocking calls hand the GIL from returner to returner, every grant re-arms the request
+//!   for the next returner, and `switch_number` moves every round, so a fair waiter would
+//!   never ask. Hence the **starved** mark: a fair waiter whose wait times out (a whole
+//!   interval without the GIL, whether it moved or not) marks itself starved; while
+//!   the mark is set no release hands the GIL to a returner, it is freed for the fair
+//!   waiters; the grant to the starved thread (or its unwinding) clears the mark. Returners
+//!   can thus delay the fair waiters by an interval or two at a time, never for ever.
 //!
 //! # Races this prevents
 //!
@@ -143,7 +155,8 @@ pub enum Policy {
     Fifo,
     /// Like `Fair`, but a thread returning from `allow_threads` (blocking I/O) asks the holder
     /// to drop at once instead of after a switch interval, and the holder hands it the GIL
-    /// directly at its next checkpoint.
+    /// directly at its next checkpoint; a CPU-bound waiter that has waited a whole interval
+    /// goes first, so returners cannot starve it.
     IoPriority,
 }
 
@@ -261,6 +274,14 @@ struct GilState {
     fair_waiters: usize,
     /// `Fair`, `IoPriority`: droppers waiting on `switch_cond` for a switch (step 5).
     switch_waiters: usize,
+    /// Those of `switch_waiters` that will take the GIL again when their wait ends (dropped at
+    /// a checkpoint or in `yield_now`); the others dropped for `allow_threads` and will run
+    /// their blocking work first, so `yield_now` must not count on them to take a free GIL.
+    retaking_droppers: usize,
+    /// `IoPriority`: a fair waiter (not a returner) that has waited a whole interval without
+    /// getting the GIL. While set, nobody hands the GIL to a returner: it is freed for the
+    /// fair waiters, so returners passing it to each other cannot starve them.
+    starved: Option<ThreadKey>,
     /// `Fifo`: the waiting threads, in arrival order.
     queue: VecDeque<Waiter>,
     /// Set once by `begin_finalizing`: daemon threads must leave.
@@ -343,6 +364,8 @@ impl GilCore {
                 drop_request: None,
                 fair_waiters: 0,
                 switch_waiters: 0,
+                retaking_droppers: 0,
+                starved: None,
                 queue: VecDeque::new(),
                 finalizing: false,
                 threads: HashMap::new(),
@@ -467,6 +490,16 @@ impl GilCore {
                 if st.locked && timed_out && st.switch_number == switch_before {
                     self.request_drop(&mut st, seat);
                 }
+                // `IoPriority`: a whole interval without the GIL is enough, moved or not
+                // (returners handing it to each other move it every round): mark ourselves
+                // starved, so that the next release frees it for the fair waiters. Not a
+                // request: one that the GIL moved under would make a returner's next
+                // `allow_threads` a forced switch, waiting for us before its I/O; a holder
+                // that keeps the GIL is asked above after one more quiet interval.
+                if st.locked && timed_out && st.policy == Policy::IoPriority && st.starved.is_none()
+                {
+                    st.starved = Some(seat.key);
+                }
             }
             st.fair_waiters -= 1;
             undo.disarm();
@@ -565,6 +598,9 @@ impl GilCore {
         let now = Instant::now();
         st.locked = true;
         st.holder = Some(key);
+        if st.starved == Some(key) {
+            st.starved = None;
+        }
         if st.last_holder != Some(key) {
             st.switch_number += 1;
         }
@@ -630,7 +666,7 @@ impl GilCore {
         if requested && st.policy != Policy::Fifo && hand_off.is_none() {
             // Not counted in `forced_switches`, which counts the drops at checkpoints: this
             // drop was the thread's own, the request only decides who runs next.
-            st = self.wait_for_switch(st, seat.key, false);
+            st = self.wait_for_switch(st, seat.key, Dropper::Blocking);
         }
         drop(st);
         if let Some(thread) = hand_off {
@@ -661,23 +697,27 @@ impl GilCore {
     /// Step 5 (FORCE_SWITCHING), `Fair` and `IoPriority`: `key` has just dropped the GIL and
     /// must not compete for it until another thread has had it. Also stops waiting when
     /// nobody else waits for the GIL any more (the requester is gone), so an orphaned request
-    /// can never leave it here; with `count_droppers`, another dropper still in its own
-    /// switch wait counts as waiting (it was notified by the grant that gave us the GIL and
-    /// will take it next).
+    /// can never leave it here. A `Yielding` dropper also counts, as waiting, the other
+    /// droppers that will *retake* the GIL (they were notified by the grant that gave it to
+    /// us and will take it next), never the `Blocking` ones, which leave to run their work;
+    /// and every dropper that leaves notifies the droppers still waiting, so that a yielder
+    /// which counted on it re-counts instead of sleeping beside a free GIL.
     fn wait_for_switch<'a>(
         &'a self,
         mut st: MutexGuard<'a, GilState>,
         key: ThreadKey,
-        count_droppers: bool,
+        dropper: Dropper,
     ) -> MutexGuard<'a, GilState> {
+        let retakes = dropper != Dropper::Blocking;
         st.switch_waiters += 1;
-        let undo = Undo::new(self, key, Registration::SwitchWaiter);
+        st.retaking_droppers += usize::from(retakes);
+        let undo = Undo::new(self, key, Registration::SwitchWaiter { retakes });
         // Declared after `undo`, so an unwinding wait unlocks before `undo` relocks.
         let mut st = st;
         let switch_before = st.switch_number;
         loop {
-            let others = if count_droppers {
-                st.fair_waiters + st.switch_waiters - 1
+            let others = if dropper == Dropper::Yielding {
+                st.fair_waiters + st.retaking_droppers - 1
             } else {
                 st.fair_waiters
             };
@@ -688,13 +728,18 @@ impl GilCore {
             st = sync::wait(&self.switch_cond, st);
         }
         st.switch_waiters -= 1;
+        st.retaking_droppers -= usize::from(retakes);
+        if st.switch_waiters > 0 {
+            self.switch_cond.notify_all();
+        }
         undo.disarm();
         st
     }
 
     /// Drops the GIL held by `key`: frees it (`Fair`), or hands it to the head of the queue
-    /// (`Fifo`; `IoPriority` when a returner waits and the pending request, if any, is not a
-    /// CPU-bound waiter's, which must get its turn), returning the thread to unpark once
+    /// (`Fifo`; `IoPriority` when a returner waits, no fair waiter is `starved` and the
+    /// pending request, if any, is not a CPU-bound waiter's, which must get its turn),
+    /// returning the thread to unpark once
     /// `state` is unlocked.
     #[must_use = "a thread handed the GIL must be unparked"]
     fn release_locked(&self, st: &mut GilState, key: ThreadKey) -> Option<Thread> {
@@ -717,9 +762,12 @@ impl GilCore {
         let hand_to_queue = match st.policy {
             Policy::Fair => false,
             Policy::Fifo => true,
-            Policy::IoPriority => st
-                .drop_request
-                .is_none_or(|asker| st.queue.iter().any(|w| w.seat.key == asker)),
+            Policy::IoPriority => {
+                st.starved.is_none()
+                    && st
+                        .drop_request
+                        .is_none_or(|asker| st.queue.iter().any(|w| w.seat.key == asker))
+            }
         };
         if hand_to_queue && let Some(next) = st.queue.pop_front() {
             // Direct hand-off: `locked` stays true, so nobody can slip in between.
@@ -767,7 +815,7 @@ impl GilCore {
             // `IoPriority`: the GIL went to a returner, so the switch has happened; wake it
             // with `state` unlocked, then wait for the GIL like any other thread.
             Some(thread) => st = self.unpark_unlocked(st, thread),
-            None => st = self.wait_for_switch(st, seat.key, false),
+            None => st = self.wait_for_switch(st, seat.key, Dropper::Preempted),
         }
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
@@ -780,7 +828,9 @@ impl GilCore {
     /// release the GIL into the gap, and turns alternate strictly without spinning.
     pub(crate) fn yield_now(&self, seat: &Arc<Seat>) -> Admission {
         let mut st = sync::lock(&self.state);
-        let others_waiting = !st.queue.is_empty() || st.fair_waiters + st.switch_waiters > 0;
+        // An `allow_threads` dropper in its switch wait is not waiting for the GIL: it will
+        // run its blocking work first.
+        let others_waiting = !st.queue.is_empty() || st.fair_waiters + st.retaking_droppers > 0;
         if !others_waiting {
             return admission(&st, seat);
         }
@@ -800,7 +850,7 @@ impl GilCore {
         // handed to a returner (`IoPriority`), which is the switch already made.
         let st = match self.release_locked(&mut st, seat.key) {
             Some(thread) => self.unpark_unlocked(st, thread),
-            None => self.wait_for_switch(st, seat.key, true),
+            None => self.wait_for_switch(st, seat.key, Dropper::Yielding),
         };
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
         admission(&st, seat)
@@ -892,13 +942,28 @@ impl GilCore {
     }
 }
 
+/// Why a holder dropped the GIL into a forced-switch wait (step 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dropper {
+    /// `allow_threads`: leaves the wait to run blocking work, not to take the GIL.
+    Blocking,
+    /// A checkpoint that honoured a drop request: takes the GIL again after the wait.
+    Preempted,
+    /// `yield_now`: takes the GIL again after the wait, and waits only while someone else
+    /// will take it.
+    Yielding,
+}
+
 /// What a waiting thread has registered in `GilState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Registration {
     /// Counted in `fair_waiters`.
     FairWaiter,
-    /// Counted in `switch_waiters`.
-    SwitchWaiter,
+    /// Counted in `switch_waiters`, and in `retaking_droppers` if it `retakes`.
+    SwitchWaiter {
+        /// Whether it will take the GIL again (not an `allow_threads` dropper).
+        retakes: bool,
+    },
     /// In the `Fifo` queue.
     Queued,
 }
@@ -950,12 +1015,18 @@ impl Drop for Undo<'_> {
         let mut st = sync::lock(&core.state);
         match self.registration {
             Registration::FairWaiter => st.fair_waiters -= 1,
-            Registration::SwitchWaiter => st.switch_waiters -= 1,
+            Registration::SwitchWaiter { retakes } => {
+                st.switch_waiters -= 1;
+                st.retaking_droppers -= usize::from(retakes);
+            }
             Registration::Queued => st.queue.retain(|w| w.seat.key != self.key),
         }
         if st.drop_request == Some(self.key) {
             st.drop_request = None;
             core.breaker.fetch_and(!DROP_REQUEST, Ordering::Relaxed);
+        }
+        if st.starved == Some(self.key) {
+            st.starved = None;
         }
         // `Fifo` may have handed us the GIL already: pass it on.
         let passed = if st.holder == Some(self.key) {
@@ -1057,6 +1128,7 @@ pub mod model {
                 && st.switch_waiters == 0
                 && st.queue.is_empty()
                 && st.drop_request.is_none()
+                && st.starved.is_none()
                 && !st.locked
                 && st.holder.is_none()
         }
@@ -1064,6 +1136,12 @@ pub mod model {
         /// Releases the GIL.
         pub fn release(&self, seat: &ModelSeat) {
             self.0.release(&seat.0);
+        }
+
+        /// Releases the GIL around blocking work (`allow_threads`' first half): a forced
+        /// switch if a drop request is pending.
+        pub fn release_for_blocking(&self, seat: &ModelSeat) {
+            self.0.release_for_blocking(&seat.0);
         }
 
         /// The thread leaves for good (after releasing): its record is folded away.
@@ -1133,6 +1211,7 @@ mod tests {
         assert_eq!(st.switch_waiters, 0);
         assert!(st.queue.is_empty());
         assert_eq!(st.drop_request, None);
+        assert_eq!(st.starved, None);
         assert!(!st.locked);
         assert_eq!(st.holder, None);
     }

@@ -50,6 +50,10 @@ pub struct ThreadInfo {
 thread_local! {
     /// This thread's identity, set at the start of an interpreter thread or on first use.
     static CURRENT: RefCell<Option<ThreadInfo>> = const { RefCell::new(None) };
+    /// This thread's id alone (0: none yet). It has no destructor, so it outlives `CURRENT`:
+    /// a thread keeps its id inside another thread-local's destructor, where an `RLock` it
+    /// takes twice must see the same owner both times.
+    static ID: Cell<u64> = const { Cell::new(0) };
     /// The interpreter that started this thread, if one did.
     static HOME: Cell<Option<InterpreterId>> = const { Cell::new(None) };
 }
@@ -65,21 +69,29 @@ pub(crate) fn runs_in(id: InterpreterId) -> bool {
 /// an id on first use and are never daemons.
 ///
 /// Called while the thread's thread-locals are being destroyed (from another thread-local's
-/// destructor), it cannot remember the identity and returns a fresh one each time.
+/// destructor), it still returns the thread's id, but no name and `daemon: false`.
 pub fn current_thread() -> ThreadInfo {
-    let fresh = |name: Option<String>| ThreadInfo {
-        id: ThreadId(sync::ids::thread()),
-        name,
-        daemon: false,
-    };
+    let id = ThreadId(ID.with(|id| {
+        if id.get() == 0 {
+            id.set(sync::ids::thread());
+        }
+        id.get()
+    }));
     CURRENT
         .try_with(|c| {
             c.borrow_mut()
-                .get_or_insert_with(|| fresh(std::thread::current().name().map(str::to_owned)))
+                .get_or_insert_with(|| ThreadInfo {
+                    id,
+                    name: std::thread::current().name().map(str::to_owned),
+                    daemon: false,
+                })
                 .clone()
         })
-        // `std::thread::current` may be gone too by then: no name.
-        .unwrap_or_else(|_| fresh(None))
+        .unwrap_or(ThreadInfo {
+            id,
+            name: None,
+            daemon: false,
+        })
 }
 
 /// Builds an interpreter thread: name, daemon flag, stack size. Made by
@@ -202,6 +214,7 @@ fn run_thread<F, T>(rt: Arc<Runtime>, info: ThreadInfo, f: F, packet: &Packet<T>
 where
     F: FnOnce(&mut Gil) -> T,
 {
+    ID.with(|id| id.set(info.id.0));
     CURRENT.with(|c| *c.borrow_mut() = Some(info.clone()));
     HOME.with(|h| h.set(Some(rt.id)));
     let key = info.id.0;

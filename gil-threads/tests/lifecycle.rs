@@ -212,3 +212,61 @@ fn join_from_a_thread_local_destructor() {
         assert_eq!(rx.recv(), Ok(true));
     });
 }
+
+/// Under `Fifo` a waiter queues its OS thread handle (`std::thread::current()`); entering
+/// the interpreter from a thread-local's destructor, after the crate's own thread-locals are
+/// gone, while another thread holds the GIL (so the entry queues and is handed the GIL),
+/// works: no panic, no abort, the closure runs under the GIL.
+#[test]
+fn entering_from_a_thread_local_destructor_queues_and_runs() {
+    within_guard(|| {
+        /// Enters the interpreter when the thread's thread-locals are destroyed.
+        struct Enters(
+            Arc<Interpreter>,
+            Arc<AtomicBool>,
+            std::sync::mpsc::Sender<bool>,
+        );
+        impl Drop for Enters {
+            fn drop(&mut self) {
+                let done = Arc::clone(&self.1);
+                let entered = self.0.with_gil(|_| done.store(true, Ordering::SeqCst));
+                let _ = self.2.send(entered.is_ok());
+            }
+        }
+        thread_local! {
+            static SLOT: std::cell::RefCell<Option<Enters>> = const { std::cell::RefCell::new(None) };
+        }
+        let interp = Arc::new(
+            Interpreter::builder()
+                .policy(gil_threads::Policy::Fifo)
+                .switch_interval(util::TEST_INTERVAL)
+                .build()
+                .unwrap(),
+        );
+        let done = Arc::new(AtomicBool::new(false));
+        let (holding_tx, holding_rx) = std::sync::mpsc::channel();
+        let d = Arc::clone(&done);
+        // Holds the GIL, checkpointing, until the destructor's entry has run.
+        let holder = interp.spawn(move |gil| {
+            let _ = holding_tx.send(());
+            let start = std::time::Instant::now();
+            while !d.load(Ordering::SeqCst) {
+                assert!(start.elapsed() < HANG_GUARD, "the entry never ran");
+                gil.checkpoint();
+            }
+        });
+        holding_rx.recv().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (i, d) = (Arc::clone(&interp), Arc::clone(&done));
+        std::thread::spawn(move || {
+            SLOT.with(|s| *s.borrow_mut() = Some(Enters(i, d, tx)));
+            // Used after `SLOT`, so destroyed before it (reverse order of first use).
+            let _ = gil_threads::current_thread();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(rx.recv(), Ok(true));
+        assert!(done.load(Ordering::SeqCst));
+        holder.join().unwrap();
+    });
+}

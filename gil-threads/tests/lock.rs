@@ -94,3 +94,38 @@ fn rlock_reentrant_and_exclusive() {
     let got = interp.spawn(move |gil| drop(lock4.acquire(gil))).join();
     assert_eq!(got, Ok(()));
 }
+
+/// An `RLock` taken twice, re-entrantly, from a thread-local's destructor (where the crate's
+/// own thread-local identity may already be gone): both levels are granted to the same owner
+/// and released, instead of the second acquire waiting on the first for ever.
+#[test]
+fn rlock_is_reentrant_inside_a_thread_local_destructor() {
+    /// Takes the lock twice when the thread's thread-locals are destroyed.
+    struct TakesTwice(Arc<RLock>, std::sync::mpsc::Sender<bool>);
+    impl Drop for TakesTwice {
+        fn drop(&mut self) {
+            let outer = self.0.acquire_timeout_blocking(RLOCK_GUARD);
+            let inner = self.0.acquire_timeout_blocking(RLOCK_GUARD);
+            let _ = self.1.send(outer.is_ok() && inner.is_ok());
+        }
+    }
+    thread_local! {
+        static SLOT: std::cell::RefCell<Option<TakesTwice>> = const { std::cell::RefCell::new(None) };
+    }
+    /// Long enough for any machine; a waiting re-entrant acquire times out after it.
+    const RLOCK_GUARD: Duration = Duration::from_secs(10);
+    let lock = Arc::new(RLock::new());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let l = Arc::clone(&lock);
+    std::thread::spawn(move || {
+        SLOT.with(|s| *s.borrow_mut() = Some(TakesTwice(l, tx)));
+        // Learn the identity after `SLOT` exists: thread-locals are destroyed in reverse
+        // order of first use, so the crate's is gone when `SLOT`'s destructor runs.
+        let _ = gil_threads::current_thread();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rx.recv(), Ok(true), "the re-entrant acquire timed out");
+    // Both levels were released when the destructor's guards dropped.
+    assert!(lock.acquire_timeout_blocking(Duration::ZERO).is_ok());
+}

@@ -245,3 +245,51 @@ fn panic_during_a_take() {
         });
     }
 }
+
+/// Two droppers, one of them for `allow_threads`: D holds, H waits and asks (the tick); D
+/// drops for blocking work that ends only when H signals; H, once in, yields at once, then
+/// signals. D, leaving its forced-switch wait for its work, will not take the GIL, so H's
+/// yield must not wait for it beside a free GIL (loom reports that as a deadlock), under the
+/// policies with forced switching.
+#[test]
+fn yield_beside_a_blocking_dropper() {
+    use loom::sync::{Condvar, Mutex};
+    for policy in [Policy::Fair, Policy::IoPriority] {
+        loom::model(move || {
+            let gil = Arc::new(ModelGil::new(policy));
+            let data = Arc::new(Guarded(UnsafeCell::new(0)));
+            let blocking = gil.seat(1, false);
+            let yielder = gil.seat(2, false);
+            assert!(gil.take(&blocking, false));
+            let signal = Arc::new((Mutex::new(false), Condvar::new()));
+
+            let (gil2, data2, signal2) = (Arc::clone(&gil), Arc::clone(&data), Arc::clone(&signal));
+            let yielding = thread::spawn(move || {
+                assert!(gil2.take(&yielder, false));
+                data2.bump();
+                assert!(gil2.yield_now(&yielder));
+                data2.bump();
+                *signal2.0.lock().unwrap() = true;
+                signal2.1.notify_one();
+                gil2.release(&yielder);
+            });
+            let gil3 = Arc::clone(&gil);
+            let ticker = thread::spawn(move || gil3.tick());
+
+            data.bump();
+            gil.release_for_blocking(&blocking);
+            // The blocking work: waits for the yielder.
+            let mut done = signal.0.lock().unwrap();
+            while !*done {
+                done = signal.1.wait(done).unwrap();
+            }
+            drop(done);
+            assert!(gil.take(&blocking, true));
+            data.bump();
+            gil.release(&blocking);
+            yielding.join().unwrap();
+            ticker.join().unwrap();
+            assert!(gil.is_quiet());
+        });
+    }
+}

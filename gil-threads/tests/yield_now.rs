@@ -4,9 +4,10 @@
 
 mod util;
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
-use gil_threads::{Gil, GilCell};
+use gil_threads::{Gil, GilCell, Interpreter, Policy};
 use util::{HANG_GUARD, POLICIES};
 
 /// Turns each thread takes.
@@ -80,3 +81,55 @@ fn alone_it_returns_at_once() {
         })
         .unwrap();
 }
+
+/// Rounds of the forced-switch-then-yield race below.
+const RACE_ROUNDS: u32 = 2_000;
+
+/// `Fair`, `IoPriority`: a thread D that drops the GIL for `allow_threads` while a drop
+/// request is pending waits (forced switching) until the requester H has the GIL, then leaves
+/// to run its blocking work; it will not take the GIL. If H yields at once, before D has left
+/// that wait, H must not wait for D to take the GIL beside a free GIL: here D's blocking work
+/// waits for H, so that would be a deadlock, which the hang guard turns into a failure. The
+/// interleaving is a race (H must get in before D leaves its wait), so it is repeated; the
+/// loom model `yield_beside_a_blocking_dropper` checks every interleaving.
+#[test]
+fn yield_right_after_a_forced_switch_out_of_allow_threads() {
+    for policy in [Policy::Fair, Policy::IoPriority] {
+        util::within_guard(move || {
+            let interp = Interpreter::builder()
+                .policy(policy)
+                .switch_interval(Duration::from_micros(1))
+                .build()
+                .unwrap();
+            let (to_d, d_rx) = mpsc::channel::<()>();
+            let (to_h, h_rx) = mpsc::channel::<()>();
+            let d = interp.spawn(move |gil| {
+                for _ in 0..RACE_ROUNDS {
+                    let asked = gil.stats().interpreter.drop_requests;
+                    // H comes back from its blocking call and waits for the GIL.
+                    to_h.send(()).unwrap();
+                    // Compute without a checkpoint until H's request is pending (a bounded
+                    // count of looks: this only makes the race likely, it decides nothing).
+                    for _ in 0..SPIN_LOOKS {
+                        if gil.stats().interpreter.drop_requests != asked {
+                            break;
+                        }
+                    }
+                    gil.allow_threads(|| d_rx.recv().unwrap());
+                }
+            });
+            let h = interp.spawn(move |gil| {
+                for _ in 0..RACE_ROUNDS {
+                    gil.allow_threads(|| h_rx.recv().unwrap());
+                    gil.yield_now();
+                    to_d.send(()).unwrap();
+                }
+            });
+            d.join().unwrap();
+            h.join().unwrap();
+        });
+    }
+}
+
+/// How many times a thread in the race above looks for a pending request before going on.
+const SPIN_LOOKS: u32 = 2_000;
