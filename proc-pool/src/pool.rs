@@ -373,7 +373,7 @@ impl Pool {
     pub fn apply_async<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> AsyncResult<U> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.submit(vec![Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx)]);
-        AsyncResult::new(rx, self.alive.clone())
+        AsyncResult::new(rx, self.alive.clone(), self.owner)
     }
 
     /// Applies `f` to every item, in chunks of Python's default size ([`auto_chunksize`]), and
@@ -547,7 +547,7 @@ impl Pool {
     }
 
     /// Whether this is the process that built the pool (not a forked copy of it).
-    fn is_owner(&self) -> bool {
+    pub(crate) fn is_owner(&self) -> bool {
         std::process::id() == self.owner
     }
 
