@@ -28,6 +28,9 @@
 //!   by the teardown. A chunk that never reached the manager (still in the command channel
 //!   when it ended) is dropped with that channel, which disconnects its caller's reply
 //!   channel: no caller is left waiting (`result.rs`).
+//! - **Waits on no user thread for long**: under `Fork`, before forking a replacement it
+//!   flushes std's stdout buffer as `build` does, waiting at most `FLUSH_BEFORE_FORK_BOUND`,
+//!   and not at all while an earlier flush still waits for a lock a user thread keeps.
 //! - **All forks happen on this thread**, which lives as long as the pool: a worker's
 //!   `PR_SET_PDEATHSIG` fires when the thread that forked it exits.
 
@@ -43,10 +46,11 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::error::TaskError;
 use crate::frame::ItemOutcome;
+use crate::pool;
 use crate::stats::{self, Counters};
 use crate::sys;
 use crate::task::{Chunk, ChunkOutcome};
-use crate::worker::{Cause, Spec, Worker};
+use crate::worker::{Cause, Spec, StartMethod, Worker};
 
 /// How many workers in a row one slot may lose before they start any chunk (killed for not
 /// starting one in time, or dead on their own: an initializer that hangs or calls `exit`, a
@@ -355,6 +359,11 @@ impl Manager {
             && (!self.closing || !self.queue.is_empty());
         if needed {
             stats::add(counter, 1);
+            if self.config.spec.method == StartMethod::Fork {
+                // The replacement would inherit, and print again at its exit, whatever partial
+                // line the parent printed since (bounded: the lock may be held for ever).
+                pool::flush_stdout_before_fork();
+            }
             if self.start_worker(slot).is_err() {
                 self.break_pool();
             }

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -252,20 +252,40 @@ impl Builder {
 /// `stdout().lock()`) must not make `build` wait for ever.
 pub const FLUSH_BEFORE_FORK_BOUND: Duration = Duration::from_millis(100);
 
-/// Flushes std's stdout buffer, waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush
-/// has begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if
-/// the lock stays held, finishes whenever it is freed. (The bound counts from when that thread
-/// runs, so that a busy machine's scheduling delay is not taken for a held lock.)
-fn flush_stdout_before_fork() {
+/// The process whose flusher thread (see [`flush_stdout_before_fork`]) has not finished; 0 when
+/// none. A pid rather than a flag: a process forked while a flusher ran inherits the value,
+/// and must not skip its own flushes for a thread it does not have.
+static FLUSHER_OF: AtomicU32 = AtomicU32::new(0);
+
+/// Flushes std's stdout buffer before a fork (by `build`, and by the manager before it forks
+/// a replacement under `Fork`), waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush has
+/// begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if the
+/// lock stays held, finishes whenever it is freed. (The bound counts from when that thread
+/// runs, so that a busy machine's scheduling delay is not taken for a held lock.) At most one
+/// such thread exists per process: while one still waits for the lock, another would only
+/// wait behind it, so the flush is skipped.
+pub(crate) fn flush_stdout_before_fork() {
+    let me = std::process::id();
+    let seen = FLUSHER_OF.load(Ordering::Acquire);
+    if seen == me
+        || FLUSHER_OF
+            .compare_exchange(seen, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return;
+    }
     let (progress, flusher_at) = crossbeam_channel::bounded(2);
     let flusher = std::thread::Builder::new()
         .name("proc-pool-flush".into())
         .spawn(move || {
             let _ = progress.send(());
             let _ = io::stdout().flush();
+            FLUSHER_OF.store(0, Ordering::Release);
             let _ = progress.send(());
         });
-    if flusher.is_ok() && flusher_at.recv().is_ok() {
+    if flusher.is_err() {
+        FLUSHER_OF.store(0, Ordering::Release);
+    } else if flusher_at.recv().is_ok() {
         let _ = flusher_at.recv_timeout(FLUSH_BEFORE_FORK_BOUND);
     }
 }

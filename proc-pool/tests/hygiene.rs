@@ -7,6 +7,7 @@ mod util;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use proc_pool::{ExitStatus, StartMethod, TaskError};
 
@@ -344,16 +345,34 @@ fn stdout_role() {
     assert_eq!(pool.apply(prints, 0), Ok(0));
     pool.join();
     println!();
+    // Replacements (one per task) forked after another partial line, by silent tasks.
+    let pool = util::pool_of(util::method(), 1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    print!("late-partial");
+    for i in 0..5 {
+        assert_eq!(pool.apply(silent, i), Ok(i));
+    }
+    pool.join();
+    // The last worker's retirement may come after `join` asked for no more workers.
+    assert!(pool.stats().replaced_retired >= 4);
+    println!();
     std::io::Write::flush(&mut std::io::stdout()).unwrap();
 }
 
-/// A worker does not print the parent's unflushed output again, and a task's partial line is
-/// not lost when its worker leaves.
+/// A worker, first or replacement, does not print the parent's unflushed output again, and a
+/// task's partial line is not lost when its worker leaves.
 fn stdout_not_repeated_nor_lost() {
     util::each_method(|method| {
         let out = util::run_role("stdout", method);
         let out = String::from_utf8_lossy(&out.stdout);
-        for piece in ["parent-partial", "task-line", "task-partial"] {
+        for piece in [
+            "parent-partial",
+            "task-line",
+            "task-partial",
+            "late-partial",
+        ] {
             assert_eq!(out.matches(piece).count(), 1, "{piece} in {out:?}");
         }
     });
@@ -381,6 +400,47 @@ fn stdout_lock_held_does_not_hang() {
         pool.join();
         assert_eq!(pool.stats().replaced_crashed, 0);
         assert!(util::children().is_empty());
+        release.send(()).unwrap();
+        holder.join().unwrap();
+    });
+}
+
+/// The threads of this process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// While a thread keeps std's stdout lock, building pools leaves at most one flush thread
+/// behind (waiting for the lock), not one per build.
+fn one_flush_thread_at_most() {
+    util::each_method(|method| {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _lock = std::io::stdout().lock();
+            holding.send(()).unwrap();
+            let _ = released.recv();
+        });
+        held.recv().unwrap();
+        let before = threads();
+        for _ in 0..20 {
+            let pool = util::pool_of(method, 1).build().unwrap();
+            pool.join();
+        }
+        // A joined thread may still be listed for a moment while the kernel finishes its exit:
+        // wait (bounded) for the count to settle.
+        let mut after = threads();
+        for _ in 0..2_000 {
+            if after <= before + 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            after = threads();
+        }
+        assert!(
+            after <= before + 1,
+            "{before} threads before, {after} after"
+        );
         release.send(()).unwrap();
         holder.join().unwrap();
     });
@@ -560,6 +620,7 @@ fn main() {
             ("pipes_within_user_quota", pipes_within_user_quota),
             ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
             ("fork_refused_is_an_error", fork_refused_is_an_error),
+            ("one_flush_thread_at_most", one_flush_thread_at_most),
             (
                 "stdout_lock_held_does_not_hang",
                 stdout_lock_held_does_not_hang,
