@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use proc_pool::{ExitStatus, StartMethod, TaskError};
+use proc_pool::{ExitStatus, Pool, StartMethod, TaskError};
 
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
@@ -226,22 +226,48 @@ fn pipe_quota_role() {
     become_unprivileged();
     let pool = util::pool_of(util::method(), MANY_WORKERS).build().unwrap();
     assert_eq!(pool.map(square, 0..1_000).len(), 1_000);
+    assert_eq!(
+        fresh_pipe_size(),
+        65_536,
+        "a new pipe of the same user is starved"
+    );
+    pool.join();
+    drop(pool);
+    // Many pools of a few workers each, each of which alone would fit its pipes in the quota.
+    let pools: Vec<_> = (0..MANY_POOLS)
+        .map(|_| util::pool_of(util::method(), 8).build().unwrap())
+        .collect();
+    for pool in &pools {
+        assert_eq!(pool.map(square, 0..100).len(), 100);
+    }
+    assert_eq!(
+        fresh_pipe_size(),
+        65_536,
+        "{MANY_POOLS} pools starve a new pipe of the same user"
+    );
+    pools.iter().for_each(Pool::join);
+    println!("pipes ok");
+}
+
+/// How many pools of 8 workers `pipe_quota_role` builds at once: with 1/8 of the default
+/// quota each, they would take more than all of it.
+const MANY_POOLS: usize = 16;
+
+/// The buffer size of a new pipe of this process.
+fn fresh_pipe_size() -> i32 {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid array of two ints; F_GETPIPE_SZ reads no memory.
-    let size = unsafe {
+    unsafe {
         assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
         let size = libc::fcntl(fds[0], libc::F_GETPIPE_SZ);
         libc::close(fds[0]);
         libc::close(fds[1]);
         size
-    };
-    assert_eq!(size, 65_536, "a new pipe of the same user is starved");
-    pool.join();
-    println!("pipes ok");
+    }
 }
 
-/// A pool of 64 workers does not push its user past `pipe-user-pages-soft` (root is exempt
-/// from the quota, so the role drops to `nobody` first).
+/// Neither a pool of 64 workers nor 16 pools of 8 push their user past `pipe-user-pages-soft`
+/// (root is exempt from the quota, so the role drops to `nobody` first).
 fn pipes_within_user_quota() {
     util::each_method(|method| {
         let out = util::run_role("pipe_quota", method);
