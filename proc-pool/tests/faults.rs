@@ -575,9 +575,15 @@ fn healthy_worker_does_not_hide_a_fork_storm() {
 }
 
 /// Without `close_range` (as on Linux 5.4 to 5.8), workers still close every inherited
-/// descriptor (one by one) and serve.
+/// descriptor (one by one) and serve. Under `Fork` only: the hook that hides `close_range` is a
+/// global of this process, which a fork server (a fresh image) never sees, so there the case
+/// could not fail.
 fn no_close_range_still_closes_descriptors() {
     util::each_method(|method| {
+        if method == StartMethod::ForkServer {
+            eprintln!("(not run under the fork server: it cannot see the hook)");
+            return;
+        }
         let marker = std::env::temp_dir().join(format!("proc-pool-marker-{}", std::process::id()));
         let file = std::fs::File::create(&marker).unwrap();
         proc_pool::hide_close_range(true);
