@@ -408,26 +408,47 @@ fn silent(x: u64) -> u64 {
     x
 }
 
-/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
-/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
-/// held at its fork is bounded by an alarm, and the worker still counts as retired).
-fn stdout_lock_held_does_not_hang() {
-    util::each_method(|method| {
+/// A thread that holds std's stdout lock until stopped (a logger holding `stdout().lock()`).
+struct StdoutHolder {
+    /// Tells it to let go.
+    release: std::sync::mpsc::Sender<()>,
+    /// The thread.
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl StdoutHolder {
+    /// Starts the thread and returns once it holds the lock.
+    fn start() -> StdoutHolder {
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (holding, held) = std::sync::mpsc::channel();
-        let holder = std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let _lock = std::io::stdout().lock();
             holding.send(()).unwrap();
             let _ = released.recv();
         });
         held.recv().unwrap();
+        StdoutHolder { release, thread }
+    }
+
+    /// Lets go of the lock and waits for the thread.
+    fn stop(self) {
+        self.release.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
+/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
+/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
+/// held at its fork is bounded by an alarm, and the worker still counts as retired).
+fn stdout_lock_held_does_not_hang() {
+    util::each_method(|method| {
+        let holder = StdoutHolder::start();
         let pool = util::pool_of(method, 2).build().unwrap();
         assert_eq!(pool.map(silent, 0..100).len(), 100);
         pool.join();
         assert_eq!(pool.stats().replaced_crashed, 0);
         assert!(util::children().is_empty());
-        release.send(()).unwrap();
-        holder.join().unwrap();
+        holder.stop();
     });
 }
 
@@ -440,14 +461,7 @@ fn threads() -> usize {
 /// behind (waiting for the lock), not one per build.
 fn one_flush_thread_at_most() {
     util::each_method(|method| {
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (holding, held) = std::sync::mpsc::channel();
-        let holder = std::thread::spawn(move || {
-            let _lock = std::io::stdout().lock();
-            holding.send(()).unwrap();
-            let _ = released.recv();
-        });
-        held.recv().unwrap();
+        let holder = StdoutHolder::start();
         let before = threads();
         for _ in 0..20 {
             let pool = util::pool_of(method, 1).build().unwrap();
@@ -467,8 +481,7 @@ fn one_flush_thread_at_most() {
             after <= before + 1,
             "{before} threads before, {after} after"
         );
-        release.send(()).unwrap();
-        holder.join().unwrap();
+        holder.stop();
     });
 }
 
