@@ -123,7 +123,8 @@ impl<U: Wire> AsyncResult<U> {
         std::process::id() != self.owner
     }
 
-    /// Whether [`get`](Self::get) would return at once.
+    /// Whether [`get`](Self::get) would return at once (always, in a forked copy, where it
+    /// refuses).
     pub fn ready(&self) -> bool {
         self.forked_copy()
             || !self.rx.is_empty()

@@ -205,14 +205,14 @@ impl PipeSizes {
         }
     }
 
-    /// Reserves these sizes in the process-wide [`PIPE_BYTES_GROWN`], halved while they do
-    /// not fit; returns what was reserved (zeros: the pipes keep the kernel's default size).
-    fn reserve(self) -> PipeSizes {
+    /// Reserves these sizes in `grown` (the process-wide [`PIPE_BYTES_GROWN`]), halved while
+    /// they do not fit; returns what was reserved (zeros: the pipes keep the kernel's default).
+    fn reserve(self, grown: &AtomicUsize) -> PipeSizes {
         let halve = |size: usize| if size / 2 > DEFAULT_PIPE { size / 2 } else { 0 };
         let (mut results, mut tasks) = (self.results, self.tasks);
         while results + tasks > 0 {
             let want = results + tasks;
-            let fits = PIPE_BYTES_GROWN.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            let fits = grown.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(want).filter(|&total| total <= self.budget)
             });
             if fits.is_ok() {
@@ -227,9 +227,9 @@ impl PipeSizes {
         }
     }
 
-    /// Gives back what [`reserve`](Self::reserve) returned.
-    fn release(self) {
-        PIPE_BYTES_GROWN.fetch_sub(self.results + self.tasks, Ordering::AcqRel);
+    /// Gives back to `grown` what [`reserve`](Self::reserve) returned.
+    fn release(self, grown: &AtomicUsize) {
+        grown.fetch_sub(self.results + self.tasks, Ordering::AcqRel);
     }
 }
 
@@ -345,7 +345,7 @@ impl Drop for Worker {
             let _ = self.pidfd.kill();
             let _ = self.wait_exit();
         }
-        self.pipe_sizes.release();
+        self.pipe_sizes.release(&PIPE_BYTES_GROWN);
     }
 }
 
@@ -432,7 +432,7 @@ impl Worker {
             killed_for: None,
             reaped: false,
             served,
-            pipe_sizes: pipe_sizes.reserve(),
+            pipe_sizes: pipe_sizes.reserve(&PIPE_BYTES_GROWN),
         };
         let Some(task_tx) = &worker.task_tx else {
             return Err(io::Error::other("a fresh worker has a task pipe"));
@@ -939,5 +939,32 @@ mod tests {
             );
         }
         assert_eq!(PipeSizes::for_pool(0, Some(1)).results, 0);
+    }
+
+    /// Workers of any number of pools share one budget: once it is spent, pipes shrink to the
+    /// kernel's default; what a worker gives back serves the next one.
+    #[test]
+    fn pipe_budget_is_shared_and_given_back() {
+        let grown = AtomicUsize::new(0);
+        let (most, quarter) = (frame::READ_SIZE, frame::READ_SIZE / 4);
+        let sizes = PipeSizes {
+            results: most,
+            tasks: quarter,
+            budget: (most + quarter) * 3 / 2,
+        };
+        let first = sizes.reserve(&grown);
+        assert_eq!((first.results, first.tasks), (most, quarter));
+        let second = sizes.reserve(&grown);
+        assert_eq!((second.results, second.tasks), (most / 2, quarter / 2));
+        let third = sizes.reserve(&grown);
+        assert_eq!((third.results, third.tasks), (0, 0));
+        assert!(grown.load(Ordering::Relaxed) <= sizes.budget);
+        first.release(&grown);
+        let fourth = sizes.reserve(&grown);
+        assert_eq!((fourth.results, fourth.tasks), (most, quarter));
+        [second, third, fourth]
+            .into_iter()
+            .for_each(|s| s.release(&grown));
+        assert_eq!(grown.load(Ordering::Relaxed), 0);
     }
 }
