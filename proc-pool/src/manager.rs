@@ -117,8 +117,8 @@ struct Manager {
     slots: Vec<Option<Worker>>,
     /// Chunks waiting for a worker, oldest first.
     queue: VecDeque<Chunk>,
-    /// A crash under `FailPool`, a failed initializer, a fork storm or a failed fork broke the
-    /// pool. Written only here; the handle reads it to refuse work before making it.
+    /// A crash under `FailPool`, a failed initializer, every slot given up or a failed fork
+    /// broke the pool. Written only here; the handle reads it to refuse work before making it.
     broken: Arc<AtomicBool>,
     /// `close` was called: finish the queue, then end.
     closing: bool,

@@ -106,8 +106,10 @@ impl Builder {
     /// A function each worker runs once, before its first task (Python's `initializer`). If it
     /// panics, the pool breaks: every task fails with [`TaskError::PoolBroken`] (Python
     /// instead restarts such workers forever). If it ends the process (`exit`) or hangs (with
-    /// a [`task_timeout`](Self::task_timeout)), the pool breaks once three workers in a row
-    /// have ended before starting any chunk.
+    /// a [`task_timeout`](Self::task_timeout)), a worker slot is given up (no longer refilled)
+    /// once three of its workers in a row have ended before starting any chunk, and the pool
+    /// breaks once every slot is given up; while a slot still has a working worker, the pool
+    /// runs on with fewer workers.
     pub fn initializer(mut self, f: fn()) -> Self {
         self.initializer = Some(f);
         self
@@ -129,8 +131,9 @@ impl Builder {
     /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
     /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
     /// A worker's initializer runs before its first chunk, so it counts against that chunk;
-    /// when three workers in a row end before starting anything (killed for an initializer
-    /// that hangs, or dead on their own), the pool breaks instead of replacing them forever.
+    /// when three workers of one slot in a row end before starting anything (killed for an
+    /// initializer that hangs, or dead on their own), that slot is given up instead of refilled
+    /// forever, and once every slot is, the pool breaks.
     /// A worker that sends nothing of a completed chunk's answer for as long (stopped while
     /// writing it) times out too. `Duration::MAX` is no limit.
     pub fn task_timeout(mut self, d: Duration) -> Self {
