@@ -31,7 +31,8 @@ static HIDE_CLOSE_RANGE: AtomicBool = AtomicBool::new(false);
 
 /// Called in the parent before building a pool: its workers then find no `close_range` (as on
 /// Linux 5.4 to 5.8, or under a seccomp profile that refuses it) and must close their
-/// inherited descriptors another way.
+/// inherited descriptors another way. Under `Fork` only: a fork server is a fresh image of the
+/// executable and never sees this process's globals.
 pub fn hide_close_range(hidden: bool) {
     HIDE_CLOSE_RANGE.store(hidden, Ordering::Relaxed);
 }

@@ -25,7 +25,9 @@ use crate::{Wire, worker};
 /// work (after [`close`](Pool::close), [`terminate`](Pool::terminate), when it is broken, or
 /// in a forked copy), the iterator pulls no more input: it yields the results of the tasks
 /// already submitted, then one error saying why ([`TaskError::PoolClosed`] or
-/// [`TaskError::PoolBroken`]; its input may have had more), and ends.
+/// [`TaskError::PoolBroken`]; its input may have had more), and ends. In a forked copy, the
+/// answers still in flight go to the owner and never arrive: it yields the results it already
+/// has, then one [`TaskError::PoolBroken`] for all the rest, at once, and ends.
 pub struct Imap<'pool, T, U, I> {
     /// The pool doing the work.
     pool: &'pool Pool,
@@ -153,6 +155,15 @@ impl<T: Wire, U: Wire, I: Iterator<Item = T>> Iterator for Imap<'_, T, U, I> {
             self.refill();
             if self.outstanding == 0 {
                 return self.refused.take().map(Err);
+            }
+            if !self.pool.is_owner() {
+                // A forked copy: the answers in flight go to the owner and never come here.
+                self.tx = None;
+                self.early.clear();
+                self.outstanding = 0;
+                self.outstanding_tasks = 0;
+                self.refused = None;
+                return Some(Err(TaskError::PoolBroken));
             }
             match receive(&self.rx, Some(self.pool.alive()), None) {
                 Received::Outcome(outcome) => self.accept(outcome),

@@ -28,6 +28,9 @@
 //!   by the teardown. A chunk that never reached the manager (still in the command channel
 //!   when it ended) is dropped with that channel, which disconnects its caller's reply
 //!   channel: no caller is left waiting (`result.rs`).
+//! - **Waits on no user thread for long**: under `Fork`, before forking a replacement it
+//!   flushes std's stdout buffer as `build` does, waiting at most `FLUSH_BEFORE_FORK_BOUND`,
+//!   and not at all while an earlier flush still waits for a lock a user thread keeps.
 //! - **All forks happen on this thread**, which lives as long as the pool: a worker's
 //!   `PR_SET_PDEATHSIG` fires when the thread that forked it exits.
 
@@ -43,15 +46,18 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::error::TaskError;
 use crate::frame::ItemOutcome;
+use crate::pool;
 use crate::stats::{self, Counters};
 use crate::sys;
 use crate::task::{Chunk, ChunkOutcome};
-use crate::worker::{Cause, Spec, Worker};
+use crate::worker::{Cause, Spec, StartMethod, Worker};
 
-/// How many workers in a row may end before starting any chunk (killed for not starting one
-/// in time, or dead on their own: an initializer that hangs or calls `exit`, a set-up that
-/// fails) before the pool gives up and breaks: a replacement would end the same way, and
-/// replacing it forever is a fork storm while the tasks wait.
+/// How many workers in a row one slot may lose before they start any chunk (killed for not
+/// starting one in time, or dead on their own: an initializer that hangs or calls `exit`, a
+/// set-up that fails) before the pool stops refilling that slot: a replacement would end the
+/// same way, and replacing it forever is a fork storm. The count is per slot, so a healthy
+/// worker answering in another slot neither hides a storm nor shortens the budget; when every
+/// slot has been given up, the pool breaks.
 const STUCK_STARTS_LIMIT: u32 = 3;
 
 /// The waker's token; worker `i` uses tokens `3i` (results), `3i + 1` (tasks), `3i + 2` (exit).
@@ -111,16 +117,18 @@ struct Manager {
     slots: Vec<Option<Worker>>,
     /// Chunks waiting for a worker, oldest first.
     queue: VecDeque<Chunk>,
-    /// A crash under `FailPool`, a failed initializer, a fork storm or a failed fork broke the
-    /// pool. Written only here; the handle reads it to refuse work before making it.
+    /// A crash under `FailPool`, a failed initializer, every slot given up or a failed fork
+    /// broke the pool. Written only here; the handle reads it to refuse work before making it.
     broken: Arc<AtomicBool>,
     /// `close` was called: finish the queue, then end.
     closing: bool,
     /// `terminate` was called (or the handle vanished): end now.
     terminating: bool,
-    /// Workers in a row that ended (crashed or killed for a timeout) before they started any
-    /// chunk; reset by any answer.
-    stuck_starts: u32,
+    /// Per slot: its workers in a row that ended (crashed or killed for a timeout) before they
+    /// started any chunk; reset when one of that slot's workers ends having started one.
+    stuck_starts: Vec<u32>,
+    /// Per slot: given up after [`STUCK_STARTS_LIMIT`] stuck starts; never refilled.
+    given_up: Vec<bool>,
 }
 
 /// Runs a pool's manager on the current thread: forks the workers, reports on `ready` whether
@@ -147,7 +155,8 @@ pub(crate) fn run(
         broken,
         closing: false,
         terminating: false,
-        stuck_starts: 0,
+        stuck_starts: vec![0; config.workers],
+        given_up: vec![false; config.workers],
     };
     for slot in 0..config.workers {
         if let Err(e) = manager.start_worker(slot) {
@@ -281,15 +290,8 @@ impl Manager {
             return;
         };
         let stats = &self.stats;
-        let mut answered = false;
-        let read = worker.receive(|chunk, result| {
-            answered = true;
-            answer(stats, chunk, result);
-        });
+        let read = worker.receive(|chunk, result| answer(stats, chunk, result));
         stats::add(&self.stats.bytes_in, read as u64);
-        if answered {
-            self.stuck_starts = 0;
-        }
     }
 
     /// Writes more task bytes to a worker whose pipe has room again.
@@ -318,12 +320,18 @@ impl Manager {
         let ending = worker.finish(status);
         let stuck = never_started && matches!(ending.cause, Cause::Crashed | Cause::TimedOut);
         if stuck {
-            self.stuck_starts += 1;
+            self.stuck_starts[slot] += 1;
+            if self.stuck_starts[slot] >= STUCK_STARTS_LIMIT {
+                self.given_up[slot] = true;
+            }
+        } else if !never_started {
+            self.stuck_starts[slot] = 0;
         }
         let breaks = match ending.cause {
             Cause::InitializerPanicked => true,
             Cause::Crashed if self.config.policy == CrashPolicy::FailPool => true,
-            _ => stuck && self.stuck_starts >= STUCK_STARTS_LIMIT,
+            // No slot left to run the queue: waiting would hang every caller.
+            _ => self.given_up.iter().all(|&g| g),
         };
         if breaks {
             // Before any caller hears of this ending: whoever learns of it through its answer
@@ -345,10 +353,17 @@ impl Manager {
             Cause::Crashed => &self.stats.replaced_crashed,
             Cause::TimedOut => &self.stats.replaced_timed_out,
         };
-        let needed =
-            !self.is_broken() && !self.terminating && (!self.closing || !self.queue.is_empty());
+        let needed = !self.given_up[slot]
+            && !self.is_broken()
+            && !self.terminating
+            && (!self.closing || !self.queue.is_empty());
         if needed {
             stats::add(counter, 1);
+            if self.config.spec.method == StartMethod::Fork {
+                // The replacement would inherit, and print again at its exit, whatever partial
+                // line the parent printed since (bounded: the lock may be held for ever).
+                pool::flush_stdout_before_fork();
+            }
             if self.start_worker(slot).is_err() {
                 self.break_pool();
             }

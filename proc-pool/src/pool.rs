@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -106,8 +106,10 @@ impl Builder {
     /// A function each worker runs once, before its first task (Python's `initializer`). If it
     /// panics, the pool breaks: every task fails with [`TaskError::PoolBroken`] (Python
     /// instead restarts such workers forever). If it ends the process (`exit`) or hangs (with
-    /// a [`task_timeout`](Self::task_timeout)), the pool breaks once three workers in a row
-    /// have ended before starting any chunk.
+    /// a [`task_timeout`](Self::task_timeout)), a worker slot is given up (no longer refilled)
+    /// once three of its workers in a row have ended before starting any chunk, and the pool
+    /// breaks once every slot is given up; while a slot still has a working worker, the pool
+    /// runs on with fewer workers.
     pub fn initializer(mut self, f: fn()) -> Self {
         self.initializer = Some(f);
         self
@@ -129,8 +131,9 @@ impl Builder {
     /// that does not start a chunk in time (stopped, or stuck outside any task) is killed and
     /// replaced as well; that chunk never ran, so it goes to another worker instead of failing.
     /// A worker's initializer runs before its first chunk, so it counts against that chunk;
-    /// when three workers in a row end before starting anything (killed for an initializer
-    /// that hangs, or dead on their own), the pool breaks instead of replacing them forever.
+    /// when three workers of one slot in a row end before starting anything (killed for an
+    /// initializer that hangs, or dead on their own), that slot is given up instead of refilled
+    /// forever, and once every slot is, the pool breaks.
     /// A worker that sends nothing of a completed chunk's answer for as long (stopped while
     /// writing it) times out too. `Duration::MAX` is no limit.
     pub fn task_timeout(mut self, d: Duration) -> Self {
@@ -252,20 +255,40 @@ impl Builder {
 /// `stdout().lock()`) must not make `build` wait for ever.
 pub const FLUSH_BEFORE_FORK_BOUND: Duration = Duration::from_millis(100);
 
-/// Flushes std's stdout buffer, waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush
-/// has begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if
-/// the lock stays held, finishes whenever it is freed. (The bound counts from when that thread
-/// runs, so that a busy machine's scheduling delay is not taken for a held lock.)
-fn flush_stdout_before_fork() {
+/// The process whose flusher thread (see [`flush_stdout_before_fork`]) has not finished; 0 when
+/// none. A pid rather than a flag: a process forked while a flusher ran inherits the value,
+/// and must not skip its own flushes for a thread it does not have.
+static FLUSHER_OF: AtomicU32 = AtomicU32::new(0);
+
+/// Flushes std's stdout buffer before a fork (by `build`, and by the manager before it forks
+/// a replacement under `Fork`), waiting at most [`FLUSH_BEFORE_FORK_BOUND`] once the flush has
+/// begun: it runs on a thread of its own (std's stdout lock has no `try_lock`), which, if the
+/// lock stays held, finishes whenever it is freed. (The bound counts from when that thread
+/// runs, so that a busy machine's scheduling delay is not taken for a held lock.) At most one
+/// such thread exists per process: while one still waits for the lock, another would only
+/// wait behind it, so the flush is skipped.
+pub(crate) fn flush_stdout_before_fork() {
+    let me = std::process::id();
+    let seen = FLUSHER_OF.load(Ordering::Acquire);
+    if seen == me
+        || FLUSHER_OF
+            .compare_exchange(seen, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return;
+    }
     let (progress, flusher_at) = crossbeam_channel::bounded(2);
     let flusher = std::thread::Builder::new()
         .name("proc-pool-flush".into())
         .spawn(move || {
             let _ = progress.send(());
             let _ = io::stdout().flush();
+            FLUSHER_OF.store(0, Ordering::Release);
             let _ = progress.send(());
         });
-    if flusher.is_ok() && flusher_at.recv().is_ok() {
+    if flusher.is_err() {
+        FLUSHER_OF.store(0, Ordering::Release);
+    } else if flusher_at.recv().is_ok() {
         let _ = flusher_at.recv_timeout(FLUSH_BEFORE_FORK_BOUND);
     }
 }
@@ -373,7 +396,7 @@ impl Pool {
     pub fn apply_async<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> AsyncResult<U> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.submit(vec![Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx)]);
-        AsyncResult::new(rx, self.alive.clone())
+        AsyncResult::new(rx, self.alive.clone(), self.owner)
     }
 
     /// Applies `f` to every item, in chunks of Python's default size ([`auto_chunksize`]), and
@@ -547,7 +570,7 @@ impl Pool {
     }
 
     /// Whether this is the process that built the pool (not a forked copy of it).
-    fn is_owner(&self) -> bool {
+    pub(crate) fn is_owner(&self) -> bool {
         std::process::id() == self.owner
     }
 

@@ -100,31 +100,47 @@ pub struct AsyncResult<U> {
     rx: Receiver<ChunkOutcome>,
     /// Disconnects when the pool's manager ends (for [`ready`](Self::ready)).
     alive: Receiver<()>,
+    /// The process that made it: in a process forked from it, the answer goes to the owner's
+    /// copy and never arrives here, so waiting would hang.
+    owner: u32,
     /// The result type.
     _result: PhantomData<fn() -> U>,
 }
 
 impl<U: Wire> AsyncResult<U> {
     /// Wraps the reply channel of a one-task chunk.
-    pub(crate) fn new(rx: Receiver<ChunkOutcome>, alive: Receiver<()>) -> Self {
+    pub(crate) fn new(rx: Receiver<ChunkOutcome>, alive: Receiver<()>, owner: u32) -> Self {
         AsyncResult {
             rx,
             alive,
+            owner,
             _result: PhantomData,
         }
     }
 
-    /// Whether [`get`](Self::get) would return at once.
+    /// Whether this is a copy in a process forked from the one that made it.
+    fn forked_copy(&self) -> bool {
+        std::process::id() != self.owner
+    }
+
+    /// Whether [`get`](Self::get) would return at once (always, in a forked copy, where it
+    /// refuses).
     pub fn ready(&self) -> bool {
-        !self.rx.is_empty() || matches!(self.alive.try_recv(), Err(TryRecvError::Disconnected))
+        self.forked_copy()
+            || !self.rx.is_empty()
+            || matches!(self.alive.try_recv(), Err(TryRecvError::Disconnected))
     }
 
     /// Waits for the task and returns its result.
     ///
     /// # Errors
     ///
-    /// The task's [`TaskError`].
+    /// The task's [`TaskError`]; [`TaskError::PoolBroken`] at once in a process forked from
+    /// the one that made it (inside a task, say), where the answer never arrives.
     pub fn get(self) -> Result<U, TaskError> {
+        if self.forked_copy() {
+            return Err(TaskError::PoolBroken);
+        }
         match receive(&self.rx, None, None) {
             Received::Outcome(outcome) => first(outcome),
             Received::Lost | Received::Timeout => Err(TaskError::PoolClosed),
@@ -135,8 +151,12 @@ impl<U: Wire> AsyncResult<U> {
     ///
     /// # Errors
     ///
-    /// `Err(self)` if the task is still running after `timeout`.
+    /// `Err(self)` if the task is still running after `timeout`; `Ok(Err(PoolBroken))` at once
+    /// in a forked copy, as [`get`](Self::get).
     pub fn get_timeout(self, timeout: Duration) -> Result<Result<U, TaskError>, Self> {
+        if self.forked_copy() {
+            return Ok(Err(TaskError::PoolBroken));
+        }
         let deadline = concurrency_shared::deadline_after(timeout);
         match receive(&self.rx, None, deadline) {
             Received::Outcome(outcome) => Ok(first(outcome)),

@@ -47,12 +47,18 @@ pub(crate) fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 /// A pipe whose both ends are `O_CLOEXEC` and above the standard descriptors: `(read end,
 /// write end)`.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a valid, writable array of two ints, as pipe2 requires.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
-    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
-    let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((above_stdio(rx)?, above_stdio(tx)?))
+    // Made with the standard descriptors held: a pipe end must never sit on 0, 1 or 2, not
+    // even for the moment before it is moved, where a fork by another thread (another pool's
+    // manager) would hand it to a worker as its stdin, stdout or stderr.
+    with_stdio_held(|| {
+        let mut fds = [-1 as RawFd; 2];
+        // SAFETY: `fds` is a valid, writable array of two ints, as pipe2 requires.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
+        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+        let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Still checked: a thread of the program may close a standard descriptor meanwhile.
+        Ok((above_stdio(rx)?, above_stdio(tx)?))
+    })
 }
 
 /// Moves `fd` (close-on-exec) above the standard descriptors if it landed on one of them,

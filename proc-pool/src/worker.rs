@@ -58,7 +58,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use concurrency_shared::panic_message;
 
@@ -151,19 +151,27 @@ pub(crate) struct Spec {
 ///
 /// Bigger pipes mean fewer wake-ups for big frames, but every pipe counts against its user's
 /// `pipe-user-pages-soft` quota (64 MiB by default), past which every new pipe of any of the
-/// user's processes gets 8 KiB. So a pool grows its pipes only while all of them together stay
-/// within [`QUOTA_SHARE`] of that quota.
+/// user's processes gets 8 KiB. So the pipes grown by all the pools of a process together stay
+/// within [`QUOTA_SHARE`] of that quota: a pool sizes its workers' pipes to fit that share
+/// alone, and each worker reserves its pipes' bytes in [`PIPE_BYTES_GROWN`] (halving them
+/// while they do not fit, down to the kernel's default) until its handle is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PipeSizes {
     /// The result pipe (worker to manager): up to [`frame::READ_SIZE`].
     pub(crate) results: usize,
     /// The task pipe (manager to worker): up to a quarter of that.
     pub(crate) tasks: usize,
+    /// The most bytes of grown pipes the whole process may hold ([`QUOTA_SHARE`] of the quota).
+    pub(crate) budget: usize,
 }
 
-/// The part of the user's pipe quota one pool may take: 1/8, so that a few pools and the rest
-/// of the user's programs still fit.
+/// The part of the user's pipe quota the grown pipes of all the pools of a process may take:
+/// 1/8, so that the kernel-sized pipes of many workers and the rest of the user's programs
+/// still fit.
 const QUOTA_SHARE: usize = 8;
+
+/// Bytes of grown pipe buffers reserved by the live workers of every pool of this process.
+static PIPE_BYTES_GROWN: AtomicUsize = AtomicUsize::new(0);
 
 /// The kernel's default pipe buffer (16 pages).
 const DEFAULT_PIPE: usize = 16 * sys::PIPE_PAGE;
@@ -176,6 +184,7 @@ impl PipeSizes {
             return PipeSizes {
                 results: most_results,
                 tasks: most_tasks,
+                budget: usize::MAX,
             };
         };
         let budget = usize::try_from(pages)
@@ -192,7 +201,35 @@ impl PipeSizes {
         PipeSizes {
             results: fit(per_worker / 5 * 4, most_results),
             tasks: fit(per_worker / 5, most_tasks),
+            budget,
         }
+    }
+
+    /// Reserves these sizes in `grown` (the process-wide [`PIPE_BYTES_GROWN`]), halved while
+    /// they do not fit; returns what was reserved (zeros: the pipes keep the kernel's default).
+    fn reserve(self, grown: &AtomicUsize) -> PipeSizes {
+        let halve = |size: usize| if size / 2 > DEFAULT_PIPE { size / 2 } else { 0 };
+        let (mut results, mut tasks) = (self.results, self.tasks);
+        while results + tasks > 0 {
+            let want = results + tasks;
+            let fits = grown.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(want).filter(|&total| total <= self.budget)
+            });
+            if fits.is_ok() {
+                break;
+            }
+            (results, tasks) = (halve(results), halve(tasks));
+        }
+        PipeSizes {
+            results,
+            tasks,
+            ..self
+        }
+    }
+
+    /// Gives back to `grown` what [`reserve`](Self::reserve) returned.
+    fn release(self, grown: &AtomicUsize) {
+        grown.fetch_sub(self.results + self.tasks, Ordering::AcqRel);
     }
 }
 
@@ -296,16 +333,19 @@ pub(crate) struct Worker {
     reaped: bool,
     /// Under `ForkServer`: its id with the fork server, which reaps it and reports its status.
     served: Option<crate::forkserver::WorkerId>,
+    /// Its pipes' growth, reserved in the process-wide budget until this handle goes.
+    pipe_sizes: PipeSizes,
 }
 
 impl Drop for Worker {
     /// A handle never goes away with its process unreaped (not even if the manager panics):
-    /// kill it and collect it.
+    /// kill it and collect it. Its pipes close with it: their reservation is given back.
     fn drop(&mut self) {
         if !self.reaped {
             let _ = self.pidfd.kill();
             let _ = self.wait_exit();
         }
+        self.pipe_sizes.release(&PIPE_BYTES_GROWN);
     }
 }
 
@@ -392,6 +432,7 @@ impl Worker {
             killed_for: None,
             reaped: false,
             served,
+            pipe_sizes: pipe_sizes.reserve(&PIPE_BYTES_GROWN),
         };
         let Some(task_tx) = &worker.task_tx else {
             return Err(io::Error::other("a fresh worker has a task pipe"));
@@ -401,8 +442,8 @@ impl Worker {
         worker.progress.keep_from_later_forks()?;
         // A refusal only costs speed.
         for (fd, bytes) in [
-            (worker.result_rx.as_fd(), pipe_sizes.results),
-            (task_tx.as_fd(), pipe_sizes.tasks),
+            (worker.result_rx.as_fd(), worker.pipe_sizes.results),
+            (task_tx.as_fd(), worker.pipe_sizes.tasks),
         ] {
             if let Ok(bytes @ 1..) = i32::try_from(bytes) {
                 let _ = sys::set_pipe_size(fd, bytes);
@@ -884,19 +925,11 @@ mod tests {
     /// the kernel's default rather than take more than its share; no quota, full size.
     #[test]
     fn pipe_sizes_fit_the_quota() {
-        let full = PipeSizes {
-            results: frame::READ_SIZE,
-            tasks: frame::READ_SIZE / 4,
-        };
-        assert_eq!(PipeSizes::for_pool(2, Some(16_384)), full);
-        assert_eq!(PipeSizes::for_pool(2, None), full);
-        assert_eq!(
-            PipeSizes::for_pool(64, Some(16_384)),
-            PipeSizes {
-                results: 0,
-                tasks: 0
-            }
-        );
+        let full = (frame::READ_SIZE, frame::READ_SIZE / 4);
+        let grown = |s: PipeSizes| (s.results, s.tasks);
+        assert_eq!(grown(PipeSizes::for_pool(2, Some(16_384))), full);
+        assert_eq!(grown(PipeSizes::for_pool(2, None)), full);
+        assert_eq!(grown(PipeSizes::for_pool(64, Some(16_384))), (0, 0));
         for workers in [1, 2, 3, 8, 16, 64, 1_000] {
             let sizes = PipeSizes::for_pool(workers, Some(16_384));
             let grown = workers * (sizes.results + sizes.tasks);
@@ -906,5 +939,32 @@ mod tests {
             );
         }
         assert_eq!(PipeSizes::for_pool(0, Some(1)).results, 0);
+    }
+
+    /// Workers of any number of pools share one budget: once it is spent, pipes shrink to the
+    /// kernel's default; what a worker gives back serves the next one.
+    #[test]
+    fn pipe_budget_is_shared_and_given_back() {
+        let grown = AtomicUsize::new(0);
+        let (most, quarter) = (frame::READ_SIZE, frame::READ_SIZE / 4);
+        let sizes = PipeSizes {
+            results: most,
+            tasks: quarter,
+            budget: (most + quarter) * 3 / 2,
+        };
+        let first = sizes.reserve(&grown);
+        assert_eq!((first.results, first.tasks), (most, quarter));
+        let second = sizes.reserve(&grown);
+        assert_eq!((second.results, second.tasks), (most / 2, quarter / 2));
+        let third = sizes.reserve(&grown);
+        assert_eq!((third.results, third.tasks), (0, 0));
+        assert!(grown.load(Ordering::Relaxed) <= sizes.budget);
+        first.release(&grown);
+        let fourth = sizes.reserve(&grown);
+        assert_eq!((fourth.results, fourth.tasks), (most, quarter));
+        [second, third, fourth]
+            .into_iter()
+            .for_each(|s| s.release(&grown));
+        assert_eq!(grown.load(Ordering::Relaxed), 0);
     }
 }

@@ -100,6 +100,30 @@ fn codec_errors_are_values() {
 static GLOBAL: std::sync::atomic::AtomicPtr<Pool> =
     std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 
+/// Pending on `GLOBAL` while a forked copy of it runs `uses_global_pool`.
+static PENDING: std::sync::Mutex<Option<proc_pool::AsyncResult<u64>>> = std::sync::Mutex::new(None);
+
+/// Pending on `GLOBAL` as well, for `get_timeout`.
+static PENDING_TIMED: std::sync::Mutex<Option<proc_pool::AsyncResult<u64>>> =
+    std::sync::Mutex::new(None);
+
+/// An `imap` of `GLOBAL`'s with one task answered and one in flight.
+type HalfImap = proc_pool::Imap<'static, String, u64, std::vec::IntoIter<String>>;
+
+/// The `imap` of `forked_copy_refuses`.
+static PENDING_IMAP: std::sync::Mutex<Option<HalfImap>> = std::sync::Mutex::new(None);
+
+/// Waits for one byte on the FIFO at `path` (an empty path: returns at once).
+fn reads_fifo(path: String) -> u64 {
+    if path.is_empty() {
+        return 0;
+    }
+    let mut byte = [0u8; 1];
+    let mut fifo = std::fs::File::open(path).unwrap();
+    std::io::Read::read_exact(&mut fifo, &mut byte).unwrap();
+    u64::from(byte[0])
+}
+
 /// How many descriptor numbers `uses_global_pool` fills with its own file.
 const FILLED_FDS: usize = 256;
 
@@ -123,6 +147,27 @@ fn uses_global_pool(x: u64) -> Vec<String> {
     let got = copy.apply(square, x);
     if got != Err(TaskError::PoolBroken) {
         wrong.push(format!("apply gave {got:?}"));
+    }
+    // A pending result and an `imap` with a task in flight, both of the pool of which this is
+    // a copy: their answers go to the test process, never here.
+    if let Some(pending) = PENDING.lock().unwrap().take() {
+        let ready = pending.ready();
+        let got = pending.get();
+        if !ready || got != Err(TaskError::PoolBroken) {
+            wrong.push(format!("AsyncResult: ready {ready}, get gave {got:?}"));
+        }
+    }
+    if let Some(pending) = PENDING_TIMED.lock().unwrap().take() {
+        match pending.get_timeout(util::GUARD) {
+            Ok(Err(TaskError::PoolBroken)) => {}
+            other => wrong.push(format!("AsyncResult::get_timeout gave {other:?}")),
+        }
+    }
+    if let Some(mut it) = PENDING_IMAP.lock().unwrap().take() {
+        let rest: Vec<_> = it.by_ref().collect();
+        if rest != vec![Err(TaskError::PoolBroken)] {
+            wrong.push(format!("the pending imap gave {rest:?}"));
+        }
     }
     let tail: Vec<_> = copy.imap(square, 0..).take(10).collect();
     if tail != vec![Err(TaskError::PoolBroken)] {
@@ -410,6 +455,24 @@ fn pids_are_children() {
 /// (a worker forked before would see no pool at all).
 fn forked_copy_refuses() {
     let global = Box::into_raw(Box::new(util::pool(1)));
+    // The global pool's one worker is kept busy reading a FIFO that nobody writes yet, so that
+    // its results are still pending in the workers forked below.
+    let fifo = std::env::temp_dir().join(format!("proc-pool-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let name = std::ffi::CString::new(fifo.to_string_lossy().into_owned()).unwrap();
+    // SAFETY: a NUL-terminated path; the result is checked.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let path = fifo.to_string_lossy().into_owned();
+    {
+        // SAFETY: made by `Box::into_raw` above and freed only at the end of this test, after
+        // the imap borrowing it is gone.
+        let global: &'static Pool = unsafe { &*global };
+        let mut it = global.imap(reads_fifo, vec![String::new(), path.clone()]);
+        assert_eq!(it.next(), Some(Ok(0)));
+        *PENDING_IMAP.lock().unwrap() = Some(it);
+        *PENDING.lock().unwrap() = Some(global.apply_async(reads_fifo, path.clone()));
+        *PENDING_TIMED.lock().unwrap() = Some(global.apply_async(reads_fifo, path.clone()));
+    }
     GLOBAL.store(global, Ordering::Relaxed);
     util::each_method(|method| {
         let pool = util::pool_of(method, 1)
@@ -425,6 +488,23 @@ fn forked_copy_refuses() {
         pool.join();
     });
     GLOBAL.store(std::ptr::null_mut(), Ordering::Relaxed);
+    // Three readers, one after another: a descriptor open for both ends never blocks and keeps
+    // a writer present for each of them.
+    let mut writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    std::io::Write::write_all(&mut writer, &[1, 2, 3]).unwrap();
+    let mut it = PENDING_IMAP.lock().unwrap().take().unwrap();
+    assert_eq!(it.next().map(|r| r.is_ok()), Some(true));
+    assert_eq!(it.next(), None);
+    drop(it);
+    assert!(PENDING.lock().unwrap().take().unwrap().get().is_ok());
+    let timed = PENDING_TIMED.lock().unwrap().take().unwrap();
+    assert!(matches!(timed.get_timeout(util::GUARD), Ok(Ok(_))));
+    drop(writer);
+    let _ = std::fs::remove_file(&fifo);
     // SAFETY: made by `Box::into_raw` above; no other reference remains in this process.
     let global = unsafe { Box::from_raw(global) };
     assert_eq!(global.apply(square, 3), Ok(9));

@@ -7,8 +7,9 @@ mod util;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use proc_pool::{ExitStatus, StartMethod, TaskError};
+use proc_pool::{ExitStatus, Pool, StartMethod, TaskError};
 
 /// How many pool lifetimes the leak test runs.
 const CYCLES: usize = 1_000;
@@ -225,22 +226,48 @@ fn pipe_quota_role() {
     become_unprivileged();
     let pool = util::pool_of(util::method(), MANY_WORKERS).build().unwrap();
     assert_eq!(pool.map(square, 0..1_000).len(), 1_000);
+    assert_eq!(
+        fresh_pipe_size(),
+        65_536,
+        "a new pipe of the same user is starved"
+    );
+    pool.join();
+    drop(pool);
+    // Many pools of a few workers each, each of which alone would fit its pipes in the quota.
+    let pools: Vec<_> = (0..MANY_POOLS)
+        .map(|_| util::pool_of(util::method(), 8).build().unwrap())
+        .collect();
+    for pool in &pools {
+        assert_eq!(pool.map(square, 0..100).len(), 100);
+    }
+    assert_eq!(
+        fresh_pipe_size(),
+        65_536,
+        "{MANY_POOLS} pools starve a new pipe of the same user"
+    );
+    pools.iter().for_each(Pool::join);
+    println!("pipes ok");
+}
+
+/// How many pools of 8 workers `pipe_quota_role` builds at once: with 1/8 of the default
+/// quota each, they would take more than all of it.
+const MANY_POOLS: usize = 16;
+
+/// The buffer size of a new pipe of this process.
+fn fresh_pipe_size() -> i32 {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid array of two ints; F_GETPIPE_SZ reads no memory.
-    let size = unsafe {
+    unsafe {
         assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
         let size = libc::fcntl(fds[0], libc::F_GETPIPE_SZ);
         libc::close(fds[0]);
         libc::close(fds[1]);
         size
-    };
-    assert_eq!(size, 65_536, "a new pipe of the same user is starved");
-    pool.join();
-    println!("pipes ok");
+    }
 }
 
-/// A pool of 64 workers does not push its user past `pipe-user-pages-soft` (root is exempt
-/// from the quota, so the role drops to `nobody` first).
+/// Neither a pool of 64 workers nor 16 pools of 8 push their user past `pipe-user-pages-soft`
+/// (root is exempt from the quota, so the role drops to `nobody` first).
 fn pipes_within_user_quota() {
     util::each_method(|method| {
         let out = util::run_role("pipe_quota", method);
@@ -344,16 +371,34 @@ fn stdout_role() {
     assert_eq!(pool.apply(prints, 0), Ok(0));
     pool.join();
     println!();
+    // Replacements (one per task) forked after another partial line, by silent tasks.
+    let pool = util::pool_of(util::method(), 1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    print!("late-partial");
+    for i in 0..5 {
+        assert_eq!(pool.apply(silent, i), Ok(i));
+    }
+    pool.join();
+    // The last worker's retirement may come after `join` asked for no more workers.
+    assert!(pool.stats().replaced_retired >= 4);
+    println!();
     std::io::Write::flush(&mut std::io::stdout()).unwrap();
 }
 
-/// A worker does not print the parent's unflushed output again, and a task's partial line is
-/// not lost when its worker leaves.
+/// A worker, first or replacement, does not print the parent's unflushed output again, and a
+/// task's partial line is not lost when its worker leaves.
 fn stdout_not_repeated_nor_lost() {
     util::each_method(|method| {
         let out = util::run_role("stdout", method);
         let out = String::from_utf8_lossy(&out.stdout);
-        for piece in ["parent-partial", "task-line", "task-partial"] {
+        for piece in [
+            "parent-partial",
+            "task-line",
+            "task-partial",
+            "late-partial",
+        ] {
             assert_eq!(out.matches(piece).count(), 1, "{piece} in {out:?}");
         }
     });
@@ -363,26 +408,80 @@ fn silent(x: u64) -> u64 {
     x
 }
 
-/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
-/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
-/// held at its fork is bounded by an alarm, and the worker still counts as retired).
-fn stdout_lock_held_does_not_hang() {
-    util::each_method(|method| {
+/// A thread that holds std's stdout lock until stopped (a logger holding `stdout().lock()`).
+struct StdoutHolder {
+    /// Tells it to let go.
+    release: std::sync::mpsc::Sender<()>,
+    /// The thread.
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl StdoutHolder {
+    /// Starts the thread and returns once it holds the lock.
+    fn start() -> StdoutHolder {
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (holding, held) = std::sync::mpsc::channel();
-        let holder = std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let _lock = std::io::stdout().lock();
             holding.send(()).unwrap();
             let _ = released.recv();
         });
         held.recv().unwrap();
+        StdoutHolder { release, thread }
+    }
+
+    /// Lets go of the lock and waits for the thread.
+    fn stop(self) {
+        self.release.send(()).unwrap();
+        self.thread.join().unwrap();
+    }
+}
+
+/// A thread that keeps std's stdout lock (a logger holding `stdout().lock()`) makes neither
+/// `build` wait for ever (its flush is bounded) nor `join` (a leaving worker's flush of a lock
+/// held at its fork is bounded by an alarm, and the worker still counts as retired).
+fn stdout_lock_held_does_not_hang() {
+    util::each_method(|method| {
+        let holder = StdoutHolder::start();
         let pool = util::pool_of(method, 2).build().unwrap();
         assert_eq!(pool.map(silent, 0..100).len(), 100);
         pool.join();
         assert_eq!(pool.stats().replaced_crashed, 0);
         assert!(util::children().is_empty());
-        release.send(()).unwrap();
-        holder.join().unwrap();
+        holder.stop();
+    });
+}
+
+/// The threads of this process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// While a thread keeps std's stdout lock, building pools leaves at most one flush thread
+/// behind (waiting for the lock), not one per build.
+fn one_flush_thread_at_most() {
+    util::each_method(|method| {
+        let holder = StdoutHolder::start();
+        let before = threads();
+        for _ in 0..20 {
+            let pool = util::pool_of(method, 1).build().unwrap();
+            pool.join();
+        }
+        // A joined thread may still be listed for a moment while the kernel finishes its exit:
+        // wait (bounded) for the count to settle.
+        let mut after = threads();
+        for _ in 0..2_000 {
+            if after <= before + 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            after = threads();
+        }
+        assert!(
+            after <= before + 1,
+            "{before} threads before, {after} after"
+        );
+        holder.stop();
     });
 }
 
@@ -560,6 +659,7 @@ fn main() {
             ("pipes_within_user_quota", pipes_within_user_quota),
             ("stdout_not_repeated_nor_lost", stdout_not_repeated_nor_lost),
             ("fork_refused_is_an_error", fork_refused_is_an_error),
+            ("one_flush_thread_at_most", one_flush_thread_at_most),
             (
                 "stdout_lock_held_does_not_hang",
                 stdout_lock_held_does_not_hang,

@@ -135,6 +135,7 @@ fn serve_pool(marker: &[u8]) -> ! {
             pipe_sizes: worker::PipeSizes {
                 results: 0,
                 tasks: 0,
+                budget: 0,
             },
         },
     }
