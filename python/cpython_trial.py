@@ -26,13 +26,20 @@ GIL switches on its own every 5 ms), and `await asyncio.sleep(0)` every `yield_e
 candidates for asyncio, the same granularity at which mini-eventloop really yields.
 
 `--test-wrong-output` (tests only) makes the first job's output wrong by one; `--test-stall`
-(tests only) blocks forever before running, as a hung interpreter would.
+(tests only) blocks forever, as a hung interpreter would: before running, or, for a pool,
+in every worker once the pool has started (each worker says so on stderr first).
+
+Every process this script starts dies with its parent (Linux's PR_SET_PDEATHSIG, as the
+compare program asks for each of its own children): the compare program starts this one so,
+the pool's workers ask for it themselves, and the fork server ends when this process does, so that a killed trial leaves
+no part of CPython running, even a worker stuck in a job.
 """
 
 import asyncio
 import json
 import math
 import multiprocessing
+from multiprocessing import forkserver
 import os
 import resource
 import socket
@@ -42,6 +49,46 @@ import threading
 import time
 
 HEADER = struct.Struct("<I")
+
+PR_SET_PDEATHSIG = 1
+
+def die_with_parent(parent):
+    """Asks the kernel to kill this process when its parent, pid `parent`, dies. The parent is
+    checked after the request, so one that died before it cannot leave this process running
+    unnoticed."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        # No ctypes or no prctl: the pool's end of file on its pipes still stops idle
+        # workers when this process dies.
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def start_worker(spawner, method):
+    """A pool worker's initializer: it dies with the process that forked it (this script's
+    main process, or the fork server). A fork server worker also closes its copy of the
+    fork server's "alive" pipe, which it would use only to start processes of its own: held
+    by the main process alone, the pipe ends when it dies, so the fork server, which cannot
+    be told to die with its parent, exits then, and its workers with it."""
+    die_with_parent(spawner)
+    if method == "forkserver":
+        server = getattr(forkserver, "_forkserver", None)
+        fd = getattr(server, "_forkserver_alive_fd", None)
+        if fd is not None:
+            os.close(fd)
+            server._forkserver_alive_fd = None
+
+
+def stall_in_worker(_):
+    sys.stderr.write("cpython_trial: a worker stalls (--test-stall)\n")
+    sys.stderr.flush()
+    threading.Event().wait()
 
 
 def is_prime(n):
@@ -229,15 +276,23 @@ def process_cpu_s(pid):
     return total / 1e9
 
 
-def run_processes(jobs, workers, method):
+def run_processes(jobs, workers, method, stall=False):
     """A Pool of `workers` processes; jobs handed out one at a time (chunksize 1), as
     proc-pool's run_all does, so that n uniform jobs take ceil(n / workers) waves."""
     context = multiprocessing.get_context(method)
     started = time.perf_counter()
     cpu_started = own_cpu_s()
-    pool = context.Pool(workers)
+    spawner = os.getpid()
+    if method == "forkserver":
+        # Started here, so that its pid is known to the workers it forks (a private
+        # attribute, present since the fork server was added in 3.4).
+        forkserver.ensure_running()
+        spawner = forkserver._forkserver._forkserver_pid
+    pool = context.Pool(workers, initializer=start_worker, initargs=(spawner, method))
     running = time.perf_counter()
     cpu_running = own_cpu_s()
+    if stall:
+        pool.map(stall_in_worker, range(workers), chunksize=1)
     outputs = list(pool.imap(run_job, jobs, chunksize=1))
     stopping = time.perf_counter()
     cpu_stopping = own_cpu_s()
@@ -264,11 +319,12 @@ def main():
     if sys.version_info < (3, 8):
         sys.exit("Python 3.8 or newer is needed, this is %s" % sys.version.split()[0])
     wrong = "--test-wrong-output" in sys.argv[1:]
-    if "--test-stall" in sys.argv[1:]:
-        threading.Event().wait()
+    stall = "--test-stall" in sys.argv[1:]
     plan = json.load(sys.stdin)
     jobs = [tuple(j) for j in plan["jobs"]]
     runtime = plan["runtime"]
+    if stall and runtime != "processes":
+        threading.Event().wait()
     workers = int(plan.get("workers", 1))
     fixed = 0.0
     fixed_cpu = 0.0
@@ -285,7 +341,7 @@ def main():
         outputs = run_asyncio(jobs, int(plan["yield_every"]))
     elif runtime == "processes":
         outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s = run_processes(
-            jobs, workers, plan["start_method"]
+            jobs, workers, plan["start_method"], stall
         )
     else:
         sys.exit("unknown runtime %r" % (runtime,))

@@ -49,6 +49,7 @@ mod memory;
 mod report;
 mod runtime;
 mod sample;
+mod scratch;
 mod trial;
 mod verdict;
 mod workload;

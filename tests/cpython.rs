@@ -4,31 +4,17 @@
 //! The tests that need a Python skip, saying why, when no `python3` is on `PATH`; under
 //! `CI=true` a missing Python fails them instead, since CI is where they must run.
 
-use std::path::PathBuf;
+mod util;
+
 use std::process::{Command, Output};
+
+use util::python3;
 
 fn concurrency(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_concurrency"))
         .args(args)
         .output()
         .expect("the compare program starts")
-}
-
-/// The `python3` on `PATH`, or `None` (with the reason printed) where the tests may skip.
-fn python3() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("python3"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no python3 on PATH: the CPython rows cannot be tested"
-        );
-        eprintln!("skipped: no python3 on PATH (set CI=true to make this a failure)");
-    }
-    found
 }
 
 /// The smallest run with CPython's rows: one sleep job on the baselines and the event loop
