@@ -275,3 +275,63 @@ fn a_python_at_a_non_utf8_path_runs_and_is_measured() {
         assert!(row["peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{row}");
     }
 }
+
+/// A stand-in "Python" that answers the version probe, then runs `body` (a shell script) in
+/// place of every trial; returns the failure reasons of its CPython rows.
+fn stand_in_failures(name: &str, body: &str) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("concurrency-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let fake = dir.join("python3");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\ncase \"$1\" in -c) echo 3.11.7; exit 0;; esac\n{body}\n"),
+    )
+    .expect("a stand-in script");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = tiny_sleep(fake.as_os_str(), &["--json"])
+        .output()
+        .expect("the compare program starts");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = texts(&out);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let rows = doc["results"].as_array().expect("results");
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            r["runtime"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("cpython"))
+        })
+        .map(|r| r["failure"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(failures.len(), 2, "{doc}");
+    failures
+}
+
+/// A Python that crashes fails its row with the last line it wrote on stderr (the error
+/// itself, not only its exit status).
+#[test]
+fn a_crashing_python_fails_with_its_last_words() {
+    for failure in stand_in_failures(
+        "crash",
+        "echo 'Traceback (most recent call last):' >&2\n\
+         echo 'ZeroDivisionError: boom' >&2\necho >&2\nexit 1",
+    ) {
+        assert!(
+            failure.contains("exit status 1: ZeroDivisionError: boom"),
+            "{failure}"
+        );
+    }
+}
+
+/// A Python that exits at once without reading its plan printed no report: that is the
+/// reason, not the broken pipe its plan may meet (whether it does is a race, so the old
+/// reason showed up in some rows only).
+#[test]
+fn a_python_that_reads_nothing_printed_no_report() {
+    for failure in stand_in_failures("noread", "exit 0") {
+        assert!(failure.contains("printed no report"), "{failure}");
+    }
+}
