@@ -11,7 +11,15 @@ newer, as the child of a trial process, and sends it a plan as one JSON document
 
 It runs the jobs the way the named CPython runtime runs them, and prints one JSON line:
 each job's output in input order, the wall time, the part of it spent starting and stopping
-a process pool, the CPU time of this process and its pool's workers, and their peak memory.
+a process pool, the CPU time, and the peak memory of this process and its pool's workers.
+
+The CPU time counted: this process's during the run, its pool's workers' (their whole lives:
+start-up included) and the pool's helpers' (for `forkserver`, the fork server and the
+resource tracker: their whole lives, start-up included), read from /proc just before the pool
+is closed. The part that does not grow with the jobs (`fixed_cpu_s`) is this process's CPU
+in starting and stopping the pool plus the helpers' (`helpers_cpu_s`, reported apart too).
+Not counted: the interpreter's own start-up before the run, as a model trial's process
+start-up is not counted either.
 It checks nothing: the compare program checks every output against values it computes itself
 (with a sieve, not this script's trial division), so a bug here shows as a wrong row.
 
@@ -276,6 +284,28 @@ def process_cpu_s(pid):
     return total / 1e9
 
 
+def descendants(root):
+    """The pids of every living descendant of process `root`, from the parent links in
+    /proc (read as bytes: a command name need not be UTF-8)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+            # Field 4, the parent, counted after the command name's closing ')'.
+            parent = int(stat[stat.rindex(b")") + 1 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(name))
+    found, i = [root], 0
+    while i < len(found):
+        found.extend(children.get(found[i], ()))
+        i += 1
+    return found[1:]
+
+
 def run_processes(jobs, workers, method, stall=False):
     """A Pool of `workers` processes; jobs handed out one at a time (chunksize 1), as
     proc-pool's run_all does, so that n uniform jobs take ceil(n / workers) waves."""
@@ -301,13 +331,21 @@ def run_processes(jobs, workers, method, stall=False):
     pids = [p.pid for p in pool._pool]
     workers_pss_kib = sum(proc_number(pid, "smaps_rollup", "Pss:") for pid in pids)
     workers_cpu_s = sum(process_cpu_s(pid) for pid in pids)
+    # The pool's helpers, any process but the workers counted above: for `forkserver`, the
+    # fork server and the resource tracker. They live until this process
+    # ends, so they are read now; they do the same work for any number of jobs.
+    helpers_cpu_s = sum(
+        process_cpu_s(pid) for pid in descendants(os.getpid()) if pid not in pids
+    )
     pool.close()
     pool.join()
     fixed = (running - started) + (time.perf_counter() - stopping)
-    # This process's CPU in starting and stopping the pool, counted once when a sample is
-    # scaled, as the models' trials do; the workers' own start-up stays in their CPU time.
-    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping)
-    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s
+    # This process's CPU in starting and stopping the pool, and its helpers' CPU, counted
+    # once when a sample is scaled, as the models' trials do (proc-pool-forkserver's server
+    # is counted in the trial's CPU too, as a reaped child); the workers' own start-up stays
+    # in their CPU time.
+    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping) + helpers_cpu_s
+    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s, helpers_cpu_s
 
 
 def own_cpu_s():
@@ -330,6 +368,7 @@ def main():
     fixed_cpu = 0.0
     workers_pss_kib = 0
     workers_cpu_s = 0.0
+    helpers_cpu_s = 0.0
 
     cpu_before = own_cpu_s()
     started = time.perf_counter()
@@ -340,13 +379,13 @@ def main():
     elif runtime == "asyncio":
         outputs = run_asyncio(jobs, int(plan["yield_every"]))
     elif runtime == "processes":
-        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s = run_processes(
+        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s, helpers_cpu_s = run_processes(
             jobs, workers, plan["start_method"], stall
         )
     else:
         sys.exit("unknown runtime %r" % (runtime,))
     wall = time.perf_counter() - started
-    cpu = own_cpu_s() - cpu_before + workers_cpu_s
+    cpu = own_cpu_s() - cpu_before + workers_cpu_s + helpers_cpu_s
 
     if wrong and outputs:
         first = outputs[0]
@@ -365,6 +404,7 @@ def main():
                 "fixed_s": min(fixed, wall),
                 "cpu_s": cpu,
                 "fixed_cpu_s": min(fixed_cpu, cpu),
+                "helpers_cpu_s": helpers_cpu_s,
                 "peak_rss_kib": peak,
             }
         )

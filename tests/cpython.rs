@@ -335,3 +335,53 @@ fn a_python_that_reads_nothing_printed_no_report() {
         assert!(failure.contains("printed no report"), "{failure}");
     }
 }
+
+/// A pool's helpers (the fork server and resource tracker for `forkserver`; `fork` needs
+/// none) are part of CPython's cost: the script counts their CPU, in the whole and in the
+/// fixed part, as the model's forkserver row counts its server (run here on the script itself, since no
+/// sum of the compare program's could tell the helpers from the rest).
+#[test]
+fn the_pools_helpers_cpu_is_counted() {
+    use std::io::Write;
+    let Some(python) = python3() else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/cpython_trial.py");
+    for method in ["fork", "forkserver"] {
+        let mut child = Command::new(&python)
+            .args(["-I", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let plan = format!(
+            r#"{{"runtime": "processes", "start_method": "{method}", "workers": 2,
+                "yield_every": 1024, "jobs": [["cpu", 1, 100], ["cpu", 1, 100]]}}"#
+        );
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(plan.as_bytes())
+            .expect("the plan is sent");
+        let out = child.wait_with_output().expect("python3 ends");
+        assert!(out.status.success(), "{method}: {:?}", out.status);
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON report");
+        let num = |key: &str| report[key].as_f64().unwrap_or(-1.0);
+        // A helper ran, if only to start an interpreter: its run time is not zero.
+        let helpers = num("helpers_cpu_s");
+        assert!(
+            if method == "fork" {
+                helpers >= 0.0
+            } else {
+                helpers > 0.0
+            },
+            "{method}: {report}"
+        );
+        assert!(
+            num("fixed_cpu_s") >= num("helpers_cpu_s"),
+            "{method}: {report}"
+        );
+        assert!(num("cpu_s") >= num("fixed_cpu_s"), "{method}: {report}");
+        assert_eq!(report["outputs"], serde_json::json!([25, 25]), "{method}");
+    }
+}
