@@ -73,7 +73,13 @@ fn main() -> ExitCode {
     let options = cli::parse();
     // Without a fit Python, `--python` cannot be honoured at all: a usage error, like a bad
     // flag, before anything runs.
-    let python = match options.python.as_deref().map(cpython::probe).transpose() {
+    // A temporary directory that cannot hold the script is found out here too, not row by row.
+    let fit = |path: &std::path::Path| {
+        let python = cpython::probe(path)?;
+        cpython::write_script()?;
+        Ok::<_, String>(python)
+    };
+    let python = match options.python.as_deref().map(fit).transpose() {
         Ok(python) => python,
         Err(why) => {
             eprintln!("concurrency: --python: {why}");

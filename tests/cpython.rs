@@ -385,3 +385,31 @@ fn the_pools_helpers_cpu_is_counted() {
         assert_eq!(report["outputs"], serde_json::json!([25, 25]), "{method}");
     }
 }
+
+/// A `TMPDIR` that cannot hold the script (here, one that does not exist: it is not
+/// created) is a usage error found before anything runs: status 2, one line, no table.
+#[test]
+fn an_unusable_tmpdir_exits_with_status_2_before_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("concurrency-notmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let fake = dir.join("python3");
+    std::fs::write(&fake, "#!/bin/sh\necho 3.11.7\n").expect("a stand-in script");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let missing = dir.join("missing/tmp");
+    let out = tiny_sleep(fake.as_os_str(), &[])
+        .env("TMPDIR", &missing)
+        .output()
+        .expect("the compare program starts");
+    let created = dir.join("missing").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = texts(&out);
+    assert_eq!(code, Some(2), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot create a directory for Python's script"),
+        "{stderr}"
+    );
+    assert!(!created, "TMPDIR's missing parent was created");
+}
