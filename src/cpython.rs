@@ -297,6 +297,9 @@ fn run_script(
     switch: Option<&str>,
 ) -> Result<String, String> {
     let mut command = Command::new(python);
+    // CPython's own temporary files (multiprocessing's `pymp-*`) go to the private directory
+    // too, so that one left by a killed Python is removed with it.
+    command.envs(script.parent().map(|dir| ("TMPDIR", dir)));
     command
         .arg("-I")
         .arg(script)

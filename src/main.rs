@@ -44,6 +44,7 @@ mod compare;
 mod cpython;
 mod fault;
 mod fixture_proc;
+mod interrupt;
 mod measure;
 mod memory;
 mod report;
@@ -70,6 +71,8 @@ fn main() -> ExitCode {
     // role writes to a pipe nobody may read: each child is re-executed, and Rust's start-up
     // ignores SIGPIPE again there, where the pools rely on EPIPE errors.
     fault::default_sigpipe();
+    // Before any thread starts (see `interrupt.rs`).
+    interrupt::install();
     let options = cli::parse();
     // Without a fit Python, `--python` cannot be honoured at all: a usage error, like a bad
     // flag, before anything runs.

@@ -7,22 +7,46 @@
 //! directory is not created: a `TMPDIR` that names no directory is an error, not a chain of new
 //! directories.
 //!
-//! Invariant: dropping a [`ScratchDir`] removes exactly the files it created and then the
-//! directory itself, nothing else.
+//! Nobody else can write in a private directory, so everything in it was put there by this
+//! program or the Python it runs (CPython's own temporary files included: its `TMPDIR` is set
+//! to this directory), and it is removed whole. Every live directory is listed in this
+//! process, so that an interrupted program can remove them ([`remove_all`], see
+//! `interrupt.rs`) before it dies.
+//!
+//! Invariant: dropping a [`ScratchDir`], or [`remove_all`], removes the directory it created
+//! and what is in it, nothing else; a directory is listed from the moment it exists (created
+//! and listed under one lock).
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The scratch directories alive in this process.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The list, even if a panic poisoned it (every change to it is a single push or removal).
+fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes every live scratch directory now: for a program about to die of a signal. Later
+/// drops of their [`ScratchDir`]s find nothing left to remove.
+pub fn remove_all() {
+    for dir in live().drain(..) {
+        // `remove_dir_all` does not follow symlinks inside the directory.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
 
 /// How many random names are tried before giving up: a clash is already one chance in 2^64.
 const ATTEMPTS: u32 = 16;
 
-/// A directory this process created, and the files it wrote in it.
+/// A directory this process created, removed with what is in it when dropped.
 #[derive(Debug)]
 pub struct ScratchDir {
     dir: PathBuf,
-    files: Vec<PathBuf>,
 }
 
 impl ScratchDir {
@@ -40,13 +64,12 @@ impl ScratchDir {
     ) -> io::Result<Self> {
         for _ in 0..ATTEMPTS {
             let dir = parent.join(next_name()?);
+            let mut live = live();
             // Not recursive: fails on any existing name, a symlink included.
             match DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => {
-                    return Ok(Self {
-                        dir,
-                        files: Vec::new(),
-                    });
+                    live.push(dir.clone());
+                    return Ok(Self { dir });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -71,7 +94,6 @@ impl ScratchDir {
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
-        self.files.push(path.clone());
         file.write_all(contents)?;
         Ok(path)
     }
@@ -79,11 +101,10 @@ impl ScratchDir {
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        for file in &self.files {
-            let _ = std::fs::remove_file(file);
+        let mut live = live();
+        if let Some(i) = live.iter().position(|dir| *dir == self.dir) {
+            let _ = std::fs::remove_dir_all(live.swap_remove(i));
         }
-        // Fails, and leaves it, if someone else's file is in it: that is not ours to remove.
-        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 
@@ -164,6 +185,7 @@ mod tests {
         // A random name is a fresh one.
         let random = ScratchDir::create(&parent, "p").expect("a scratch dir");
         assert!(random.path().file_name().is_some_and(|n| n.len() == 2 + 16));
+        drop(random);
         std::fs::remove_dir_all(&parent).expect("cleanup");
     }
 

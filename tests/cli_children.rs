@@ -134,15 +134,33 @@ fn killed_program_leaves_no_trial() -> Result<(), String> {
 
 /// Ctrl-C while CPython's pool is running, every worker stuck in a job: no process of
 /// CPython's (the interpreter, its fork server, resource tracker, workers) outlives the
-/// program, for both start methods.
+/// program, for both start methods, and the directory made for the script is removed (the
+/// run gets a `TMPDIR` of its own, which must be empty afterwards).
 fn interrupted_program_leaves_no_python() -> Result<(), String> {
     let Some(python) = python3() else {
         return Ok(());
     };
+    let tmp = std::env::temp_dir().join(format!("concurrency-ctrl-c-{}", std::process::id()));
+    fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let result = interrupt_each_pool(&python, &tmp);
+    let left: Vec<_> = fs::read_dir(&tmp)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
+        .unwrap_or_default();
+    let _ = fs::remove_dir_all(&tmp);
+    result?;
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("left behind in TMPDIR: {left:?}"))
+    }
+}
+
+fn interrupt_each_pool(python: &std::path::Path, tmp: &std::path::Path) -> Result<(), String> {
     for runtime in ["proc-pool", "proc-pool-forkserver"] {
         let mut program = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+            .env("TMPDIR", tmp)
             .arg("--python")
-            .arg(&python)
+            .arg(python)
             .args([
                 "--workload",
                 "sleep",
