@@ -61,9 +61,11 @@ HEADER = struct.Struct("<I")
 PR_SET_PDEATHSIG = 1
 
 def die_with_parent(parent):
-    """Asks the kernel to kill this process when its parent, pid `parent`, dies. The parent is
-    checked after the request, so one that died before it cannot leave this process running
-    unnoticed."""
+    """Asks the kernel to kill this process when its parent, pid `parent` (None: the current
+    one), dies. The parent is checked after the request, so one that died before it cannot
+    leave this process running unnoticed."""
+    if parent is None:
+        parent = os.getppid()
     try:
         import ctypes
         import signal
@@ -315,9 +317,9 @@ def run_processes(jobs, workers, method, stall=False):
     spawner = os.getpid()
     if method == "forkserver":
         # Started here, so that its pid is known to the workers it forks (a private
-        # attribute, present since the fork server was added in 3.4).
+        # attribute; without it a worker takes its parent as it finds it).
         forkserver.ensure_running()
-        spawner = forkserver._forkserver._forkserver_pid
+        spawner = getattr(forkserver._forkserver, "_forkserver_pid", None)
     pool = context.Pool(workers, initializer=start_worker, initargs=(spawner, method))
     running = time.perf_counter()
     cpu_running = own_cpu_s()

@@ -196,6 +196,22 @@ fn interrupt_each_pool(python: &std::path::Path, tmp: &std::path::Path) -> Resul
             .recv_timeout(GUARD)
             .map_err(|_| format!("{runtime}: no CPython worker said it stalled within {GUARD:?}"));
         let tree = descendants(program.id());
+        // The program blocks the signals it takes on a thread of its own; its children
+        // must not inherit that mask.
+        for pid in tree
+            .iter()
+            .filter(|&&pid| parent_of(pid) == Some(program.id()))
+        {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let blocked = status.lines().find(|l| l.starts_with("SigBlk:"));
+            if blocked.is_some_and(|l| !l.ends_with("0000000000000000")) {
+                let _ = program.kill();
+                let _ = program.wait();
+                return Err(format!(
+                    "child {pid} starts with signals blocked: {blocked:?}"
+                ));
+            }
+        }
         let pythons = tree
             .iter()
             .filter(|pid| {
