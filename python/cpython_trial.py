@@ -11,7 +11,15 @@ newer, as the child of a trial process, and sends it a plan as one JSON document
 
 It runs the jobs the way the named CPython runtime runs them, and prints one JSON line:
 each job's output in input order, the wall time, the part of it spent starting and stopping
-a process pool, the CPU time of this process and its pool's workers, and their peak memory.
+a process pool, the CPU time, and the peak memory of this process and its pool's workers.
+
+The CPU time counted: this process's during the run, its pool's workers' (their whole lives:
+start-up included) and the pool's helpers' (for `forkserver`, the fork server and the
+resource tracker: their whole lives, start-up included), read from /proc just before the pool
+is closed. The part that does not grow with the jobs (`fixed_cpu_s`) is this process's CPU
+in starting and stopping the pool plus the helpers' (`helpers_cpu_s`, reported apart too).
+Not counted: the interpreter's own start-up before the run, as a model trial's process
+start-up is not counted either.
 It checks nothing: the compare program checks every output against values it computes itself
 (with a sieve, not this script's trial division), so a bug here shows as a wrong row.
 
@@ -26,13 +34,20 @@ GIL switches on its own every 5 ms), and `await asyncio.sleep(0)` every `yield_e
 candidates for asyncio, the same granularity at which mini-eventloop really yields.
 
 `--test-wrong-output` (tests only) makes the first job's output wrong by one; `--test-stall`
-(tests only) blocks forever before running, as a hung interpreter would.
+(tests only) blocks forever, as a hung interpreter would: before running, or, for a pool,
+in every worker once the pool has started (each worker says so on stderr first).
+
+Every process this script starts dies with its parent (Linux's PR_SET_PDEATHSIG, as the
+compare program asks for each of its own children): the compare program starts this one so,
+the pool's workers ask for it themselves, and the fork server ends when this process does, so that a killed trial leaves
+no part of CPython running, even a worker stuck in a job.
 """
 
 import asyncio
 import json
 import math
 import multiprocessing
+from multiprocessing import forkserver
 import os
 import resource
 import socket
@@ -42,6 +57,48 @@ import threading
 import time
 
 HEADER = struct.Struct("<I")
+
+PR_SET_PDEATHSIG = 1
+
+def die_with_parent(parent):
+    """Asks the kernel to kill this process when its parent, pid `parent` (None: the current
+    one), dies. The parent is checked after the request, so one that died before it cannot
+    leave this process running unnoticed."""
+    if parent is None:
+        parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        # No ctypes or no prctl: the pool's end of file on its pipes still stops idle
+        # workers when this process dies.
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def start_worker(spawner, method):
+    """A pool worker's initializer: it dies with the process that forked it (this script's
+    main process, or the fork server). A fork server worker also closes its copy of the
+    fork server's "alive" pipe, which it would use only to start processes of its own: held
+    by the main process alone, the pipe ends when it dies, so the fork server, which cannot
+    be told to die with its parent, exits then, and its workers with it."""
+    die_with_parent(spawner)
+    if method == "forkserver":
+        server = getattr(forkserver, "_forkserver", None)
+        fd = getattr(server, "_forkserver_alive_fd", None)
+        if fd is not None:
+            os.close(fd)
+            server._forkserver_alive_fd = None
+
+
+def stall_in_worker(_):
+    sys.stderr.write("cpython_trial: a worker stalls (--test-stall)\n")
+    sys.stderr.flush()
+    threading.Event().wait()
 
 
 def is_prime(n):
@@ -229,15 +286,45 @@ def process_cpu_s(pid):
     return total / 1e9
 
 
-def run_processes(jobs, workers, method):
+def descendants(root):
+    """The pids of every living descendant of process `root`, from the parent links in
+    /proc (read as bytes: a command name need not be UTF-8)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+            # Field 4, the parent, counted after the command name's closing ')'.
+            parent = int(stat[stat.rindex(b")") + 1 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(name))
+    found, i = [root], 0
+    while i < len(found):
+        found.extend(children.get(found[i], ()))
+        i += 1
+    return found[1:]
+
+
+def run_processes(jobs, workers, method, stall=False):
     """A Pool of `workers` processes; jobs handed out one at a time (chunksize 1), as
     proc-pool's run_all does, so that n uniform jobs take ceil(n / workers) waves."""
     context = multiprocessing.get_context(method)
     started = time.perf_counter()
     cpu_started = own_cpu_s()
-    pool = context.Pool(workers)
+    spawner = os.getpid()
+    if method == "forkserver":
+        # Started here, so that its pid is known to the workers it forks (a private
+        # attribute; without it a worker takes its parent as it finds it).
+        forkserver.ensure_running()
+        spawner = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    pool = context.Pool(workers, initializer=start_worker, initargs=(spawner, method))
     running = time.perf_counter()
     cpu_running = own_cpu_s()
+    if stall:
+        pool.map(stall_in_worker, range(workers), chunksize=1)
     outputs = list(pool.imap(run_job, jobs, chunksize=1))
     stopping = time.perf_counter()
     cpu_stopping = own_cpu_s()
@@ -246,13 +333,21 @@ def run_processes(jobs, workers, method):
     pids = [p.pid for p in pool._pool]
     workers_pss_kib = sum(proc_number(pid, "smaps_rollup", "Pss:") for pid in pids)
     workers_cpu_s = sum(process_cpu_s(pid) for pid in pids)
+    # The pool's helpers, any process but the workers counted above: for `forkserver`, the
+    # fork server and the resource tracker. They live until this process
+    # ends, so they are read now; they do the same work for any number of jobs.
+    helpers_cpu_s = sum(
+        process_cpu_s(pid) for pid in descendants(os.getpid()) if pid not in pids
+    )
     pool.close()
     pool.join()
     fixed = (running - started) + (time.perf_counter() - stopping)
-    # This process's CPU in starting and stopping the pool, counted once when a sample is
-    # scaled, as the models' trials do; the workers' own start-up stays in their CPU time.
-    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping)
-    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s
+    # This process's CPU in starting and stopping the pool, and its helpers' CPU, counted
+    # once when a sample is scaled, as the models' trials do (proc-pool-forkserver's server
+    # is counted in the trial's CPU too, as a reaped child); the workers' own start-up stays
+    # in their CPU time.
+    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping) + helpers_cpu_s
+    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s, helpers_cpu_s
 
 
 def own_cpu_s():
@@ -264,16 +359,18 @@ def main():
     if sys.version_info < (3, 8):
         sys.exit("Python 3.8 or newer is needed, this is %s" % sys.version.split()[0])
     wrong = "--test-wrong-output" in sys.argv[1:]
-    if "--test-stall" in sys.argv[1:]:
-        threading.Event().wait()
+    stall = "--test-stall" in sys.argv[1:]
     plan = json.load(sys.stdin)
     jobs = [tuple(j) for j in plan["jobs"]]
     runtime = plan["runtime"]
+    if stall and runtime != "processes":
+        threading.Event().wait()
     workers = int(plan.get("workers", 1))
     fixed = 0.0
     fixed_cpu = 0.0
     workers_pss_kib = 0
     workers_cpu_s = 0.0
+    helpers_cpu_s = 0.0
 
     cpu_before = own_cpu_s()
     started = time.perf_counter()
@@ -284,13 +381,13 @@ def main():
     elif runtime == "asyncio":
         outputs = run_asyncio(jobs, int(plan["yield_every"]))
     elif runtime == "processes":
-        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s = run_processes(
-            jobs, workers, plan["start_method"]
+        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s, helpers_cpu_s = run_processes(
+            jobs, workers, plan["start_method"], stall
         )
     else:
         sys.exit("unknown runtime %r" % (runtime,))
     wall = time.perf_counter() - started
-    cpu = own_cpu_s() - cpu_before + workers_cpu_s
+    cpu = own_cpu_s() - cpu_before + workers_cpu_s + helpers_cpu_s
 
     if wrong and outputs:
         first = outputs[0]
@@ -309,6 +406,7 @@ def main():
                 "fixed_s": min(fixed, wall),
                 "cpu_s": cpu,
                 "fixed_cpu_s": min(fixed_cpu, cpu),
+                "helpers_cpu_s": helpers_cpu_s,
                 "peak_rss_kib": peak,
             }
         )

@@ -77,9 +77,16 @@ impl Supervised {
     pub fn spawn(command: &mut Command, capture_stdout: bool) -> io::Result<Self> {
         let parent = std::process::id();
         // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
-        // calls are allowed: prctl, getppid and raise are, and it allocates nothing.
+        // calls are allowed: sigemptyset, sigprocmask, prctl, getppid and raise are, and it
+        // allocates nothing.
         unsafe {
             command.pre_exec(move || {
+                // The compare program blocks the signals it takes on a thread of its own
+                // (`interrupt.rs`); a mask is inherited across exec, and the child must get
+                // them as usual.
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 // The parent may have died before the request was made: then nobody would
                 // ever send the signal.

@@ -10,18 +10,22 @@
 //!   expected value (computed here, in Rust)
 //! ```
 //!
-//! Python runs as a child of the trial process, so it shares the trial's process group, time
-//! limit and kill (`child.rs`), and inherits its raised open-file limit. The script checks
+//! Python runs as a supervised child of the trial process (`child.rs`): in a process group of
+//! its own, killed with its pool when it ends or when the trial dies (the trial's time limit,
+//! a Ctrl-C), and it inherits the trial's raised open-file limit. The script lives in a
+//! private directory the parent writes for each trial (`scratch.rs`) and removes once the
+//! trial is reaped, killed or not. The script checks
 //! nothing itself: every output is compared here with the value the Rust job's `expected()`
 //! computes, independently of both implementations.
 //!
 //! Invariant: a Python that cannot run, exits with a failure or prints something that is not
 //! a report makes the trial fail with the reason; it never counts as a measurement.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use concurrency_shared::workloads::{
@@ -32,6 +36,7 @@ use serde_json::{Value, json};
 
 use crate::child::Supervised;
 use crate::runtime::RuntimeKind;
+use crate::scratch::ScratchDir;
 use crate::trial::{self, TrialReport};
 
 /// The script, shipped in the repository and compiled in, so the program needs no path to it.
@@ -201,6 +206,7 @@ pub fn measure<W: PyJob>(
     runtime: RuntimeKind,
     workers: usize,
     python: &Path,
+    script: &Path,
     switch: Option<&str>,
 ) -> Result<TrialReport, String> {
     let (name, start_method) = runtime_plan(runtime)?;
@@ -211,7 +217,7 @@ pub fn measure<W: PyJob>(
         "yield_every": CANDIDATES_PER_CHECKPOINT * LOOP_CHECKPOINTS_PER_YIELD,
         "jobs": jobs.iter().map(PyJob::describe).collect::<Vec<_>>(),
     });
-    let said = run_script(python, &plan.to_string(), switch)?;
+    let said = run_script(python, script, &plan.to_string(), switch)?;
     let last_line = said.lines().last().unwrap_or_default();
     let report: PyReport = serde_json::from_str(last_line).map_err(|_| {
         format!(
@@ -254,82 +260,155 @@ pub fn measure<W: PyJob>(
     })
 }
 
-/// Writes the script to a fresh directory (multiprocessing's fork server re-imports the main
-/// module from its file, so `python -c` would not do), runs it with `plan` on stdin, and
-/// returns its stdout. The directory is removed afterwards.
-/// The directory trial process `pid` writes the script to.
-fn scratch_dir(pid: u32) -> PathBuf {
-    std::env::temp_dir().join(format!("concurrency-cpython-{pid}"))
+/// Writes the script to a fresh private directory in the temporary directory, for one trial:
+/// a file, since multiprocessing's fork server re-imports the main module from its path, so
+/// `python -c` would not do. Dropping the directory removes it and the script.
+pub fn write_script() -> Result<(ScratchDir, PathBuf), String> {
+    let tmp = std::env::temp_dir();
+    let mut dir = ScratchDir::create(&tmp, "concurrency-cpython").map_err(|e| {
+        format!(
+            "cannot create a directory for Python's script in {}: {e}",
+            tmp.display()
+        )
+    })?;
+    let script = dir
+        .write("cpython_trial.py", SCRIPT.as_bytes())
+        .map_err(|e| {
+            format!(
+                "cannot write Python's script in {}: {e}",
+                dir.path().display()
+            )
+        })?;
+    Ok((dir, script))
 }
 
-/// Removes trial process `pid`'s script directory, if it left one (it was killed); called by
-/// the parent once the trial has been reaped, so no running trial owns that name.
-pub fn remove_scratch_dir(pid: u32) {
-    let _ = std::fs::remove_dir_all(scratch_dir(pid));
-}
-
-fn run_script(python: &Path, plan: &str, switch: Option<&str>) -> Result<String, String> {
-    let dir = scratch_dir(std::process::id());
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let result = run_script_in(&dir, python, plan, switch);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn run_script_in(
-    dir: &Path,
+/// Runs `script` with `plan` on stdin and returns its stdout.
+///
+/// Python runs isolated (`-I`: no user site, no `PYTHON*` variables, not even the script's
+/// own directory on `sys.path`), in a process group of its own that is killed with
+/// everything in it when it ends, and it is killed if this trial process dies
+/// (`Supervised`), so neither a Ctrl-C nor a trial time-out leaves its pool running. Its
+/// stderr reaches the terminal, as a model trial's does, and its last line is kept for the
+/// reason when Python fails.
+fn run_script(
     python: &Path,
+    script: &Path,
     plan: &str,
     switch: Option<&str>,
 ) -> Result<String, String> {
-    let script = dir.join("cpython_trial.py");
-    std::fs::write(&script, SCRIPT)
-        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let mut command = Command::new(python);
+    // CPython's own temporary files (multiprocessing's `pymp-*`) go to the private directory
+    // too, so that one left by a killed Python is removed with it.
+    command.envs(script.parent().map(|dir| ("TMPDIR", dir)));
     command
-        .arg(&script)
+        .arg("-I")
+        .arg(script)
         .args(switch)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = command
-        .spawn()
+        .stderr(Stdio::piped());
+    let mut child = Supervised::spawn(&mut command, false)
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let pipes = child.child_mut();
+    let (stdin, stdout, stderr) = (pipes.stdin.take(), pipes.stdout.take(), pipes.stderr.take());
     // The plan is written from a thread so that a script that prints before reading all of
-    // it cannot deadlock the two pipes.
-    let mut stdin = child.stdin.take();
+    // it cannot deadlock the pipes. Its failure is not reported: a Python that does not read
+    // its plan prints no report, and that is the reason given.
     let plan = plan.to_owned();
     let writer = std::thread::spawn(move || {
-        stdin
-            .as_mut()
-            .map_or(Ok(()), |s| s.write_all(plan.as_bytes()))
+        if let Some(mut stdin) = stdin {
+            let _ = stdin.write_all(plan.as_bytes());
+        }
     });
-    let mut out = String::new();
-    // A report is one line of a few bytes per job; a Python printing far more is bounded
-    // here, and its report then fails to decode.
-    let read = child
-        .stdout
-        .take()
-        .map_or(Ok(0), |s| s.take(MAX_REPORT_BYTES).read_to_string(&mut out));
-    let status = child
-        .wait()
+    let out = in_background(move || read_report(stdout));
+    let err = in_background(move || tee_tail(stderr));
+    // No limit of its own: the trial's limit kills this process, and Python with it.
+    let ended = child
+        .finish(Duration::MAX)
         .map_err(|e| format!("cannot wait for Python: {e}"))?;
-    let written = writer.join().unwrap_or(Ok(()));
-    if !status.success() {
-        let last = out.lines().last().unwrap_or_default();
+    let _ = writer.join();
+    // The group is dead, so the pipes are closed unless something escaped it.
+    let out = out
+        .recv_timeout(PIPE_GRACE)
+        .unwrap_or_else(|_| Err("Python's output stayed open after it exited".to_owned()));
+    let err_tail = err.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    if !ended.status.success() {
+        let stderr_text = String::from_utf8_lossy(&err_tail);
+        let stdout_text = out.as_deref().unwrap_or_default();
+        let said = last_words(&stderr_text).or_else(|| last_words(stdout_text));
         return Err(format!(
             "Python {}{}",
-            crate::child::describe(status),
-            if last.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", trial::clip(last))
-            }
+            crate::child::describe(ended.status),
+            said.map_or(String::new(), |s| format!(": {}", trial::clip(s)))
         ));
     }
-    read.map_err(|e| format!("cannot read Python's report: {e}"))?;
-    written.map_err(|e| format!("cannot send Python its plan: {e}"))?;
-    Ok(out)
+    out
+}
+
+/// How long the pipes' readers are waited for once Python's group is dead.
+const PIPE_GRACE: Duration = Duration::from_secs(5);
+
+/// The most bytes of Python's stderr kept for a failure's reason.
+const STDERR_KEEP: usize = 64 * 1024;
+
+/// The last line of `text` that is not blank.
+fn last_words(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).rfind(|l| !l.is_empty())
+}
+
+/// Runs `work` on a thread; its result arrives on the returned channel.
+fn in_background<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx
+}
+
+/// Reads Python's stdout to its end, keeping at most [`MAX_REPORT_BYTES`]: past that it is
+/// still drained, so that Python never blocks on a full pipe, and the output is refused.
+fn read_report(stdout: Option<ChildStdout>) -> Result<String, String> {
+    let Some(stdout) = stdout else {
+        return Ok(String::new());
+    };
+    let mut bytes = Vec::new();
+    let mut stdout = stdout.take(MAX_REPORT_BYTES);
+    stdout
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read Python's report: {e}"))?;
+    let extra = io::copy(&mut stdout.into_inner(), &mut io::sink()).unwrap_or(0);
+    if extra > 0 {
+        return Err(format!(
+            "Python printed more than {MAX_REPORT_BYTES} bytes, not a report"
+        ));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Copies Python's stderr to this process's stderr as it comes, and returns its last
+/// [`STDERR_KEEP`] bytes.
+fn tee_tail(stderr: Option<ChildStderr>) -> Vec<u8> {
+    let Some(mut stderr) = stderr else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stderr.read(&mut chunk) {
+            Ok(0) => return kept,
+            Ok(n) => {
+                let _ = io::stderr().write_all(&chunk[..n]);
+                kept.extend_from_slice(&chunk[..n]);
+                if kept.len() > STDERR_KEEP {
+                    kept.drain(..kept.len() - STDERR_KEEP);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return kept,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -44,11 +44,13 @@ mod compare;
 mod cpython;
 mod fault;
 mod fixture_proc;
+mod interrupt;
 mod measure;
 mod memory;
 mod report;
 mod runtime;
 mod sample;
+mod scratch;
 mod trial;
 mod verdict;
 mod workload;
@@ -69,10 +71,18 @@ fn main() -> ExitCode {
     // role writes to a pipe nobody may read: each child is re-executed, and Rust's start-up
     // ignores SIGPIPE again there, where the pools rely on EPIPE errors.
     fault::default_sigpipe();
+    // Before any thread starts (see `interrupt.rs`).
+    interrupt::install();
     let options = cli::parse();
     // Without a fit Python, `--python` cannot be honoured at all: a usage error, like a bad
     // flag, before anything runs.
-    let python = match options.python.as_deref().map(cpython::probe).transpose() {
+    // A temporary directory that cannot hold the script is found out here too, not row by row.
+    let fit = |path: &std::path::Path| {
+        let python = cpython::probe(path)?;
+        cpython::write_script()?;
+        Ok::<_, String>(python)
+    };
+    let python = match options.python.as_deref().map(fit).transpose() {
         Ok(python) => python,
         Err(why) => {
             eprintln!("concurrency: --python: {why}");

@@ -23,7 +23,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -115,20 +115,24 @@ impl TrialReport {
 /// `limit`, and returns its report or why there is none.
 pub fn run(spec: &TrialSpec, limit: Duration) -> Result<TrialReport, String> {
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+    // Written here, not by the trial, so that it is removed even when the trial is killed:
+    // dropped at the end of this function, once the trial has been reaped.
+    let script = match spec.python {
+        Some(_) if spec.runtime.family() == Family::Cpython => Some(cpython::write_script()?),
+        _ => None,
+    };
     let mut command = child::own_command();
     command
         .arg(ROLE)
         .arg(spec_json)
         .args(spec.python.as_deref())
+        .args(script.as_ref().map(|(_, path)| path))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = Supervised::spawn(&mut command, true)
+    let child = Supervised::spawn(&mut command, true)
         .map_err(|e| format!("cannot run a trial process: {e}"))?;
-    let pid = child.child_mut().id();
     let ended = child.finish(limit);
-    // A trial killed at the limit cannot remove the script it wrote for Python.
-    cpython::remove_scratch_dir(pid);
     let ended = ended.map_err(|e| format!("cannot run a trial process: {e}"))?;
     if ended.timed_out {
         return Err(format!(
@@ -176,17 +180,21 @@ pub fn clip(text: &str) -> String {
     }
 }
 
-/// The trial role's `main`: runs the spec given as the first argument and prints its report.
+/// The trial role's `main`: runs the spec given as the first argument (then a Python's path
+/// and the script it runs, for a CPython row) and prints its report.
 pub fn child_main(args: Vec<OsString>) -> ExitCode {
     let Some(mut spec) = args
         .first()
         .and_then(|a| a.to_str())
         .and_then(|s| serde_json::from_str::<TrialSpec>(s).ok())
     else {
-        eprintln!("concurrency {ROLE}: expected a trial spec in JSON, then a Python's path");
+        eprintln!(
+            "concurrency {ROLE}: expected a trial spec in JSON, then a Python's path and script"
+        );
         return ExitCode::from(2);
     };
     spec.python = args.get(1).map(PathBuf::from);
+    let script = args.get(2).map(PathBuf::from);
     if let Some(fault) = spec.fault {
         fault.strike_trial();
         if fault == Fault::GarbageTrial {
@@ -198,7 +206,7 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
     if let Err(e) = raise_nofile_limit() {
         eprintln!("concurrency {ROLE}: cannot raise the open-file limit: {e}");
     }
-    let report = match run_spec(&spec) {
+    let report = match run_spec(&spec, script.as_deref()) {
         Ok(report) if spec.fault == Some(Fault::WrongTrial) => TrialReport {
             correct: 0,
             first_failure: Some("job 0: an injected wrong output".to_owned()),
@@ -222,33 +230,40 @@ pub fn child_main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-fn run_spec(spec: &TrialSpec) -> Result<TrialReport, String> {
+fn run_spec(spec: &TrialSpec, script: Option<&Path>) -> Result<TrialReport, String> {
     let server = || {
         spec.server
             .ok_or_else(|| format!("workload {} needs a server", spec.workload.name()))
     };
     let (tasks, scale) = (spec.tasks, spec.scale);
     match spec.workload {
-        WorkloadKind::Cpu => measure(spec, workload::cpu_jobs(tasks, scale)),
-        WorkloadKind::Sleep => measure(spec, workload::sleep_jobs(tasks)),
-        WorkloadKind::SlowIo => measure(spec, workload::slow_io_jobs(tasks, server()?)),
-        WorkloadKind::FastIo => measure(spec, workload::fast_io_jobs(tasks, server()?, scale)),
-        WorkloadKind::Mixed => measure(spec, workload::mixed_jobs(tasks, server()?)),
-        WorkloadKind::Idle => measure(spec, workload::idle_jobs(tasks)),
+        WorkloadKind::Cpu => measure(spec, script, workload::cpu_jobs(tasks, scale)),
+        WorkloadKind::Sleep => measure(spec, script, workload::sleep_jobs(tasks)),
+        WorkloadKind::SlowIo => measure(spec, script, workload::slow_io_jobs(tasks, server()?)),
+        WorkloadKind::FastIo => measure(
+            spec,
+            script,
+            workload::fast_io_jobs(tasks, server()?, scale),
+        ),
+        WorkloadKind::Mixed => measure(spec, script, workload::mixed_jobs(tasks, server()?)),
+        WorkloadKind::Idle => measure(spec, script, workload::idle_jobs(tasks)),
     }
 }
 
 /// Runs `jobs` as `spec` says: a model's row in this process, a CPython row through Python.
-fn measure<W: PyJob + Clone>(spec: &TrialSpec, jobs: Vec<W>) -> Result<TrialReport, String> {
-    let Some(python) = spec
-        .python
-        .as_deref()
-        .filter(|_| spec.runtime.family() == Family::Cpython)
-    else {
+fn measure<W: PyJob + Clone>(
+    spec: &TrialSpec,
+    script: Option<&Path>,
+    jobs: Vec<W>,
+) -> Result<TrialReport, String> {
+    if spec.runtime.family() != Family::Cpython {
         return Ok(measure_model(jobs, spec.runtime, spec.workers));
+    }
+    let (Some(python), Some(script)) = (spec.python.as_deref(), script) else {
+        return Err("a CPython row needs a Python and its script".to_owned());
     };
     let switch = spec.fault.and_then(Fault::script_switch);
-    cpython::measure(&jobs, spec.runtime, spec.workers, python, switch)
+    cpython::measure(&jobs, spec.runtime, spec.workers, python, script, switch)
 }
 
 /// Times `jobs` on `runtime`, then checks every output against its job's known value.

@@ -227,23 +227,7 @@ fn pair_figures(rows: &[Row], m: &Row, c: &Row, cores: usize) -> String {
     let per_job = |r: &Row| r.cpu() / r.sample.tasks.max(1) as f64;
     let ratio = per_job(c) / per_job(m).max(f64::MIN_POSITIVE);
     let (busy_m, busy_c) = (busy(m), busy(c));
-    let reading = if busy_c >= CPU_BOUND_PERCENT && busy_m < CPU_BOUND_PERCENT {
-        format!(
-            "{} is bound by the interpreter's CPU ({ratio:.0}x the model's per job) where {} \
-             mostly waits",
-            c.runtime.name(),
-            m.runtime.name()
-        )
-    } else if busy_c >= CPU_BOUND_PERCENT {
-        format!(
-            "both are CPU-bound, CPython at {ratio:.0}x the model's CPU per job, so what each \
-             does per unit of work (hand-offs, yields, sending jobs) weighs differently"
-        )
-    } else {
-        "neither is CPU-bound: the difference is in how the waits overlap, or in the \
-         machine's load (see the min-max ranges)"
-            .to_owned()
-    };
+    let reading = reading(m.runtime.name(), c.runtime.name(), busy_m, busy_c, ratio);
     format!(
         "{} {:.2}x vs {} {:.2}x over their own sequential, busy {:.0}% vs {:.0}% of the \
          cores they can use, CPU per job {} vs {}: {reading}",
@@ -256,6 +240,29 @@ fn pair_figures(rows: &[Row], m: &Row, c: &Row, cores: usize) -> String {
         per_job_text(per_job(m)),
         per_job_text(per_job(c)),
     )
+}
+
+/// What the busy shares of model `m` and CPython `c` say about their difference; `ratio` is
+/// CPython's CPU per job over the model's. One sentence for each of the four cases.
+fn reading(m: &str, c: &str, busy_m: f64, busy_c: f64, ratio: f64) -> String {
+    match (busy_m >= CPU_BOUND_PERCENT, busy_c >= CPU_BOUND_PERCENT) {
+        (false, true) => format!(
+            "{c} is bound by the interpreter's CPU ({ratio:.0}x the model's per job) where {m} \
+             mostly waits"
+        ),
+        (true, true) => format!(
+            "both are CPU-bound, CPython at {ratio:.0}x the model's CPU per job, so what each \
+             does per unit of work (hand-offs, yields, sending jobs) weighs differently"
+        ),
+        (true, false) => format!(
+            "{m} is CPU-bound where {c} mostly waits (at {ratio:.0}x the model's CPU per job): \
+             CPython's time goes to waits the model does not have (start-up, hand-offs, the \
+             interpreter lock), or to the machine's load (see the min-max ranges)"
+        ),
+        (false, false) => "neither is CPU-bound: the difference is in how the waits overlap, \
+             or in the machine's load (see the min-max ranges)"
+            .to_owned(),
+    }
 }
 
 /// A CPU time per job in the unit that suits it.
@@ -544,6 +551,28 @@ mod tests {
 
     /// Both families putting the same model in front is "the same"; a different front is
     /// "DIFFERENT" with the figures of the runtimes in question.
+    /// Each combination of busy shares gets its own, true sentence: a model at 75% beside
+    /// CPython at 45% is not "neither is CPU-bound".
+    #[test]
+    fn each_busy_combination_reads_true() {
+        let read = |m, c| reading("proc-pool", "cpython-processes", m, c, 17.0);
+        let model_bound = read(75.0, 45.0);
+        assert!(
+            model_bound.starts_with("proc-pool is CPU-bound where cpython-processes mostly waits"),
+            "{model_bound}"
+        );
+        assert!(!model_bound.contains("neither"), "{model_bound}");
+        assert!(
+            read(45.0, 75.0).starts_with("cpython-processes is bound by the interpreter's CPU"),
+            "{}",
+            read(45.0, 75.0)
+        );
+        assert!(read(75.0, 75.0).starts_with("both are CPU-bound"));
+        assert!(read(45.0, 45.0).starts_with("neither is CPU-bound"));
+        // The threshold itself counts as bound, on either side.
+        assert!(read(CPU_BOUND_PERCENT, CPU_BOUND_PERCENT).starts_with("both"));
+    }
+
     #[test]
     fn comparisons_name_differences_with_figures() {
         let w = WorkloadKind::FastIo;

@@ -4,31 +4,17 @@
 //! The tests that need a Python skip, saying why, when no `python3` is on `PATH`; under
 //! `CI=true` a missing Python fails them instead, since CI is where they must run.
 
-use std::path::PathBuf;
+mod util;
+
 use std::process::{Command, Output};
+
+use util::python3;
 
 fn concurrency(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_concurrency"))
         .args(args)
         .output()
         .expect("the compare program starts")
-}
-
-/// The `python3` on `PATH`, or `None` (with the reason printed) where the tests may skip.
-fn python3() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("python3"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no python3 on PATH: the CPython rows cannot be tested"
-        );
-        eprintln!("skipped: no python3 on PATH (set CI=true to make this a failure)");
-    }
-    found
 }
 
 /// The smallest run with CPython's rows: one sleep job on the baselines and the event loop
@@ -288,4 +274,142 @@ fn a_python_at_a_non_utf8_path_runs_and_is_measured() {
         assert_eq!(row["correct"], true, "{row}");
         assert!(row["peak_mib"].as_f64().is_some_and(|m| m > 0.0), "{row}");
     }
+}
+
+/// A stand-in "Python" that answers the version probe, then runs `body` (a shell script) in
+/// place of every trial; returns the failure reasons of its CPython rows.
+fn stand_in_failures(name: &str, body: &str) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("concurrency-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let fake = dir.join("python3");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\ncase \"$1\" in -c) echo 3.11.7; exit 0;; esac\n{body}\n"),
+    )
+    .expect("a stand-in script");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = tiny_sleep(fake.as_os_str(), &["--json"])
+        .output()
+        .expect("the compare program starts");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = texts(&out);
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let rows = doc["results"].as_array().expect("results");
+    let failures: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            r["runtime"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("cpython"))
+        })
+        .map(|r| r["failure"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(failures.len(), 2, "{doc}");
+    failures
+}
+
+/// A Python that crashes fails its row with the last line it wrote on stderr (the error
+/// itself, not only its exit status).
+#[test]
+fn a_crashing_python_fails_with_its_last_words() {
+    for failure in stand_in_failures(
+        "crash",
+        "echo 'Traceback (most recent call last):' >&2\n\
+         echo 'ZeroDivisionError: boom' >&2\necho >&2\nexit 1",
+    ) {
+        assert!(
+            failure.contains("exit status 1: ZeroDivisionError: boom"),
+            "{failure}"
+        );
+    }
+}
+
+/// A Python that exits at once without reading its plan printed no report: that is the
+/// reason, not the broken pipe its plan may meet (whether it does is a race, so the old
+/// reason showed up in some rows only).
+#[test]
+fn a_python_that_reads_nothing_printed_no_report() {
+    for failure in stand_in_failures("noread", "exit 0") {
+        assert!(failure.contains("printed no report"), "{failure}");
+    }
+}
+
+/// A pool's helpers (the fork server and resource tracker for `forkserver`; `fork` needs
+/// none) are part of CPython's cost: the script counts their CPU, in the whole and in the
+/// fixed part, as the model's forkserver row counts its server (run here on the script itself, since no
+/// sum of the compare program's could tell the helpers from the rest).
+#[test]
+fn the_pools_helpers_cpu_is_counted() {
+    use std::io::Write;
+    let Some(python) = python3() else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/cpython_trial.py");
+    for method in ["fork", "forkserver"] {
+        let mut child = Command::new(&python)
+            .args(["-I", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let plan = format!(
+            r#"{{"runtime": "processes", "start_method": "{method}", "workers": 2,
+                "yield_every": 1024, "jobs": [["cpu", 1, 100], ["cpu", 1, 100]]}}"#
+        );
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(plan.as_bytes())
+            .expect("the plan is sent");
+        let out = child.wait_with_output().expect("python3 ends");
+        assert!(out.status.success(), "{method}: {:?}", out.status);
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON report");
+        let num = |key: &str| report[key].as_f64().unwrap_or(-1.0);
+        // A helper ran, if only to start an interpreter: its run time is not zero.
+        let helpers = num("helpers_cpu_s");
+        assert!(
+            if method == "fork" {
+                helpers >= 0.0
+            } else {
+                helpers > 0.0
+            },
+            "{method}: {report}"
+        );
+        assert!(
+            num("fixed_cpu_s") >= num("helpers_cpu_s"),
+            "{method}: {report}"
+        );
+        assert!(num("cpu_s") >= num("fixed_cpu_s"), "{method}: {report}");
+        assert_eq!(report["outputs"], serde_json::json!([25, 25]), "{method}");
+    }
+}
+
+/// A `TMPDIR` that cannot hold the script (here, one that does not exist: it is not
+/// created) is a usage error found before anything runs: status 2, one line, no table.
+#[test]
+fn an_unusable_tmpdir_exits_with_status_2_before_the_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("concurrency-notmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let fake = dir.join("python3");
+    std::fs::write(&fake, "#!/bin/sh\necho 3.11.7\n").expect("a stand-in script");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let missing = dir.join("missing/tmp");
+    let out = tiny_sleep(fake.as_os_str(), &[])
+        .env("TMPDIR", &missing)
+        .output()
+        .expect("the compare program starts");
+    let created = dir.join("missing").exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, stderr) = texts(&out);
+    assert_eq!(code, Some(2), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot create a directory for Python's script"),
+        "{stderr}"
+    );
+    assert!(!created, "TMPDIR's missing parent was created");
 }

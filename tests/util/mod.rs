@@ -5,6 +5,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -48,6 +49,23 @@ pub fn run_cases(cases: &[(&str, Case)]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The `python3` on `PATH`, or `None` (with the reason printed) where the tests may skip.
+pub fn python3() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no python3 on PATH: the CPython rows cannot be tested"
+        );
+        eprintln!("skipped: no python3 on PATH (set CI=true to make this a failure)");
+    }
+    found
 }
 
 /// A runtime's results with their errors as text, so every runtime's can be compared.
