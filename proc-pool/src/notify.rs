@@ -53,7 +53,9 @@ impl Drop for Wake {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(waker) = waker {
-            waker.wake();
+            // The waker is the executor's code, run on the manager thread (or a thread
+            // dropping the pool): a panic in it must not take the pool's manager down.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
         }
     }
 }
