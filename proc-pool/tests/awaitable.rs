@@ -4,16 +4,15 @@
 
 mod util;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use proc_pool::{Ctx, Job, Pool, TaskError, Wire, WireError};
+use proc_pool::{Pool, TaskError};
+use util::SumBelow;
 
 /// How many results each loop awaits at once.
 const RESULTS: u64 = 1_000;
@@ -80,6 +79,22 @@ fn submit_all(pool: &Pool, gate: &Path) -> Vec<proc_pool::AsyncResult<u64>> {
     results
 }
 
+/// The timer task's work at each tick: log it, and open the gate once a result arrived.
+fn on_tick(log: &Mutex<Vec<Event>>, gate: &Path) {
+    let mut log = log.lock().unwrap();
+    log.push(Event::Tick);
+    if log.contains(&Event::Arrival) && !gate.exists() {
+        std::fs::write(gate, b"open").unwrap();
+    }
+}
+
+/// An awaiting task's work: await result `i`, check it, log its arrival.
+async fn await_one(i: usize, result: proc_pool::AsyncResult<u64>, log: Arc<Mutex<Vec<Event>>>) {
+    let i = i as u64;
+    assert_eq!(result.await, Ok(i * i));
+    log.lock().unwrap().push(Event::Arrival);
+}
+
 /// Checks the event log: every result arrived, and the timer ticked between the first and
 /// the last arrival.
 fn check_interleaved(log: &[Event]) {
@@ -98,34 +113,23 @@ fn check_interleaved(log: &[Event]) {
 fn awaited_on_mini_eventloop() {
     let pool = util::pool(2);
     let gate = scratch("gate-mini");
-    let log = Rc::new(RefCell::new(Vec::new()));
+    let log = Arc::new(Mutex::new(Vec::new()));
     let rt = mini_eventloop::Runtime::new().unwrap();
     rt.block_on(async {
         let ticker = {
-            let (log, gate) = (Rc::clone(&log), gate.clone());
+            let (log, gate) = (Arc::clone(&log), gate.clone());
             mini_eventloop::spawn(async move {
                 let mut every = mini_eventloop::interval(Duration::from_millis(1));
                 loop {
                     every.tick().await;
-                    let mut log = log.borrow_mut();
-                    log.push(Event::Tick);
-                    if log.contains(&Event::Arrival) && !gate.exists() {
-                        std::fs::write(&gate, b"open").unwrap();
-                    }
+                    on_tick(&log, &gate);
                 }
             })
         };
         let tasks: Vec<_> = submit_all(&pool, &gate)
             .into_iter()
             .enumerate()
-            .map(|(i, result)| {
-                let log = Rc::clone(&log);
-                mini_eventloop::spawn(async move {
-                    let i = i as u64;
-                    assert_eq!(result.await, Ok(i * i));
-                    log.borrow_mut().push(Event::Arrival);
-                })
-            })
+            .map(|(i, result)| mini_eventloop::spawn(await_one(i, result, Arc::clone(&log))))
             .collect();
         for task in tasks {
             task.await.unwrap();
@@ -133,7 +137,7 @@ fn awaited_on_mini_eventloop() {
         ticker.abort();
     });
     let _ = std::fs::remove_file(&gate);
-    check_interleaved(&log.borrow());
+    check_interleaved(&log.lock().unwrap());
 }
 
 /// The same on a tokio current-thread runtime.
@@ -152,25 +156,14 @@ fn awaited_on_tokio() {
                 let mut every = tokio::time::interval(Duration::from_millis(1));
                 loop {
                     every.tick().await;
-                    let mut log = log.lock().unwrap();
-                    log.push(Event::Tick);
-                    if log.contains(&Event::Arrival) && !gate.exists() {
-                        std::fs::write(&gate, b"open").unwrap();
-                    }
+                    on_tick(&log, &gate);
                 }
             })
         };
         let tasks: Vec<_> = submit_all(&pool, &gate)
             .into_iter()
             .enumerate()
-            .map(|(i, result)| {
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let i = i as u64;
-                    assert_eq!(result.await, Ok(i * i));
-                    log.lock().unwrap().push(Event::Arrival);
-                })
-            })
+            .map(|(i, result)| tokio::spawn(await_one(i, result, Arc::clone(&log))))
             .collect();
         for task in tasks {
             task.await.unwrap();
@@ -179,26 +172,6 @@ fn awaited_on_tokio() {
     });
     let _ = std::fs::remove_file(&gate);
     check_interleaved(&log.lock().unwrap());
-}
-
-/// Sums the numbers below `n`: a shared job for `run_async`.
-struct SumBelow(u64);
-
-impl Wire for SumBelow {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-    }
-    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
-        u64::decode(input).map(SumBelow)
-    }
-}
-
-impl Job for SumBelow {
-    type Output = u64;
-    async fn run<C: Ctx>(&self, cx: &mut C) -> u64 {
-        cx.checkpoint().await;
-        (0..self.0).sum()
-    }
 }
 
 /// `run_async` runs a shared job and its result can be awaited or waited for.
