@@ -309,7 +309,9 @@ impl<T> Packet<T> {
 /// from ever getting the GIL, so run it outside the interpreter or inside
 /// [`allow_threads`](Gil::allow_threads). Awaited on the very thread it names, it resolves
 /// at once to [`JoinError::WouldDeadlock`]; polled again after it resolved, it panics
-/// ("JoinHandle polled after completion").
+/// ("JoinHandle polled after completion"), and so do [`join`](JoinHandle::join) and
+/// [`join_gil`](JoinHandle::join_gil), which would otherwise wait for an outcome already
+/// taken.
 ///
 /// ```
 /// use gil_threads::Interpreter;
@@ -361,10 +363,20 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(handle.join(), Ok(7)); // the GIL is not held here
     /// ```
     pub fn join(self) -> Result<T, JoinFailed<T>> {
+        self.assert_not_polled_out();
         if token::refuse_if_holding(self.interp).is_err() || self.is_current() {
             return Err(JoinFailed::WouldDeadlock(self));
         }
         self.packet.take().map_err(JoinFailed::Thread)
+    }
+
+    /// A handle whose outcome was already returned by polling has none left: joining it
+    /// would wait for ever, so it panics, as a second poll does.
+    fn assert_not_polled_out(&self) {
+        assert!(
+            !self.polled_out,
+            "JoinHandle joined after it resolved as a future (polled after completion)"
+        );
     }
 
     /// Whether this is the calling thread's own handle (joining it would wait for ever).
@@ -381,6 +393,7 @@ impl<T> JoinHandle<T> {
     /// with this handle, at once, if this is the calling thread's own handle (Python's
     /// "cannot join current thread").
     pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinFailed<T>> {
+        self.assert_not_polled_out();
         if self.is_current() {
             return Err(JoinFailed::WouldDeadlock(self));
         }
@@ -395,7 +408,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the thread has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.packet.is_set()
+        self.polled_out || self.packet.is_set()
     }
 
     /// The thread's identity.

@@ -105,6 +105,21 @@ fn join_handle_polled_after_completion_panics() {
     assert!(message.contains("polled after completion"), "{message}");
 }
 
+/// Joining a handle that already resolved as a future panics instead of waiting for ever.
+#[test]
+fn join_after_resolving_as_future_panics() {
+    let interp = Interpreter::new();
+    let mut handle = Box::pin(interp.spawn(|_gil| 1));
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    assert_eq!(rt.block_on(handle.as_mut()), Ok(1));
+    assert!(handle.is_finished());
+    let handle = *std::pin::Pin::into_inner(handle);
+    let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle.join()));
+    let payload = joined.expect_err("joining a resolved handle must panic");
+    let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(message.contains("polled after completion"), "{message}");
+}
+
 /// A thread awaiting its own join handle gets `WouldDeadlock` at once instead of a future
 /// that could never resolve.
 #[test]

@@ -125,7 +125,13 @@ fn uses_global_pool(x: u64) -> Vec<String> {
     }
     // A pending result and an `imap` with a task in flight, both of the pool of which this is
     // a copy: their answers go to the test process, never here.
-    if let Some(pending) = PENDING.lock().unwrap().take() {
+    if let Some(mut pending) = PENDING.lock().unwrap().take() {
+        // As a future too: it resolves at once instead of waiting for ever.
+        let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = std::future::Future::poll(std::pin::Pin::new(&mut pending), cx);
+        if polled != std::task::Poll::Ready(Err(TaskError::PoolBroken)) {
+            wrong.push(format!("AsyncResult polled gave {polled:?}"));
+        }
         let ready = pending.ready();
         let got = pending.get();
         if !ready || got != Err(TaskError::PoolBroken) {
