@@ -15,8 +15,11 @@
 //! interpreter's GIL, which the workers need.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -29,6 +32,7 @@ use crate::sync::{self, AtomicUsize, Mutex, Ordering};
 use crate::thread::{Builder, JoinHandle};
 use crate::token::{self, Gil, ShutdownUnwind};
 use crate::wait;
+use crate::waker::{WakeOnDrop, WakerSlot};
 
 thread_local! {
     /// On a worker, the identity of its executor (0 elsewhere): how a call that would wait for
@@ -38,6 +42,15 @@ thread_local! {
 
 /// A unit of work as a worker sees it.
 type Task = Box<dyn FnOnce(&mut Gil) + Send>;
+
+/// Where a task's outcome goes. `wake` is declared after `tx`, so it drops after it: an
+/// awaiting handle is woken once the outcome is sent, or once the task is dropped unrun.
+struct Reply<T> {
+    /// The handle's channel.
+    tx: Sender<Result<T, TaskError>>,
+    /// The handle's waker slot.
+    _wake: WakeOnDrop,
+}
 
 /// What the executor's owner and its at-exit hook share.
 #[derive(Debug)]
@@ -173,6 +186,11 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let (result_tx, result_rx) = crossbeam_channel::bounded(1);
+        let waker = Arc::new(WakerSlot::new());
+        let reply = Reply {
+            tx: result_tx,
+            _wake: WakeOnDrop(Arc::clone(&waker)),
+        };
         let task: Task = Box::new(move |gil| {
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(gil)));
             let result = match outcome {
@@ -183,9 +201,10 @@ impl ThreadPoolExecutor {
             };
             // The handle may be gone; then nobody wants the result, and its destructor (user
             // code) runs here: a panic in it must not take the worker down.
-            if let Err(unwanted) = result_tx.send(result) {
+            if let Err(unwanted) = reply.tx.send(result) {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
             }
+            drop(reply);
         });
         let tx = sync::lock(&self.shared.tx);
         match tx.as_ref() {
@@ -195,6 +214,7 @@ impl ThreadPoolExecutor {
                     interp: self.interp,
                     rx: result_rx,
                     taken: false,
+                    waker,
                 })
             }
             _ => Err(ExecutorShutDown),
@@ -336,8 +356,37 @@ pub struct TaskHandle<T> {
     interp: InterpreterId,
     /// Receives the task's outcome; disconnected unsent if the task was dropped unrun.
     rx: Receiver<Result<T, TaskError>>,
-    /// Whether the outcome was already taken by `result_timeout`.
+    /// Whether the outcome was already taken by `result_timeout` or by polling.
     taken: bool,
+    /// Where an awaiting task's waker waits for the outcome.
+    waker: Arc<WakerSlot>,
+}
+
+/// As a future, for an executor running **outside** the interpreter: resolves to the task's
+/// outcome; the worker wakes the awaiting task when it sends it. Polling never blocks and
+/// needs no GIL (it only looks at the outcome), so it is harmless on an interpreter thread;
+/// but an executor that parks a thread holding this interpreter's GIL while it waits keeps
+/// the workers from running the task, so run it outside the interpreter or inside
+/// [`allow_threads`](Gil::allow_threads). Polled again after it resolved, it returns
+/// `Err(TaskError::Taken)`, as [`result_timeout`](TaskHandle::result_timeout) does.
+// Nothing of a handle is pinned: the outcome lives in the channel, not in the handle.
+impl<T> Unpin for TaskHandle<T> {}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.waker.register(cx.waker());
+        match this.rx.try_recv() {
+            Ok(result) => {
+                this.taken = true;
+                Poll::Ready(result)
+            }
+            Err(TryRecvError::Disconnected) => Poll::Ready(Err(this.unrun())),
+            Err(TryRecvError::Empty) => Poll::Pending,
+        }
+    }
 }
 
 impl<T> TaskHandle<T> {

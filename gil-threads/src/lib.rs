@@ -75,6 +75,7 @@ mod sync;
 mod thread;
 mod token;
 mod wait;
+mod waker;
 
 pub use cell::GilCell;
 pub use concurrency_shared::{Ctx, Job, Wire};

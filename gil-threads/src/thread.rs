@@ -7,8 +7,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use concurrency_shared::panic_message;
 
@@ -17,6 +20,7 @@ use crate::gil::{Admission, Seat};
 use crate::interpreter::{InterpreterId, Registered, Runtime};
 use crate::sync::{self, Condvar, Mutex};
 use crate::token::{self, Gil, ShutdownUnwind};
+use crate::waker::WakerSlot;
 
 /// A thread's identity: unique in the process, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,6 +180,7 @@ impl Builder {
                 info,
                 interp: self.rt.id,
                 packet,
+                polled_out: false,
             };
         }
         // Reap the OS handles of threads that are done, so the registry stays small.
@@ -205,6 +210,7 @@ impl Builder {
             info,
             interp: self.rt.id,
             packet,
+            polled_out: false,
         }
     }
 }
@@ -249,6 +255,8 @@ struct Packet<T> {
     slot: Mutex<Option<Result<T, JoinError>>>,
     /// Signalled when `slot` is filled.
     done: Condvar,
+    /// Woken when `slot` is filled, for a handle being awaited.
+    waker: WakerSlot,
 }
 
 impl<T> Packet<T> {
@@ -257,6 +265,7 @@ impl<T> Packet<T> {
         Self {
             slot: Mutex::new(None),
             done: Condvar::new(),
+            waker: WakerSlot::new(),
         }
     }
 
@@ -264,6 +273,12 @@ impl<T> Packet<T> {
     fn set(&self, result: Result<T, JoinError>) {
         *sync::lock(&self.slot) = Some(result);
         self.done.notify_all();
+        self.waker.wake();
+    }
+
+    /// Takes the outcome if it is there, without waiting.
+    fn try_take(&self) -> Option<Result<T, JoinError>> {
+        sync::lock(&self.slot).take()
     }
 
     /// Waits for the outcome and takes it.
@@ -285,6 +300,28 @@ impl<T> Packet<T> {
 
 /// An owned permission to wait for an interpreter thread's result (Python's `Thread.join`).
 ///
+/// It is also a [`Future`] of the thread's `Result<T, JoinError>`, for an executor running
+/// **outside** the interpreter (tokio, mini-eventloop, a plain `block_on`): the thread wakes
+/// the awaiting task when it ends. Polling never blocks and needs no GIL: it only looks at the
+/// outcome, so polling from an interpreter thread is harmless too. What blocks is the
+/// executor: one that parks a thread holding this interpreter's GIL while it waits (a
+/// `block_on` inside [`with_gil`](crate::Interpreter::with_gil)) keeps the awaited thread
+/// from ever getting the GIL, so run it outside the interpreter or inside
+/// [`allow_threads`](Gil::allow_threads). Awaited on the very thread it names, it resolves
+/// at once to [`JoinError::WouldDeadlock`]; polled again after it resolved, it panics
+/// ("JoinHandle polled after completion"), and so do [`join`](JoinHandle::join) and
+/// [`join_gil`](JoinHandle::join_gil), which would otherwise wait for an outcome already
+/// taken.
+///
+/// ```
+/// use gil_threads::Interpreter;
+///
+/// let interp = Interpreter::new();
+/// let handle = interp.spawn(|_gil| 6 * 7);
+/// let rt = mini_eventloop::Runtime::new().unwrap();
+/// assert_eq!(rt.block_on(handle), Ok(42));
+/// ```
+///
 /// Dropping it detaches the thread (it still runs, and shutdown still joins it if it is not
 /// a daemon).
 #[derive(Debug)]
@@ -296,6 +333,8 @@ pub struct JoinHandle<T> {
     interp: InterpreterId,
     /// Its outcome.
     packet: Arc<Packet<T>>,
+    /// Whether the handle, as a future, already returned its outcome.
+    polled_out: bool,
 }
 
 impl<T> JoinHandle<T> {
@@ -324,10 +363,20 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(handle.join(), Ok(7)); // the GIL is not held here
     /// ```
     pub fn join(self) -> Result<T, JoinFailed<T>> {
+        self.assert_not_polled_out();
         if token::refuse_if_holding(self.interp).is_err() || self.is_current() {
             return Err(JoinFailed::WouldDeadlock(self));
         }
         self.packet.take().map_err(JoinFailed::Thread)
+    }
+
+    /// A handle whose outcome was already returned by polling has none left: joining it
+    /// would wait for ever, so it panics, as a second poll does.
+    fn assert_not_polled_out(&self) {
+        assert!(
+            !self.polled_out,
+            "JoinHandle joined after it resolved as a future (polled after completion)"
+        );
     }
 
     /// Whether this is the calling thread's own handle (joining it would wait for ever).
@@ -344,6 +393,7 @@ impl<T> JoinHandle<T> {
     /// with this handle, at once, if this is the calling thread's own handle (Python's
     /// "cannot join current thread").
     pub fn join_gil(self, gil: &mut Gil) -> Result<T, JoinFailed<T>> {
+        self.assert_not_polled_out();
         if self.is_current() {
             return Err(JoinFailed::WouldDeadlock(self));
         }
@@ -358,11 +408,32 @@ impl<T> JoinHandle<T> {
 
     /// Whether the thread has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.packet.is_set()
+        self.polled_out || self.packet.is_set()
     }
 
     /// The thread's identity.
     pub fn thread(&self) -> &ThreadInfo {
         &self.info
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.polled_out, "JoinHandle polled after completion");
+        if this.is_current() {
+            this.polled_out = true;
+            return Poll::Ready(Err(JoinError::WouldDeadlock));
+        }
+        this.packet.waker.register(cx.waker());
+        match this.packet.try_take() {
+            Some(result) => {
+                this.polled_out = true;
+                Poll::Ready(result)
+            }
+            None => Poll::Pending,
+        }
     }
 }

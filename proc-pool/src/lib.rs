@@ -72,6 +72,7 @@ mod frame;
 mod image;
 mod imap;
 mod manager;
+mod notify;
 mod pool;
 mod result;
 mod server_sys;

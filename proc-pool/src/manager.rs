@@ -417,6 +417,11 @@ impl Manager {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
+            // Its result was dropped before it started (`Future.cancel`): nobody will read the
+            // outcome, so it is dropped unsent, which frees its reply channel.
+            if chunk.is_cancelled() {
+                continue;
+            }
             stats::add(&self.stats.tasks_sent, chunk.len as u64);
             if let Some(worker) = self.slots[slot].as_mut() {
                 worker.send(chunk, max_tasks);

@@ -17,6 +17,7 @@ use crate::error::{BuildError, BuildErrorKind, TaskError};
 use crate::image::Admission;
 use crate::imap::Imap;
 use crate::manager::{self, Command, Config, CrashPolicy, WAKER};
+use crate::notify::Notify;
 use crate::result::{AsyncResult, Received, receive};
 use crate::stats::{Counters, PoolStats};
 use crate::sys;
@@ -389,14 +390,43 @@ impl Pool {
     ///
     /// The task's [`TaskError`].
     pub fn apply<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> Result<U, TaskError> {
-        self.apply_async(f, x).get()
+        // No waker slot: this handle is only blocked on.
+        self.one(|tx| Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx), false)
+            .get()
     }
 
-    /// Starts `f(x)` in a worker and returns a handle on its result (Python's `apply_async`).
+    /// Starts `f(x)` in a worker and returns a handle on its result (Python's `apply_async`),
+    /// which is also a [`Future`](std::future::Future).
     pub fn apply_async<T: Wire, U: Wire>(&self, f: fn(T) -> U, x: T) -> AsyncResult<U> {
+        self.one(|tx| Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx), true)
+    }
+
+    /// Starts a shared [`Job`] in a worker, as [`run`](Self::run) does, and returns a handle
+    /// on its output to await (or to [`get`](AsyncResult::get)): the counterpart of Python's
+    /// `loop.run_in_executor(pool, ...)`.
+    pub fn run_async<J>(&self, job: J) -> AsyncResult<J::Output>
+    where
+        J: Job + Wire,
+        J::Output: Wire,
+    {
+        self.one(|tx| Chunk::of_jobs(std::slice::from_ref(&job), 0, tx), true)
+    }
+
+    /// Submits the one-task chunk `make` builds and returns its handle, with a waker slot and
+    /// cancel flag if `awaitable`.
+    fn one<U: Wire>(
+        &self,
+        make: impl FnOnce(Sender<ChunkOutcome>) -> Chunk,
+        awaitable: bool,
+    ) -> AsyncResult<U> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.submit(vec![Chunk::of_fn(f, std::slice::from_ref(&x), 0, tx)]);
-        AsyncResult::new(rx, self.alive.clone(), self.owner)
+        let mut chunk = make(tx);
+        let notify = awaitable.then(|| Arc::new(Notify::default()));
+        if let Some(notify) = &notify {
+            chunk = chunk.with_wake(Arc::clone(notify));
+        }
+        self.submit(vec![chunk]);
+        AsyncResult::new(rx, self.alive.clone(), self.owner, notify)
     }
 
     /// Applies `f` to every item, in chunks of Python's default size ([`auto_chunksize`]), and

@@ -9,13 +9,18 @@
 //! [`TaskError::PoolClosed`]. A caller that keeps a sender to make more chunks (`imap`) also
 //! watches the manager's liveness link, which disconnects when the manager thread ends.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, TryRecvError};
 
 use crate::Wire;
 use crate::error::TaskError;
+use crate::notify::Notify;
 use crate::task::{ChunkOutcome, decode_outcome};
 
 /// What a receive found.
@@ -74,8 +79,42 @@ pub(crate) fn receive(
     }
 }
 
-/// The pending result of [`Pool::apply_async`](crate::Pool::apply_async), like Python's
-/// `AsyncResult`.
+/// The pending result of [`Pool::apply_async`](crate::Pool::apply_async) or
+/// [`Pool::run_async`](crate::Pool::run_async), like Python's `AsyncResult`, and a
+/// [`Future`] that any executor can await (tokio, smol, mini-eventloop): the pool's manager
+/// thread wakes it when the answer arrives.
+///
+/// Dropping it before its task was sent to a worker cancels the task, as
+/// `concurrent.futures.Future.cancel` does for a pending one: the task never runs. A task
+/// already sent runs to the end and its result is discarded. A dropped handle whose task
+/// already ran changes nothing.
+///
+/// As a future, it resolves once; polling it again after it returned `Ready` panics (with
+/// "AsyncResult polled after completion"), as most futures do. In a process forked from the
+/// one that made it, it resolves at once to [`TaskError::PoolBroken`], as [`get`](Self::get).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = proc_pool::Pool::new(1)?;
+/// let rt = mini_eventloop::Runtime::new()?;
+/// let squares = rt.block_on(async {
+///     let pending: Vec<_> = (0..4).map(|x| pool.apply_async(square, x)).collect();
+///     let mut out = Vec::new();
+///     for result in pending {
+///         out.push(result.await);
+///     }
+///     out
+/// });
+/// assert_eq!(squares, vec![Ok(0), Ok(1), Ok(4), Ok(9)]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Waiting from a thread:
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -103,17 +142,29 @@ pub struct AsyncResult<U> {
     /// The process that made it: in a process forked from it, the answer goes to the owner's
     /// copy and never arrives here, so waiting would hang.
     owner: u32,
+    /// The waker slot and cancel flag shared with the chunk; `None` for the handle
+    /// [`Pool::apply`](crate::Pool::apply) makes only to block on.
+    notify: Option<Arc<Notify>>,
+    /// Set once the future returned `Ready`.
+    done: bool,
     /// The result type.
     _result: PhantomData<fn() -> U>,
 }
 
 impl<U: Wire> AsyncResult<U> {
     /// Wraps the reply channel of a one-task chunk.
-    pub(crate) fn new(rx: Receiver<ChunkOutcome>, alive: Receiver<()>, owner: u32) -> Self {
+    pub(crate) fn new(
+        rx: Receiver<ChunkOutcome>,
+        alive: Receiver<()>,
+        owner: u32,
+        notify: Option<Arc<Notify>>,
+    ) -> Self {
         AsyncResult {
             rx,
             alive,
             owner,
+            notify,
+            done: false,
             _result: PhantomData,
         }
     }
@@ -162,6 +213,41 @@ impl<U: Wire> AsyncResult<U> {
             Received::Outcome(outcome) => Ok(first(outcome)),
             Received::Lost => Ok(Err(TaskError::PoolClosed)),
             Received::Timeout => Err(self),
+        }
+    }
+}
+
+impl<U: Wire> Future for AsyncResult<U> {
+    type Output = Result<U, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "AsyncResult polled after completion");
+        if this.forked_copy() {
+            this.done = true;
+            return Poll::Ready(Err(TaskError::PoolBroken));
+        }
+        match &this.notify {
+            // Register before the second look: an answer sent in between then finds the waker.
+            Some(notify) => notify.register(cx.waker()),
+            // Only `Pool::apply` makes a handle without a slot, and it never polls; stay
+            // correct anyway by asking to be polled again.
+            None => cx.waker().wake_by_ref(),
+        }
+        let outcome = match this.rx.try_recv() {
+            Ok(outcome) => first(outcome),
+            Err(TryRecvError::Disconnected) => Err(TaskError::PoolClosed),
+            Err(TryRecvError::Empty) => return Poll::Pending,
+        };
+        this.done = true;
+        Poll::Ready(outcome)
+    }
+}
+
+impl<U> Drop for AsyncResult<U> {
+    fn drop(&mut self) {
+        if let Some(notify) = &self.notify {
+            notify.cancel();
         }
     }
 }

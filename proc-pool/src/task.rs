@@ -26,6 +26,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::Sender;
@@ -33,6 +34,7 @@ use crossbeam_channel::Sender;
 use crate::error::TaskError;
 use crate::frame::{self, ItemOutcome};
 use crate::image::{self, CodeRef};
+use crate::notify::{Notify, Wake};
 use crate::{Job, Wire, WireError, run_blocking};
 
 /// The function a worker calls for each task of a chunk: decode the input from `input`, run,
@@ -103,6 +105,9 @@ pub(crate) struct Chunk {
     pub(crate) seq: usize,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
+    /// The awaiting [`AsyncResult`](crate::AsyncResult)'s link, if any: woken when the chunk
+    /// is gone (declared after `reply`, so it drops after the sender, see `notify.rs`).
+    pub(crate) wake: Option<Wake>,
     /// The code addresses it names outside the main executable (trampoline, function), each
     /// to check before sending (`image::Admission`); both `None` in the common case.
     pub(crate) foreign: [Option<usize>; 2],
@@ -182,8 +187,20 @@ impl Chunk {
             len: items.len(),
             seq,
             reply,
+            wake: None,
             foreign,
         }
+    }
+
+    /// Links the chunk to an awaitable result.
+    pub(crate) fn with_wake(mut self, notify: Arc<Notify>) -> Chunk {
+        self.wake = Some(Wake(notify));
+        self
+    }
+
+    /// Whether its awaitable result was dropped before the chunk was sent to a worker.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.wake.as_ref().is_some_and(|w| w.0.is_cancelled())
     }
 
     /// Answers every task of the chunk with `err`.

@@ -5,7 +5,8 @@ mod util;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use proc_pool::{CrashPolicy, Ctx, Job, Pool, TaskError, Wire, WireError};
+use proc_pool::{CrashPolicy, Pool, TaskError, Wire, WireError};
+use util::SumBelow;
 
 /// How many items the map tests use.
 const ITEMS: u64 = 10_000;
@@ -27,32 +28,6 @@ fn init() {
 
 fn read_init(_: ()) -> u32 {
     INITIALIZED.load(Ordering::Relaxed)
-}
-
-/// Sums the numbers below `n`, with a checkpoint every 1,000.
-struct SumBelow(u64);
-
-impl Wire for SumBelow {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-    }
-    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
-        u64::decode(input).map(SumBelow)
-    }
-}
-
-impl Job for SumBelow {
-    type Output = u64;
-    async fn run<C: Ctx>(&self, cx: &mut C) -> u64 {
-        let mut sum = 0;
-        for i in 0..self.0 {
-            if i % 1_000 == 0 {
-                cx.checkpoint().await;
-            }
-            sum += i;
-        }
-        sum
-    }
 }
 
 /// A type whose `Wire` impl is not symmetric: it encodes one byte and decodes eight.
@@ -150,7 +125,13 @@ fn uses_global_pool(x: u64) -> Vec<String> {
     }
     // A pending result and an `imap` with a task in flight, both of the pool of which this is
     // a copy: their answers go to the test process, never here.
-    if let Some(pending) = PENDING.lock().unwrap().take() {
+    if let Some(mut pending) = PENDING.lock().unwrap().take() {
+        // As a future too: it resolves at once instead of waiting for ever.
+        let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = std::future::Future::poll(std::pin::Pin::new(&mut pending), cx);
+        if polled != std::task::Poll::Ready(Err(TaskError::PoolBroken)) {
+            wrong.push(format!("AsyncResult polled gave {polled:?}"));
+        }
         let ready = pending.ready();
         let got = pending.get();
         if !ready || got != Err(TaskError::PoolBroken) {

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use proc_pool::{Builder, Pool, StartMethod};
+use proc_pool::{Builder, Ctx, Job, Pool, StartMethod, Wire, WireError};
 
 /// The guard: a test binary that has not finished by then is aborted (a hang is a failure).
 pub const GUARD: Duration = Duration::from_secs(120);
@@ -247,5 +247,31 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(start.elapsed() < GUARD, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Sums the numbers below `n`, with a checkpoint every 1,000.
+pub struct SumBelow(pub u64);
+
+impl Wire for SumBelow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, WireError> {
+        u64::decode(input).map(SumBelow)
+    }
+}
+
+impl Job for SumBelow {
+    type Output = u64;
+    async fn run<C: Ctx>(&self, cx: &mut C) -> u64 {
+        let mut sum = 0;
+        for i in 0..self.0 {
+            if i % 1_000 == 0 {
+                cx.checkpoint().await;
+            }
+            sum += i;
+        }
+        sum
     }
 }

@@ -1,0 +1,284 @@
+//! Pool results as futures: awaited on mini-eventloop and on tokio while other tasks of the
+//! same loop keep running, and dropped handles cancelling their queued tasks. Forks, so it
+//! runs alone (`harness = false`).
+
+mod util;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
+use std::time::Duration;
+
+use proc_pool::{Pool, TaskError};
+use util::SumBelow;
+
+/// How many results each loop awaits at once.
+const RESULTS: u64 = 1_000;
+
+/// What the loop saw, in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Event {
+    /// A pool result arrived in its awaiting task.
+    Arrival,
+    /// The timer task ticked.
+    Tick,
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// Waits, in the worker, until the file `gate` exists; then returns `x` squared. Polls: the
+/// worker has nothing to wait on that the test loop could signal across processes otherwise.
+fn square_after_gate((x, gate): (u64, String)) -> u64 {
+    while !Path::new(&gate).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    x * x
+}
+
+/// Creates the file `path` (the side effect a cancelled task must never have).
+fn touch(path: String) -> u64 {
+    std::fs::write(path, b"ran").map_or(1, |()| 0)
+}
+
+/// Reads one byte from the FIFO at `path` (blocks the worker until the test writes it).
+fn reads_fifo(path: String) -> u64 {
+    let mut byte = [0u8; 1];
+    let mut fifo = std::fs::File::open(path).unwrap();
+    std::io::Read::read_exact(&mut fifo, &mut byte).unwrap();
+    u64::from(byte[0])
+}
+
+/// A fresh path in the temp directory, named for this process and `what`.
+fn scratch(what: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("proc-pool-await-{}-{what}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// A FIFO at a fresh path.
+fn fifo(what: &str) -> PathBuf {
+    let path = scratch(what);
+    let name = std::ffi::CString::new(path.to_string_lossy().into_owned()).unwrap();
+    // SAFETY: a NUL-terminated path; the result is checked.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    path
+}
+
+/// Submits the results the loops await: the first answers at once, the others only once the
+/// gate file exists, which the timer task creates on its first tick after an arrival. So the
+/// loop must keep running its timer while the results are awaited: a blocking await, or a
+/// result that never wakes its task, hangs (and the guard fails the test).
+fn submit_all(pool: &Pool, gate: &Path) -> Vec<proc_pool::AsyncResult<u64>> {
+    let gate = gate.to_string_lossy().into_owned();
+    let mut results = vec![pool.apply_async(square, 0)];
+    results.extend((1..RESULTS).map(|i| pool.apply_async(square_after_gate, (i, gate.clone()))));
+    results
+}
+
+/// The timer task's work at each tick: log it, and open the gate once a result arrived.
+fn on_tick(log: &Mutex<Vec<Event>>, gate: &Path) {
+    let mut log = log.lock().unwrap();
+    log.push(Event::Tick);
+    if log.contains(&Event::Arrival) && !gate.exists() {
+        std::fs::write(gate, b"open").unwrap();
+    }
+}
+
+/// An awaiting task's work: await result `i`, check it, log its arrival.
+async fn await_one(i: usize, result: proc_pool::AsyncResult<u64>, log: Arc<Mutex<Vec<Event>>>) {
+    let i = i as u64;
+    assert_eq!(result.await, Ok(i * i));
+    log.lock().unwrap().push(Event::Arrival);
+}
+
+/// Checks the event log: every result arrived, and the timer ticked between the first and
+/// the last arrival.
+fn check_interleaved(log: &[Event]) {
+    let arrivals: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i] == Event::Arrival)
+        .collect();
+    assert_eq!(arrivals.len() as u64, RESULTS);
+    let (first, last) = (arrivals[0], arrivals[arrivals.len() - 1]);
+    assert!(
+        log[first..last].contains(&Event::Tick),
+        "no tick between the first and the last arrival"
+    );
+}
+
+/// 1,000 results awaited by 1,000 tasks on mini-eventloop while a timer task ticks.
+fn awaited_on_mini_eventloop() {
+    let pool = util::pool(2);
+    let gate = scratch("gate-mini");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ticker = {
+            let (log, gate) = (Arc::clone(&log), gate.clone());
+            mini_eventloop::spawn(async move {
+                let mut every = mini_eventloop::interval(Duration::from_millis(1));
+                loop {
+                    every.tick().await;
+                    on_tick(&log, &gate);
+                }
+            })
+        };
+        let tasks: Vec<_> = submit_all(&pool, &gate)
+            .into_iter()
+            .enumerate()
+            .map(|(i, result)| mini_eventloop::spawn(await_one(i, result, Arc::clone(&log))))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        ticker.abort();
+    });
+    let _ = std::fs::remove_file(&gate);
+    check_interleaved(&log.lock().unwrap());
+}
+
+/// The same on a tokio current-thread runtime.
+fn awaited_on_tokio() {
+    let pool = util::pool(2);
+    let gate = scratch("gate-tokio");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ticker = {
+            let (log, gate) = (Arc::clone(&log), gate.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(1));
+                loop {
+                    every.tick().await;
+                    on_tick(&log, &gate);
+                }
+            })
+        };
+        let tasks: Vec<_> = submit_all(&pool, &gate)
+            .into_iter()
+            .enumerate()
+            .map(|(i, result)| tokio::spawn(await_one(i, result, Arc::clone(&log))))
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        ticker.abort();
+    });
+    let _ = std::fs::remove_file(&gate);
+    check_interleaved(&log.lock().unwrap());
+}
+
+/// `run_async` runs a shared job and its result can be awaited or waited for.
+fn run_async_awaits_jobs() {
+    let pool = util::pool(2);
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    let awaited = rt.block_on(pool.run_async(SumBelow(1_000)));
+    assert_eq!(awaited, Ok(499_500));
+    assert_eq!(pool.run_async(SumBelow(10)).get(), Ok(45));
+}
+
+/// A finished future panics when polled again, with a message that says so.
+fn polled_after_completion_panics() {
+    let pool = util::pool(1);
+    let mut result = pin!(pool.apply_async(square, 3));
+    assert_eq!(
+        mini_eventloop::Runtime::new()
+            .unwrap()
+            .block_on(result.as_mut()),
+        Ok(9)
+    );
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = result
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+    }));
+    let message = again.expect_err("a second poll must panic");
+    let message = message.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(message.contains("polled after completion"), "{message}");
+}
+
+/// Handles dropped while their tasks wait in the queue (one never polled, one polled once)
+/// cancel them: the tasks never run; the pool goes on with the next task.
+fn dropped_queued_result_never_runs() {
+    // A fresh pool of 1: its worker gets nothing beyond the chunk it runs until it has timed
+    // one, so while it blocks on the FIFO every later task stays queued.
+    let pool = util::pool(1);
+    let gate = fifo("cancel-fifo");
+    let (never, polled) = (scratch("cancel-never"), scratch("cancel-polled"));
+    let blocker = pool.apply_async(reads_fifo, gate.to_string_lossy().into_owned());
+    drop(pool.apply_async(touch, never.to_string_lossy().into_owned()));
+    let mut awaited = Box::pin(pool.apply_async(touch, polled.to_string_lossy().into_owned()));
+    let poll = awaited
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(
+        poll.is_pending(),
+        "the worker is blocked, the task is queued"
+    );
+    drop(awaited);
+    // Opening the FIFO for writing waits for the worker to open it for reading.
+    std::fs::write(&gate, [7u8]).unwrap();
+    assert_eq!(blocker.get(), Ok(7));
+    // Tasks run in submission order: this one ran after the cancelled ones would have.
+    assert_eq!(pool.apply(square, 5), Ok(25));
+    assert!(!never.exists(), "a dropped, never polled task ran");
+    assert!(!polled.exists(), "a dropped, awaited task ran");
+    let stats = pool.stats();
+    assert_eq!((stats.tasks_sent, stats.tasks_done), (2, 2));
+    let _ = std::fs::remove_file(&gate);
+}
+
+/// A handle dropped after its task started: the task runs to the end, its result is
+/// discarded, and the pool goes on.
+fn dropped_started_result_completes() {
+    let pool = util::pool(1);
+    let gate = fifo("started-fifo");
+    let started = pool.apply_async(reads_fifo, gate.to_string_lossy().into_owned());
+    util::eventually("the task to be sent", || pool.stats().tasks_sent == 1);
+    drop(started);
+    // Opening the FIFO for writing waits for the worker to open it: the task is running.
+    std::fs::write(&gate, [1u8]).unwrap();
+    assert_eq!(pool.apply(square, 4), Ok(16));
+    let stats = pool.stats();
+    assert_eq!((stats.tasks_done, stats.tasks_failed), (2, 0));
+    let _ = std::fs::remove_file(&gate);
+}
+
+/// A closed pool's awaited result resolves to an error rather than hanging.
+fn closed_pool_resolves() {
+    let pool = util::pool(1);
+    pool.terminate();
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    let result = rt.block_on(pool.apply_async(square, 2));
+    assert!(matches!(result, Err(TaskError::PoolClosed)), "{result:?}");
+}
+
+fn main() {
+    util::run(
+        &[
+            ("awaited_on_mini_eventloop", awaited_on_mini_eventloop),
+            ("awaited_on_tokio", awaited_on_tokio),
+            ("run_async_awaits_jobs", run_async_awaits_jobs),
+            (
+                "polled_after_completion_panics",
+                polled_after_completion_panics,
+            ),
+            (
+                "dropped_queued_result_never_runs",
+                dropped_queued_result_never_runs,
+            ),
+            (
+                "dropped_started_result_completes",
+                dropped_started_result_completes,
+            ),
+            ("closed_pool_resolves", closed_pool_resolves),
+        ],
+        &[],
+    );
+}
