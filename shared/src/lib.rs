@@ -22,6 +22,9 @@
 //!   `connections_per_process`, the only
 //!   places anything touches the process's open-file limit, and `connects_in_flight`, how many
 //!   connects a test may have pending without overflowing an accept queue.
+//! - `trace` (feature `trace`): `Event`s on `Lane`s in a bounded, lock-free `Recorder`, stamped
+//!   with one clock shared by every process, which the runtimes fill when built with their own
+//!   `trace` feature.
 //! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
 //!   mixed), each a [`Job`] that is also [`Wire`].
 //! - `fixture` (feature `workloads`): a loopback TCP server over `mio` that answers
@@ -31,7 +34,7 @@
 //! # Features
 //!
 //! By default the crate holds only the traits, the codec and the blocking context, with no
-//! dependencies. `workloads` adds the standard workloads and the fixture server (`mio`, `libc`).
+//! dependencies. `trace` adds the recording types (`libc`, for the shared clock). `workloads` adds the standard workloads and the fixture server (`mio`, `libc`).
 //!
 //! # Implementation
 //!
@@ -48,6 +51,8 @@ pub mod wire;
 pub mod fixture;
 #[cfg(feature = "workloads")]
 pub mod limits;
+#[cfg(feature = "trace")]
+pub mod trace;
 #[cfg(feature = "workloads")]
 pub mod workloads;
 
