@@ -31,6 +31,13 @@
 //! assert_eq!(t.join(), Ok(499_500));
 //! ```
 //!
+//! # Cargo features
+//!
+//! - `trace` (off by default): `InterpreterBuilder::recorder` records every GIL hold, wait,
+//!   drop request and forced switch, one lane per thread, into a bounded lock-free recorder
+//!   (the types are re-exported as `gil_threads::trace`), for a timeline of who ran when.
+//!   Without the feature none of this is compiled.
+//!
 //! # Layout
 //!
 //! - [`gil`]: the GIL itself: take, drop, checkpoint, forced switching, the policies.
