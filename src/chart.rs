@@ -53,6 +53,8 @@ fn model_colour(runtime: RuntimeKind) -> RGBColor {
         RuntimeKind::ProcPool => RGBColor(0, 158, 115),
         // The same green, darker: the same model, started another way.
         RuntimeKind::ProcPoolForkserver => RGBColor(0, 94, 69),
+        // Reddish purple: neither the loop's orange nor the pool's green, as it is both.
+        RuntimeKind::MiniEventloopProcPool => RGBColor(204, 121, 167),
         // Not a model: `colour` asks only for models.
         _ => RGBColor(0, 0, 0),
     }

@@ -90,7 +90,7 @@ pub struct Options {
     pub python: Option<PathBuf>,
 
     /// Size every workload by this factor, for the models and CPython alike (more than 0, at
-    /// most 10): CPU range and fast-I/O round trips, sleep, slow-I/O and mixed job counts.
+    /// most 10): CPU range and fast-I/O round trips, sleep, slow-I/O, mixed and cpu-io job counts.
     #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
     pub scale: f64,
 
@@ -171,6 +171,9 @@ pub enum WorkloadChoice {
     FastIo,
     /// Some of each.
     Mixed,
+    /// CPU work and many slow connections: a CPU part, marked for offloading, between two
+    /// slow round trips per job.
+    CpuIo,
 }
 
 impl Options {
@@ -183,6 +186,7 @@ impl Options {
             WorkloadChoice::SlowIo => WorkloadKind::SlowIo,
             WorkloadChoice::FastIo => WorkloadKind::FastIo,
             WorkloadChoice::Mixed => WorkloadKind::Mixed,
+            WorkloadChoice::CpuIo => WorkloadKind::CpuIo,
         };
         vec![one]
     }
@@ -313,7 +317,22 @@ mod tests {
         };
         assert_eq!(
             names(&[]),
-            ["sequential", "gil-threads", "mini-eventloop", "proc-pool"]
+            [
+                "sequential",
+                "gil-threads",
+                "mini-eventloop",
+                "proc-pool",
+                "mini-eventloop+proc-pool"
+            ]
+        );
+        assert_eq!(
+            names(&["--runtime", "mini-eventloop+proc-pool", "--python"]),
+            [
+                "sequential",
+                "mini-eventloop+proc-pool",
+                "cpython-sequential",
+                "cpython-asyncio+processes"
+            ]
         );
         assert_eq!(
             names(&["--start-method", "forkserver", "--runtime", "proc-pool"]),

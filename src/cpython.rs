@@ -29,12 +29,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use concurrency_shared::workloads::{
-    CANDIDATES_PER_CHECKPOINT, Mixed, PrimeCount, RoundTrips, Sleeper, Workload,
+    CANDIDATES_PER_CHECKPOINT, CpuIo, Mixed, PrimeCount, RoundTrips, Sleeper, Workload,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::child::Supervised;
+use crate::offload::LOOP_CHECKPOINTS_PER_YIELD;
 use crate::runtime::RuntimeKind;
 use crate::scratch::ScratchDir;
 use crate::trial::{self, TrialReport};
@@ -47,11 +48,6 @@ pub const MIN_VERSION: (u32, u32) = (3, 8);
 
 /// How long `python --version`-like probing may take: starting an interpreter.
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
-
-/// mini-eventloop's default checkpoints between real yields (`Builder::checkpoints_per_yield`,
-/// default 32): with the prime job's checkpoint every 32 candidates, the loop yields every
-/// 1,024 candidates, and so does the asyncio job, with `await asyncio.sleep(0)`.
-const LOOP_CHECKPOINTS_PER_YIELD: u64 = 32;
 
 /// The most bytes of the script's stdout read: 20,000 outputs of a few dozen bytes each fit
 /// many times over.
@@ -174,6 +170,25 @@ impl PyJob for Mixed {
     }
 }
 
+impl PyJob for CpuIo {
+    fn describe(&self) -> Value {
+        let (host, port) = addr_params(self.net().addr());
+        json!([
+            "cpu-io",
+            self.work().lo(),
+            self.work().hi(),
+            host,
+            port,
+            self.net().round_trips(),
+            self.net().payload_len()
+        ])
+    }
+    fn expected_json(&self) -> Value {
+        let leg = self.net().expected_json();
+        json!([leg, self.work().expected_json(), leg])
+    }
+}
+
 /// What the script prints.
 #[derive(Deserialize)]
 struct PyReport {
@@ -194,6 +209,7 @@ fn runtime_plan(runtime: RuntimeKind) -> Result<(&'static str, Option<&'static s
         RuntimeKind::CpythonAsyncio => ("asyncio", None),
         RuntimeKind::CpythonProcesses => ("processes", Some("fork")),
         RuntimeKind::CpythonProcessesForkserver => ("processes", Some("forkserver")),
+        RuntimeKind::CpythonAsyncioProcesses => ("asyncio+processes", Some("fork")),
         other => return Err(format!("{} is not a CPython runtime", other.name())),
     })
 }
@@ -214,7 +230,10 @@ pub fn measure<W: PyJob>(
         "runtime": name,
         "start_method": start_method,
         "workers": workers,
-        "yield_every": CANDIDATES_PER_CHECKPOINT * LOOP_CHECKPOINTS_PER_YIELD,
+        // With the prime job's checkpoint every 32 candidates and the loop's real yield every
+        // 32nd checkpoint, the loop yields every 1,024 candidates, and so does the asyncio
+        // job, with `await asyncio.sleep(0)`.
+        "yield_every": CANDIDATES_PER_CHECKPOINT * u64::from(LOOP_CHECKPOINTS_PER_YIELD),
         "jobs": jobs.iter().map(PyJob::describe).collect::<Vec<_>>(),
     });
     let said = run_script(python, script, &plan.to_string(), switch)?;
@@ -440,5 +459,11 @@ mod tests {
         assert_eq!(trips.describe(), json!(["trips", "127.0.0.1", 9, 1, 2]));
         let mixed = Mixed::new(PrimeCount::new(1, 10), trips, Duration::ZERO);
         assert_eq!(mixed.expected_json(), json!([4, 8]));
+        let cpu_io = CpuIo::new(trips, PrimeCount::new(1, 10));
+        assert_eq!(cpu_io.expected_json(), json!([8, 4, 8]));
+        assert_eq!(
+            cpu_io.describe(),
+            json!(["cpu-io", 1, 10, "127.0.0.1", 9, 1, 2])
+        );
     }
 }

@@ -18,6 +18,8 @@
 //! - `workload`: the standard workload set: what jobs each workload makes and what fixture it
 //!   needs.
 //! - `runtime`: the runtimes under test, one enum arm each; adding a runtime is one arm.
+//! - `offload`: the combined runtime `mini-eventloop+proc-pool`: jobs on the loop, the parts
+//!   they offload (`Ctx::offload`) on a process pool.
 //! - `compare`: the plan: for each workload, start its fixture, run each runtime's trials;
 //!   a failure fails its row, and the rest still runs and is printed.
 //! - `sample`: which rows run a sample of their jobs, and how it is scaled (by waves).
@@ -47,6 +49,7 @@ mod fixture_proc;
 mod interrupt;
 mod measure;
 mod memory;
+mod offload;
 mod report;
 mod runtime;
 mod sample;

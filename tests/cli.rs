@@ -15,7 +15,7 @@ fn unknown_workload_lists_the_valid_ones() {
     let out = concurrency(&["--workload", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for name in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
+    for name in ["cpu", "sleep", "slow-io", "fast-io", "mixed", "cpu-io"] {
         assert!(stderr.contains(name), "{name} missing from: {stderr}");
     }
 }
@@ -54,6 +54,67 @@ fn small_run_prints_checked_rows() {
     assert!(
         rows.iter().all(|r| r.ends_with('✓')),
         "unchecked rows in: {stdout}"
+    );
+}
+
+/// The combined runtime runs every workload, its rows checked like the others (the jobs of
+/// all but cpu-io never offload: they run on its loop).
+#[test]
+fn combined_runtime_runs_every_workload() {
+    let (code, stdout, stderr) = run_text(&[
+        "--tasks",
+        "2",
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--runtime",
+        "mini-eventloop+proc-pool",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed", "cpu-io"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(workload) && l.contains(" mini-eventloop+proc-pool "))
+            .unwrap_or_else(|| panic!("no {workload} row in: {stdout}"));
+        assert!(row.ends_with('✓'), "{row}");
+    }
+}
+
+/// cpu-io runs correctly on every runtime, and its verdict line gives the rule for CPU work
+/// with many slow connections and says whether the measurement agrees.
+#[test]
+fn cpu_io_has_its_rule_line() {
+    let (code, stdout, stderr) = run_text(&[
+        "--workload",
+        "cpu-io",
+        "--tasks",
+        "4",
+        "--repeat",
+        "2",
+        "--skip-memory",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("cpu-io "))
+        .collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    assert!(rows.iter().all(|r| r.ends_with('✓')), "{stdout}");
+    let verdict = stdout
+        .lines()
+        .find(|l| {
+            l.contains(
+                "rule of thumb: CPU work and many slow connections -> event loop + process pool",
+            )
+        })
+        .unwrap_or_else(|| panic!("no cpu-io rule line in: {stdout}"));
+    assert!(
+        [" - agrees.", " - agrees only as a tie", " - DISAGREES"]
+            .iter()
+            .any(|said| verdict.contains(said)),
+        "{verdict}"
     );
 }
 
