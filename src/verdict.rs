@@ -64,7 +64,7 @@ fn rule(workload: WorkloadKind) -> Rule {
             says: "CPU work and many slow connections -> event loop + process pool",
             caveat: [
                 "with one core, or CPU parts too small to pay for sending them to a worker, \
-                 the pool beside the loop has nothing to gain, and the loop alone ties",
+                 a pool beside the loop gains nothing over the loop or the threads alone",
                 "each offloaded part costs CPython a pickled call and a hand-off between the \
                  loop, the executor's thread and a worker, which small parts do not repay",
             ],
