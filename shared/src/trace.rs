@@ -79,7 +79,8 @@ pub enum Kind {
     PollerWait,
     /// Instant: the manager sent a chunk of tasks to a worker.
     ChunkSent,
-    /// Span: a worker ran a chunk, from reading it to having written its answer.
+    /// Span: a worker ran a chunk, from picking it up to having its answer ready (the write of
+    /// the answer is not in it: the span travels inside that answer).
     ChunkRun,
 }
 
