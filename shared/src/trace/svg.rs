@@ -75,7 +75,7 @@ pub fn to_svg(title: &str, trials: &[TrialTrace], window: Window) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
          viewBox=\"0 0 {WIDTH} {height}\" font-family=\"DejaVu Sans, Arial, sans-serif\">\n\
-         <style>.title{{font-size:18px;font-weight:bold}} .trial{{font-size:14px;font-weight:bold}} \
+         <style>.title{{font-size:18px;font-weight:bold}} .heading{{font-size:14px;font-weight:bold}} \
          .label{{font-size:11px}} .note{{font-size:11px;fill:#555}} .in{{font-size:10px}} \
          .tick{{font-size:10px;fill:#333}}</style>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n"
@@ -168,7 +168,7 @@ fn draw_trial(out: &mut String, y: f64, trial: &TrialTrace, window: Window) -> f
     };
 
     let _ = writeln!(out, "<g class=\"trial\">");
-    text(out, 12.0, y, "trial", &trial.name);
+    text(out, 12.0, y, "heading", &trial.name);
     let mut notes = Vec::new();
     if lanes.len() > shown {
         notes.push(format!("{} more lanes not shown", lanes.len() - shown));
