@@ -262,14 +262,21 @@ impl Recorder {
     /// A copy of every event fully recorded so far, in the order their slots were claimed.
     #[must_use]
     pub fn events(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        self.for_each(|event| events.push(event));
+        events
+    }
+
+    /// Calls `f` with every event fully recorded so far, in the order their slots were
+    /// claimed, without allocating (a forked worker sends its records to its parent this way).
+    pub fn for_each(&self, mut f: impl FnMut(Event)) {
         let claimed = self.next.load(Ordering::Acquire).min(self.slots.len());
         self.slots[..claimed]
             .iter()
             .filter(|slot| slot.ready.load(Ordering::Acquire))
             // SAFETY: `ready` was true (Acquire), so the writer's write to `event` happened
             // before, and nobody writes the slot again until `reset`, which needs `&mut self`.
-            .map(|slot| unsafe { (*slot.event.get()).assume_init() })
-            .collect()
+            .for_each(|slot| f(unsafe { (*slot.event.get()).assume_init() }));
     }
 
     /// Empties the recorder, keeping its memory (a worker process does this after sending its
