@@ -26,7 +26,7 @@ const LANE_GAP: f64 = 4.0;
 /// Bars of one kind less than this far apart (in pixels) are drawn as one.
 const MERGE_PX: f64 = 0.5;
 /// The narrowest bar drawn, so a very short span still shows.
-const MIN_BAR_PX: f64 = 0.75;
+const MIN_BAR_PX: f64 = 1.0;
 /// Pixels per character of the 10 px labels inside bars, an upper estimate.
 const CHAR_PX: f64 = 6.0;
 
@@ -38,7 +38,8 @@ pub const MAX_LANES: usize = 48;
 pub struct Window {
     /// The left edge.
     pub start_ns: u64,
-    /// The right edge; `u64::MAX` means each trial's own last event.
+    /// The right edge; `u64::MAX` means each trial's own last event. A fixed edge gives
+    /// every trial the same time scale, so they can be compared by eye.
     pub end_ns: u64,
 }
 
@@ -93,6 +94,13 @@ fn colour(kind: Kind) -> &'static str {
         Kind::PollerWait => "#BBBBBB",
         Kind::ChunkSent => "#56B4E9",
         Kind::ChunkRun => "#CC79A7",
+    }
+}
+
+impl Kind {
+    /// Whether a span of this kind is time spent waiting rather than running.
+    fn is_wait(self) -> bool {
+        matches!(self, Kind::GilWait | Kind::PollerWait)
     }
 }
 
@@ -233,7 +241,11 @@ fn draw_lane(out: &mut String, top: f64, lane: Lane, trial: &TrialTrace, origin:
     spans.sort_by_key(|e| e.start_ns);
     let (instants, bars): (Vec<&Event>, Vec<&Event>) =
         spans.into_iter().partition(|e| e.kind.is_instant());
-    for kind in Kind::ALL.into_iter().filter(|k| !k.is_instant()) {
+    // Waits first, so that a short hold or poll at the end of a wait is drawn over it.
+    let waits_first = [Kind::GilWait, Kind::PollerWait]
+        .into_iter()
+        .chain(Kind::ALL.into_iter().filter(|k| !k.is_wait()));
+    for kind in waits_first.filter(|k| !k.is_instant()) {
         let pixels = bars.iter().filter(|e| e.kind == kind).map(|e| {
             let from = s.x(e.start_ns - origin);
             let to = s.x(e.end_ns.max(e.start_ns) - origin);
