@@ -156,15 +156,7 @@ fn json_string(value: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(lane: Lane, kind: Kind, start_ns: u64, end_ns: u64) -> Event {
-        Event {
-            lane,
-            kind,
-            start_ns,
-            end_ns,
-        }
-    }
+    use crate::trace::trial::event as ev;
 
     /// A GIL hand-off, a loop's polls and a pool's chunks, out of order, at a large uptime.
     fn trials() -> Vec<TrialTrace> {

@@ -399,15 +399,7 @@ fn escape(value: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(lane: Lane, kind: Kind, start_ns: u64, end_ns: u64) -> Event {
-        Event {
-            lane,
-            kind,
-            start_ns,
-            end_ns,
-        }
-    }
+    use crate::trace::trial::event as ev;
 
     fn parse(svg: &str) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(svg).expect("the timeline is well-formed XML")

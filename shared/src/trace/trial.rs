@@ -84,18 +84,24 @@ impl Lane {
     }
 }
 
+/// An event, for the renderers' tests.
+#[cfg(test)]
+pub(super) fn event(lane: Lane, kind: super::Kind, start_ns: u64, end_ns: u64) -> Event {
+    Event {
+        lane,
+        kind,
+        start_ns,
+        end_ns,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::trace::Kind;
 
     fn at(lane: Lane, start_ns: u64, end_ns: u64) -> Event {
-        Event {
-            lane,
-            kind: Kind::TaskPoll,
-            start_ns,
-            end_ns,
-        }
+        event(lane, Kind::TaskPoll, start_ns, end_ns)
     }
 
     #[test]
