@@ -69,6 +69,15 @@ pub fn to_svg(title: &str, trials: &[TrialTrace], window: Window) -> String {
     text(&mut body, 12.0, y, "title", title);
     y += 22.0;
     y = legend(&mut body, y, &kinds_shown(trials, window));
+    text(
+        &mut body,
+        12.0,
+        y + 8.0,
+        "note",
+        "Time runs left to right from each trial's first event; a lane is blank while its \
+         thread, task or worker does none of the things shown.",
+    );
+    y += 16.0;
     for trial in trials {
         y = draw_trial(&mut body, y + 16.0, trial, window);
     }
