@@ -191,7 +191,10 @@ fn draw_trial(out: &mut String, y: f64, trial: &TrialTrace, window: Window) -> f
         notes.push(format!("{} more lanes not shown", lanes.len() - shown));
     }
     if trial.dropped > 0 {
-        notes.push(format!("{} events not recorded", trial.dropped));
+        notes.push(format!(
+            "{} events left out: recorder full or size bound",
+            trial.dropped
+        ));
     }
     if !notes.is_empty() {
         text(
@@ -564,14 +567,18 @@ mod tests {
     }
 
     #[test]
-    fn lanes_past_the_cap_are_counted_not_drawn() {
+    fn lanes_past_the_cap_and_dropped_events_are_counted_not_drawn() {
         let events = (0..(MAX_LANES as u32 + 5))
             .map(|n| ev(Lane::Thread(n), Kind::GilHeld, 10, 20))
             .collect();
-        let svg = to_svg("t", &[TrialTrace::new("many", events)], Window::WHOLE);
+        let trial = TrialTrace {
+            dropped: 7,
+            ..TrialTrace::new("many", events)
+        };
+        let svg = to_svg("t", &[trial], Window::WHOLE);
         let doc = parse(&svg);
         assert_eq!(lanes_per_trial(&doc)[0].len(), MAX_LANES);
-        assert!(svg.contains("5 more lanes not shown"));
+        assert!(svg.contains("5 more lanes not shown; 7 events left out"));
     }
 
     #[test]
