@@ -75,11 +75,32 @@ fn contend(interp: &Interpreter, mixed: bool) -> Stats {
     interp.stats()
 }
 
+/// The recorder of a mixed contention (`contend` with `mixed`) under `policy`.
+fn mixed_contention(policy: Policy) -> Arc<Recorder> {
+    let (interp, recorder) = recorded(policy);
+    contend(&interp, true);
+    recorder
+}
+
 /// The events of `kind`, sorted by start.
 fn of_kind(events: &[Event], kind: Kind) -> Vec<Event> {
     let mut of: Vec<Event> = events.iter().filter(|e| e.kind == kind).copied().collect();
     of.sort_by_key(|e| (e.start_ns, e.end_ns));
     of
+}
+
+/// Asserts that `spans`, sorted by start, follow one another: none starts before the one
+/// before it ended.
+#[track_caller]
+fn assert_in_sequence(spans: &[Event], what: &str) {
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].start_ns >= pair[0].end_ns,
+            "{what}: {:?} overlaps {:?}",
+            pair[1],
+            pair[0]
+        );
+    }
 }
 
 /// How many events of `kind` there are.
@@ -93,19 +114,11 @@ fn count(events: &[Event], kind: Kind) -> u64 {
 #[test]
 fn held_spans_never_overlap_across_threads() {
     for policy in POLICIES {
-        let (interp, recorder) = recorded(policy);
-        contend(&interp, true);
+        let recorder = mixed_contention(policy);
         let events = recorder.events();
         assert_eq!(recorder.dropped(), 0, "{policy:?}: the recorder overflowed");
         let held = of_kind(&events, Kind::GilHeld);
-        for pair in held.windows(2) {
-            assert!(
-                pair[1].start_ns >= pair[0].end_ns,
-                "{policy:?}: two holds overlap: {:?} and {:?}",
-                pair[0],
-                pair[1]
-            );
-        }
+        assert_in_sequence(&held, &format!("{policy:?}, holds of every thread"));
         for lane in [Lane::Thread(0), Lane::Thread(1)] {
             let holds = held.iter().filter(|e| e.lane == lane).count();
             assert!(
@@ -123,8 +136,7 @@ fn held_spans_never_overlap_across_threads() {
 #[test]
 fn each_threads_spans_are_monotone() {
     for policy in POLICIES {
-        let (interp, recorder) = recorded(policy);
-        contend(&interp, true);
+        let recorder = mixed_contention(policy);
         let events = recorder.events();
         for lane in [Lane::Thread(0), Lane::Thread(1)] {
             let mine: Vec<Event> = events.iter().filter(|e| e.lane == lane).copied().collect();
@@ -134,14 +146,7 @@ fn each_threads_spans_are_monotone() {
                 .copied()
                 .collect();
             spans.sort_by_key(|e| (e.start_ns, e.end_ns));
-            for pair in spans.windows(2) {
-                assert!(
-                    pair[1].start_ns >= pair[0].end_ns,
-                    "{policy:?} {lane:?}: spans overlap: {:?} and {:?}",
-                    pair[0],
-                    pair[1]
-                );
-            }
+            assert_in_sequence(&spans, &format!("{policy:?}, spans of {lane:?}"));
             let waits = of_kind(&mine, Kind::GilWait);
             let holds = of_kind(&mine, Kind::GilHeld);
             assert_eq!(waits.len(), holds.len(), "{policy:?} {lane:?}");
