@@ -40,6 +40,7 @@ use concurrency_shared::workloads::Workload;
 use concurrency_shared::{Wire, raise_nofile_limit};
 use serde::{Deserialize, Serialize};
 
+use crate::chart;
 use crate::child::{self, Supervised};
 use crate::cli::Options;
 use crate::fixture_proc::FixtureProcess;
@@ -180,7 +181,7 @@ fn milliseconds(ns: u64) -> String {
 
 /// Writes `text` to `path`; the problem, if it could not.
 fn write(path: &Path, text: &str, what: &str) -> Option<String> {
-    match std::fs::write(path, text) {
+    match chart::write_regular_file(path, text.as_bytes()) {
         Ok(()) => {
             eprintln!("{what} written to {}", path.display());
             None
