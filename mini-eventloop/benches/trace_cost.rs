@@ -7,15 +7,18 @@
 //! ```
 //!
 //! Built without the feature it measures the plain loop; built with it, a runtime given no
-//! recorder and one given a recorder, round by round in the same run (see [`interleaved`]).
+//! recorder and one given a recorder, round by round in the same run (see `util::interleaved`).
 //! Off against on needs two builds, so compare their figures over alternating runs
 //! (the README gives the commands and the ratios). The recorder is created before each timed
 //! run, with room for every event of it, so the figure is the cost of storing, not of the
 //! cheaper "full, count and drop" path.
 
+mod util;
+
 use std::time::Instant;
 
 use mini_eventloop::Runtime;
+use util::interleaved;
 
 /// Tasks per run of the spawn benchmark.
 const SPAWNS: u32 = 100_000;
@@ -67,28 +70,6 @@ impl Mode {
         };
         builder.build().expect("runtime")
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-/// Measures every subject `runs` times, round by round, each round starting one subject later,
-/// so a burst of noise on a shared machine spoils one run of each alike; medians in order.
-fn interleaved<S: Copy>(
-    subjects: &[S],
-    runs: usize,
-    mut measure: impl FnMut(S) -> f64,
-) -> Vec<f64> {
-    let mut samples = vec![Vec::with_capacity(runs); subjects.len()];
-    for round in 0..runs {
-        for k in 0..subjects.len() {
-            let i = (round + k) % subjects.len();
-            samples[i].push(measure(subjects[i]));
-        }
-    }
-    samples.into_iter().map(median).collect()
 }
 
 /// ns per spawn + await of an empty task, one run.
