@@ -9,15 +9,21 @@
 //! Built without the feature it measures the plain loop; built with it, a runtime given no
 //! recorder and one given a recorder, round by round in the same run (see `util::interleaved`).
 //! Off against on needs two builds, so compare their figures over alternating runs
-//! (the README gives the commands and the ratios). The recorder is created before each timed
-//! run, with room for every event of it, so the figure is the cost of storing, not of the
-//! cheaper "full, count and drop" path.
+//! (the README gives the commands and the ratios). The recorder is allocated once, with room
+//! for every event of a run, and emptied before each run, so the figure is the cost of
+//! storing, not of the cheaper "full, count and drop" path, nor of allocating.
 
 mod util;
 
+#[cfg(feature = "trace")]
+use std::cell::RefCell;
+#[cfg(feature = "trace")]
+use std::sync::Arc;
 use std::time::Instant;
 
 use mini_eventloop::Runtime;
+#[cfg(feature = "trace")]
+use mini_eventloop::trace::Recorder;
 use util::interleaved;
 
 /// Tasks per run of the spawn benchmark.
@@ -58,18 +64,35 @@ impl Mode {
         }
     }
 
-    /// A runtime recording as this mode says; the recorder is kept alive by the runtime.
+    /// A runtime recording as this mode says.
     fn runtime(self) -> Runtime {
         let builder = Runtime::builder();
         #[cfg(feature = "trace")]
         let builder = match self {
             Mode::Plain => builder,
-            Mode::Recorded => builder.recorder(std::sync::Arc::new(
-                mini_eventloop::trace::Recorder::with_capacity(EVENTS_PER_RUN),
-            )),
+            Mode::Recorded => builder.recorder(emptied_recorder()),
         };
         builder.build().expect("runtime")
     }
+}
+
+#[cfg(feature = "trace")]
+thread_local! {
+    /// The one recorder of every recorded run, allocated once: a run pays for storing events,
+    /// not for allocating and freeing room for them.
+    static RECORDER: RefCell<Arc<Recorder>> =
+        RefCell::new(Arc::new(Recorder::with_capacity(EVENTS_PER_RUN)));
+}
+
+/// The recorder, emptied of the previous run's events (whose runtime is gone by now).
+#[cfg(feature = "trace")]
+fn emptied_recorder() -> Arc<Recorder> {
+    RECORDER.with_borrow_mut(|recorder| {
+        let only_owner = Arc::get_mut(recorder).expect("the last run's runtime is gone");
+        assert_eq!(only_owner.dropped(), 0, "EVENTS_PER_RUN is too small");
+        only_owner.reset();
+        recorder.clone()
+    })
 }
 
 /// ns per spawn + await of an empty task, one run.
