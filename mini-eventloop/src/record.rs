@@ -1,4 +1,4 @@
-//! What the loop records with the `trace` feature: a [`TaskPoll`](crate::trace::Kind) span on
+//! What the loop records with the `trace` feature: a `TaskPoll` span on
 //! `Lane::Task(n)` for every poll of a task's future, and a `PollerWait` span on `Lane::Loop`
 //! for every wait in the poller that may block, into the `Recorder` given to
 //! `Builder::recorder`.

@@ -290,7 +290,20 @@ impl Core {
             }
         };
         bump(&self.counters.polls);
-        let finished = self.recording.poll(lane, || self.poll_watched(id, &*task));
+        let finished = self
+            .recording
+            .poll(lane, || match self.config.slow_poll_threshold {
+                None => task.poll_task(),
+                Some(threshold) => {
+                    let start = Instant::now();
+                    let finished = task.poll_task();
+                    let took = start.elapsed();
+                    if took >= threshold {
+                        self.record_slow_poll(id, took);
+                    }
+                    finished
+                }
+            });
         if finished {
             let removed = self.slab.borrow_mut().remove(id);
             {
@@ -306,21 +319,9 @@ impl Core {
         }
     }
 
-    /// Polls `task` (named `id`) once, timing it if slow polls are watched; true when finished.
-    fn poll_watched(&self, id: TaskId, task: &dyn crate::task::Runnable) -> bool {
-        let Some(threshold) = self.config.slow_poll_threshold else {
-            return task.poll_task();
-        };
-        let start = Instant::now();
-        let finished = task.poll_task();
-        let took = start.elapsed();
-        if took >= threshold {
-            self.record_slow_poll(id, took);
-        }
-        finished
-    }
-
     /// Counts and logs a slow poll (asyncio debug mode's "Executing <Task> took 0.2 seconds").
+    /// Cold: kept out of the poll loop, which it would otherwise be inlined into.
+    #[cold]
     fn record_slow_poll(&self, id: TaskId, took: Duration) {
         bump(&self.counters.slow_polls);
         let mut log = self.slow_log.borrow_mut();

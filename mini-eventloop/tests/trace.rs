@@ -63,6 +63,26 @@ fn on_lane(events: &[Event], lane: Lane, kind: Kind) -> Vec<Event> {
         .collect()
 }
 
+/// Asserts that `spans`, in the order given, never overlap: each ends no earlier than it starts
+/// and starts no earlier than the previous one ended.
+#[track_caller]
+fn assert_in_time_order<'a>(spans: impl IntoIterator<Item = &'a Event>, what: &str) {
+    let mut previous: Option<&Event> = None;
+    for e in spans {
+        assert!(
+            e.start_ns <= e.end_ns,
+            "{what}: ends before it starts: {e:?}"
+        );
+        if let Some(p) = previous {
+            assert!(
+                p.end_ns <= e.start_ns,
+                "{what}: overlapping or out of order: {p:?} then {e:?}"
+            );
+        }
+        previous = Some(e);
+    }
+}
+
 /// Three tasks that sleep and yield are each polled several times, their polls interleave
 /// (each task's polls begin before the others' end), and no two spans of the loop's thread
 /// overlap: in recorded order each one starts after the previous one ended.
@@ -72,12 +92,7 @@ fn three_tasks_interleave_on_one_thread_without_overlap() {
     sleep_and_yield(&rt);
     let events = recorder.events();
     assert_eq!(recorder.dropped(), 0);
-    for pair in events.windows(2) {
-        assert!(
-            pair[0].end_ns <= pair[1].start_ns,
-            "overlapping spans on one thread: {pair:?}"
-        );
-    }
+    assert_in_time_order(&events, "the loop's thread");
     let polls: Vec<Vec<Event>> = (1..=TASKS)
         .map(|n| on_lane(&events, Lane::Task(n), Kind::TaskPoll))
         .collect();
@@ -114,19 +129,10 @@ fn spans_are_monotone_per_lane() {
     let lanes: BTreeSet<Lane> = events.iter().map(|e| e.lane).collect();
     assert!(lanes.len() > TASKS as usize, "lanes: {lanes:?}");
     for lane in lanes {
-        let mine: Vec<&Event> = events.iter().filter(|e| e.lane == lane).collect();
-        for e in &mine {
-            assert!(
-                e.start_ns <= e.end_ns,
-                "a span ends before it starts: {e:?}"
-            );
-        }
-        for pair in mine.windows(2) {
-            assert!(
-                pair[0].end_ns <= pair[1].start_ns,
-                "out of order on {lane:?}: {pair:?}"
-            );
-        }
+        assert_in_time_order(
+            events.iter().filter(|e| e.lane == lane),
+            &format!("{lane:?}"),
+        );
     }
 }
 
@@ -156,6 +162,32 @@ fn poller_waits_appear_between_polls_while_tasks_sleep() {
             .all(|e| e.kind == Kind::TaskPoll || e.kind == Kind::PollerWait),
         "the loop records only polls and waits"
     );
+}
+
+/// Busy ticks look at I/O with a zero timeout, which is not a wait: a task that only yields
+/// (200 times, so the loop turns between ticks of 61 polls) leaves no `PollerWait` at all.
+#[test]
+fn busy_ticks_record_no_poller_wait() {
+    let (rt, recorder) = traced(CAPACITY);
+    rt.block_on(async {
+        spawn(async {
+            for _ in 0..200 {
+                yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert!(
+        rt.stats().loop_iterations >= 3,
+        "the loop turned between ticks"
+    );
+    let events = recorder.events();
+    assert!(
+        events.iter().all(|e| e.kind == Kind::TaskPoll),
+        "{events:?}"
+    );
+    assert!(on_lane(&events, Lane::Task(1), Kind::TaskPoll).len() > 200);
 }
 
 /// A poll's span encloses the work the poll did: clock readings taken inside the task's
