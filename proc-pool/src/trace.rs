@@ -20,8 +20,10 @@
 //! - **A worker records without a lock or an allocation.** Its `WorkerLog` is allocated
 //!   before the fork that creates the worker: under `Fork` by the manager thread, under
 //!   `ForkServer` by the server, which is single-threaded (so there an allocation after the
-//!   fork would be safe too; the rule is kept the same for both). The footer is written into
-//!   the worker's answer buffer, which the worker reuses from chunk to chunk.
+//!   fork would be safe too; the rule is kept the same for both). Recording into the log and
+//!   reading it back ([`Recorder::for_each`]) neither lock nor allocate. The footer is written
+//!   into the worker's answer buffer, reused from chunk to chunk, which grows like any answer
+//!   does (with `malloc`, safe in a forked child under glibc: see `worker.rs`).
 //! - **A worker never names its own lane.** A fork-server worker is forked without knowing its
 //!   slot, and the bytes of a worker are not trusted to choose one: the manager puts every
 //!   record that arrives on the pipe of slot `i` on `Lane::Worker(i)`, the lane a replacement

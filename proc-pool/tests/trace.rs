@@ -7,7 +7,7 @@ mod util;
 use std::sync::Arc;
 
 use proc_pool::trace::{Event, Kind, Lane, Recorder, now_ns};
-use proc_pool::{ExitStatus, TaskError};
+use proc_pool::{ExitStatus, Pool, TaskError};
 
 /// Chunks per map (one task each).
 const CHUNKS: u64 = 200;
@@ -31,6 +31,15 @@ fn square_or_die(x: u64) -> u64 {
 /// A recorder with room for every event of `chunks` chunks sent and run, twice over.
 fn roomy(chunks: u64) -> Arc<Recorder> {
     Arc::new(Recorder::with_capacity(4 * chunks as usize))
+}
+
+/// A pool of 2 workers (the pass's start method) recording into `recorder`.
+fn traced_pool(recorder: &Arc<Recorder>) -> Pool {
+    util::builder()
+        .workers(2)
+        .recorder(Arc::clone(recorder))
+        .build()
+        .unwrap()
 }
 
 /// The events of `kind` on `lane`, in the order they were recorded.
@@ -75,11 +84,7 @@ fn runs_in_sequence(runs: &[Event]) {
 /// records are there as soon as `map` returns.
 fn every_chunk_is_sent_then_run() {
     let recorder = roomy(CHUNKS);
-    let pool = util::builder()
-        .workers(2)
-        .recorder(Arc::clone(&recorder))
-        .build()
-        .unwrap();
+    let pool = traced_pool(&recorder);
     let results = pool.map_chunked(square, 0..CHUNKS, 1);
     assert!(results.iter().all(Result::is_ok));
     let events = recorder.events();
@@ -111,11 +116,7 @@ fn every_chunk_is_sent_then_run() {
 fn a_full_recorder_counts_the_rest() {
     const ROOM: usize = 10;
     let recorder = Arc::new(Recorder::with_capacity(ROOM));
-    let pool = util::builder()
-        .workers(2)
-        .recorder(Arc::clone(&recorder))
-        .build()
-        .unwrap();
+    let pool = traced_pool(&recorder);
     let results = pool.map_chunked(square, 0..CHUNKS, 1);
     assert_eq!(results.len(), CHUNKS as usize);
     assert!(results.iter().all(Result::is_ok));
@@ -132,11 +133,7 @@ fn a_full_recorder_counts_the_rest() {
 /// the traced pool for the same map.
 fn no_recorder_no_records() {
     let recorder = roomy(CHUNKS);
-    let traced = util::builder()
-        .workers(2)
-        .recorder(Arc::clone(&recorder))
-        .build()
-        .unwrap();
+    let traced = traced_pool(&recorder);
     let plain = util::builder().workers(2).build().unwrap();
     let expected: Vec<_> = (0..CHUNKS).map(|x| Ok(x * x)).collect();
     assert_eq!(traced.map_chunked(square, 0..CHUNKS, 1), expected);
@@ -157,11 +154,7 @@ fn no_recorder_no_records() {
 /// slot it fills (a later map runs a chunk on each of the two lanes).
 fn killed_worker_keeps_tracing() {
     let recorder = roomy(2 * CHUNKS);
-    let pool = util::builder()
-        .workers(2)
-        .recorder(Arc::clone(&recorder))
-        .build()
-        .unwrap();
+    let pool = traced_pool(&recorder);
     let results = pool.map_chunked(square_or_die, 0..CHUNKS, 1);
     for (x, result) in (0..CHUNKS).zip(&results) {
         match result {
