@@ -9,8 +9,8 @@
 //! cargo run --release --example convoy_timeline -- /tmp/fair.txt /tmp/io.txt docs/convoy.svg 25
 //! ```
 //!
-//! The last argument is the window in milliseconds from each run's start (default 25: five
-//! switch intervals). The input format is the one `gil-threads/examples/convoy_trace.rs`
+//! The last argument is the window in milliseconds from each run's start: `25` (the default:
+//! five switch intervals) draws 0 to 25 ms, `5-6` draws 5 to 6 ms. The input format is the one `gil-threads/examples/convoy_trace.rs`
 //! documents: `#` header lines (`policy`, `lane N ROLE`, `dropped`), then
 //! `LANE KIND START_NS END_NS` per event, times from the run's start.
 
@@ -24,20 +24,17 @@ const DEFAULT_WINDOW_MS: f64 = 25.0;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (inputs, out, window_ms) = match args.as_slice() {
-        [fair, io, out] => ([fair, io], out, Ok(DEFAULT_WINDOW_MS)),
-        [fair, io, out, ms] => ([fair, io], out, ms.parse::<f64>()),
+    let (inputs, out, window) = match args.as_slice() {
+        [fair, io, out] => ([fair, io], out, Some((0.0, DEFAULT_WINDOW_MS))),
+        [fair, io, out, window] => ([fair, io], out, parse_window(window)),
         _ => {
-            eprintln!("usage: convoy_timeline FAIR_FILE IOPRIORITY_FILE OUT.svg [WINDOW_MS]");
+            eprintln!("usage: convoy_timeline FAIR_FILE IOPRIORITY_FILE OUT.svg [[FROM-]TO_MS]");
             return ExitCode::from(2);
         }
     };
-    let window_ms = match window_ms {
-        Ok(ms) if ms.is_finite() && ms > 0.0 => ms,
-        _ => {
-            eprintln!("convoy_timeline: the window must be a positive number of milliseconds");
-            return ExitCode::from(2);
-        }
+    let Some((from_ms, to_ms)) = window else {
+        eprintln!("convoy_timeline: the window is TO or FROM-TO, in milliseconds, FROM < TO");
+        return ExitCode::from(2);
     };
     let mut trials = Vec::new();
     for path in inputs {
@@ -52,14 +49,18 @@ fn main() -> ExitCode {
             }
         }
     }
+    // `as` saturates for a huge window; u64::MAX itself would mean "each run's own length".
     let window = Window {
-        start_ns: 0,
-        // Saturates for a huge window; u64::MAX itself would mean "each run's own length".
-        end_ns: ((window_ms * 1e6) as u64).min(u64::MAX - 1),
+        start_ns: (from_ms * 1e6) as u64,
+        end_ns: ((to_ms * 1e6) as u64).min(u64::MAX - 1),
     };
-    let title = format!(
-        "The convoy effect: an echo thread beside a CPU-bound thread, first {window_ms} ms"
-    );
+    let title = if from_ms == 0.0 {
+        format!("The convoy effect: an echo thread beside a CPU-bound thread, first {to_ms} ms")
+    } else {
+        format!(
+            "The convoy effect: an echo thread beside a CPU-bound thread, {from_ms} to {to_ms} ms"
+        )
+    };
     match std::fs::write(out, svg::to_svg(&title, &trials, window)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -67,6 +68,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `TO` or `FROM-TO` milliseconds, `0 <= FROM < TO`, both finite.
+fn parse_window(text: &str) -> Option<(f64, f64)> {
+    let (from, to): (f64, f64) = match text.split_once('-') {
+        Some((from, to)) => (from.parse().ok()?, to.parse().ok()?),
+        None => (0.0, text.parse().ok()?),
+    };
+    (from >= 0.0 && from < to && to.is_finite()).then_some((from, to))
 }
 
 /// One convoy run: its events on `Lane::Thread(n)`, named after the policy and the lanes'
