@@ -62,6 +62,8 @@ mod enabled {
         next_lane: u32,
         /// When the current hold began (`now_ns`), written at each grant.
         held_since: u64,
+        /// The holder's lane, written at each grant, so that a release looks nothing up.
+        held_lane: Lane,
     }
 
     impl GilTrace {
@@ -78,6 +80,7 @@ mod enabled {
                     lanes: HashMap::new(),
                     next_lane: 0,
                     held_since: 0,
+                    held_lane: Lane::Thread(UNNUMBERED),
                 }),
             }
         }
@@ -106,9 +109,15 @@ mod enabled {
         pub(crate) fn granted(&mut self, key: ThreadKey, waited: Duration) {
             if let Some(rec) = &mut self.on {
                 let now = now_ns();
-                rec.held_since = now;
                 let waited = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-                rec.record(key, Kind::GilWait, now.saturating_sub(waited), now);
+                rec.held_since = now;
+                rec.held_lane = rec.lane(key);
+                rec.record(
+                    rec.held_lane,
+                    Kind::GilWait,
+                    now.saturating_sub(waited),
+                    now,
+                );
             }
         }
 
@@ -116,8 +125,10 @@ mod enabled {
         #[inline]
         pub(crate) fn released(&mut self, key: ThreadKey) {
             if let Some(rec) = &mut self.on {
+                // Only the holder releases, and the GIL was last granted to it.
+                debug_assert_eq!(rec.held_lane, rec.lane(key));
                 let now = now_ns().max(rec.held_since);
-                rec.record(key, Kind::GilHeld, rec.held_since, now);
+                rec.record(rec.held_lane, Kind::GilHeld, rec.held_since, now);
             }
         }
 
@@ -126,7 +137,7 @@ mod enabled {
         pub(crate) fn drop_requested(&mut self, key: ThreadKey) {
             if let Some(rec) = &mut self.on {
                 let now = now_ns();
-                rec.record(key, Kind::DropRequest, now, now);
+                rec.record(rec.lane(key), Kind::DropRequest, now, now);
             }
         }
 
@@ -135,18 +146,25 @@ mod enabled {
         pub(crate) fn forced_switch(&mut self, key: ThreadKey) {
             if let Some(rec) = &mut self.on {
                 let now = now_ns();
-                rec.record(key, Kind::ForcedSwitch, now, now);
+                rec.record(rec.lane(key), Kind::ForcedSwitch, now, now);
             }
         }
     }
 
+    /// The lane of a thread that entered once the recorder was full: its events are dropped
+    /// (and counted) by the full recorder anyway.
+    const UNNUMBERED: u32 = u32::MAX;
+
     impl Recording {
-        /// Records one event on `key`'s lane. A thread with no number (it entered once the
-        /// recorder was full) gets the last lane: the recorder drops the event and counts it.
-        fn record(&self, key: ThreadKey, kind: Kind, start_ns: u64, end_ns: u64) {
-            let lane = self.lanes.get(&key).copied().unwrap_or(u32::MAX);
+        /// `key`'s lane.
+        fn lane(&self, key: ThreadKey) -> Lane {
+            Lane::Thread(self.lanes.get(&key).copied().unwrap_or(UNNUMBERED))
+        }
+
+        /// Records one event.
+        fn record(&self, lane: Lane, kind: Kind, start_ns: u64, end_ns: u64) {
             self.recorder.record(Event {
-                lane: Lane::Thread(lane),
+                lane,
                 kind,
                 start_ns,
                 end_ns,
