@@ -161,7 +161,9 @@ impl Builder {
     /// Records what the pool does into `recorder` (feature `trace`): for each chunk sent to
     /// a worker, a [`ChunkSent`](crate::trace::Kind::ChunkSent) instant, and for each chunk a
     /// worker answers, a [`ChunkRun`](crate::trace::Kind::ChunkRun) span from when the worker
-    /// read the chunk to when its answer was complete and about to be written, both on
+    /// took the chunk up (its frame read, from the pipe or from the frames it had prefetched)
+    /// to when its answer was complete and about to be written (so the write itself is not
+    /// in the span: the record travels in that answer), both on
     /// [`Lane::Worker(slot)`](crate::trace::Lane::Worker) (`slot` in `0..workers`, kept by a
     /// replacement worker). A chunk's records are in the recorder before its results reach
     /// the caller. A full recorder counts what it could not keep in
