@@ -223,13 +223,7 @@ fn run_child(spec: &TracedSpec, options: &Options) -> Result<TrialTrace, String>
     if let Some(why) = ended.stdout_error {
         return Err(why);
     }
-    let answer: TracedAnswer = serde_json::from_str(last_line)
-        .map_err(|_| format!("it printed no events: {}", trial::clip(last_line)))?;
-    let bytes = from_hex(&answer.events_hex).ok_or("its events are not hex")?;
-    let events = Vec::<Event>::from_bytes(&bytes).map_err(|e| format!("its events: {e}"))?;
-    if events.len() > TRACE_EVENTS {
-        return Err(format!("it sent {} events, past the bound", events.len()));
-    }
+    let (events, dropped) = decode_answer(last_line)?;
     Ok(TrialTrace {
         name: format!(
             "{} · {} ({}, {})",
@@ -246,8 +240,21 @@ fn run_child(spec: &TracedSpec, options: &Options) -> Result<TrialTrace, String>
             )
         ),
         events,
-        dropped: answer.dropped,
+        dropped,
     })
+}
+
+/// A traced child's last line as its events and the count it left out; any line that is not
+/// a well-formed answer within the bounds is refused with the reason.
+fn decode_answer(line: &str) -> Result<(Vec<Event>, u64), String> {
+    let answer: TracedAnswer = serde_json::from_str(line)
+        .map_err(|_| format!("it printed no events: {}", trial::clip(line)))?;
+    let bytes = from_hex(&answer.events_hex).ok_or("its events are not hex")?;
+    let events = Vec::<Event>::from_bytes(&bytes).map_err(|e| format!("its events: {e}"))?;
+    if events.len() > TRACE_EVENTS {
+        return Err(format!("it sent {} events, past the bound", events.len()));
+    }
+    Ok((events, answer.dropped))
 }
 
 /// "1 job", "3 jobs", "2 processes".
@@ -489,6 +496,36 @@ mod tests {
             kept.last().map(|e| e.start_ns),
             Some(TRACE_EVENTS as u64 - 1)
         );
+    }
+
+    /// A child's answer is decoded back to the events it kept; a line that is not JSON, events
+    /// that are not hex or not Wire, and more events than the bound are refused, not trusted.
+    #[test]
+    fn answers_round_trip_and_garbage_is_refused() {
+        let answer = |events: &Vec<Event>, dropped| {
+            let mut bytes = Vec::new();
+            events.encode(&mut bytes);
+            let json = serde_json::to_string(&TracedAnswer {
+                events_hex: to_hex(&bytes),
+                dropped,
+            });
+            json.expect("an answer encodes")
+        };
+        let events = vec![at(Lane::Worker(1), 5), at(Lane::Loop, 9)];
+        assert_eq!(decode_answer(&answer(&events, 3)), Ok((events, 3)));
+        let too_many = vec![at(Lane::Loop, 1); TRACE_EVENTS + 1];
+        for (line, why) in [
+            ("not json".to_owned(), "printed no events"),
+            (r#"{"events_hex":"zz","dropped":0}"#.to_owned(), "not hex"),
+            (
+                r#"{"events_hex":"0100000000000000ff","dropped":0}"#.to_owned(),
+                "its events",
+            ),
+            (answer(&too_many, 0), "past the bound"),
+        ] {
+            let got = decode_answer(&line);
+            assert!(got.as_ref().is_err_and(|e| e.contains(why)), "{got:?}");
+        }
     }
 
     /// Hex round-trips, and text that is not hex (odd length, a non-digit, a multi-byte
