@@ -38,7 +38,7 @@ pub(crate) use disabled::GilTrace;
 mod enabled {
     use std::collections::HashMap;
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::Instant;
 
     use concurrency_shared::trace::{Event, Kind, Lane, Recorder, now_ns};
 
@@ -103,11 +103,16 @@ mod enabled {
             }
         }
 
-        /// `key` has just been granted the GIL after asking for it `waited` ago: records the
+        /// `key` has just been granted the GIL, having asked for it at `since`: records the
         /// wait and starts the hold.
         #[inline]
-        pub(crate) fn granted(&mut self, key: ThreadKey, waited: Duration) {
+        pub(crate) fn granted(&mut self, key: ThreadKey, since: Instant) {
             if let Some(rec) = &mut self.on {
+                // `Instant` is `CLOCK_MONOTONIC` too, but opaque: the wait's start is found by
+                // subtracting its length from a `now_ns` read just after, so it is at most
+                // the gap between the two reads late, never early (never before the
+                // thread's previous hold ended).
+                let waited = Instant::now().saturating_duration_since(since);
                 let now = now_ns();
                 let waited = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
                 rec.held_since = now;
@@ -175,9 +180,9 @@ mod enabled {
     #[cfg(test)]
     mod tests {
         use std::sync::Arc;
-        use std::time::Duration;
+        use std::time::Instant;
 
-        use concurrency_shared::trace::{Kind, Lane, Recorder};
+        use concurrency_shared::trace::{Kind, Lane, Recorder, now_ns};
 
         use super::GilTrace;
 
@@ -186,22 +191,23 @@ mod enabled {
         fn no_recorder_records_nothing() {
             let mut trace = GilTrace::off();
             trace.registered(7);
-            trace.granted(7, Duration::from_millis(1));
+            trace.granted(7, Instant::now());
             trace.released(7);
             trace.drop_requested(7);
             trace.forced_switch(7);
             assert!(!trace.is_on());
         }
 
-        /// Lanes count first entries from 0; a thread entering again keeps its lane; a wait of
-        /// `Duration::MAX` saturates instead of panicking.
+        /// Lanes count first entries from 0; a thread entering again keeps its lane; a wait
+        /// never starts before the thread asked, and ends where its hold starts.
         #[test]
         fn lanes_are_numbered_in_order_of_first_entry() {
             let rec = Arc::new(Recorder::with_capacity(16));
             let mut trace = GilTrace::new(Arc::clone(&rec));
+            let before = now_ns();
             for key in [40, 12, 40, 99] {
                 trace.registered(key);
-                trace.granted(key, Duration::MAX);
+                trace.granted(key, Instant::now());
                 trace.released(key);
             }
             let held: Vec<Lane> = rec
@@ -215,8 +221,12 @@ mod enabled {
                 [0, 1, 0, 2].map(Lane::Thread),
                 "lanes by order of first entry"
             );
-            let waits = rec.events().into_iter().filter(|e| e.kind == Kind::GilWait);
-            assert!(waits.into_iter().all(|e| e.start_ns == 0));
+            let events = rec.events();
+            for pair in events.chunks(2) {
+                let (wait, hold) = (pair[0], pair[1]);
+                assert_eq!((wait.kind, hold.kind), (Kind::GilWait, Kind::GilHeld));
+                assert!(before <= wait.start_ns && wait.end_ns == hold.start_ns);
+            }
         }
 
         /// Once the recorder is full, new threads get no number (no memory grows), and their
@@ -244,7 +254,7 @@ mod enabled {
 /// Without the `trace` feature: hooks that do nothing and vanish when inlined.
 #[cfg(not(feature = "trace"))]
 mod disabled {
-    use std::time::Duration;
+    use std::time::Instant;
 
     use crate::gil::ThreadKey;
 
@@ -265,7 +275,7 @@ mod disabled {
 
         /// Does nothing.
         #[inline(always)]
-        pub(crate) fn granted(&mut self, _key: ThreadKey, _waited: Duration) {}
+        pub(crate) fn granted(&mut self, _key: ThreadKey, _since: Instant) {}
 
         /// Does nothing.
         #[inline(always)]

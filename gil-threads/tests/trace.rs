@@ -14,7 +14,7 @@ use gil_threads::{Interpreter, Policy, Stats};
 use util::{HANG_GUARD, POLICIES, TEST_INTERVAL};
 
 /// Changes of holder the observed thread waits for in a contended run.
-const SWITCHES: u64 = 40;
+const SWITCHES: u64 = 20;
 
 /// In a mixed run, how many times the rival releases the GIL around (empty) blocking work,
 /// one release every `CHECKPOINTS_PER_RELEASE` checkpoints; bounded, so that the number of
@@ -131,8 +131,8 @@ fn held_spans_never_overlap_across_threads() {
 
 /// Under every policy, each thread's spans follow one another: its waits and holds never
 /// overlap, every hold starts exactly where a wait of the same thread ended, a drop request
-/// falls inside one of the requester's waits, and a forced switch inside one of the
-/// dropper's holds.
+/// falls between the requester's holds (while it waits), and a forced switch inside one of
+/// the dropper's holds.
 #[test]
 fn each_threads_spans_are_monotone() {
     for policy in POLICIES {
@@ -153,22 +153,21 @@ fn each_threads_spans_are_monotone() {
             for (wait, hold) in waits.iter().zip(&holds) {
                 assert_eq!(wait.end_ns, hold.start_ns, "{policy:?} {lane:?}");
             }
-            let within = |at: &Event, spans: &[Event]| {
-                spans
-                    .iter()
-                    .any(|s| s.start_ns <= at.start_ns && at.start_ns <= s.end_ns)
-            };
+            // A request is made while waiting: after the thread's previous hold ended and
+            // by the end of the wait. (Not checked against the wait's start, which is found
+            // from an `Instant` and may be recorded a few nanoseconds late.)
             for request in of_kind(&mine, Kind::DropRequest) {
-                assert!(
-                    within(&request, &waits),
-                    "{policy:?}: {request:?} outside a wait"
-                );
+                let t = request.start_ns;
+                let waiting = waits.iter().enumerate().any(|(i, wait)| {
+                    let after = if i == 0 { 0 } else { holds[i - 1].end_ns };
+                    after <= t && t <= wait.end_ns
+                });
+                assert!(waiting, "{policy:?}: {request:?} made while not waiting");
             }
             for switch in of_kind(&mine, Kind::ForcedSwitch) {
-                assert!(
-                    within(&switch, &holds),
-                    "{policy:?}: {switch:?} outside a hold"
-                );
+                let t = switch.start_ns;
+                let holding = holds.iter().any(|h| h.start_ns <= t && t <= h.end_ns);
+                assert!(holding, "{policy:?}: {switch:?} outside a hold");
             }
         }
     }
