@@ -4,12 +4,14 @@
 //! ```text
 //! cargo bench -p mini-eventloop --bench trace_cost                   # feature off
 //! cargo bench -p mini-eventloop --bench trace_cost --features trace  # on: no recorder, recorder
+//! cargo bench -p mini-eventloop --bench trace_cost --features trace -- --mode=recorded
 //! ```
 //!
 //! Built without the feature it measures the plain loop; built with it, a runtime given no
-//! recorder and one given a recorder, round by round in the same run (see `util::interleaved`).
-//! Off against on needs two builds, so compare their figures over alternating runs
-//! (the README gives the commands and the ratios). The recorder is allocated once, with room
+//! recorder and one given a recorder, round by round in the same run (see `util::interleaved`),
+//! or only one of them (`--mode=plain`, `--mode=recorded`: a recorded run writes megabytes of
+//! events, which leaves the caches cold for a plain run after it). Off against on needs two
+//! builds, so `trace_cost.sh` runs them alternately and gives medians and ratios. The recorder is allocated once, with room
 //! for every event of a run, and emptied before each run, so the figure is the cost of
 //! storing, not of the cheaper "full, count and drop" path, nor of allocating.
 
@@ -54,6 +56,15 @@ impl Mode {
         #[cfg(feature = "trace")]
         Mode::Recorded,
     ];
+
+    /// Its `--mode=` value.
+    fn key(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            #[cfg(feature = "trace")]
+            Mode::Recorded => "recorded",
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -131,6 +142,14 @@ type Bench = (&'static str, fn(Mode) -> f64);
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let mode: Option<String> =
+        std::env::args().find_map(|a| a.strip_prefix("--mode=").map(String::from));
+    let modes: Vec<Mode> = Mode::ALL
+        .iter()
+        .copied()
+        .filter(|m| mode.as_deref().is_none_or(|k| m.key() == k))
+        .collect();
+    assert!(!modes.is_empty(), "no such --mode in this build: {mode:?}");
     let benches: [Bench; 2] = [
         ("spawn+await     ns/task ", spawn_await),
         ("yield ping-pong ns/yield", yield_ping_pong),
@@ -139,8 +158,8 @@ fn main() {
         if !wanted(name) {
             continue;
         }
-        let v = interleaved(Mode::ALL, RUNS, bench);
-        let figures: Vec<String> = Mode::ALL
+        let v = interleaved(&modes, RUNS, bench);
+        let figures: Vec<String> = modes
             .iter()
             .zip(&v)
             .map(|(m, ns)| format!("{}: {ns:6.1}", m.name()))

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The cost of the `trace` feature, off against on: runs the `trace_cost` bench built without
-# and with the feature, alternately (off, on; then on, off; ...), ROUNDS times each, and
-# prints each figure's median and range over the rounds, and the ratios of the medians.
+# the feature, and with it without and with a recorder (each in its own process, so a
+# recorded run cannot cool the caches for a plain one), in turn, each round starting with the
+# next one, ROUNDS times each; prints each figure's median and range over the rounds, and the
+# ratios of the medians.
 #
 #   mini-eventloop/benches/trace_cost.sh 11        # rounds (default 11)
 set -eu
@@ -13,7 +15,11 @@ bench --no-run
 bench --features trace --no-run
 i=0
 while [ "$i" -lt "$rounds" ]; do
-    if [ $((i % 2)) -eq 0 ]; then bench; bench --features trace; else bench --features trace; bench; fi
+    case $((i % 3)) in
+    0) bench; bench --features trace -- --mode=plain; bench --features trace -- --mode=recorded ;;
+    1) bench --features trace -- --mode=plain; bench --features trace -- --mode=recorded; bench ;;
+    *) bench --features trace -- --mode=recorded; bench; bench --features trace -- --mode=plain ;;
+    esac
     i=$((i + 1))
 done
 # Each bench line: "<name> <unit>  <mode>: <ns>  <mode>: <ns> ..."; one sample per mode.
