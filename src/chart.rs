@@ -125,8 +125,9 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
 }
 
 /// Opens `path` without blocking (opening a FIFO for writing waits for a reader), refuses it
-/// unless it is a regular file, and writes `bytes` to it.
-fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// unless it is a regular file, and writes `bytes` to it. Every file the program writes
+/// (`--svg`, `--trace`, `--timeline`) goes through here.
+pub fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

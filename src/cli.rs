@@ -84,6 +84,23 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
+    /// Also write a Chrome trace-event file (open it in the Perfetto UI or chrome://tracing)
+    /// of separate traced trials, run after the measured ones: each selected workload on
+    /// gil-threads, mini-eventloop and proc-pool, one track per thread, task or worker (the
+    /// first 16 of each trial).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace: Option<PathBuf>,
+
+    /// Also write an SVG timeline of the same traced trials: one lane per thread, task or
+    /// worker, over the first `--timeline-window` milliseconds of each trial.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+
+    /// The milliseconds of each traced trial `--timeline` draws, from its first event (a
+    /// fraction is fine).
+    #[arg(long, value_name = "MS", default_value = "100", value_parser = parse_millis)]
+    pub timeline_window: Duration,
+
     /// Also run every workload on CPython (threading, asyncio, multiprocessing) through the
     /// Python 3.8+ at PATH (default: `python3` on PATH), against the same fixture server.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "python3")]
@@ -130,6 +147,16 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) => Ok(Duration::MAX),
     }
+}
+
+/// Parses a positive number of milliseconds (one too large for a `Duration` is
+/// `Duration::MAX`).
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    let ms: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
+    parse_seconds(&(ms / 1_000.0).to_string())
+        .map_err(|_| "must be more than 0 milliseconds".to_owned())
 }
 
 /// Parses a `--scale` factor: a finite number more than 0 and at most [`MAX_SCALE`].
@@ -294,6 +321,11 @@ mod tests {
         assert_eq!(parse_seconds("inf"), Ok(Duration::MAX));
         for bad in ["0", "-1", "NaN", "x", "", "1e-300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_millis("2.5"), Ok(Duration::from_micros(2_500)));
+        assert_eq!(parse_millis("1e300"), Ok(Duration::MAX));
+        for bad in ["0", "-1", "NaN", "x", "1e-300"] {
+            assert!(parse_millis(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_scale("0.1"), Ok(0.1));
         assert_eq!(parse_scale("10"), Ok(MAX_SCALE));

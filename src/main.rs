@@ -33,6 +33,8 @@
 //! - `verdict`: which runtime won each workload, next to the rule of thumb.
 //! - `memory`: the second table: peak memory with N jobs waiting at once, per runtime.
 //! - `chart`: the SVG bar chart written by `--svg`.
+//! - `tracing_trials`: the separate, recorded trials behind `--trace` (Chrome trace JSON) and
+//!   `--timeline` (SVG), run after the measured rows.
 //!
 //! # Implementation
 //!
@@ -54,6 +56,7 @@ mod report;
 mod runtime;
 mod sample;
 mod scratch;
+mod tracing_trials;
 mod trial;
 mod verdict;
 mod workload;
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
     match args.next().as_ref().and_then(|a| a.to_str()) {
         Some(trial::ROLE) => return trial::child_main(args.collect()),
         Some(fixture_proc::ROLE) => return fixture_proc::child_main(args.collect()),
+        Some(tracing_trials::ROLE) => return tracing_trials::child_main(args.collect()),
         _ => {}
     }
     // A reader that stops early (`concurrency | head`) should end the program quietly, as it

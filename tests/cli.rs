@@ -600,6 +600,31 @@ fn svg_to_a_fifo_is_refused_not_waited_on() {
     assert!(stderr.contains("chart not written"), "{stderr}");
 }
 
+/// `--trace` and `--timeline` naming FIFOs nobody reads are refused with a reason and status
+/// 1, after the results are printed, as `--svg` is.
+#[test]
+fn trace_and_timeline_to_fifos_are_refused_not_waited_on() {
+    let dir = std::env::temp_dir().join(format!("concurrency-trace-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let mut args = Vec::new();
+    for (flag, name) in [("--trace", "t.json"), ("--timeline", "t.svg")] {
+        let fifo = dir.join(name);
+        let c_path = std::ffi::CString::new(fifo.to_str().expect("a UTF-8 path")).expect("no NUL");
+        // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        args.push(flag.to_owned());
+        args.push(fifo.to_str().expect("a UTF-8 path").to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr) = tiny_guarded(&args, std::process::Stdio::null());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("trace not written") && stderr.contains("timeline not written"),
+        "{stderr}"
+    );
+}
+
 /// A stdout that cannot be written (a full disk, here `/dev/full`) is reported with status 1,
 /// not a panic (the old program's `println!` panicked, status 101).
 #[test]

@@ -13,11 +13,14 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use gil_threads::{Gil, GilCell, Interpreter, Policy};
+use gil_threads::{Interpreter, Policy};
+
+#[path = "util/ping_pong.rs"]
+mod ping_pong;
 
 /// Iterations of the hot loop per measured call.
 const HOT_LOOP: u64 = 10_000;
@@ -99,65 +102,9 @@ fn raw_ping_pong(iters: u64) -> Duration {
     elapsed
 }
 
-/// Ping-pong through the GIL alone: each thread flips a turn in a `GilCell` and passes the
-/// GIL with `Gil::yield_now`, which hands it to the waiting thread and queues behind it in
-/// one step, so turns alternate strictly, each thread blocked while the other runs.
-fn gil_direct_ping_pong(policy: Policy, iters: u64) -> Duration {
-    let interp = Interpreter::builder().policy(policy).build().unwrap();
-    let turn = Arc::new(GilCell::new(interp.id(), 0u8));
-    // Both threads start together, so the timing excludes thread start-up.
-    let start_line = Arc::new(Barrier::new(2));
-    let run = |me: u8, turn: Arc<GilCell<u8>>, start_line: Arc<Barrier>| {
-        move |gil: &mut Gil| {
-            gil.allow_threads(|| start_line.wait());
-            let start = Instant::now();
-            let mut done = 0;
-            while done < iters {
-                if *turn.borrow(gil).unwrap() == me {
-                    *turn.borrow_mut(gil).unwrap() = 1 - me;
-                    done += 1;
-                }
-                gil.yield_now();
-            }
-            start.elapsed()
-        }
-    };
-    let a = interp.spawn(run(0, Arc::clone(&turn), Arc::clone(&start_line)));
-    let b = interp.spawn(run(1, turn, start_line));
-    let elapsed = a.join().unwrap();
-    b.join().unwrap();
-    elapsed
-}
-
-/// Ping-pong where each thread waits for its turn inside `allow_threads` (on a raw
-/// condition variable), the way Python threads pass work through an `Event`: the GIL is
-/// released around every wait and retaken after.
-fn gil_wait_ping_pong(policy: Policy, iters: u64) -> Duration {
-    let interp = Interpreter::builder().policy(policy).build().unwrap();
-    let state = Arc::new((Mutex::new(0u8), Condvar::new()));
-    let run = |me: u8, state: Arc<(Mutex<u8>, Condvar)>| {
-        move |gil: &mut Gil| {
-            let (turn, cv) = &*state;
-            let start = Instant::now();
-            for _ in 0..iters {
-                gil.allow_threads(|| {
-                    let mut t = turn.lock().unwrap();
-                    while *t != me {
-                        t = cv.wait(t).unwrap();
-                    }
-                });
-                // Interpreter code: pass the turn.
-                *turn.lock().unwrap() = 1 - me;
-                cv.notify_one();
-            }
-            start.elapsed()
-        }
-    };
-    let a = interp.spawn(run(0, Arc::clone(&state)));
-    let b = interp.spawn(run(1, state));
-    let elapsed = a.join().unwrap();
-    b.join().unwrap();
-    elapsed
+/// An interpreter with `policy`.
+fn interpreter(policy: Policy) -> Interpreter {
+    Interpreter::builder().policy(policy).build().unwrap()
 }
 
 /// Round-trip cost of a voluntary hand-off, GIL vs raw.
@@ -169,12 +116,12 @@ fn ping_pong(c: &mut Criterion) {
     group.bench_function("raw_mutex_condvar", |b| b.iter_custom(raw_ping_pong));
     for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
         group.bench_function(BenchmarkId::new("gil_direct", format!("{policy:?}")), |b| {
-            b.iter_custom(|iters| gil_direct_ping_pong(policy, iters))
+            b.iter_custom(|iters| ping_pong::direct(&interpreter(policy), iters))
         });
     }
     for policy in [Policy::Fair, Policy::Fifo, Policy::IoPriority] {
         group.bench_function(BenchmarkId::new("gil_wait", format!("{policy:?}")), |b| {
-            b.iter_custom(|iters| gil_wait_ping_pong(policy, iters))
+            b.iter_custom(|iters| ping_pong::wait(&interpreter(policy), iters))
         });
     }
     group.finish();

@@ -131,6 +131,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::record::GilTrace;
 use crate::stats::{GilCounters, Stats, ThreadStats};
 use crate::sync::{
     self, AtomicBool, AtomicU8, Clocked, Condvar, IntervalClock, Mutex, MutexGuard, Ordering,
@@ -297,6 +298,8 @@ struct GilState {
     recently_exited: VecDeque<ThreadStats>,
     /// Interpreter-wide counters (kept separately so that tests can check they add up).
     totals: GilCounters,
+    /// What is recorded for the `trace` feature (`src/record.rs`; empty without it).
+    trace: GilTrace,
     /// The switch-interval clock (explicit under loom, empty otherwise).
     #[cfg_attr(not(gil_threads_loom), allow(dead_code))]
     clock: IntervalClock,
@@ -373,6 +376,7 @@ impl GilCore {
                 exited_threads: 0,
                 recently_exited: VecDeque::new(),
                 totals: GilCounters::default(),
+                trace: GilTrace::off(),
                 clock: IntervalClock::default(),
                 #[cfg(any(test, gil_threads_loom))]
                 inject_panic: None,
@@ -399,6 +403,13 @@ impl GilCore {
             counters: GilCounters::default(),
             taken_at: None,
         });
+        st.trace.registered(key);
+    }
+
+    /// Records into `trace` from now on; set before any thread enters.
+    #[cfg(feature = "trace")]
+    pub(crate) fn set_trace(&self, trace: GilTrace) {
+        sync::lock(&self.state).trace = trace;
     }
 
     /// A thread has left the interpreter (it no longer holds the GIL): drops its record and
@@ -610,6 +621,7 @@ impl GilCore {
         }
         let switched = st.last_holder.is_some_and(|last| last != key);
         let waited = now.saturating_duration_since(since);
+        st.trace.granted(key, since);
         st.totals.record_take(waited, switched);
         if let Some(record) = st.threads.get_mut(&key) {
             record.counters.record_take(waited, switched);
@@ -638,6 +650,7 @@ impl GilCore {
         st.drop_request = Some(seat.key);
         self.breaker.fetch_or(DROP_REQUEST, Ordering::Relaxed);
         st.totals.drop_requests += 1;
+        st.trace.drop_requested(seat.key);
         if let Some(record) = st.threads.get_mut(&seat.key) {
             record.counters.drop_requests += 1;
         }
@@ -689,6 +702,7 @@ impl GilCore {
     /// Counts a forced switch of `key`.
     fn count_forced_switch(&self, st: &mut GilState, key: ThreadKey) {
         st.totals.forced_switches += 1;
+        st.trace.forced_switch(key);
         if let Some(record) = st.threads.get_mut(&key) {
             record.counters.forced_switches += 1;
         }
@@ -757,6 +771,7 @@ impl GilCore {
             record.counters.hold_total += held;
             st.totals.hold_total += held;
         }
+        st.trace.released(key);
         st.holder = None;
         st.last_holder = Some(key);
         let hand_to_queue = match st.policy {

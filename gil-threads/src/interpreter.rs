@@ -382,6 +382,9 @@ pub struct InterpreterBuilder {
     interval: Duration,
     /// The policy.
     policy: Policy,
+    /// Where the GIL records what it does, if anywhere.
+    #[cfg(feature = "trace")]
+    recorder: Option<Arc<crate::trace::Recorder>>,
 }
 
 impl Default for InterpreterBuilder {
@@ -389,6 +392,8 @@ impl Default for InterpreterBuilder {
         Self {
             interval: DEFAULT_SWITCH_INTERVAL,
             policy: Policy::Fair,
+            #[cfg(feature = "trace")]
+            recorder: None,
         }
     }
 }
@@ -406,6 +411,37 @@ impl InterpreterBuilder {
         self
     }
 
+    /// Records, into `recorder`, what the GIL does on each of the interpreter's threads
+    /// (feature `trace`): [`GilHeld`](crate::trace::Kind::GilHeld) spans from take to release,
+    /// [`GilWait`](crate::trace::Kind::GilWait) spans from asking for the GIL to getting it,
+    /// [`DropRequest`](crate::trace::Kind::DropRequest) instants on the waiter that asked the
+    /// holder to drop it, and [`ForcedSwitch`](crate::trace::Kind::ForcedSwitch) instants on
+    /// a holder that dropped it at a checkpoint on request (the drops
+    /// [`GilCounters::forced_switches`](crate::GilCounters) counts). Each thread's lane is
+    /// [`Lane::Thread(n)`](crate::trace::Lane::Thread), `n` numbering the threads in the order
+    /// they first entered (the first, usually the main thread, is 0); a thread keeps its
+    /// number when it leaves and enters again, and its events stay in the recorder after it
+    /// exits. Give each interpreter its own recorder: two interpreters number their threads
+    /// from 0 alike. Without a recorder nothing is recorded.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gil_threads::Interpreter;
+    /// use gil_threads::trace::{Kind, Lane, Recorder};
+    ///
+    /// let recorder = Arc::new(Recorder::with_capacity(1_000));
+    /// let interp = Interpreter::builder().recorder(Arc::clone(&recorder)).build().unwrap();
+    /// interp.with_gil(|_gil| ()).unwrap();
+    /// let held: Vec<_> = recorder.events().into_iter().filter(|e| e.kind == Kind::GilHeld).collect();
+    /// assert_eq!(held.len(), 1);
+    /// assert_eq!(held[0].lane, Lane::Thread(0));
+    /// ```
+    #[cfg(feature = "trace")]
+    pub fn recorder(mut self, recorder: Arc<crate::trace::Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
     /// Builds the interpreter.
     ///
     /// # Errors
@@ -415,6 +451,14 @@ impl InterpreterBuilder {
         if self.interval.is_zero() {
             return Err(BuildError::interval());
         }
-        Ok(Interpreter::with(self.policy, self.interval))
+        let interp = Interpreter::with(self.policy, self.interval);
+        #[cfg(feature = "trace")]
+        if let Some(recorder) = self.recorder {
+            interp
+                .rt
+                .gil
+                .set_trace(crate::record::GilTrace::new(recorder));
+        }
+        Ok(interp)
     }
 }

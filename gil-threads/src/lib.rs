@@ -50,6 +50,9 @@
 //!   refused while holding a GIL (threads outside).
 //! - `executor`: [`ThreadPoolExecutor`] and its [`TaskHandle`].
 //! - `stats`: [`Stats`] and [`GilCounters`].
+//! - `record`: what the GIL records with the `trace` feature (holds, waits, drop requests,
+//!   forced switches, one lane per thread); without it, empty hooks that compile to nothing.
+//! - `trace` (feature `trace`): the recording types, re-exported from the shared crate.
 //! - `error`: the error types, among them [`WouldDeadlock`]: the calls for threads outside the
 //!   interpreter refuse, instead of blocking, on a thread that holds the GIL they would need.
 //!
@@ -70,6 +73,7 @@ mod executor;
 mod interpreter;
 mod lock;
 mod queue;
+mod record;
 mod stats;
 mod sync;
 mod thread;
@@ -95,6 +99,12 @@ pub use queue::Queue;
 pub use stats::{GilCounters, Stats, ThreadStats};
 pub use thread::{Builder, JoinHandle, ThreadId, ThreadInfo, current_thread};
 pub use token::Gil;
+
+/// The recording types ([`Recorder`](trace::Recorder), [`Event`](trace::Event),
+/// [`Lane`](trace::Lane), [`Kind`](trace::Kind)) that
+/// [`InterpreterBuilder::recorder`] fills (feature `trace`).
+#[cfg(feature = "trace")]
+pub use concurrency_shared::trace;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -20,12 +20,22 @@
 //!
 //! The runtimes record only when built with their `trace` cargo feature *and* given a recorder;
 //! without the feature no recording code is compiled at all.
+//!
+//! What is recorded can be shown two ways, each a submodule over [`TrialTrace`] (one trial's
+//! events, its time origin and lane order): [`chrome`], a Chrome trace-event JSON file for
+//! Perfetto or `chrome://tracing`, and [`svg`], a picture of a window of time.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::{Wire, WireError};
+
+pub mod chrome;
+pub mod svg;
+mod trial;
+
+pub use trial::TrialTrace;
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: the same clock in every process of this machine, so
 /// records from worker processes and from their parent share one time axis.
