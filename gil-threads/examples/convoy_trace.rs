@@ -68,6 +68,15 @@ const CAPACITY: usize = 100_000;
 /// The lanes' roles, in the order the threads are spawned (which numbers them).
 const LANES: [&str; 2] = ["echo", "cpu"];
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Whether `n` is prime (deliberately naive: CPU work).
 fn is_prime(n: u64) -> bool {
     n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
@@ -137,22 +146,20 @@ fn run(policy: Policy, name: &str, path: &str) -> std::io::Result<()> {
         .thread_builder()
         .name(LANES[0])
         .spawn(move |gil| -> std::io::Result<f64> {
-            let result = (|| {
-                let mut stream = gil.allow_threads(|| TcpStream::connect(addr))?;
-                stream.set_nodelay(true)?;
-                let start = Instant::now();
-                let mut buf = [0u8; 4];
-                for i in 0..ROUND_TRIPS {
-                    gil.allow_threads(|| {
-                        stream.write_all(&i.to_le_bytes())?;
-                        stream.read_exact(&mut buf)
-                    })?;
-                }
-                Ok(f64::from(ROUND_TRIPS) / start.elapsed().as_secs_f64())
-            })();
-            // Stop the CPU thread whatever happened, or the join below would wait for ever.
-            echo_stop.store(true, Ordering::Relaxed);
-            result
+            // Stops the CPU thread however this one ends (an error, a panic), or the
+            // interpreter's shutdown would wait for it for ever.
+            let _stop_cpu = StopOnDrop(echo_stop);
+            let mut stream = gil.allow_threads(|| TcpStream::connect(addr))?;
+            stream.set_nodelay(true)?;
+            let start = Instant::now();
+            let mut buf = [0u8; 4];
+            for i in 0..ROUND_TRIPS {
+                gil.allow_threads(|| {
+                    stream.write_all(&i.to_le_bytes())?;
+                    stream.read_exact(&mut buf)
+                })?;
+            }
+            Ok(f64::from(ROUND_TRIPS) / start.elapsed().as_secs_f64())
         });
     let cpu = interp.thread_builder().name(LANES[1]).spawn(move |gil| {
         let (mut primes, mut n) = (0u64, 0u64);

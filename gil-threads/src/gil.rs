@@ -621,7 +621,7 @@ impl GilCore {
         }
         let switched = st.last_holder.is_some_and(|last| last != key);
         let waited = now.saturating_duration_since(since);
-        st.trace.granted(key, since);
+        st.trace.granted(key, waited);
         st.totals.record_take(waited, switched);
         if let Some(record) = st.threads.get_mut(&key) {
             record.counters.record_take(waited, switched);

@@ -38,7 +38,7 @@ pub(crate) use disabled::GilTrace;
 mod enabled {
     use std::collections::HashMap;
     use std::sync::Arc;
-    use std::time::Instant;
+    use std::time::Duration;
 
     use concurrency_shared::trace::{Event, Kind, Lane, Recorder, now_ns};
 
@@ -62,7 +62,11 @@ mod enabled {
         next_lane: u32,
         /// When the current hold began (`now_ns`), written at each grant.
         held_since: u64,
-        /// The holder's lane, written at each grant, so that a release looks nothing up.
+        /// The last holder's key (0, which no thread has, before the first grant) and lane,
+        /// written at each grant, so that a release, and a thread retaking the GIL it last
+        /// held, look nothing up.
+        held_key: ThreadKey,
+        /// See `held_key`.
         held_lane: Lane,
     }
 
@@ -80,6 +84,7 @@ mod enabled {
                     lanes: HashMap::new(),
                     next_lane: 0,
                     held_since: 0,
+                    held_key: 0,
                     held_lane: Lane::Thread(UNNUMBERED),
                 }),
             }
@@ -103,20 +108,24 @@ mod enabled {
             }
         }
 
-        /// `key` has just been granted the GIL, having asked for it at `since`: records the
-        /// wait and starts the hold.
+        /// `key` has just been granted the GIL, having waited `waited` (measured with
+        /// `Instant`s by the caller, up to a moment just before this call): records the wait
+        /// and starts the hold.
         #[inline]
-        pub(crate) fn granted(&mut self, key: ThreadKey, since: Instant) {
+        pub(crate) fn granted(&mut self, key: ThreadKey, waited: Duration) {
             if let Some(rec) = &mut self.on {
                 // `Instant` is `CLOCK_MONOTONIC` too, but opaque: the wait's start is found by
-                // subtracting its length from a `now_ns` read just after, so it is at most
-                // the gap between the two reads late, never early (never before the
-                // thread's previous hold ended).
-                let waited = Instant::now().saturating_duration_since(since);
+                // subtracting its length from a `now_ns` read after the caller's `Instant`,
+                // so it is late by the few instructions between the two reads, never early
+                // (never before the thread asked, nor before its previous hold ended); one
+                // clock read fewer than reading an `Instant` here.
                 let now = now_ns();
                 let waited = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
                 rec.held_since = now;
-                rec.held_lane = rec.lane(key);
+                if rec.held_key != key {
+                    rec.held_key = key;
+                    rec.held_lane = rec.lane(key);
+                }
                 rec.record(
                     rec.held_lane,
                     Kind::GilWait,
@@ -180,7 +189,7 @@ mod enabled {
     #[cfg(test)]
     mod tests {
         use std::sync::Arc;
-        use std::time::Instant;
+        use std::time::{Duration, Instant};
 
         use concurrency_shared::trace::{Kind, Lane, Recorder, now_ns};
 
@@ -191,7 +200,7 @@ mod enabled {
         fn no_recorder_records_nothing() {
             let mut trace = GilTrace::off();
             trace.registered(7);
-            trace.granted(7, Instant::now());
+            trace.granted(7, Duration::from_millis(1));
             trace.released(7);
             trace.drop_requested(7);
             trace.forced_switch(7);
@@ -207,7 +216,8 @@ mod enabled {
             let before = now_ns();
             for key in [40, 12, 40, 99] {
                 trace.registered(key);
-                trace.granted(key, Instant::now());
+                let since = Instant::now();
+                trace.granted(key, Instant::now().saturating_duration_since(since));
                 trace.released(key);
             }
             let held: Vec<Lane> = rec
@@ -254,7 +264,7 @@ mod enabled {
 /// Without the `trace` feature: hooks that do nothing and vanish when inlined.
 #[cfg(not(feature = "trace"))]
 mod disabled {
-    use std::time::Instant;
+    use std::time::Duration;
 
     use crate::gil::ThreadKey;
 
@@ -275,7 +285,7 @@ mod disabled {
 
         /// Does nothing.
         #[inline(always)]
-        pub(crate) fn granted(&mut self, _key: ThreadKey, _since: Instant) {}
+        pub(crate) fn granted(&mut self, _key: ThreadKey, _waited: Duration) {}
 
         /// Does nothing.
         #[inline(always)]

@@ -39,6 +39,15 @@ fn recorded(policy: Policy) -> (Interpreter, Arc<Recorder>) {
     (interp, recorder)
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Two CPU-bound threads contend for `interp`'s GIL until the observed one has seen the GIL
 /// change hands `SWITCHES` times; with `mixed`, the rival also releases the GIL around empty
 /// blocking work `RELEASES` times. Returns the statistics once both have left.
@@ -58,6 +67,9 @@ fn contend(interp: &Interpreter, mixed: bool) -> Stats {
         }
     });
     let observed = interp.spawn(move |gil| {
+        // Stops the rival however this thread ends (a failed assertion too), so that the
+        // test fails instead of hanging on the rival's join.
+        let _stop_rival = StopOnDrop(stop);
         let start = Instant::now();
         let mut switches = 0;
         while switches < SWITCHES {
@@ -68,7 +80,6 @@ fn contend(interp: &Interpreter, mixed: bool) -> Stats {
                 switches += 1;
             }
         }
-        stop.store(true, Ordering::Relaxed);
     });
     observed.join().expect("the observed thread");
     rival.join().expect("the rival thread");
