@@ -11,12 +11,13 @@
 //! once the CPU thread has left its parking place), so both rates see the same external load
 //! and the same placement of the threads on the cores, which on this VM moves the "alone"
 //! rate by 3x or more from one moment to the next. Each measurement sums its chunks' round
-//! trips and times; the ratio reported is the median of 5 measurements, with the lowest and
-//! highest beside it. Two conditions: **quiet** (whatever else the
-//! machine runs), and **loaded**, with two external CPU-bound processes on the machine's
-//! cores (copies of this binary run with `--burn`, started here and killed by pid at the end).
+//! trips and times; the ratio reported is the median of 9 measurements (the issue asks for
+//! at least 5; each measurement starts new threads, which the scheduler places anew), with
+//! the lowest and highest beside it. Two conditions: **quiet** (whatever else the machine
+//! runs), and **loaded**, with two external CPU-bound processes on the machine's cores
+//! (copies of this binary run with `--burn`, started here and killed by pid at the end).
 //! Goals: `IoPriority` >= 0.8x quiet; loaded, >= 0.5x or >= 0.9x the limit, whichever is
-//! lower. Prints a table (not a criterion bench).
+//! lower. Prints a table (not a criterion bench) and the verdict on each goal.
 //!
 //! Run: `cargo bench -p gil-threads --bench convoy`.
 
@@ -39,7 +40,7 @@ const CHUNK: u32 = 200;
 const CHUNKS: u32 = 5;
 
 /// Measurements per subject and condition; the median ratio is reported.
-const REPS: usize = 5;
+const REPS: usize = 9;
 
 /// External CPU-bound processes in the loaded condition.
 const BURNERS: usize = 2;
@@ -305,8 +306,8 @@ fn measure(subject: Subject, addr: SocketAddr, scale: u32) -> [f64; 5] {
     // Fewer round trips where each one waits for a switch interval.
     let beside = match subject {
         Subject::Gil(Policy::IoPriority) | Subject::MutexLimit => CHUNK,
-        Subject::Gil(Policy::Fair) => CHUNK / 5,
-        Subject::Gil(Policy::Fifo) => CHUNK / 10,
+        Subject::Gil(Policy::Fair) => CHUNK / 10,
+        Subject::Gil(Policy::Fifo) => CHUNK / 20,
     };
     let sizes = (CHUNK / scale, (beside / scale).max(1));
     let (mut alone, mut busy, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
