@@ -93,6 +93,9 @@
 //!   the mark is set no release hands the GIL to a returner, it is freed for the fair
 //!   waiters; the grant to the starved thread (or its unwinding) clears the mark. Returners
 //!   can thus delay the fair waiters by an interval or two at a time, never for ever.
+//!   Last, a dropper that handed the GIL to a returner still polling for it (so running,
+//!   and soon to block again) polls briefly for the GIL's return before it sleeps: asleep,
+//!   it would cost the returner a futex wake-up (and its core a halt) at that release.
 //!
 //! # Races this prevents
 //!
@@ -123,7 +126,9 @@
 //! protocol needs. The `breaker` atomic is only a **hint** read with `Relaxed` ordering: a
 //! stale zero delays a switch by one checkpoint (the store becomes visible promptly on every
 //! cache-coherent machine), and a stale non-zero sends the holder into the slow path, which
-//! re-reads the truth under the mutex. The `granted` flag of a direct hand-off is the one
+//! re-reads the truth under the mutex. So are `free` (a mirror of `!locked`) and a seat's
+//! `polling` flag, which only decide whether the `IoPriority` dropper polls before it takes
+//! the GIL under the mutex like anyone. The `granted` flag of a direct hand-off is the one
 //! atomic that publishes: set with `Release` after the grant, read with `Acquire` by the
 //! thread it names, which then also re-checks `holder` under the mutex.
 
@@ -178,6 +183,17 @@ const FINALIZING: u8 = 2;
 /// without running; a parked returner woken by `unpark` is scheduled promptly instead.
 const IO_SPIN_BUDGET: Duration = Duration::from_micros(50);
 
+/// How long (`IoPriority`) a holder that has just handed the GIL to a returner which was
+/// still polling for it, so is running on a CPU right now, polls for the GIL to come back
+/// before it sleeps like any other waiter. Such a returner usually holds the GIL for a few
+/// microseconds, until its next blocking call. A holder that goes to sleep instead leaves its
+/// core idle, and the returner's release must then wake it: a futex call on the I/O
+/// thread's path, and on a VM an inter-processor interrupt to a halted vCPU, twice per echo
+/// round trip (measured on 2 cores: echo beside a CPU thread +20 % on a quiet machine, and
+/// no loss under load). Never after a hand-off to a parked returner, which must be scheduled
+/// before it can run: polling then could hold the very core it needs.
+const DROPPER_POLL: Duration = Duration::from_micros(50);
+
 /// `spin_loop` rounds between two looks at the clock in the I/O poll.
 const IO_SPIN_BATCH: u32 = 64;
 
@@ -215,6 +231,10 @@ pub(crate) struct Seat {
     /// clears it. The `Release`/`Acquire` pair makes everything the previous holder did
     /// visible to the next.
     granted: AtomicBool,
+    /// `IoPriority`: set (`Relaxed`) by the owner while it polls `granted` before parking,
+    /// that is while it is running on a CPU; read by the holder that hands it the GIL, to
+    /// decide whether to poll for the GIL's return rather than sleep (see `DROPPER_POLL`).
+    polling: AtomicBool,
 }
 
 impl Seat {
@@ -224,6 +244,7 @@ impl Seat {
             key,
             daemon,
             granted: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
         }
     }
 }
@@ -341,6 +362,9 @@ pub(crate) struct GilCore {
     /// The eval breaker: `DROP_REQUEST | FINALIZING` bits, written under `state`, read
     /// relaxed by `checkpoint` as a hint (see "Why the orderings suffice").
     breaker: AtomicU8,
+    /// Mirrors `!locked`, written under `state`: a hint for a dropper polling for the GIL's
+    /// return (`DROPPER_POLL`), which then takes it under `state` like any taker.
+    free: AtomicBool,
     /// The protocol's state.
     state: Mutex<GilState>,
     /// `Fair`, `IoPriority`: waiters for `locked == false`.
@@ -354,6 +378,7 @@ impl GilCore {
     pub(crate) fn new(policy: Policy, interval: Duration) -> Self {
         Self {
             breaker: AtomicU8::new(0),
+            free: AtomicBool::new(true),
             state: Mutex::new(GilState {
                 policy,
                 interval,
@@ -440,8 +465,11 @@ impl GilCore {
                 since,
             });
             self.request_drop(&mut st, seat);
+            seat.polling.store(true, Ordering::Relaxed);
             drop(st);
-            if self.poll_granted(seat) {
+            let granted = self.poll_granted(seat);
+            seat.polling.store(false, Ordering::Relaxed);
+            if granted {
                 // The granter did the bookkeeping under the mutex, and its `Release` store of
                 // `granted`, read with `Acquire`, orders all of it (and any `FINALIZING`
                 // set before the grant) before us: no need to lock again.
@@ -592,11 +620,35 @@ impl GilCore {
         }
     }
 
+    /// `IoPriority`'s dropper, `state` unlocked, having handed the GIL to a running returner:
+    /// polls the `free` hint for at most `DROPPER_POLL` (not at all under loom: the take that
+    /// follows, under `state`, is the protocol; the poll only spares it a sleep). Registers
+    /// nothing, so nothing is left if it is cut short; meanwhile a release wakes nobody for
+    /// this thread, which will look at the GIL itself.
+    fn poll_free(&self) {
+        if cfg!(gil_threads_loom) {
+            return;
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..IO_SPIN_BATCH {
+                if self.free.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= DROPPER_POLL {
+                return;
+            }
+        }
+    }
+
     /// Step 3: makes `key` the holder. Called by the taker itself (free GIL) or, under
     /// `Fifo`, by the releasing thread on the taker's behalf.
     fn grant(&self, st: &mut GilState, key: ThreadKey, since: Instant) {
         let now = Instant::now();
         st.locked = true;
+        self.free.store(false, Ordering::Relaxed);
         st.holder = Some(key);
         if st.starved == Some(key) {
             st.starved = None;
@@ -776,6 +828,7 @@ impl GilCore {
             return Some(next.thread);
         }
         st.locked = false;
+        self.free.store(true, Ordering::Relaxed);
         if st.fair_waiters > 0 {
             self.gil_cond.notify_one();
         }
@@ -800,6 +853,11 @@ impl GilCore {
             return admission(&st, seat);
         }
         self.count_forced_switch(&mut st, seat.key);
+        // `IoPriority`: whether the returner that a hand-off would go to is on a CPU.
+        let running = st
+            .queue
+            .front()
+            .is_some_and(|w| w.seat.polling.load(Ordering::Relaxed));
         let hand_off = self.release_locked(&mut st, seat.key);
         match hand_off {
             Some(thread) if st.policy == Policy::Fifo => {
@@ -814,7 +872,15 @@ impl GilCore {
             }
             // `IoPriority`: the GIL went to a returner, so the switch has happened; wake it
             // with `state` unlocked, then wait for the GIL like any other thread.
-            Some(thread) => st = self.unpark_unlocked(st, thread),
+            // If the returner is running, poll for the GIL's return before sleeping.
+            Some(thread) => {
+                drop(st);
+                thread.unpark();
+                if running {
+                    self.poll_free();
+                }
+                st = sync::lock(&self.state);
+            }
             None => st = self.wait_for_switch(st, seat.key, Dropper::Preempted),
         }
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
