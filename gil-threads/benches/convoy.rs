@@ -98,9 +98,10 @@ impl Pacer {
         let mut st = self.state.lock().expect("never poisoned");
         st.parked = true;
         self.changed.notify_all();
-        while !st.run && !st.exit {
-            st = self.changed.wait(st).expect("never poisoned");
-        }
+        let mut st = self
+            .changed
+            .wait_while(st, |st| !st.run && !st.exit)
+            .expect("never poisoned");
         st.run = false;
         st.parked = false;
         self.changed.notify_all();
@@ -110,10 +111,8 @@ impl Pacer {
     /// Stops the spinner and waits until it is parked.
     fn pause(&self) {
         self.halt.store(true, Ordering::Relaxed);
-        let mut st = self.state.lock().expect("never poisoned");
-        while !st.parked {
-            st = self.changed.wait(st).expect("never poisoned");
-        }
+        let st = self.state.lock().expect("never poisoned");
+        drop(self.changed.wait_while(st, |st| !st.parked));
     }
 
     /// Lets the parked spinner spin again, and waits until it has left `park` (so that a
@@ -123,9 +122,7 @@ impl Pacer {
         self.halt.store(false, Ordering::Relaxed);
         st.run = true;
         self.changed.notify_all();
-        while st.parked {
-            st = self.changed.wait(st).expect("never poisoned");
-        }
+        drop(self.changed.wait_while(st, |st| st.parked));
     }
 
     /// Makes the spinner return.
