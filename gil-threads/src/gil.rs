@@ -94,8 +94,9 @@
 //!   waiters; the grant to the starved thread (or its unwinding) clears the mark. Returners
 //!   can thus delay the fair waiters by an interval or two at a time, never for ever.
 //!   Last, a dropper that handed the GIL to a returner still polling for it (so running,
-//!   and soon to block again) polls briefly for the GIL's return before it sleeps: asleep,
-//!   it would cost the returner a futex wake-up (and its core a halt) at that release.
+//!   and soon to block again) polls briefly for the GIL's return before it sleeps, unless
+//!   another thread waits for the GIL (the poller would beat it every time): asleep, it
+//!   would cost the returner a futex wake-up (and its core a halt) at that release.
 //!
 //! # Races this prevents
 //!
@@ -191,7 +192,8 @@ const IO_SPIN_BUDGET: Duration = Duration::from_micros(50);
 /// thread's path, and on a VM an inter-processor interrupt to a halted vCPU, twice per echo
 /// round trip (measured on 2 cores: echo beside a CPU thread +20 % on a quiet machine, and
 /// no loss under load). Never after a hand-off to a parked returner, which must be scheduled
-/// before it can run: polling then could hold the very core it needs.
+/// before it can run (polling then could hold the very core it needs), nor while another
+/// thread waits for the GIL (the poller would beat it to every release).
 const DROPPER_POLL: Duration = Duration::from_micros(50);
 
 /// `spin_loop` rounds between two looks at the clock in the I/O poll.
@@ -325,6 +327,9 @@ struct GilState {
     /// waiter registered outlives it.
     #[cfg(any(test, gil_threads_loom))]
     inject_panic: Option<ThreadKey>,
+    /// Tests only: how many times a dropper chose to poll for the GIL's return.
+    #[cfg(test)]
+    dropper_polls: u64,
 }
 
 /// Tests only: panics here, with `state` unlocked (as during a wait, and so that loom's
@@ -401,6 +406,8 @@ impl GilCore {
                 clock: IntervalClock::default(),
                 #[cfg(any(test, gil_threads_loom))]
                 inject_panic: None,
+                #[cfg(test)]
+                dropper_polls: 0,
             }),
             gil_cond: Condvar::new(),
             switch_cond: Condvar::new(),
@@ -853,11 +860,15 @@ impl GilCore {
             return admission(&st, seat);
         }
         self.count_forced_switch(&mut st, seat.key);
-        // `IoPriority`: whether the returner that a hand-off would go to is on a CPU.
-        let running = st
-            .queue
-            .front()
-            .is_some_and(|w| w.seat.polling.load(Ordering::Relaxed));
+        // `IoPriority`: poll for the GIL's return (instead of sleeping) if the returner that
+        // a hand-off would go to is on a CPU, and nobody else waits for the GIL: a poller
+        // takes the GIL ahead of any sleeping waiter, which the release wakes in vain, and a
+        // waiter woken every time never times out, so it would never ask, and starve.
+        let poll = st.fair_waiters == 0
+            && st
+                .queue
+                .front()
+                .is_some_and(|w| w.seat.polling.load(Ordering::Relaxed));
         let hand_off = self.release_locked(&mut st, seat.key);
         match hand_off {
             Some(thread) if st.policy == Policy::Fifo => {
@@ -872,11 +883,14 @@ impl GilCore {
             }
             // `IoPriority`: the GIL went to a returner, so the switch has happened; wake it
             // with `state` unlocked, then wait for the GIL like any other thread.
-            // If the returner is running, poll for the GIL's return before sleeping.
             Some(thread) => {
+                #[cfg(test)]
+                {
+                    st.dropper_polls += u64::from(poll);
+                }
                 drop(st);
                 thread.unpark();
-                if running {
+                if poll {
                     self.poll_free();
                 }
                 st = sync::lock(&self.state);
@@ -1364,6 +1378,63 @@ mod tests {
                 "{policy:?}: the injected panic did not happen"
             );
             taker.join().unwrap();
+            assert_clean(&core);
+        }
+    }
+
+    /// `IoPriority`: a holder that hands the GIL to a returner still polling for it polls
+    /// for the GIL's return only when nobody else waits. Beside a sleeping waiter it must
+    /// sleep too: a poller would take every release ahead of that waiter, which, woken each
+    /// time, never times out, so never asks, and starves. (The returner here is a queue
+    /// place made by hand, so that its `polling` flag holds still; the test thread plays it.)
+    #[test]
+    fn the_dropper_polls_only_when_nobody_else_waits() {
+        for other_waits in [false, true] {
+            let core = core(Policy::IoPriority);
+            let (holder, returner, other) = (seat(&core, 1), seat(&core, 2), seat(&core, 3));
+            core.take(&holder, Reason::Start);
+            let waiter = other_waits.then(|| {
+                let (c, s) = (Arc::clone(&core), Arc::clone(&other));
+                std::thread::spawn(move || {
+                    c.take(&s, Reason::Start);
+                    c.release(&s);
+                })
+            });
+            while other_waits && sync::lock(&core.state).fair_waiters == 0 {
+                std::thread::yield_now();
+            }
+            {
+                let mut st = sync::lock(&core.state);
+                st.queue.push_back(super::Waiter {
+                    seat: Arc::clone(&returner),
+                    thread: sync::current_thread(),
+                    since: std::time::Instant::now(),
+                });
+                core.request_drop(&mut st, &returner);
+                returner.polling.store(true, sync::Ordering::Relaxed);
+            }
+            let (c, s) = (Arc::clone(&core), Arc::clone(&holder));
+            let dropper = std::thread::spawn(move || {
+                c.yield_if_requested(&s);
+                c.release(&s);
+            });
+            // The returner's turn: it holds the GIL once handed it, then lets it go.
+            while sync::lock(&core.state).holder != Some(returner.key) {
+                std::thread::yield_now();
+            }
+            returner.granted.store(false, sync::Ordering::Relaxed);
+            returner.polling.store(false, sync::Ordering::Relaxed);
+            core.release(&returner);
+            dropper.join().unwrap();
+            if let Some(waiter) = waiter {
+                waiter.join().unwrap();
+            }
+            let polls = sync::lock(&core.state).dropper_polls;
+            assert_eq!(
+                polls,
+                u64::from(!other_waits),
+                "another thread waits: {other_waits}"
+            );
             assert_clean(&core);
         }
     }
