@@ -234,10 +234,12 @@ fn gil_tally(policy: Policy, addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -
             })
         })
     };
-    let tally = echo.join().expect("echo thread");
+    let tally = echo.join();
+    // Before looking at the echo's outcome: a CPU thread left parked would keep the
+    // interpreter, and so the bench, from ending.
     pacer.exit();
     cpu.join().expect("cpu thread");
-    tally
+    tally.expect("echo thread")
 }
 
 /// The limit: a plain OS thread echoes and takes `lock` once per round trip, alternating
