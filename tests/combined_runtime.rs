@@ -89,6 +89,26 @@ impl Job for Talks {
     }
 }
 
+/// The order the [`Takes`] jobs of one run took their turns in.
+static TURNS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A job that never offloads: it notes its name, then passes a checkpoint, [`TAKES`] times.
+#[derive(Clone, Copy)]
+struct Takes(u8);
+
+/// Turns per [`Takes`] job: fewer than the loop's default checkpoints between yields.
+const TAKES: usize = 4;
+
+impl Job for Takes {
+    type Output = ();
+    async fn run<C: Ctx>(&self, cx: &mut C) {
+        for _ in 0..TAKES {
+            TURNS.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
+            cx.checkpoint().await;
+        }
+    }
+}
+
 fn start() -> Result<(mini_eventloop::Runtime, Rc<proc_pool::Pool>), String> {
     let rt = mini_eventloop::Runtime::new().map_err(|e| e.to_string())?;
     let pool = proc_pool::Pool::new(POOL_WORKERS).map_err(|e| e.to_string())?;
@@ -179,6 +199,33 @@ fn a_failed_part_fails_its_job_only() -> Result<(), String> {
     })
 }
 
+/// A job that never offloads runs as on the loop alone, on a loop built with its own
+/// checkpoints between yields (here 1: every checkpoint yields, so two jobs alternate), not
+/// with the default's.
+fn jobs_yield_as_the_loop_is_built() -> Result<(), String> {
+    let mut rt = mini_eventloop::Runtime::builder()
+        .checkpoints_per_yield(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let pool = Rc::new(proc_pool::Pool::new(1).map_err(|e| e.to_string())?);
+    let turns = |outs: Vec<Result<(), mini_eventloop::JoinError>>| -> Result<Vec<u8>, String> {
+        if let Some(Err(e)) = outs.into_iter().find(Result::is_err) {
+            return Err(e.to_string());
+        }
+        Ok(std::mem::take(
+            &mut *TURNS.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
+    };
+    let on_loop = turns(rt.run_jobs(vec![Takes(0), Takes(1)]))?;
+    let combined = turns(offload::run_jobs(&mut rt, &pool, vec![Takes(0), Takes(1)]))?;
+    ensure(on_loop == [0, 1].repeat(TAKES), || {
+        format!("on the loop alone: {on_loop:?}")
+    })?;
+    ensure(combined == on_loop, || {
+        format!("combined: {combined:?}, on the loop alone: {on_loop:?}")
+    })
+}
+
 fn main() -> ExitCode {
     run_cases(&[
         ("offloaded_parts_run_in_the_pool", parts_run_in_the_pool),
@@ -189,6 +236,10 @@ fn main() -> ExitCode {
         (
             "a_failed_offloaded_part_fails_its_job_only",
             a_failed_part_fails_its_job_only,
+        ),
+        (
+            "jobs_yield_as_the_loop_they_run_on_is_built",
+            jobs_yield_as_the_loop_is_built,
         ),
     ])
 }
