@@ -89,6 +89,56 @@ impl Job for Talks {
     }
 }
 
+/// An output that encodes but never decodes: what a part gives back when the bytes coming
+/// back from the pool cannot be read.
+struct Unreadable;
+
+impl Wire for Unreadable {
+    const MIN_ENCODED_LEN: usize = 0;
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> Result<Self, WireError> {
+        Err(WireError::Invalid {
+            type_name: "Unreadable",
+            reason: "never decodes",
+        })
+    }
+}
+
+/// A part whose output cannot be decoded where it is awaited.
+#[derive(Clone, Copy)]
+struct GivesUnreadable;
+
+impl Job for GivesUnreadable {
+    type Output = Unreadable;
+    async fn run<C: Ctx>(&self, _cx: &mut C) -> Unreadable {
+        Unreadable
+    }
+}
+
+impl Wire for GivesUnreadable {
+    const MIN_ENCODED_LEN: usize = 0;
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> Result<Self, WireError> {
+        Ok(GivesUnreadable)
+    }
+}
+
+/// A job that offloads [`GivesUnreadable`], or, if `false`, a part that runs fine.
+#[derive(Clone, Copy)]
+struct OffloadsUnreadable(bool);
+
+impl Job for OffloadsUnreadable {
+    type Output = u32;
+    async fn run<C: Ctx>(&self, cx: &mut C) -> u32 {
+        if self.0 {
+            cx.offload(GivesUnreadable).await;
+            0
+        } else {
+            cx.offload(Part::WhereAmI).await
+        }
+    }
+}
+
 /// The order the [`Takes`] jobs of one run took their turns in.
 static TURNS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
@@ -199,6 +249,30 @@ fn a_failed_part_fails_its_job_only() -> Result<(), String> {
     })
 }
 
+/// A part whose output cannot be decoded back on the loop fails its own job with the
+/// decoding error; the others, and the pool, go on.
+fn an_undecodable_output_fails_its_job_only() -> Result<(), String> {
+    let (mut rt, pool) = start()?;
+    let jobs = vec![
+        OffloadsUnreadable(false),
+        OffloadsUnreadable(true),
+        OffloadsUnreadable(false),
+    ];
+    let outs = offload::run_jobs(&mut rt, &pool, jobs);
+    let failure = match &outs[1] {
+        Ok(got) => return Err(format!("job 1 gave {got}, expected a failure")),
+        Err(e) => e.to_string(),
+    };
+    ensure(failure.contains("never decodes"), || {
+        format!("job 1: {failure:?} does not give the decoding error")
+    })?;
+    ensure(outs[0].is_ok() && outs[2].is_ok(), || format!("{outs:?}"))?;
+    let after = offload::run_jobs(&mut rt, &pool, vec![OffloadsUnreadable(false); 2]);
+    ensure(after.iter().all(Result::is_ok), || {
+        format!("after: {after:?}")
+    })
+}
+
 /// A job that never offloads runs as on the loop alone, on a loop built with its own
 /// checkpoints between yields (here 1: every checkpoint yields, so two jobs alternate), not
 /// with the default's.
@@ -236,6 +310,10 @@ fn main() -> ExitCode {
         (
             "a_failed_offloaded_part_fails_its_job_only",
             a_failed_part_fails_its_job_only,
+        ),
+        (
+            "an_undecodable_offloaded_output_fails_its_job_only",
+            an_undecodable_output_fails_its_job_only,
         ),
         (
             "jobs_yield_as_the_loop_they_run_on_is_built",
