@@ -35,7 +35,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::child::Supervised;
-use crate::offload::LOOP_CHECKPOINTS_PER_YIELD;
 use crate::runtime::RuntimeKind;
 use crate::scratch::ScratchDir;
 use crate::trial::{self, TrialReport};
@@ -48,6 +47,11 @@ pub const MIN_VERSION: (u32, u32) = (3, 8);
 
 /// How long `python --version`-like probing may take: starting an interpreter.
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// mini-eventloop's default checkpoints between real yields (`Builder::checkpoints_per_yield`,
+/// default 32): how often the compare program's loops (built with `Runtime::new`) yield, and
+/// so how often CPython's asyncio rows yield (tested against the loop's own default).
+const LOOP_CHECKPOINTS_PER_YIELD: u32 = 32;
 
 /// The most bytes of the script's stdout read: 20,000 outputs of a few dozen bytes each fit
 /// many times over.
@@ -433,6 +437,24 @@ fn tee_tail(stderr: Option<ChildStderr>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The constant the asyncio rows yield by is what a default loop yields by: a job passing
+    /// that many checkpoints on `Runtime::new`'s loop yields once, one fewer not at all.
+    #[test]
+    fn the_yield_constant_is_the_default_loops() {
+        let rt = mini_eventloop::Runtime::new().expect("a loop");
+        let yields = |n: u32| {
+            rt.block_on(async move {
+                let mut cx = mini_eventloop::LoopCtx::for_current();
+                for _ in 0..n {
+                    concurrency_shared::Ctx::checkpoint(&mut cx).await;
+                }
+                cx.yields()
+            })
+        };
+        let every = LOOP_CHECKPOINTS_PER_YIELD;
+        assert_eq!((yields(every - 1), yields(every)), (0, 1));
+    }
 
     /// A missing interpreter, or a program that is not Python, is a one-line reason.
     #[test]

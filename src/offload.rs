@@ -27,11 +27,6 @@ use mini_eventloop::net::TcpStream;
 use mini_eventloop::{JoinError, LoopCtx, Runtime};
 use proc_pool::Pool;
 
-/// mini-eventloop's default checkpoints between real yields (`Builder::checkpoints_per_yield`,
-/// default 32), which [`mini_eventloop::spawn_job`] gives each job's context: an
-/// [`OffloadCtx`]'s loop context yields as often.
-pub const LOOP_CHECKPOINTS_PER_YIELD: u32 = 32;
-
 /// A job's context on the combined runtime: the loop's context, with `offload` sent to a pool.
 pub struct OffloadCtx {
     /// Timers, sockets and yields: everything but `offload`.
@@ -41,10 +36,11 @@ pub struct OffloadCtx {
 }
 
 impl OffloadCtx {
-    /// A fresh context for one job on the current loop, offloading to `pool`.
+    /// A fresh context for one job on the current loop (configured as that loop was built),
+    /// offloading to `pool`.
     pub fn new(pool: Rc<Pool>) -> OffloadCtx {
         OffloadCtx {
-            on_loop: LoopCtx::new(LOOP_CHECKPOINTS_PER_YIELD),
+            on_loop: LoopCtx::for_current(),
             pool,
         }
     }

@@ -373,8 +373,11 @@ fn verdict<'a>(
     let agreement = match rule.predicts {
         None => String::new(),
         Some(_) if too_few_trials => String::new(),
+        // A row that ran and failed is in the table as failed: say so, not "not run".
         Some(predicted) if !contenders.iter().any(|r| fits(r.runtime, predicted)) => {
-            format!(" - {} was not run.", named(predicted))
+            let ran = rows.iter().any(|r| fits(r.runtime, predicted));
+            let what = if ran { "failed" } else { "was not run" };
+            format!(" - {} {what}.", named(predicted))
         }
         Some(predicted) if baseline_in_front => format!(
             " - DISAGREES: {} does not beat {} here; {caveat}.",
@@ -593,6 +596,30 @@ mod tests {
                 Family::Model
             )
             .is_empty()
+        );
+    }
+
+    /// The rule's runtime that ran and failed is named as failed, not as "not run": the
+    /// table shows its row, and the verdict must not contradict it.
+    #[test]
+    fn a_failed_predicted_row_is_not_called_not_run() {
+        let w = WorkloadKind::CpuIo;
+        let failed =
+            row(w, RuntimeKind::MiniEventloopProcPool, &[0.1, 0.1]).failed("killed".to_owned());
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+            failed,
+        ]);
+        assert!(!line.contains("was not run"), "{line}");
+        assert!(line.ends_with("mini-eventloop+proc-pool failed."), "{line}");
+        let absent = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+        ]);
+        assert!(
+            absent.ends_with("mini-eventloop+proc-pool was not run."),
+            "{absent}"
         );
     }
 

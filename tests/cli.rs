@@ -417,6 +417,32 @@ fn pool_samples_scale_by_waves() {
     assert!((cpu - by_jobs).abs() < 1e-9, "{trial}");
 }
 
+/// The combined runtime's CPU time counts its pool's workers, where its offloaded parts run:
+/// the same jobs cost it about what they cost the loop alone, which runs the parts itself
+/// (uncounted workers would leave it only the loop's few milliseconds of I/O).
+#[test]
+fn combined_rows_count_their_workers_cpu() {
+    let (code, stdout, stderr) = small(
+        "cpu-io",
+        "8",
+        "mini-eventloop,mini-eventloop+proc-pool",
+        &["--json"],
+    );
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    let cpu = |runtime: &str| {
+        row(&doc, runtime)["cpu_s"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no cpu_s for {runtime} in {doc}"))
+    };
+    let (alone, combined) = (cpu("mini-eventloop"), cpu("mini-eventloop+proc-pool"));
+    assert!(alone > 0.0, "{doc}");
+    assert!(
+        combined >= alone / 2.0,
+        "the combined row's {combined} s of CPU leaves out its workers' (the loop alone: {alone} s)"
+    );
+}
+
 /// A reader that stops early (`concurrency | head`) ends the program quietly, without a
 /// panic about a broken pipe.
 #[test]

@@ -89,6 +89,76 @@ impl Job for Talks {
     }
 }
 
+/// An output that encodes but never decodes: what a part gives back when the bytes coming
+/// back from the pool cannot be read.
+struct Unreadable;
+
+impl Wire for Unreadable {
+    const MIN_ENCODED_LEN: usize = 0;
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> Result<Self, WireError> {
+        Err(WireError::Invalid {
+            type_name: "Unreadable",
+            reason: "never decodes",
+        })
+    }
+}
+
+/// A part whose output cannot be decoded where it is awaited.
+#[derive(Clone, Copy)]
+struct GivesUnreadable;
+
+impl Job for GivesUnreadable {
+    type Output = Unreadable;
+    async fn run<C: Ctx>(&self, _cx: &mut C) -> Unreadable {
+        Unreadable
+    }
+}
+
+impl Wire for GivesUnreadable {
+    const MIN_ENCODED_LEN: usize = 0;
+    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn decode(_input: &mut &[u8]) -> Result<Self, WireError> {
+        Ok(GivesUnreadable)
+    }
+}
+
+/// A job that offloads [`GivesUnreadable`], or, if `false`, a part that runs fine.
+#[derive(Clone, Copy)]
+struct OffloadsUnreadable(bool);
+
+impl Job for OffloadsUnreadable {
+    type Output = u32;
+    async fn run<C: Ctx>(&self, cx: &mut C) -> u32 {
+        if self.0 {
+            cx.offload(GivesUnreadable).await;
+            0
+        } else {
+            cx.offload(Part::WhereAmI).await
+        }
+    }
+}
+
+/// The order the [`Takes`] jobs of one run took their turns in.
+static TURNS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A job that never offloads: it notes its name, then passes a checkpoint, [`TAKES`] times.
+#[derive(Clone, Copy)]
+struct Takes(u8);
+
+/// Turns per [`Takes`] job: fewer than the loop's default checkpoints between yields.
+const TAKES: usize = 4;
+
+impl Job for Takes {
+    type Output = ();
+    async fn run<C: Ctx>(&self, cx: &mut C) {
+        for _ in 0..TAKES {
+            TURNS.lock().unwrap_or_else(|e| e.into_inner()).push(self.0);
+            cx.checkpoint().await;
+        }
+    }
+}
+
 fn start() -> Result<(mini_eventloop::Runtime, Rc<proc_pool::Pool>), String> {
     let rt = mini_eventloop::Runtime::new().map_err(|e| e.to_string())?;
     let pool = proc_pool::Pool::new(POOL_WORKERS).map_err(|e| e.to_string())?;
@@ -179,6 +249,57 @@ fn a_failed_part_fails_its_job_only() -> Result<(), String> {
     })
 }
 
+/// A part whose output cannot be decoded back on the loop fails its own job with the
+/// decoding error; the others, and the pool, go on.
+fn an_undecodable_output_fails_its_job_only() -> Result<(), String> {
+    let (mut rt, pool) = start()?;
+    let jobs = vec![
+        OffloadsUnreadable(false),
+        OffloadsUnreadable(true),
+        OffloadsUnreadable(false),
+    ];
+    let outs = offload::run_jobs(&mut rt, &pool, jobs);
+    let failure = match &outs[1] {
+        Ok(got) => return Err(format!("job 1 gave {got}, expected a failure")),
+        Err(e) => e.to_string(),
+    };
+    ensure(failure.contains("never decodes"), || {
+        format!("job 1: {failure:?} does not give the decoding error")
+    })?;
+    ensure(outs[0].is_ok() && outs[2].is_ok(), || format!("{outs:?}"))?;
+    let after = offload::run_jobs(&mut rt, &pool, vec![OffloadsUnreadable(false); 2]);
+    ensure(after.iter().all(Result::is_ok), || {
+        format!("after: {after:?}")
+    })
+}
+
+/// A job that never offloads runs as on the loop alone, on a loop built with its own
+/// checkpoints between yields (here 1: every checkpoint yields, so two jobs alternate), not
+/// with the default's.
+fn jobs_yield_as_the_loop_is_built() -> Result<(), String> {
+    let mut rt = mini_eventloop::Runtime::builder()
+        .checkpoints_per_yield(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let pool = Rc::new(proc_pool::Pool::new(1).map_err(|e| e.to_string())?);
+    let turns = |outs: Vec<Result<(), mini_eventloop::JoinError>>| -> Result<Vec<u8>, String> {
+        if let Some(Err(e)) = outs.into_iter().find(Result::is_err) {
+            return Err(e.to_string());
+        }
+        Ok(std::mem::take(
+            &mut *TURNS.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
+    };
+    let on_loop = turns(rt.run_jobs(vec![Takes(0), Takes(1)]))?;
+    let combined = turns(offload::run_jobs(&mut rt, &pool, vec![Takes(0), Takes(1)]))?;
+    ensure(on_loop == [0, 1].repeat(TAKES), || {
+        format!("on the loop alone: {on_loop:?}")
+    })?;
+    ensure(combined == on_loop, || {
+        format!("combined: {combined:?}, on the loop alone: {on_loop:?}")
+    })
+}
+
 fn main() -> ExitCode {
     run_cases(&[
         ("offloaded_parts_run_in_the_pool", parts_run_in_the_pool),
@@ -189,6 +310,14 @@ fn main() -> ExitCode {
         (
             "a_failed_offloaded_part_fails_its_job_only",
             a_failed_part_fails_its_job_only,
+        ),
+        (
+            "an_undecodable_offloaded_output_fails_its_job_only",
+            an_undecodable_output_fails_its_job_only,
+        ),
+        (
+            "jobs_yield_as_the_loop_they_run_on_is_built",
+            jobs_yield_as_the_loop_is_built,
         ),
     ])
 }

@@ -21,7 +21,7 @@ const DEFAULT_BLOCKING_THREADS: usize = 16;
 /// allocation). 65,536 events of 12 bytes is a 768 KiB buffer, far past any useful batch.
 const MAX_EVENT_CAPACITY: usize = 1 << 16;
 /// Default number of `Ctx::checkpoint` calls between real yields of a job; see `job.rs`.
-const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
+pub(crate) const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
 
 /// Settings fixed at build time.
 #[derive(Debug, Clone)]

@@ -116,8 +116,9 @@ impl Tap {
     ///
     /// # Errors
     ///
-    /// A [`WireError`] if the body does not end with a well-formed footer (then nothing is
-    /// recorded).
+    /// A [`WireError`] if the body does not end with a well-formed footer, or if a record in
+    /// it is not what a worker makes (a `ChunkRun` span, ending no earlier than it starts);
+    /// then nothing is recorded.
     pub(crate) fn take_footer(&self, body: &[u8]) -> Result<usize, WireError> {
         const FOOTER: &str = "proc-pool trace footer";
         let Some(len_at) = body.len().checked_sub(FOOTER_LEN) else {
@@ -138,12 +139,21 @@ impl Tap {
             if records.is_empty() {
                 break;
             }
-            *slot = Some(Event {
+            let event = Event {
                 lane: self.lane,
                 kind: Kind::decode(&mut records)?,
                 start_ns: u64::decode(&mut records)?,
                 end_ns: u64::decode(&mut records)?,
-            });
+            };
+            // Only what `WorkerLog` makes: the recorder's readers rely on every event's kind
+            // being its lane's and on a span not ending before it starts.
+            if event.kind != Kind::ChunkRun || event.end_ns < event.start_ns {
+                return Err(WireError::Invalid {
+                    type_name: FOOTER,
+                    reason: "a record a worker does not make",
+                });
+            }
+            *slot = Some(event);
         }
         if !records.is_empty() {
             return Err(WireError::TrailingBytes {
@@ -220,6 +230,31 @@ mod tests {
             let junk: Vec<u8> = (0..len).map(|i| (i * 53 + 7) as u8).collect();
             let _ = tap.take_footer(&junk);
         }
+    }
+
+    /// A footer whose record is not what a worker makes (another kind, which may be an
+    /// instant or some other runtime's; a span that ends before it starts) is refused like
+    /// any garbled footer: nothing reaches the recorder that breaks an event's invariants.
+    #[test]
+    fn a_footer_record_a_worker_cannot_make_is_refused() {
+        let rec = Arc::new(Recorder::with_capacity(8));
+        let tap = Tap::new(Arc::clone(&rec), 0);
+        let good = answer_with_footer(now_ns());
+        let body = &good[8..];
+        let kind_at = body.len() - FOOTER_LEN - 17;
+        for kind in Kind::ALL.into_iter().filter(|&k| k != Kind::ChunkRun) {
+            let mut other = body.to_vec();
+            other[kind_at] = Kind::ALL.iter().position(|&k| k == kind).unwrap() as u8;
+            assert!(tap.take_footer(&other).is_err(), "{kind:?}");
+        }
+        let mut backwards = body.to_vec();
+        backwards[kind_at + 1..kind_at + 9].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(
+            tap.take_footer(&backwards).is_err(),
+            "a span ending before it starts"
+        );
+        assert!(rec.events().is_empty(), "{:?}", rec.events());
+        assert_eq!(tap.take_footer(body), Ok(b"results".len()));
     }
 
     /// The pool's clock and the shared trace clock are one clock.

@@ -26,6 +26,7 @@
 //! Perfetto or `chrome://tracing`, and [`svg`], a picture of a window of time.
 
 use std::cell::UnsafeCell;
+use std::collections::TryReserveError;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -214,19 +215,38 @@ unsafe impl Send for Recorder {}
 
 impl Recorder {
     /// A recorder for at most `capacity` events, all allocated now.
+    ///
+    /// # Panics
+    ///
+    /// As [`Vec::with_capacity`] does, if `capacity` events cannot be allocated (for example
+    /// `usize::MAX`); [`try_with_capacity`](Recorder::try_with_capacity) returns that as an
+    /// error instead.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Recorder {
-        let slots = (0..capacity)
-            .map(|_| Slot {
-                ready: AtomicBool::new(false),
-                event: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
-        Recorder {
-            slots,
+        match Recorder::try_with_capacity(capacity) {
+            Ok(recorder) => recorder,
+            Err(e) => panic!("a recorder of {capacity} events cannot be allocated: {e}"),
+        }
+    }
+
+    /// A recorder for at most `capacity` events, all allocated now, or the reason they cannot
+    /// be (a capacity whose bytes overflow, or an allocation the system refuses).
+    ///
+    /// # Errors
+    ///
+    /// [`TryReserveError`] if the slots cannot be allocated.
+    pub fn try_with_capacity(capacity: usize) -> Result<Recorder, TryReserveError> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity)?;
+        slots.extend((0..capacity).map(|_| Slot {
+            ready: AtomicBool::new(false),
+            event: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        Ok(Recorder {
+            slots: slots.into_boxed_slice(),
             next: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
-        }
+        })
     }
 
     /// How many events it can hold.
@@ -408,6 +428,17 @@ mod tests {
         rec.record(Event::instant_now(Lane::Loop, Kind::DropRequest));
         assert!(rec.events().is_empty());
         assert_eq!(rec.dropped(), 1);
+    }
+
+    /// A capacity that cannot be allocated is an error, not a panic or an abort; the
+    /// capacities that can be are unchanged.
+    #[test]
+    fn an_impossible_capacity_is_an_error() {
+        assert!(Recorder::try_with_capacity(usize::MAX).is_err());
+        assert!(Recorder::try_with_capacity(usize::MAX / 2).is_err());
+        let rec = Recorder::try_with_capacity(3).unwrap();
+        assert_eq!(rec.capacity(), 3);
+        assert!(std::panic::catch_unwind(|| Recorder::with_capacity(usize::MAX)).is_err());
     }
 
     #[test]
