@@ -3,8 +3,8 @@
 The compare program (src/cpython.rs) runs this script, standard library only, Python 3.8 or
 newer, as the child of a trial process, and sends it a plan as one JSON document on stdin:
 
-    {"runtime": "sequential" | "threads" | "asyncio" | "processes",
-     "start_method": "fork" | "forkserver",      # processes only
+    {"runtime": "sequential" | "threads" | "asyncio" | "processes" | "asyncio+processes",
+     "start_method": "fork" | "forkserver",      # the pools only
      "workers": N,                               # threads or processes
      "yield_every": K,                           # asyncio: candidates between yields
      "jobs": [[kind, params...], ...]}
@@ -28,6 +28,15 @@ The jobs mirror shared/src/workloads/ exactly:
   sleep  [naps, nap_s]                    sleep naps times, answer naps
   trips  [host, port, trips, len]         round trips on one connection, answer the checksum
   mixed  [lo, hi, nap_s, host, port, trips, len]  count, nap, round trips: [primes, checksum]
+  cpu-io [lo, hi, host, port, trips, len]  round trips, count (offloaded), round trips again:
+                                           [checksum, primes, checksum]
+
+The CPU part of a `cpu-io` job is what the Rust job marks with `Ctx::offload`: every runtime
+here runs it in place (asyncio: with its yields, as mini-eventloop does), except
+`asyncio+processes`, the original of the models' `mini-eventloop+proc-pool`, which sends it
+to a `concurrent.futures.ProcessPoolExecutor` of `workers` processes with
+`await loop.run_in_executor(executor, count_primes, lo, hi)`. Its other jobs never offload:
+they run as on `asyncio`.
 
 A job's `checkpoint` in the Rust models has this counterpart: nothing for threads (the real
 GIL switches on its own every 5 ms), and `await asyncio.sleep(0)` every `yield_every`
@@ -44,6 +53,7 @@ no part of CPython running, even a worker stuck in a job.
 """
 
 import asyncio
+from concurrent.futures import ProcessPoolExecutor
 import json
 import math
 import multiprocessing
@@ -206,12 +216,18 @@ def run_job(job):
             primes = count_primes(job[1], job[2])
             time.sleep(job[3])
             return [primes, round_trips(*job[4:8])]
+        if kind == "cpu-io":
+            fetched = round_trips(*job[3:7])
+            primes = count_primes(job[1], job[2])
+            return [fetched, primes, round_trips(*job[3:7])]
         return {"error": "unknown job kind %r" % (kind,)}
     except Exception as e:  # an output, never a crash: the compare program shows it
         return {"error": "%s: %s" % (type(e).__name__, e)}
 
 
-async def run_job_async(job, yield_every):
+async def run_job_async(job, yield_every, offload=None):
+    """Runs one job as a task. `offload(lo, hi)`, if given, is where a cpu-io job's CPU part
+    runs; without it, the part runs in place, on the loop."""
     try:
         kind = job[0]
         if kind == "cpu":
@@ -226,6 +242,13 @@ async def run_job_async(job, yield_every):
             primes = await count_primes_async(job[1], job[2], yield_every)
             await asyncio.sleep(job[3])
             return [primes, await round_trips_async(*job[4:8])]
+        if kind == "cpu-io":
+            fetched = await round_trips_async(*job[3:7])
+            if offload is None:
+                primes = await count_primes_async(job[1], job[2], yield_every)
+            else:
+                primes = await offload(job[1], job[2])
+            return [fetched, primes, await round_trips_async(*job[3:7])]
         return {"error": "unknown job kind %r" % (kind,)}
     except Exception as e:
         return {"error": "%s: %s" % (type(e).__name__, e)}
@@ -253,12 +276,48 @@ def run_threads(jobs, workers):
     return outputs
 
 
-def run_asyncio(jobs, yield_every):
+def run_asyncio(jobs, yield_every, offload=None):
     async def main():
-        tasks = [asyncio.ensure_future(run_job_async(j, yield_every)) for j in jobs]
+        tasks = [asyncio.ensure_future(run_job_async(j, yield_every, offload)) for j in jobs]
         return await asyncio.gather(*tasks)
 
     return list(asyncio.run(main()))
+
+
+def run_asyncio_processes(jobs, yield_every, workers, method):
+    """asyncio, with the parts jobs offload sent to a ProcessPoolExecutor of `workers`
+    processes through `loop.run_in_executor`. The pool is started (its workers forked) before
+    the loop, and measured as run_processes measures its Pool."""
+    context = multiprocessing.get_context(method)
+    started = time.perf_counter()
+    cpu_started = own_cpu_s()
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=start_worker,
+        initargs=(os.getpid(), method),
+    )
+    # The executor forks its workers at its first task: one that does nothing starts them
+    # here, in the pool's start-up, not in the first job's offloaded part.
+    executor.submit(int).result()
+    running = time.perf_counter()
+    cpu_running = own_cpu_s()
+
+    async def offload(lo, hi):
+        return await asyncio.get_running_loop().run_in_executor(executor, count_primes, lo, hi)
+
+    outputs = run_asyncio(jobs, yield_every, offload)
+    stopping = time.perf_counter()
+    cpu_stopping = own_cpu_s()
+    # `_processes` is the executor's map of its worker processes by pid (private, but present
+    # in every version since 3.2).
+    pids = list(executor._processes)
+    workers_pss_kib = sum(proc_number(pid, "smaps_rollup", "Pss:") for pid in pids)
+    workers_cpu_s = sum(process_cpu_s(pid) for pid in pids)
+    executor.shutdown(wait=True)
+    fixed = (running - started) + (time.perf_counter() - stopping)
+    fixed_cpu = (cpu_running - cpu_started) + (own_cpu_s() - cpu_stopping)
+    return outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s
 
 
 def proc_number(pid, name, field):
@@ -380,6 +439,10 @@ def main():
         outputs = run_threads(jobs, workers)
     elif runtime == "asyncio":
         outputs = run_asyncio(jobs, int(plan["yield_every"]))
+    elif runtime == "asyncio+processes":
+        outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s = run_asyncio_processes(
+            jobs, int(plan["yield_every"]), workers, plan["start_method"]
+        )
     elif runtime == "processes":
         outputs, fixed, fixed_cpu, workers_pss_kib, workers_cpu_s, helpers_cpu_s = run_processes(
             jobs, workers, plan["start_method"], stall

@@ -53,6 +53,8 @@ fn model_colour(runtime: RuntimeKind) -> RGBColor {
         RuntimeKind::ProcPool => RGBColor(0, 158, 115),
         // The same green, darker: the same model, started another way.
         RuntimeKind::ProcPoolForkserver => RGBColor(0, 94, 69),
+        // Reddish purple: neither the loop's orange nor the pool's green, as it is both.
+        RuntimeKind::MiniEventloopProcPool => RGBColor(204, 121, 167),
         // Not a model: `colour` asks only for models.
         _ => RGBColor(0, 0, 0),
     }
@@ -123,8 +125,9 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), String> {
 }
 
 /// Opens `path` without blocking (opening a FIFO for writing waits for a reader), refuses it
-/// unless it is a regular file, and writes `bytes` to it.
-fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// unless it is a regular file, and writes `bytes` to it. Every file the program writes
+/// (`--svg`, `--trace`, `--timeline`) goes through here.
+pub fn write_regular_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)

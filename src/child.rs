@@ -50,7 +50,8 @@ pub struct Ended {
     pub status: ExitStatus,
     /// Whether it was killed for outliving its deadline.
     pub timed_out: bool,
-    /// The last [`STDOUT_KEEP`] bytes it printed, if its stdout was captured.
+    /// The last bytes it printed ([`STDOUT_KEEP`] unless spawned to keep more), if its
+    /// stdout was captured.
     pub stdout: Vec<u8>,
     /// Why its stdout could not be read to the end, if it could not.
     pub stdout_error: Option<String>,
@@ -75,6 +76,13 @@ impl Supervised {
     /// and is read to the end by a thread; otherwise the caller may take it from
     /// [`child_mut`](Self::child_mut).
     pub fn spawn(command: &mut Command, capture_stdout: bool) -> io::Result<Self> {
+        Self::spawn_keeping(command, capture_stdout.then_some(STDOUT_KEEP))
+    }
+
+    /// Like [`spawn`](Self::spawn), keeping the last `keep` bytes of a captured stdout
+    /// instead of [`STDOUT_KEEP`]: for a child whose answer is known to be longer (a traced
+    /// trial's events).
+    pub fn spawn_keeping(command: &mut Command, keep: Option<usize>) -> io::Result<Self> {
         let parent = std::process::id();
         // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
         // calls are allowed: sigemptyset, sigprocmask, prctl, getppid and raise are, and it
@@ -106,10 +114,12 @@ impl Supervised {
                 return Err(e);
             }
         };
-        let stdout = if capture_stdout {
-            child.stdout.take().map(read_tail_in_background)
-        } else {
-            None
+        let stdout = match keep {
+            Some(keep) => child
+                .stdout
+                .take()
+                .map(|stdout| read_tail_in_background(stdout, keep)),
+            None => None,
         };
         Ok(Self {
             child,
@@ -285,8 +295,11 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-/// Reads `stdout` to its end on a thread, keeping only the last [`STDOUT_KEEP`] bytes.
-fn read_tail_in_background(mut stdout: ChildStdout) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+/// Reads `stdout` to its end on a thread, keeping only the last `keep` bytes.
+fn read_tail_in_background(
+    mut stdout: ChildStdout,
+    keep: usize,
+) -> mpsc::Receiver<io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("child stdout".to_owned())
@@ -298,8 +311,8 @@ fn read_tail_in_background(mut stdout: ChildStdout) -> mpsc::Receiver<io::Result
                     Ok(0) => break Ok(kept),
                     Ok(n) => {
                         kept.extend_from_slice(&chunk[..n]);
-                        if kept.len() > STDOUT_KEEP {
-                            kept.drain(..kept.len() - STDOUT_KEEP);
+                        if kept.len() > keep {
+                            kept.drain(..kept.len() - keep);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -84,13 +84,30 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 
+    /// Also write a Chrome trace-event file (open it in the Perfetto UI or chrome://tracing)
+    /// of separate traced trials, run after the measured ones: each selected workload on
+    /// gil-threads, mini-eventloop and proc-pool, one track per thread, task or worker (the
+    /// first 16 of each trial).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace: Option<PathBuf>,
+
+    /// Also write an SVG timeline of the same traced trials: one lane per thread, task or
+    /// worker, over the first `--timeline-window` milliseconds of each trial.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+
+    /// The milliseconds of each traced trial `--timeline` draws, from its first event (a
+    /// fraction is fine).
+    #[arg(long, value_name = "MS", default_value = "100", value_parser = parse_millis)]
+    pub timeline_window: Duration,
+
     /// Also run every workload on CPython (threading, asyncio, multiprocessing) through the
     /// Python 3.8+ at PATH (default: `python3` on PATH), against the same fixture server.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "python3")]
     pub python: Option<PathBuf>,
 
     /// Size every workload by this factor, for the models and CPython alike (more than 0, at
-    /// most 10): CPU range and fast-I/O round trips, sleep, slow-I/O and mixed job counts.
+    /// most 10): CPU range and fast-I/O round trips, sleep, slow-I/O, mixed and cpu-io job counts.
     #[arg(long, value_name = "F", default_value = "1", value_parser = parse_scale)]
     pub scale: f64,
 
@@ -132,6 +149,16 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a positive number of milliseconds (one too large for a `Duration` is
+/// `Duration::MAX`).
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    let ms: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
+    parse_seconds(&(ms / 1_000.0).to_string())
+        .map_err(|_| "must be more than 0 milliseconds".to_owned())
+}
+
 /// Parses a `--scale` factor: a finite number more than 0 and at most [`MAX_SCALE`].
 fn parse_scale(text: &str) -> Result<f64, String> {
     let scale: f64 = text
@@ -171,6 +198,9 @@ pub enum WorkloadChoice {
     FastIo,
     /// Some of each.
     Mixed,
+    /// CPU work and many slow connections: a CPU part, marked for offloading, between two
+    /// slow round trips per job.
+    CpuIo,
 }
 
 impl Options {
@@ -183,6 +213,7 @@ impl Options {
             WorkloadChoice::SlowIo => WorkloadKind::SlowIo,
             WorkloadChoice::FastIo => WorkloadKind::FastIo,
             WorkloadChoice::Mixed => WorkloadKind::Mixed,
+            WorkloadChoice::CpuIo => WorkloadKind::CpuIo,
         };
         vec![one]
     }
@@ -291,6 +322,11 @@ mod tests {
         for bad in ["0", "-1", "NaN", "x", "", "1e-300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_millis("2.5"), Ok(Duration::from_micros(2_500)));
+        assert_eq!(parse_millis("1e300"), Ok(Duration::MAX));
+        for bad in ["0", "-1", "NaN", "x", "1e-300"] {
+            assert!(parse_millis(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_scale("0.1"), Ok(0.1));
         assert_eq!(parse_scale("10"), Ok(MAX_SCALE));
         for bad in ["0", "-1", "NaN", "inf", "10.5", "x", ""] {
@@ -313,7 +349,22 @@ mod tests {
         };
         assert_eq!(
             names(&[]),
-            ["sequential", "gil-threads", "mini-eventloop", "proc-pool"]
+            [
+                "sequential",
+                "gil-threads",
+                "mini-eventloop",
+                "proc-pool",
+                "mini-eventloop+proc-pool"
+            ]
+        );
+        assert_eq!(
+            names(&["--runtime", "mini-eventloop+proc-pool", "--python"]),
+            [
+                "sequential",
+                "mini-eventloop+proc-pool",
+                "cpython-sequential",
+                "cpython-asyncio+processes"
+            ]
         );
         assert_eq!(
             names(&["--start-method", "forkserver", "--runtime", "proc-pool"]),

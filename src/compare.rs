@@ -23,6 +23,7 @@ use crate::memory;
 use crate::report::{self, Row};
 use crate::runtime::RuntimeKind;
 use crate::sample::Sample;
+use crate::tracing_trials;
 use crate::trial::{self, TrialSpec};
 use crate::workload::WorkloadKind;
 
@@ -68,6 +69,7 @@ pub fn run(options: &Options, python: Option<&Python>) -> Result<(), String> {
             Err(why) => failures.push(format!("chart not written: {why}")),
         }
     }
+    failures.extend(tracing_trials::run(options));
     if failures.is_empty() {
         Ok(())
     } else {

@@ -29,7 +29,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use concurrency_shared::workloads::{
-    CANDIDATES_PER_CHECKPOINT, Mixed, PrimeCount, RoundTrips, Sleeper, Workload,
+    CANDIDATES_PER_CHECKPOINT, CpuIo, Mixed, PrimeCount, RoundTrips, Sleeper, Workload,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -49,9 +49,9 @@ pub const MIN_VERSION: (u32, u32) = (3, 8);
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
 
 /// mini-eventloop's default checkpoints between real yields (`Builder::checkpoints_per_yield`,
-/// default 32): with the prime job's checkpoint every 32 candidates, the loop yields every
-/// 1,024 candidates, and so does the asyncio job, with `await asyncio.sleep(0)`.
-const LOOP_CHECKPOINTS_PER_YIELD: u64 = 32;
+/// default 32): how often the compare program's loops (built with `Runtime::new`) yield, and
+/// so how often CPython's asyncio rows yield (tested against the loop's own default).
+const LOOP_CHECKPOINTS_PER_YIELD: u32 = 32;
 
 /// The most bytes of the script's stdout read: 20,000 outputs of a few dozen bytes each fit
 /// many times over.
@@ -174,6 +174,25 @@ impl PyJob for Mixed {
     }
 }
 
+impl PyJob for CpuIo {
+    fn describe(&self) -> Value {
+        let (host, port) = addr_params(self.net().addr());
+        json!([
+            "cpu-io",
+            self.work().lo(),
+            self.work().hi(),
+            host,
+            port,
+            self.net().round_trips(),
+            self.net().payload_len()
+        ])
+    }
+    fn expected_json(&self) -> Value {
+        let leg = self.net().expected_json();
+        json!([leg, self.work().expected_json(), leg])
+    }
+}
+
 /// What the script prints.
 #[derive(Deserialize)]
 struct PyReport {
@@ -194,6 +213,7 @@ fn runtime_plan(runtime: RuntimeKind) -> Result<(&'static str, Option<&'static s
         RuntimeKind::CpythonAsyncio => ("asyncio", None),
         RuntimeKind::CpythonProcesses => ("processes", Some("fork")),
         RuntimeKind::CpythonProcessesForkserver => ("processes", Some("forkserver")),
+        RuntimeKind::CpythonAsyncioProcesses => ("asyncio+processes", Some("fork")),
         other => return Err(format!("{} is not a CPython runtime", other.name())),
     })
 }
@@ -214,7 +234,10 @@ pub fn measure<W: PyJob>(
         "runtime": name,
         "start_method": start_method,
         "workers": workers,
-        "yield_every": CANDIDATES_PER_CHECKPOINT * LOOP_CHECKPOINTS_PER_YIELD,
+        // With the prime job's checkpoint every 32 candidates and the loop's real yield every
+        // 32nd checkpoint, the loop yields every 1,024 candidates, and so does the asyncio
+        // job, with `await asyncio.sleep(0)`.
+        "yield_every": CANDIDATES_PER_CHECKPOINT * u64::from(LOOP_CHECKPOINTS_PER_YIELD),
         "jobs": jobs.iter().map(PyJob::describe).collect::<Vec<_>>(),
     });
     let said = run_script(python, script, &plan.to_string(), switch)?;
@@ -415,6 +438,24 @@ fn tee_tail(stderr: Option<ChildStderr>) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// The constant the asyncio rows yield by is what a default loop yields by: a job passing
+    /// that many checkpoints on `Runtime::new`'s loop yields once, one fewer not at all.
+    #[test]
+    fn the_yield_constant_is_the_default_loops() {
+        let rt = mini_eventloop::Runtime::new().expect("a loop");
+        let yields = |n: u32| {
+            rt.block_on(async move {
+                let mut cx = mini_eventloop::LoopCtx::for_current();
+                for _ in 0..n {
+                    concurrency_shared::Ctx::checkpoint(&mut cx).await;
+                }
+                cx.yields()
+            })
+        };
+        let every = LOOP_CHECKPOINTS_PER_YIELD;
+        assert_eq!((yields(every - 1), yields(every)), (0, 1));
+    }
+
     /// A missing interpreter, or a program that is not Python, is a one-line reason.
     #[test]
     fn a_missing_or_false_python_is_refused() {
@@ -440,5 +481,11 @@ mod tests {
         assert_eq!(trips.describe(), json!(["trips", "127.0.0.1", 9, 1, 2]));
         let mixed = Mixed::new(PrimeCount::new(1, 10), trips, Duration::ZERO);
         assert_eq!(mixed.expected_json(), json!([4, 8]));
+        let cpu_io = CpuIo::new(trips, PrimeCount::new(1, 10));
+        assert_eq!(cpu_io.expected_json(), json!([8, 4, 8]));
+        assert_eq!(
+            cpu_io.describe(),
+            json!(["cpu-io", 1, 10, "127.0.0.1", 9, 1, 2])
+        );
     }
 }

@@ -18,6 +18,8 @@
 //! - `workload`: the standard workload set: what jobs each workload makes and what fixture it
 //!   needs.
 //! - `runtime`: the runtimes under test, one enum arm each; adding a runtime is one arm.
+//! - `offload`: the combined runtime `mini-eventloop+proc-pool`: jobs on the loop, the parts
+//!   they offload (`Ctx::offload`) on a process pool.
 //! - `compare`: the plan: for each workload, start its fixture, run each runtime's trials;
 //!   a failure fails its row, and the rest still runs and is printed.
 //! - `sample`: which rows run a sample of their jobs, and how it is scaled (by waves).
@@ -31,6 +33,8 @@
 //! - `verdict`: which runtime won each workload, next to the rule of thumb.
 //! - `memory`: the second table: peak memory with N jobs waiting at once, per runtime.
 //! - `chart`: the SVG bar chart written by `--svg`.
+//! - `tracing_trials`: the separate, recorded trials behind `--trace` (Chrome trace JSON) and
+//!   `--timeline` (SVG), run after the measured rows.
 //!
 //! # Implementation
 //!
@@ -47,10 +51,12 @@ mod fixture_proc;
 mod interrupt;
 mod measure;
 mod memory;
+mod offload;
 mod report;
 mod runtime;
 mod sample;
 mod scratch;
+mod tracing_trials;
 mod trial;
 mod verdict;
 mod workload;
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
     match args.next().as_ref().and_then(|a| a.to_str()) {
         Some(trial::ROLE) => return trial::child_main(args.collect()),
         Some(fixture_proc::ROLE) => return fixture_proc::child_main(args.collect()),
+        Some(tracing_trials::ROLE) => return tracing_trials::child_main(args.collect()),
         _ => {}
     }
     // A reader that stops early (`concurrency | head`) should end the program quietly, as it

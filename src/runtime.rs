@@ -1,6 +1,7 @@
 //! The runtimes under test. Each is one arm of [`RuntimeKind`]: adding a runtime to the
 //! compare program is one arm in each `match` here, nothing else.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
@@ -9,6 +10,7 @@ use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
 use crate::measure;
+use crate::offload;
 
 /// The most interpreter threads a trial starts: one per job up to here, so 2,000 slow round
 /// trips run as two waves of threads instead of 2,000 threads (the memory table, which is
@@ -33,6 +35,11 @@ pub enum RuntimeKind {
     /// the default set; ask for it with `--runtime proc-pool-forkserver` or
     /// `--start-method forkserver|both`.
     ProcPoolForkserver,
+    /// `mini-eventloop` and `proc-pool` combined: every job a task on one loop, the parts they
+    /// offload (`Ctx::offload`) on forked workers, one per core (see `offload.rs`).
+    #[value(name = "mini-eventloop+proc-pool")]
+    #[serde(rename = "mini-eventloop+proc-pool")]
+    MiniEventloopProcPool,
     /// CPython, one job after another: the baseline of the CPython rows (`--python`).
     #[value(skip)]
     CpythonSequential,
@@ -48,6 +55,11 @@ pub enum RuntimeKind {
     /// CPython's `multiprocessing.Pool` with the `forkserver` start method.
     #[value(skip)]
     CpythonProcessesForkserver,
+    /// CPython's `asyncio` with `loop.run_in_executor` on a `ProcessPoolExecutor` (`fork`),
+    /// one process per core, for the parts a job offloads.
+    #[value(skip)]
+    #[serde(rename = "cpython-asyncio+processes")]
+    CpythonAsyncioProcesses,
 }
 
 /// Which side of the comparison a runtime is on: a Rust model of a CPython runtime, or
@@ -79,11 +91,12 @@ pub struct RunOutcome<T> {
 
 impl RuntimeKind {
     /// Every runtime, in table order.
-    pub const ALL: [RuntimeKind; 4] = [
+    pub const ALL: [RuntimeKind; 5] = [
         RuntimeKind::Sequential,
         RuntimeKind::GilThreads,
         RuntimeKind::MiniEventloop,
         RuntimeKind::ProcPool,
+        RuntimeKind::MiniEventloopProcPool,
     ];
 
     /// The name used on the command line and in the table.
@@ -94,27 +107,31 @@ impl RuntimeKind {
             RuntimeKind::MiniEventloop => "mini-eventloop",
             RuntimeKind::ProcPool => "proc-pool",
             RuntimeKind::ProcPoolForkserver => "proc-pool-forkserver",
+            RuntimeKind::MiniEventloopProcPool => "mini-eventloop+proc-pool",
             RuntimeKind::CpythonSequential => "cpython-sequential",
             RuntimeKind::CpythonThreads => "cpython-threads",
             RuntimeKind::CpythonAsyncio => "cpython-asyncio",
             RuntimeKind::CpythonProcesses => "cpython-processes",
             RuntimeKind::CpythonProcessesForkserver => "cpython-processes-forkserver",
+            RuntimeKind::CpythonAsyncioProcesses => "cpython-asyncio+processes",
         }
     }
 
     /// Every runtime there is, models and CPython, in table order.
     #[cfg(test)]
-    pub const EVERY: [RuntimeKind; 10] = [
+    pub const EVERY: [RuntimeKind; 12] = [
         RuntimeKind::Sequential,
         RuntimeKind::GilThreads,
         RuntimeKind::MiniEventloop,
         RuntimeKind::ProcPool,
         RuntimeKind::ProcPoolForkserver,
+        RuntimeKind::MiniEventloopProcPool,
         RuntimeKind::CpythonSequential,
         RuntimeKind::CpythonThreads,
         RuntimeKind::CpythonAsyncio,
         RuntimeKind::CpythonProcesses,
         RuntimeKind::CpythonProcessesForkserver,
+        RuntimeKind::CpythonAsyncioProcesses,
     ];
 
     /// Which side of the comparison the runtime is on.
@@ -124,12 +141,14 @@ impl RuntimeKind {
             | RuntimeKind::GilThreads
             | RuntimeKind::MiniEventloop
             | RuntimeKind::ProcPool
-            | RuntimeKind::ProcPoolForkserver => Family::Model,
+            | RuntimeKind::ProcPoolForkserver
+            | RuntimeKind::MiniEventloopProcPool => Family::Model,
             RuntimeKind::CpythonSequential
             | RuntimeKind::CpythonThreads
             | RuntimeKind::CpythonAsyncio
             | RuntimeKind::CpythonProcesses
-            | RuntimeKind::CpythonProcessesForkserver => Family::Cpython,
+            | RuntimeKind::CpythonProcessesForkserver
+            | RuntimeKind::CpythonAsyncioProcesses => Family::Cpython,
         }
     }
 
@@ -149,11 +168,13 @@ impl RuntimeKind {
             RuntimeKind::MiniEventloop => RuntimeKind::CpythonAsyncio,
             RuntimeKind::ProcPool => RuntimeKind::CpythonProcesses,
             RuntimeKind::ProcPoolForkserver => RuntimeKind::CpythonProcessesForkserver,
+            RuntimeKind::MiniEventloopProcPool => RuntimeKind::CpythonAsyncioProcesses,
             RuntimeKind::CpythonSequential => RuntimeKind::Sequential,
             RuntimeKind::CpythonThreads => RuntimeKind::GilThreads,
             RuntimeKind::CpythonAsyncio => RuntimeKind::MiniEventloop,
             RuntimeKind::CpythonProcesses => RuntimeKind::ProcPool,
             RuntimeKind::CpythonProcessesForkserver => RuntimeKind::ProcPoolForkserver,
+            RuntimeKind::CpythonAsyncioProcesses => RuntimeKind::MiniEventloopProcPool,
         }
     }
 
@@ -167,8 +188,8 @@ impl RuntimeKind {
 
     /// The threads or processes used for `tasks` jobs: `requested` (`--workers`) where the
     /// runtime has a choice, else its default, and for gil-threads no more than `tasks`; the
-    /// baseline and the loop always use one thread. A CPython runtime takes the same number as
-    /// its model.
+    /// baseline and the loop always use one thread (the combined runtime: one loop thread, and
+    /// this many pool processes). A CPython runtime takes the same number as its model.
     pub fn workers(self, tasks: usize, requested: Option<usize>) -> usize {
         match self.model() {
             RuntimeKind::Sequential | RuntimeKind::MiniEventloop => 1,
@@ -184,7 +205,9 @@ impl RuntimeKind {
     fn default_workers(self, tasks: usize) -> usize {
         match self.model() {
             RuntimeKind::GilThreads => tasks.clamp(1, THREAD_CAP),
-            RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
+            RuntimeKind::ProcPool
+            | RuntimeKind::ProcPoolForkserver
+            | RuntimeKind::MiniEventloopProcPool => {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             }
             _ => 1,
@@ -192,17 +215,25 @@ impl RuntimeKind {
     }
 
     /// The workers needed to hold `jobs` jobs waiting all at once (one thread or process per
-    /// job, one thread for tasks), or `None` for a runtime that cannot.
+    /// job, one thread for tasks), or `None` for a runtime that cannot, or that the memory
+    /// table leaves out: the combined runtime's waiting jobs are the loop's tasks, and its pool
+    /// a fixed cost the main table shows.
     pub fn workers_for_all_at_once(self, jobs: usize) -> Option<usize> {
         match self.model() {
-            RuntimeKind::Sequential => None,
+            RuntimeKind::Sequential | RuntimeKind::MiniEventloopProcPool => None,
             RuntimeKind::MiniEventloop => Some(1),
             _ => Some(jobs),
         }
     }
 
-    /// Whether each worker is a process of its own.
+    /// Whether each worker is a process of its own (the combined runtime's are).
     pub fn forks_processes(self) -> bool {
+        self.is_process_pool() || self.model() == RuntimeKind::MiniEventloopProcPool
+    }
+
+    /// Whether this is the process pool alone (either start method), the rule of thumb's
+    /// "processes".
+    pub fn is_process_pool(self) -> bool {
         matches!(
             self.model(),
             RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver
@@ -224,9 +255,7 @@ impl RuntimeKind {
     /// Runs `jobs` with `workers` threads or processes and returns their outputs in order.
     /// The runtime is started and shut down inside, so its costs are part of the run.
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
-        let mut workers_rss_kib = 0;
-        let mut fixed = Duration::ZERO;
-        let mut fixed_cpu = Duration::ZERO;
+        let count = jobs.len();
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
@@ -235,7 +264,7 @@ impl RuntimeKind {
             }
             RuntimeKind::MiniEventloop => match mini_eventloop::Runtime::new() {
                 Ok(mut rt) => stringify(rt.run_jobs(jobs)),
-                Err(e) => fail_all(jobs.len(), &format!("cannot start the event loop: {e}")),
+                Err(e) => fail_all(count, &format!("cannot start the event loop: {e}")),
             },
             RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
                 let method = if self == RuntimeKind::ProcPool {
@@ -243,32 +272,15 @@ impl RuntimeKind {
                 } else {
                     proc_pool::StartMethod::ForkServer
                 };
-                let cpu_before_start = measure::cpu_time_with_children();
-                match timed(|| {
-                    proc_pool::Pool::builder()
-                        .workers(workers)
-                        .start_method(method)
-                        .build()
-                }) {
-                    (Ok(pool), started) => {
-                        fixed_cpu =
-                            measure::cpu_time_with_children().saturating_sub(cpu_before_start);
-                        let outputs = stringify(pool.run_all(jobs));
-                        let stopping = Instant::now();
-                        let cpu_before_stop = measure::cpu_time_self();
-                        workers_rss_kib = pool
-                            .worker_pids()
-                            .into_iter()
-                            .filter_map(measure::proportional_set_kib)
-                            .sum();
-                        // Dropping the pool reaps its workers, so their CPU time is counted.
-                        drop(pool);
-                        fixed = started + stopping.elapsed();
-                        fixed_cpu += measure::cpu_time_self().saturating_sub(cpu_before_stop);
-                        outputs
+                return with_pool(method, workers, count, |pool| stringify(pool.run_all(jobs)));
+            }
+            RuntimeKind::MiniEventloopProcPool => {
+                return with_pool(proc_pool::StartMethod::Fork, workers, count, |pool| {
+                    match mini_eventloop::Runtime::new() {
+                        Ok(mut rt) => stringify(offload::run_jobs(&mut rt, pool, jobs)),
+                        Err(e) => fail_all(count, &format!("cannot start the event loop: {e}")),
                     }
-                    (Err(e), _) => fail_all(jobs.len(), &format!("cannot start the pool: {e}")),
-                }
+                });
             }
             // The trial sends these rows to Python (`trial.rs`); reaching here is a caller's
             // mistake, reported as every job failing rather than a panic.
@@ -276,17 +288,67 @@ impl RuntimeKind {
             | RuntimeKind::CpythonThreads
             | RuntimeKind::CpythonAsyncio
             | RuntimeKind::CpythonProcesses
-            | RuntimeKind::CpythonProcessesForkserver => fail_all(
-                jobs.len(),
+            | RuntimeKind::CpythonProcessesForkserver
+            | RuntimeKind::CpythonAsyncioProcesses => fail_all(
+                count,
                 "a CPython row runs in Python, through cpython.rs, not in this process",
             ),
         };
         RunOutcome {
             outputs,
-            workers_rss_kib,
-            fixed,
-            fixed_cpu,
+            workers_rss_kib: 0,
+            fixed: Duration::ZERO,
+            fixed_cpu: Duration::ZERO,
         }
+    }
+}
+
+/// Starts a pool of `workers` processes by `method`, runs `f` on it, then stops it: `f`'s
+/// outputs, with the workers' memory and the time and CPU spent starting and stopping the
+/// pool; if it cannot start, each of the `count` jobs fails with the reason. The pool is
+/// dropped (its workers reaped, so that their CPU time is counted) before this returns, so
+/// `f` must leave no clone of it behind.
+fn with_pool<T>(
+    method: proc_pool::StartMethod,
+    workers: usize,
+    count: usize,
+    f: impl FnOnce(&Rc<proc_pool::Pool>) -> Vec<Result<T, String>>,
+) -> RunOutcome<T> {
+    let cpu_before_start = measure::cpu_time_with_children();
+    let (built, started) = timed(|| {
+        proc_pool::Pool::builder()
+            .workers(workers)
+            .start_method(method)
+            .build()
+    });
+    let pool = match built {
+        Ok(pool) => Rc::new(pool),
+        Err(e) => {
+            return RunOutcome {
+                outputs: fail_all(count, &format!("cannot start the pool: {e}")),
+                workers_rss_kib: 0,
+                fixed: Duration::ZERO,
+                fixed_cpu: Duration::ZERO,
+            };
+        }
+    };
+    let mut fixed_cpu = measure::cpu_time_with_children().saturating_sub(cpu_before_start);
+    let outputs = f(&pool);
+    let stopping = Instant::now();
+    let cpu_before_stop = measure::cpu_time_self();
+    let workers_rss_kib = pool
+        .worker_pids()
+        .into_iter()
+        .filter_map(measure::proportional_set_kib)
+        .sum();
+    // Dropping the pool reaps its workers, so their CPU time is counted.
+    drop(pool);
+    fixed_cpu += measure::cpu_time_self().saturating_sub(cpu_before_stop);
+    RunOutcome {
+        outputs,
+        workers_rss_kib,
+        fixed: started + stopping.elapsed(),
+        fixed_cpu,
     }
 }
 

@@ -246,6 +246,7 @@ fn run_spec(spec: &TrialSpec, script: Option<&Path>) -> Result<TrialReport, Stri
             workload::fast_io_jobs(tasks, server()?, scale),
         ),
         WorkloadKind::Mixed => measure(spec, script, workload::mixed_jobs(tasks, server()?)),
+        WorkloadKind::CpuIo => measure(spec, script, workload::cpu_io_jobs(tasks, server()?)),
         WorkloadKind::Idle => measure(spec, script, workload::idle_jobs(tasks)),
     }
 }

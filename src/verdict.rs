@@ -59,6 +59,16 @@ fn rule(workload: WorkloadKind) -> Rule {
                  bookkeeping per event",
             ],
         },
+        WorkloadKind::CpuIo => Rule {
+            predicts: Some(RuntimeKind::MiniEventloopProcPool),
+            says: "CPU work and many slow connections -> event loop + process pool",
+            caveat: [
+                "with one core, or CPU parts too small to pay for sending them to a worker, \
+                 a pool beside the loop gains nothing over the loop or the threads alone",
+                "each offloaded part costs CPython a pickled call and a hand-off between the \
+                 loop, the executor's thread and a worker, which small parts do not repay",
+            ],
+        },
         WorkloadKind::Mixed | WorkloadKind::Idle => Rule {
             predicts: None,
             says: "no rule: some CPU, some waiting",
@@ -68,9 +78,10 @@ fn rule(workload: WorkloadKind) -> Rule {
 }
 
 /// Whether `runtime` is what the rule's `predicted` model names: that model or its CPython
-/// counterpart, and for the process pool either start method.
+/// counterpart, and for the process pool either start method (the combined runtime's pool is
+/// not the rule's "processes": it runs only the parts jobs offload).
 fn fits(runtime: RuntimeKind, predicted: RuntimeKind) -> bool {
-    runtime.model() == predicted || (runtime.forks_processes() && predicted.forks_processes())
+    runtime.model() == predicted || (runtime.is_process_pool() && predicted.is_process_pool())
 }
 
 /// Who came out in front of one workload in one family.
@@ -362,8 +373,11 @@ fn verdict<'a>(
     let agreement = match rule.predicts {
         None => String::new(),
         Some(_) if too_few_trials => String::new(),
+        // A row that ran and failed is in the table as failed: say so, not "not run".
         Some(predicted) if !contenders.iter().any(|r| fits(r.runtime, predicted)) => {
-            format!(" - {} was not run.", named(predicted))
+            let ran = rows.iter().any(|r| fits(r.runtime, predicted));
+            let what = if ran { "failed" } else { "was not run" };
+            format!(" - {} {what}.", named(predicted))
         }
         Some(predicted) if baseline_in_front => format!(
             " - DISAGREES: {} does not beat {} here; {caveat}.",
@@ -439,6 +453,42 @@ mod tests {
         assert!(line.contains("proc-pool wins"), "{line}");
         assert!(line.contains("proc-pool 1.91x"), "{line}"); // 2.1 / 1.1: medians
         assert!(line.ends_with("agrees."), "{line}");
+    }
+
+    /// cpu-io's rule names the combined runtime: it winning agrees, a single model winning
+    /// disagrees; and the combined runtime's pool is not the cpu rule's "processes".
+    #[test]
+    fn cpu_io_rule_names_the_loop_with_a_pool() {
+        let w = WorkloadKind::CpuIo;
+        let wins = only_line(&[
+            row(w, RuntimeKind::Sequential, &[20.0, 20.0]),
+            row(w, RuntimeKind::GilThreads, &[1.4, 1.5]),
+            row(w, RuntimeKind::MiniEventloop, &[1.3, 1.4]),
+            row(w, RuntimeKind::ProcPool, &[10.0, 10.1]),
+            row(w, RuntimeKind::MiniEventloopProcPool, &[0.7, 0.8]),
+        ]);
+        assert!(wins.contains("mini-eventloop+proc-pool wins"), "{wins}");
+        assert!(
+            wins.contains("CPU work and many slow connections -> event loop + process pool"),
+            "{wins}"
+        );
+        assert!(wins.ends_with("agrees."), "{wins}");
+        let loses = only_line(&[
+            row(w, RuntimeKind::Sequential, &[20.0, 20.0]),
+            row(w, RuntimeKind::MiniEventloop, &[0.5, 0.6]),
+            row(w, RuntimeKind::MiniEventloopProcPool, &[0.9, 1.0]),
+        ]);
+        assert!(loses.contains("DISAGREES"), "{loses}");
+        let cpu = only_line(&[
+            row(WorkloadKind::Cpu, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(WorkloadKind::Cpu, RuntimeKind::ProcPool, &[1.5, 1.5]),
+            row(
+                WorkloadKind::Cpu,
+                RuntimeKind::MiniEventloopProcPool,
+                &[1.0, 1.0],
+            ),
+        ]);
+        assert!(cpu.contains("DISAGREES"), "{cpu}");
     }
 
     /// Overlapping ranges are a tie, never a winner, however far apart the medians are.
@@ -546,6 +596,30 @@ mod tests {
                 Family::Model
             )
             .is_empty()
+        );
+    }
+
+    /// The rule's runtime that ran and failed is named as failed, not as "not run": the
+    /// table shows its row, and the verdict must not contradict it.
+    #[test]
+    fn a_failed_predicted_row_is_not_called_not_run() {
+        let w = WorkloadKind::CpuIo;
+        let failed =
+            row(w, RuntimeKind::MiniEventloopProcPool, &[0.1, 0.1]).failed("killed".to_owned());
+        let line = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+            failed,
+        ]);
+        assert!(!line.contains("was not run"), "{line}");
+        assert!(line.ends_with("mini-eventloop+proc-pool failed."), "{line}");
+        let absent = only_line(&[
+            row(w, RuntimeKind::Sequential, &[2.0, 2.0]),
+            row(w, RuntimeKind::MiniEventloop, &[1.0, 1.0]),
+        ]);
+        assert!(
+            absent.ends_with("mini-eventloop+proc-pool was not run."),
+            "{absent}"
         );
     }
 

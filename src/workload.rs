@@ -9,19 +9,26 @@
 //! slow-io   slow I/O, many connections (2,000 x 50 ms) -> the event loop should win
 //! fast-io   fast I/O, few connections (4 x 2,000 trips)-> threads should do well
 //! mixed     some CPU, some sleep, some round trips
+//! cpu-io    CPU work and many slow connections:         -> event loop + process pool
+//!           256 x (50 ms round trip, ~5 ms of CPU marked for offloading, 50 ms round trip)
 //! ```
+//!
+//! `cpu-io` is sized so that on 2 cores each single model loses to the combination: the CPU
+//! parts (256 x ~5 ms, about 1.3 s) run one at a time on the loop alone and under the GIL,
+//! in about half that on a 2-process pool beside the loop, while a pool alone holds only 2
+//! jobs at a time and waits 100 ms on each (256 x 105 ms / 2, about 13 s).
 //!
 //! `--scale F` sizes every workload by `F` for the models and CPython alike: the CPU range
 //! of `cpu` and the round trips per connection of `fast-io` (whose job counts are the point
 //! of them: one per core-ish slice, few connections), and the job counts of `sleep`,
-//! `slow-io` and `mixed` (whose jobs are each one fixed-size request). A scaled size is at
-//! least 1.
+//! `slow-io`, `mixed` and `cpu-io` (whose jobs are each one fixed-size request). A scaled
+//! size is at least 1.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use concurrency_shared::workloads::{Mixed, PrimeCount, RoundTrips, Sleeper};
+use concurrency_shared::workloads::{CpuIo, Mixed, PrimeCount, RoundTrips, Sleeper};
 use serde::{Deserialize, Serialize};
 
 /// The upper end of the CPU-bound workload's range (`1..CPU_RANGE_END`), sized so that the
@@ -43,6 +50,18 @@ const MIXED_DELAY: Duration = Duration::from_millis(5);
 const MIXED_NAP: Duration = Duration::from_millis(10);
 const MIXED_ROUND_TRIPS: u32 = 4;
 const MIXED_PRIME_SPAN: u64 = 20_000;
+
+/// The cpu-io workload's server delay: slow, as in slow-io, so that waiting on the two
+/// round trips (100 ms) outweighs the CPU part by far for a runtime that cannot overlap them.
+const CPU_IO_DELAY: Duration = Duration::from_millis(50);
+
+/// The cpu-io job's CPU part: the primes in `CPU_IO_PRIMES_FROM..+CPU_IO_PRIME_SPAN`, about
+/// 5 ms of trial division in a release build on this project's 2-core machine (the
+/// checkpoint-granularity table in `shared`: about 3 µs per 32 numbers near 10⁶). Every job
+/// counts the same range: the jobs are uniform, so the rows that run jobs in turn may be
+/// sampled.
+const CPU_IO_PRIMES_FROM: u64 = 1_000_000;
+const CPU_IO_PRIME_SPAN: u64 = 50_000;
 
 /// The idle job's one nap: long enough that 10,000 threads or processes are all started
 /// before the first one wakes, so the peak really holds every job at once.
@@ -68,6 +87,8 @@ pub enum WorkloadKind {
     FastIo,
     /// A slice of CPU work, a nap and a few slow round trips per job.
     Mixed,
+    /// A slow round trip, a CPU part marked for offloading, another slow round trip per job.
+    CpuIo,
     /// One long nap per job: what the memory table holds many of at once.
     #[value(skip)]
     Idle,
@@ -75,12 +96,13 @@ pub enum WorkloadKind {
 
 impl WorkloadKind {
     /// Every workload, in table order.
-    pub const ALL: [WorkloadKind; 5] = [
+    pub const ALL: [WorkloadKind; 6] = [
         WorkloadKind::Cpu,
         WorkloadKind::Sleep,
         WorkloadKind::SlowIo,
         WorkloadKind::FastIo,
         WorkloadKind::Mixed,
+        WorkloadKind::CpuIo,
     ];
 
     /// The name used on the command line and in the table.
@@ -91,6 +113,7 @@ impl WorkloadKind {
             WorkloadKind::SlowIo => "slow-io",
             WorkloadKind::FastIo => "fast-io",
             WorkloadKind::Mixed => "mixed",
+            WorkloadKind::CpuIo => "cpu-io",
             WorkloadKind::Idle => "idle",
         }
     }
@@ -105,6 +128,7 @@ impl WorkloadKind {
             WorkloadKind::SlowIo => count(2_000),
             WorkloadKind::FastIo => 4,
             WorkloadKind::Mixed => count(64),
+            WorkloadKind::CpuIo => count(256),
             WorkloadKind::Idle => 100,
         }
     }
@@ -116,6 +140,7 @@ impl WorkloadKind {
             WorkloadKind::SlowIo => Some(SLOW_IO_DELAY),
             WorkloadKind::FastIo => Some(Duration::ZERO),
             WorkloadKind::Mixed => Some(MIXED_DELAY),
+            WorkloadKind::CpuIo => Some(CPU_IO_DELAY),
         }
     }
 
@@ -129,6 +154,8 @@ impl WorkloadKind {
             // range than the one before: always measured whole.
             WorkloadKind::Cpu | WorkloadKind::Mixed => false,
             WorkloadKind::Sleep | WorkloadKind::SlowIo | WorkloadKind::FastIo => true,
+            // Every job the same two round trips and the same prime range.
+            WorkloadKind::CpuIo => true,
             WorkloadKind::Idle => true,
         }
     }
@@ -183,6 +210,15 @@ pub fn mixed_jobs(tasks: usize, server: SocketAddr) -> Vec<Mixed> {
                 MIXED_NAP,
             )
         })
+        .collect()
+}
+
+/// The cpu-io jobs: a slow round trip, the same CPU part marked for offloading, another slow
+/// round trip.
+pub fn cpu_io_jobs(tasks: usize, server: SocketAddr) -> Vec<CpuIo> {
+    let work = PrimeCount::new(CPU_IO_PRIMES_FROM, CPU_IO_PRIMES_FROM + CPU_IO_PRIME_SPAN);
+    (0..tasks)
+        .map(|_| CpuIo::new(RoundTrips::new(server, 1, PAYLOAD_LEN), work))
         .collect()
 }
 

@@ -15,7 +15,7 @@ fn unknown_workload_lists_the_valid_ones() {
     let out = concurrency(&["--workload", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for name in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
+    for name in ["cpu", "sleep", "slow-io", "fast-io", "mixed", "cpu-io"] {
         assert!(stderr.contains(name), "{name} missing from: {stderr}");
     }
 }
@@ -54,6 +54,67 @@ fn small_run_prints_checked_rows() {
     assert!(
         rows.iter().all(|r| r.ends_with('✓')),
         "unchecked rows in: {stdout}"
+    );
+}
+
+/// The combined runtime runs every workload, its rows checked like the others (the jobs of
+/// all but cpu-io never offload: they run on its loop).
+#[test]
+fn combined_runtime_runs_every_workload() {
+    let (code, stdout, stderr) = run_text(&[
+        "--tasks",
+        "2",
+        "--scale",
+        "0.01",
+        "--repeat",
+        "1",
+        "--skip-memory",
+        "--runtime",
+        "mini-eventloop+proc-pool",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed", "cpu-io"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(workload) && l.contains(" mini-eventloop+proc-pool "))
+            .unwrap_or_else(|| panic!("no {workload} row in: {stdout}"));
+        assert!(row.ends_with('✓'), "{row}");
+    }
+}
+
+/// cpu-io runs correctly on every runtime, and its verdict line gives the rule for CPU work
+/// with many slow connections and says whether the measurement agrees.
+#[test]
+fn cpu_io_has_its_rule_line() {
+    let (code, stdout, stderr) = run_text(&[
+        "--workload",
+        "cpu-io",
+        "--tasks",
+        "4",
+        "--repeat",
+        "2",
+        "--skip-memory",
+    ]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("cpu-io "))
+        .collect();
+    assert_eq!(rows.len(), 5, "{stdout}");
+    assert!(rows.iter().all(|r| r.ends_with('✓')), "{stdout}");
+    let verdict = stdout
+        .lines()
+        .find(|l| {
+            l.contains(
+                "rule of thumb: CPU work and many slow connections -> event loop + process pool",
+            )
+        })
+        .unwrap_or_else(|| panic!("no cpu-io rule line in: {stdout}"));
+    assert!(
+        [" - agrees.", " - agrees only as a tie", " - DISAGREES"]
+            .iter()
+            .any(|said| verdict.contains(said)),
+        "{verdict}"
     );
 }
 
@@ -356,6 +417,32 @@ fn pool_samples_scale_by_waves() {
     assert!((cpu - by_jobs).abs() < 1e-9, "{trial}");
 }
 
+/// The combined runtime's CPU time counts its pool's workers, where its offloaded parts run:
+/// the same jobs cost it about what they cost the loop alone, which runs the parts itself
+/// (uncounted workers would leave it only the loop's few milliseconds of I/O).
+#[test]
+fn combined_rows_count_their_workers_cpu() {
+    let (code, stdout, stderr) = small(
+        "cpu-io",
+        "8",
+        "mini-eventloop,mini-eventloop+proc-pool",
+        &["--json"],
+    );
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let doc = document(&stdout, &stderr);
+    let cpu = |runtime: &str| {
+        row(&doc, runtime)["cpu_s"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no cpu_s for {runtime} in {doc}"))
+    };
+    let (alone, combined) = (cpu("mini-eventloop"), cpu("mini-eventloop+proc-pool"));
+    assert!(alone > 0.0, "{doc}");
+    assert!(
+        combined >= alone / 2.0,
+        "the combined row's {combined} s of CPU leaves out its workers' (the loop alone: {alone} s)"
+    );
+}
+
 /// A reader that stops early (`concurrency | head`) ends the program quietly, without a
 /// panic about a broken pipe.
 #[test]
@@ -537,6 +624,31 @@ fn svg_to_a_fifo_is_refused_not_waited_on() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("chart not written"), "{stderr}");
+}
+
+/// `--trace` and `--timeline` naming FIFOs nobody reads are refused with a reason and status
+/// 1, after the results are printed, as `--svg` is.
+#[test]
+fn trace_and_timeline_to_fifos_are_refused_not_waited_on() {
+    let dir = std::env::temp_dir().join(format!("concurrency-trace-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let mut args = Vec::new();
+    for (flag, name) in [("--trace", "t.json"), ("--timeline", "t.svg")] {
+        let fifo = dir.join(name);
+        let c_path = std::ffi::CString::new(fifo.to_str().expect("a UTF-8 path")).expect("no NUL");
+        // SAFETY: mkfifo reads a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        args.push(flag.to_owned());
+        args.push(fifo.to_str().expect("a UTF-8 path").to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr) = tiny_guarded(&args, std::process::Stdio::null());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("trace not written") && stderr.contains("timeline not written"),
+        "{stderr}"
+    );
 }
 
 /// A stdout that cannot be written (a full disk, here `/dev/full`) is reported with status 1,

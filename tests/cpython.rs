@@ -78,14 +78,16 @@ fn every_cpython_row_is_correct() {
     );
     assert_eq!(doc["scale"], 0.01);
     let rows = doc["results"].as_array().expect("results");
-    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed"] {
+    for workload in ["cpu", "sleep", "slow-io", "fast-io", "mixed", "cpu-io"] {
         for runtime in [
             "cpython-sequential",
             "cpython-threads",
             "cpython-asyncio",
             "cpython-processes",
             "cpython-processes-forkserver",
+            "cpython-asyncio+processes",
             "proc-pool-forkserver",
+            "mini-eventloop+proc-pool",
         ] {
             let row = rows
                 .iter()
@@ -96,9 +98,16 @@ fn every_cpython_row_is_correct() {
         }
     }
     let verdicts = doc["cpython_verdict"].as_array().expect("cpython_verdict");
-    assert_eq!(verdicts.len(), 5, "{verdicts:?}");
+    assert_eq!(verdicts.len(), 6, "{verdicts:?}");
+    assert!(
+        verdicts.iter().any(|v| v
+            .as_str()
+            .is_some_and(|v| v.contains("-> event loop + process pool")
+                && v.contains("cpython-asyncio+processes"))),
+        "{verdicts:?}"
+    );
     let comparisons = doc["verdict_comparison"].as_array().expect("comparison");
-    assert_eq!(comparisons.len(), 5, "{comparisons:?}");
+    assert_eq!(comparisons.len(), 6, "{comparisons:?}");
 }
 
 /// A wrong output from the Python side is marked ✗ in the table and fails the run, while the
@@ -228,7 +237,7 @@ fn the_default_run_has_no_cpython_rows() {
     let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
     assert!(doc["python"].is_null(), "{doc}");
     let rows = doc["results"].as_array().expect("results");
-    assert_eq!(rows.len(), 4, "{doc}");
+    assert_eq!(rows.len(), 5, "{doc}");
     assert!(
         rows.iter().all(|r| !r["runtime"]
             .as_str()

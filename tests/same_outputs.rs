@@ -1,17 +1,22 @@
-//! Every standard workload gives the same, correct outputs on the sequential baseline and on
-//! all three runtimes: the job contract really is runtime-independent.
+//! Every standard workload gives the same, correct outputs on the sequential baseline, on
+//! all three runtimes and on the compare program's combined runtime (`mini-eventloop+proc-pool`,
+//! whose source is included from the program): the job contract really is
+//! runtime-independent, `Ctx::offload` included.
 //!
 //! Runs alone (`harness = false`): the process pool forks.
 
+#[path = "../src/offload.rs"]
+mod offload;
 mod util;
 
 use std::fmt::Debug;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Duration;
 
 use concurrency_shared::fixture::{Fixture, FixtureConfig};
 use concurrency_shared::run_blocking;
-use concurrency_shared::workloads::{Mixed, PrimeCount, RoundTrips, Sleeper, Workload};
+use concurrency_shared::workloads::{CpuIo, Mixed, PrimeCount, RoundTrips, Sleeper, Workload};
 use util::{ensure, run_cases, stringify};
 
 /// Worker processes for the pool: more than one, so jobs really are spread out.
@@ -50,7 +55,11 @@ where
     )?;
     let mut rt = mini_eventloop::Runtime::new().map_err(|e| e.to_string())?;
     check("mini-eventloop", stringify(rt.run_jobs(jobs.clone())))?;
-    let pool = proc_pool::Pool::new(POOL_WORKERS).map_err(|e| e.to_string())?;
+    let pool = Rc::new(proc_pool::Pool::new(POOL_WORKERS).map_err(|e| e.to_string())?);
+    check(
+        "mini-eventloop+proc-pool",
+        stringify(offload::run_jobs(&mut rt, &pool, jobs.clone())),
+    )?;
     check("proc-pool", stringify(pool.run_all(jobs)))
 }
 
@@ -86,11 +95,27 @@ fn mixed() -> Result<(), String> {
     on_every_runtime(jobs)
 }
 
+/// The cpu-io workload: a slow round trip, an offloaded prime count, another round trip.
+fn cpu_io() -> Result<(), String> {
+    let fixture = Fixture::start(FixtureConfig::new().delay(Duration::from_millis(1)))
+        .map_err(|e| e.to_string())?;
+    let jobs = (0..6u64)
+        .map(|i| {
+            CpuIo::new(
+                RoundTrips::new(fixture.addr(), 1, 32),
+                PrimeCount::new(1 + i * 10_000, 1 + (i + 1) * 10_000),
+            )
+        })
+        .collect();
+    on_every_runtime(jobs)
+}
+
 fn main() -> ExitCode {
     run_cases(&[
         ("cpu_workload_same_on_every_runtime", cpu),
         ("sleep_workload_same_on_every_runtime", sleep),
         ("network_workload_same_on_every_runtime", network),
         ("mixed_workload_same_on_every_runtime", mixed),
+        ("cpu_io_workload_same_on_every_runtime", cpu_io),
     ])
 }

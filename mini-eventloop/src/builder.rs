@@ -21,7 +21,7 @@ const DEFAULT_BLOCKING_THREADS: usize = 16;
 /// allocation). 65,536 events of 12 bytes is a 768 KiB buffer, far past any useful batch.
 const MAX_EVENT_CAPACITY: usize = 1 << 16;
 /// Default number of `Ctx::checkpoint` calls between real yields of a job; see `job.rs`.
-const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
+pub(crate) const DEFAULT_CHECKPOINTS_PER_YIELD: u32 = 32;
 
 /// Settings fixed at build time.
 #[derive(Debug, Clone)]
@@ -40,6 +40,9 @@ pub(crate) struct Config {
     pub(crate) event_capacity: usize,
     /// Whether to use a timerfd for sub-millisecond deadlines.
     pub(crate) timerfd: bool,
+    /// Where task polls and poller waits are recorded (`record.rs`); `None`: nowhere.
+    #[cfg(feature = "trace")]
+    pub(crate) recorder: Option<std::sync::Arc<crate::trace::Recorder>>,
 }
 
 /// Settings for a [`Runtime`].
@@ -77,6 +80,8 @@ impl Builder {
                 checkpoints_per_yield: DEFAULT_CHECKPOINTS_PER_YIELD,
                 event_capacity: DEFAULT_EVENT_CAPACITY,
                 timerfd: true,
+                #[cfg(feature = "trace")]
+                recorder: None,
             },
         }
     }
@@ -124,6 +129,45 @@ impl Builder {
     /// poll timeout (rounded up to whole milliseconds by mio).
     pub fn precise_timers(mut self, on: bool) -> Builder {
         self.config.timerfd = on;
+        self
+    }
+
+    /// Records what the loop does into `recorder` (needs the `trace` feature): a
+    /// [`TaskPoll`](crate::trace::Kind::TaskPoll) span for every poll of a task's future, and
+    /// a [`PollerWait`](crate::trace::Kind::PollerWait) span on
+    /// [`Lane::Loop`](crate::trace::Lane::Loop) for every call of the poller that may block
+    /// (one with a non-zero timeout: nothing was ready); the zero-timeout look at I/O that
+    /// the loop takes between busy ticks is not recorded.
+    ///
+    /// Task lanes: the [`block_on`](crate::Runtime::block_on) future is always
+    /// [`Lane::Task(0)`](crate::trace::Lane::Task); spawned tasks are `Task(1)`, `Task(2)`, …
+    /// in spawn order (from this runtime's own counter: a lane is never reused, though task
+    /// slots are). A span is stored when it ends, so [`events`](crate::trace::Recorder::events)
+    /// lists them in order of their ends. Give each runtime its own recorder: two runtimes
+    /// both number their tasks from 1. A full recorder counts what it drops and the loop goes
+    /// on. Without a recorder nothing is read or stored.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mini_eventloop::trace::{Kind, Lane, Recorder};
+    ///
+    /// let recorder = Arc::new(Recorder::with_capacity(1_000));
+    /// let rt = mini_eventloop::Runtime::builder()
+    ///     .recorder(recorder.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { mini_eventloop::spawn(async {}).await.unwrap() });
+    /// let polled: Vec<Lane> = recorder
+    ///     .events()
+    ///     .iter()
+    ///     .filter(|e| e.kind == Kind::TaskPoll)
+    ///     .map(|e| e.lane)
+    ///     .collect();
+    /// assert!(polled.contains(&Lane::Task(0)) && polled.contains(&Lane::Task(1)));
+    /// ```
+    #[cfg(feature = "trace")]
+    pub fn recorder(mut self, recorder: std::sync::Arc<crate::trace::Recorder>) -> Builder {
+        self.config.recorder = Some(recorder);
         self
     }
 

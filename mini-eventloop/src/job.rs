@@ -45,6 +45,18 @@ impl LoopCtx {
         }
     }
 
+    /// A fresh context configured as the current runtime was built
+    /// ([`Builder::checkpoints_per_yield`](crate::Builder::checkpoints_per_yield)): the one
+    /// [`spawn_job`] gives each job, for code that runs a job on the loop by itself (a context
+    /// that wraps this one, say). Outside a runtime, the builder's default.
+    pub fn for_current() -> LoopCtx {
+        LoopCtx::new(
+            current().map_or(crate::builder::DEFAULT_CHECKPOINTS_PER_YIELD, |core| {
+                core.config.checkpoints_per_yield
+            }),
+        )
+    }
+
     /// Checkpoints passed.
     pub fn checkpoints(&self) -> u64 {
         self.checkpoints
@@ -113,9 +125,38 @@ impl Ctx for LoopCtx {
 /// ```
 #[track_caller]
 pub fn spawn_job<J: Job>(job: Arc<J>) -> JoinHandle<J::Output> {
-    let every = current().map_or(1, |core| core.config.checkpoints_per_yield);
-    crate::spawn(async move {
-        let mut cx = LoopCtx::new(every);
-        job.run(&mut cx).await
-    })
+    let mut cx = LoopCtx::for_current();
+    crate::spawn(async move { job.run(&mut cx).await })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Runtime;
+
+    /// Passes `n` checkpoints on `cx` and says how many of them yielded.
+    fn yields_after(mut cx: LoopCtx, n: u32) -> u64 {
+        let rt = Runtime::new().expect("a runtime");
+        rt.block_on(async move {
+            for _ in 0..n {
+                cx.checkpoint().await;
+            }
+            cx.yields()
+        })
+    }
+
+    /// `for_current` takes the current runtime's setting, and the builder's default outside
+    /// a runtime.
+    #[test]
+    fn for_current_yields_as_the_runtime_is_built() {
+        let rt = Runtime::builder()
+            .checkpoints_per_yield(3)
+            .build()
+            .expect("a runtime");
+        let built = rt.block_on(async { LoopCtx::for_current() });
+        assert_eq!(yields_after(built, 6), 2);
+        let default = crate::builder::DEFAULT_CHECKPOINTS_PER_YIELD;
+        assert_eq!(yields_after(LoopCtx::for_current(), default - 1), 0);
+        assert_eq!(yields_after(LoopCtx::for_current(), default), 1);
+    }
 }

@@ -57,6 +57,8 @@
 //! - [`sync`]: [`oneshot`](sync::oneshot) and [`mpsc`](sync::mpsc) channels, and
 //!   [`Notify`](sync::Notify) (`sync/notify.rs`).
 //! - `stats`: [`Stats`] and [`SlowPoll`].
+//! - `record`: with the `trace` feature, a span per task poll and per wait in the poller into
+//!   the recorder given to [`Builder::recorder`](crate::Builder); without it, zero-sized no-ops.
 //! - `job`: the shared [`Job`] contract on the loop: [`LoopCtx`], [`spawn_job`],
 //!   [`Runtime::run_jobs`].
 //!
@@ -75,6 +77,7 @@ mod job;
 mod join_error;
 pub mod net;
 mod reactor;
+mod record;
 mod remote;
 mod runtime;
 mod shim;
@@ -91,6 +94,10 @@ mod waker;
 pub use blocking::{BlockingHandle, spawn_blocking};
 pub use builder::Builder;
 pub use combinators::{Either, JoinAll, join, join_all, select};
+/// The recording types ([`Recorder`](trace::Recorder), [`Event`](trace::Event), …), for
+/// [`Builder::recorder`].
+#[cfg(feature = "trace")]
+pub use concurrency_shared::trace;
 pub use concurrency_shared::{Ctx, Job, Wire};
 pub use job::{LoopCtx, spawn_job};
 pub use net::ACCEPT_BACKOFF;

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::{Events, Interest, Token};
 
+use crate::record::Recording;
 use crate::runtime::{Core, Counters};
 use crate::sys::TimerFd;
 use crate::waiters::{WaiterKey, Waiters, wake_all};
@@ -309,12 +310,19 @@ impl Reactor {
     }
 
     /// Waits for events (at most `timeout`; `None` = until something happens), records
-    /// readiness and wakes the tasks waiting for it.
-    pub(crate) fn poll(&self, timeout: Option<Duration>, counters: &Counters) {
+    /// readiness and wakes the tasks waiting for it. `recording` times the wait itself.
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        counters: &Counters,
+        recording: &Recording,
+    ) {
         {
             let mut poll = self.poll.borrow_mut();
             let mut events = self.events.borrow_mut();
-            if let Err(e) = poll.poll(&mut events, timeout) {
+            let may_block = timeout != Some(Duration::ZERO);
+            let waited = recording.wait(may_block, || poll.poll(&mut events, timeout));
+            if let Err(e) = waited {
                 // EINTR: a signal arrived; the loop simply turns again. Any other error from
                 // epoll_wait (EBADF, EINVAL, EFAULT) means the epoll descriptor itself is
                 // broken (closed behind our back, say): it would fail again at once, forever,

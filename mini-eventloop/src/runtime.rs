@@ -55,6 +55,7 @@ use crate::builder::Builder;
 pub(crate) use crate::builder::Config;
 use crate::contain::contain;
 use crate::reactor::Reactor;
+use crate::record::{Recording, TaskLane};
 use crate::slab::TaskSlab;
 pub(crate) use crate::stats::{Counters, bump};
 use crate::stats::{SlowPoll, Stats};
@@ -188,6 +189,8 @@ pub(crate) struct Core {
     pub(crate) blocking: BlockingPool,
     /// Pending timers.
     pub(crate) timers: TimerQueue,
+    /// Task polls and poller waits, recorded with the `trace` feature (`record.rs`).
+    pub(crate) recording: Recording,
     /// The poll and the I/O sources. Declared last, so it is dropped last.
     pub(crate) reactor: Reactor,
 }
@@ -264,7 +267,7 @@ impl Core {
             self.names.borrow_mut().insert(id, name);
         }
         let task = Rc::new(Task::new(header, future));
-        slab.insert(task.clone());
+        slab.insert(task.clone(), self.recording.new_task());
         drop(slab);
         self.ready.borrow_mut().push_back(id);
         bump(&self.counters.spawned);
@@ -273,13 +276,13 @@ impl Core {
 
     /// Polls task `id` once (if it is live and queued); removes it when it finishes.
     fn run_task(&self, id: TaskId) {
-        let task = {
+        let (task, lane) = {
             let mut slab = self.slab.borrow_mut();
             match slab.slots.get_mut(id.slot as usize) {
                 Some(s) if s.generation == id.generation && s.scheduled => {
                     s.scheduled = false;
                     match &s.task {
-                        Some(t) => t.clone(),
+                        Some(t) => (t.clone(), s.lane),
                         None => return,
                     }
                 }
@@ -287,18 +290,20 @@ impl Core {
             }
         };
         bump(&self.counters.polls);
-        let finished = match self.config.slow_poll_threshold {
-            None => task.poll_task(),
-            Some(threshold) => {
-                let start = Instant::now();
-                let finished = task.poll_task();
-                let took = start.elapsed();
-                if took >= threshold {
-                    self.record_slow_poll(id, took);
+        let finished = self
+            .recording
+            .poll(lane, || match self.config.slow_poll_threshold {
+                None => task.poll_task(),
+                Some(threshold) => {
+                    let start = Instant::now();
+                    let finished = task.poll_task();
+                    let took = start.elapsed();
+                    if took >= threshold {
+                        self.record_slow_poll(id, took);
+                    }
+                    finished
                 }
-                finished
-            }
-        };
+            });
         if finished {
             let removed = self.slab.borrow_mut().remove(id);
             {
@@ -315,6 +320,8 @@ impl Core {
     }
 
     /// Counts and logs a slow poll (asyncio debug mode's "Executing <Task> took 0.2 seconds").
+    /// Cold: kept out of the poll loop, which it would otherwise be inlined into.
+    #[cold]
     fn record_slow_poll(&self, id: TaskId, took: Duration) {
         bump(&self.counters.slow_polls);
         let mut log = self.slow_log.borrow_mut();
@@ -341,7 +348,7 @@ impl Core {
             timeout = Some(Duration::ZERO);
             may_sleep = false;
         }
-        self.reactor.poll(timeout, &self.counters);
+        self.reactor.poll(timeout, &self.counters, &self.recording);
         if may_sleep {
             self.shared.wake_state.woke();
         }
@@ -461,7 +468,8 @@ impl Runtime {
                     Some(TaskId::MAIN) => {
                         polls += 1;
                         core.main_woken.set(false);
-                        if let Poll::Ready(out) = future.as_mut().poll(&mut main_cx) {
+                        let poll = || future.as_mut().poll(&mut main_cx);
+                        if let Poll::Ready(out) = core.recording.poll(TaskLane::ROOT, poll) {
                             return out;
                         }
                     }
@@ -529,6 +537,7 @@ impl Runtime {
             spawns: Mutex::default(),
             owner: std::thread::current().id(),
         });
+        let recording = Recording::new(&config);
         let core = Core {
             shared,
             slab: RefCell::default(),
@@ -542,6 +551,7 @@ impl Runtime {
             counters: Counters::default(),
             slow_log: RefCell::default(),
             timers: TimerQueue::default(),
+            recording,
             reactor,
         };
         Ok(Runtime {

@@ -6,6 +6,7 @@
 
 use std::rc::Rc;
 
+use crate::record::TaskLane;
 use crate::task::Runnable;
 use crate::waker::TaskId;
 
@@ -17,6 +18,9 @@ pub(crate) struct Slot {
     pub(crate) task: Option<Rc<dyn Runnable>>,
     /// True while the task's name is in the ready queue (deduplicates wakes).
     pub(crate) scheduled: bool,
+    /// The occupant's trace lane, unique for the runtime's life (zero-sized without the
+    /// `trace` feature).
+    pub(crate) lane: TaskLane,
 }
 
 /// The live tasks, by slot.
@@ -46,6 +50,7 @@ impl TaskSlab {
                     generation: 0,
                     task: None,
                     scheduled: false,
+                    lane: TaskLane::ROOT,
                 });
                 self.free.push(i);
                 i
@@ -57,12 +62,14 @@ impl TaskSlab {
         }
     }
 
-    /// Puts `task` in the slot [`TaskSlab::next_id`] named, marked scheduled.
-    pub(crate) fn insert(&mut self, task: Rc<dyn Runnable>) {
+    /// Puts `task`, traced on `lane`, in the slot [`TaskSlab::next_id`] named, marked
+    /// scheduled.
+    pub(crate) fn insert(&mut self, task: Rc<dyn Runnable>, lane: TaskLane) {
         let slot = self.free.pop().expect("next_id reserved a slot");
         let s = &mut self.slots[slot as usize];
         s.task = Some(task);
         s.scheduled = true;
+        s.lane = lane;
         self.alive += 1;
     }
 
@@ -115,11 +122,11 @@ mod tests {
     fn slab_reuses_slots_with_a_new_generation() {
         let mut slab = TaskSlab::default();
         let first = slab.next_id();
-        slab.insert(Rc::new(Nothing));
+        slab.insert(Rc::new(Nothing), TaskLane::ROOT);
         assert!(slab.remove(first).is_some());
         assert!(slab.remove(first).is_none(), "removing twice");
         let second = slab.next_id();
-        slab.insert(Rc::new(Nothing));
+        slab.insert(Rc::new(Nothing), TaskLane::ROOT);
         assert_eq!(second.slot, first.slot);
         assert_ne!(second.generation, first.generation);
         assert!(

@@ -342,6 +342,10 @@ impl Client {
         }
         // The server ignores SIGINT itself; its workers get this process's disposition back.
         config.push(u8::from(server_sys::signal_ignored(libc::SIGINT)));
+        // Feature `trace`: whether workers append their records to their answers. The server
+        // is this very build (checked above), so it reads this byte exactly when it is sent.
+        #[cfg(feature = "trace")]
+        config.push(u8::from(spec.traced));
         send_with_fds(self.control.as_fd(), &config, &[]).map_err(|_| "it died")
     }
 

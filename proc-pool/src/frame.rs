@@ -14,6 +14,9 @@
 //!   outcome 2: bytes = why the worker could not decode the input (UTF-8)
 //! ```
 //!
+//! A pool with a recorder (feature `trace`) gets result frames that end with the worker's
+//! records after the last outcome; `trace.rs` takes them off before the body is parsed here.
+//!
 //! Invariants: a length prefix is never trusted for allocation (a [`FrameBuf`] grows with the
 //! bytes that actually arrive); a malformed result body is a [`WireError`], never a panic; a
 //! frame longer than [`MAX_FRAME_LEN`] is refused, since it can only mean the stream is garbage.

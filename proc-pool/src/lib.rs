@@ -52,6 +52,8 @@
 //! - `error`: [`TaskError`], [`ExitStatus`], [`BuildError`].
 //! - `stats`: [`PoolStats`].
 //! - `sys`: every system call, behind safe wrappers.
+//! - `trace` (feature `trace`): the recording types, re-exported from the shared crate, and
+//!   how a traced pool's manager and workers record chunks sent and run.
 //! - `fault` (feature `fault-injection`, for the pool's own tests): a task asks its worker to
 //!   garble its answer, break the answer stream's framing, stop before answering or panic
 //!   outside any `catch_unwind`; a test hides `close_range` from later workers.
@@ -79,6 +81,8 @@ mod server_sys;
 mod stats;
 mod sys;
 mod task;
+#[cfg(feature = "trace")]
+pub mod trace;
 mod worker;
 
 pub use concurrency_shared::{Ctx, Job, Wire, WireError, run_blocking};

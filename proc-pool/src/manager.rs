@@ -89,7 +89,6 @@ pub(crate) enum Command {
 }
 
 /// The pool's settings, fixed at build time.
-#[derive(Clone, Copy)]
 pub(crate) struct Config {
     /// How to start a worker, and its initializer.
     pub(crate) spec: Spec,
@@ -101,6 +100,9 @@ pub(crate) struct Config {
     pub(crate) task_timeout: Option<Duration>,
     /// What a crash does.
     pub(crate) policy: CrashPolicy,
+    /// Where chunks sent and run are recorded (`spec.traced` says whether there is one).
+    #[cfg(feature = "trace")]
+    pub(crate) recorder: Option<Arc<crate::trace::Recorder>>,
 }
 
 /// The manager's state, owned by its thread.
@@ -145,20 +147,21 @@ pub(crate) fn run(
 ) {
     // Writing to the pipe of a worker that just died must not kill the process.
     config.spec.signal_mask = sys::block_sigpipe().ok();
+    let workers = config.workers;
     let mut manager = Manager {
         poll,
         config,
         commands,
         stats,
-        slots: (0..config.workers).map(|_| None).collect(),
+        slots: (0..workers).map(|_| None).collect(),
         queue: VecDeque::new(),
         broken,
         closing: false,
         terminating: false,
-        stuck_starts: vec![0; config.workers],
-        given_up: vec![false; config.workers],
+        stuck_starts: vec![0; workers],
+        given_up: vec![false; workers],
     };
-    for slot in 0..config.workers {
+    for slot in 0..workers {
         if let Err(e) = manager.start_worker(slot) {
             manager.teardown();
             let _ = ready.send(Err(e));
@@ -244,6 +247,12 @@ impl Manager {
     /// Forks a worker into `slot` and registers its descriptors.
     fn start_worker(&mut self, slot: usize) -> io::Result<()> {
         let worker = Worker::start(self.config.spec)?;
+        // The slot, not the process, names the lane: a replacement keeps its predecessor's.
+        #[cfg(feature = "trace")]
+        let worker = match &self.config.recorder {
+            Some(recorder) => worker.traced(crate::trace::Tap::new(Arc::clone(recorder), slot)),
+            None => worker,
+        };
         let (results, tasks, exit) = worker.fds();
         let registry = self.poll.registry();
         let registered = registry

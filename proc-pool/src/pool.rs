@@ -95,6 +95,9 @@ pub struct Builder {
     crash_policy: CrashPolicy,
     /// How workers are started.
     start_method: StartMethod,
+    /// Where to record chunks sent and run.
+    #[cfg(feature = "trace")]
+    recorder: Option<Arc<crate::trace::Recorder>>,
 }
 
 impl Builder {
@@ -155,6 +158,48 @@ impl Builder {
         self
     }
 
+    /// Records what the pool does into `recorder` (feature `trace`): for each chunk sent to
+    /// a worker, a [`ChunkSent`](crate::trace::Kind::ChunkSent) instant, and for each chunk a
+    /// worker answers, a [`ChunkRun`](crate::trace::Kind::ChunkRun) span from when the worker
+    /// took the chunk up (its frame read, from the pipe or from the frames it had prefetched)
+    /// to when its answer was complete and about to be written (so the write itself is not
+    /// in the span: the record travels in that answer), both on
+    /// [`Lane::Worker(slot)`](crate::trace::Lane::Worker) (`slot` in `0..workers`, kept by a
+    /// replacement worker). A chunk's records are in the recorder before its results reach
+    /// the caller. A full recorder counts what it could not keep in
+    /// [`dropped`](crate::trace::Recorder::dropped); the pool runs on.
+    ///
+    /// Workers record into a buffer allocated before their fork and send their records with
+    /// their answers; a chunk whose worker dies before answering has a `ChunkSent` and no
+    /// `ChunkRun` (and, if it was requeued, another `ChunkSent` on the lane it went to).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use proc_pool::Pool;
+    /// use proc_pool::trace::{Kind, Recorder};
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let recorder = Arc::new(Recorder::with_capacity(1_000));
+    /// let pool = Pool::builder()
+    ///     .workers(2)
+    ///     .recorder(Arc::clone(&recorder))
+    ///     .build()?;
+    /// pool.map_chunked(square, 0..10, 1);
+    /// let runs = recorder.events().iter().filter(|e| e.kind == Kind::ChunkRun).count();
+    /// assert_eq!(runs, 10);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "trace")]
+    pub fn recorder(mut self, recorder: Arc<crate::trace::Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
     /// Starts the manager thread, which forks the workers.
     ///
     /// First it flushes std's stdout buffer (as Python flushes before forking), so that the
@@ -202,11 +247,15 @@ impl Builder {
                 initializer: self.initializer,
                 signal_mask: None,
                 pipe_sizes: PipeSizes::for_pool(workers, sys::pipe_user_pages_soft()),
+                #[cfg(feature = "trace")]
+                traced: self.recorder.is_some(),
             },
             workers,
             max_tasks: self.max_tasks_per_child,
             task_timeout: self.task_timeout,
             policy: self.crash_policy,
+            #[cfg(feature = "trace")]
+            recorder: self.recorder,
         };
         let manager_stats = Arc::clone(&stats);
         let manager_broken = Arc::clone(&broken);
@@ -337,6 +386,8 @@ impl Pool {
             task_timeout: None,
             crash_policy: CrashPolicy::default(),
             start_method: StartMethod::default(),
+            #[cfg(feature = "trace")]
+            recorder: None,
         }
     }
 

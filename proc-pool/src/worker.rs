@@ -145,6 +145,10 @@ pub(crate) struct Spec {
     pub(crate) signal_mask: Option<sys::SignalMask>,
     /// How far to grow its pipes.
     pub(crate) pipe_sizes: PipeSizes,
+    /// Whether the pool has a recorder: then the worker gets a log (allocated before its fork)
+    /// and appends it to every answer.
+    #[cfg(feature = "trace")]
+    pub(crate) traced: bool,
 }
 
 /// How far a worker's pipe buffers are grown (bytes; 0: left at the kernel's 64 KiB).
@@ -335,6 +339,10 @@ pub(crate) struct Worker {
     served: Option<crate::forkserver::WorkerId>,
     /// Its pipes' growth, reserved in the process-wide budget until this handle goes.
     pipe_sizes: PipeSizes,
+    /// Where its chunks sent and run are recorded, if the pool has a recorder (set by the
+    /// manager, which knows its slot).
+    #[cfg(feature = "trace")]
+    tap: Option<crate::trace::Tap>,
 }
 
 impl Drop for Worker {
@@ -375,6 +383,8 @@ impl Worker {
         let (result_rx, result_tx) = sys::pipe()?;
         let progress = SharedCounters::new()?;
         let parent = sys::getpid();
+        #[cfg(feature = "trace")]
+        let log = spec.traced.then(crate::trace::WorkerLog::before_fork);
         // SAFETY: in the child, `worker_main` never returns (it leaves with `_exit`) and keeps
         // the rules of this module's invariants: no lock another thread may hold, no stdio.
         match unsafe { sys::fork() }? {
@@ -384,8 +394,12 @@ impl Worker {
                 progress.counters(),
                 parent,
                 spec,
+                #[cfg(feature = "trace")]
+                log,
             ),
             sys::Forked::Parent(pid) => {
+                #[cfg(feature = "trace")]
+                drop(log);
                 drop(task_rx);
                 drop(result_tx);
                 // The child is unreaped and this pool never reaps by pid, so `pid` cannot have
@@ -433,6 +447,8 @@ impl Worker {
             reaped: false,
             served,
             pipe_sizes: pipe_sizes.reserve(&PIPE_BYTES_GROWN),
+            #[cfg(feature = "trace")]
+            tap: None,
         };
         let Some(task_tx) = &worker.task_tx else {
             return Err(io::Error::other("a fresh worker has a task pipe"));
@@ -459,6 +475,13 @@ impl Worker {
             Some(id) => Some(crate::forkserver::wait_exit(id, &self.pidfd)),
             None => self.pidfd.wait().ok(),
         }
+    }
+
+    /// The same worker, recording its chunks through `tap`.
+    #[cfg(feature = "trace")]
+    pub(crate) fn traced(mut self, tap: crate::trace::Tap) -> Worker {
+        self.tap = Some(tap);
+        self
     }
 
     /// The worker's pid (for reports and `/proc` readers; never used to signal it).
@@ -498,10 +521,12 @@ impl Worker {
     pub(crate) fn send(&mut self, chunk: Chunk, max_tasks: Option<u64>) {
         self.outbox.extend_from_slice(&chunk.frame);
         self.tasks_sent += chunk.len as u64;
-        self.in_flight.push_back(InFlight {
-            chunk,
-            sent_at: sys::monotonic_ns(),
-        });
+        let sent_at = sys::monotonic_ns();
+        #[cfg(feature = "trace")]
+        if let Some(tap) = &self.tap {
+            tap.chunk_sent(sent_at);
+        }
+        self.in_flight.push_back(InFlight { chunk, sent_at });
         if max_tasks.is_some_and(|max| self.tasks_sent >= max) {
             self.leave_when_flushed = true;
         }
@@ -564,7 +589,18 @@ impl Worker {
                 };
                 self.answered += 1;
                 let body = self.inbox.take(range);
-                let result = match frame::parse_result(&body, chunk.len) {
+                // A traced worker's answer ends with its records: they go to the recorder
+                // before the answer goes to its caller.
+                #[cfg(feature = "trace")]
+                let parsed = match &self.tap {
+                    Some(tap) => tap
+                        .take_footer(&body)
+                        .and_then(|len| frame::parse_result(&body[..len], chunk.len)),
+                    None => frame::parse_result(&body, chunk.len),
+                };
+                #[cfg(not(feature = "trace"))]
+                let parsed = frame::parse_result(&body, chunk.len);
+                let result = match parsed {
                     Ok((run_ns, items)) => {
                         self.last_run_ns = Some(run_ns);
                         Ok((body, items))
@@ -736,19 +772,29 @@ impl Worker {
     }
 }
 
-/// The worker process, from the fork to `_exit`. Never returns.
+/// The worker process, from the fork to `_exit`. Never returns. `log` (feature `trace`): the
+/// worker's record buffer, allocated before the fork, if the pool traces.
 pub(crate) fn worker_main(
     task_rx: RawFd,
     result_tx: RawFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
     parent: libc::pid_t,
     spec: Spec,
+    #[cfg(feature = "trace")] log: Option<crate::trace::WorkerLog>,
 ) -> ! {
     // A catch, not only a drop guard: the unwinder first looks up the stack for a frame that
     // catches and, finding none, aborts without running any drop guard; a fork-server worker
     // has no std frame that catches.
     let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
-        worker_life(task_rx, result_tx, progress, parent, spec)
+        worker_life(
+            task_rx,
+            result_tx,
+            progress,
+            parent,
+            spec,
+            #[cfg(feature = "trace")]
+            log,
+        )
     }));
     let Err(payload) = unwound;
     // Its `Drop` could panic too.
@@ -764,6 +810,7 @@ fn worker_life(
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
     parent: libc::pid_t,
     spec: Spec,
+    #[cfg(feature = "trace")] log: Option<crate::trace::WorkerLog>,
 ) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
     if let Some(mask) = &spec.signal_mask {
@@ -794,7 +841,13 @@ fn worker_life(
             OwnedFd::from_raw_fd(result_tx),
         )
     };
-    serve(&task_rx, &result_tx, progress)
+    serve(
+        &task_rx,
+        &result_tx,
+        progress,
+        #[cfg(feature = "trace")]
+        log,
+    )
 }
 
 /// The worker's loop: run every chunk, in order, answering each before starting the next,
@@ -803,6 +856,7 @@ fn serve(
     task_rx: &OwnedFd,
     result_tx: &OwnedFd,
     progress: &[AtomicU64; sys::SHARED_COUNTERS],
+    #[cfg(feature = "trace")] mut log: Option<crate::trace::WorkerLog>,
 ) -> ! {
     let mut inbox = FrameBuf::new();
     let mut answer = Vec::new();
@@ -819,6 +873,10 @@ fn serve(
             progress[STARTED].store(chunks + 1, Ordering::Release);
             answer.clear();
             run_chunk(inbox.get(range), &mut answer, started_at);
+            #[cfg(feature = "trace")]
+            if let Some(log) = &mut log {
+                log.close_chunk(started_at, &mut answer);
+            }
             chunks += 1;
             progress[CHANGED_AT].store(sys::monotonic_ns(), Ordering::Relaxed);
             progress[COMPLETED].store(chunks, Ordering::Release);

@@ -122,6 +122,27 @@ mod tests {
         }
     }
 
+    /// A job that offloads a `Counts` as its CPU part.
+    struct OffloadsCounts(u64);
+
+    impl Job for OffloadsCounts {
+        type Output = u64;
+        async fn run<C: Ctx>(&self, cx: &mut C) -> u64 {
+            cx.checkpoint().await;
+            cx.offload(Counts(self.0)).await + 1
+        }
+    }
+
+    impl crate::Wire for Counts {
+        const MIN_ENCODED_LEN: usize = u64::MIN_ENCODED_LEN;
+        fn encode(&self, out: &mut Vec<u8>) {
+            self.0.encode(out);
+        }
+        fn decode(input: &mut &[u8]) -> Result<Self, crate::WireError> {
+            Ok(Counts(u64::decode(input)?))
+        }
+    }
+
     struct AwaitsForever;
 
     impl Job for AwaitsForever {
@@ -135,6 +156,15 @@ mod tests {
     #[test]
     fn runs_a_job_to_completion() {
         assert_eq!(run_blocking(&Counts(1_000)), 1_000);
+    }
+
+    /// `offload`'s default runs the sub-job in place on the caller's own context: its
+    /// checkpoints are the context's, counted with the caller's.
+    #[test]
+    fn offload_runs_in_place_on_the_same_context() {
+        let mut cx = BlockingCtx::new();
+        assert_eq!(block_on(OffloadsCounts(10).run(&mut cx)), 11);
+        assert_eq!(cx.checkpoints(), 11);
     }
 
     /// A job awaiting something the blocking context cannot wake is a named panic, not a spin.

@@ -24,9 +24,11 @@
 //!   connects a test may have pending without overflowing an accept queue.
 //! - `trace` (feature `trace`): `Event`s on `Lane`s in a bounded, lock-free `Recorder`, stamped
 //!   with one clock shared by every process, which the runtimes fill when built with their own
-//!   `trace` feature.
+//!   `trace` feature; `trace::chrome` and `trace::svg` render what was recorded as a Chrome
+//!   trace-event file and an SVG timeline.
 //! - `workloads` (feature `workloads`): the standard jobs (CPU-bound, sleep-bound, network,
-//!   mixed), each a [`Job`] that is also [`Wire`].
+//!   mixed, and CPU work between slow round trips that marks its CPU part for offloading),
+//!   each a [`Job`] that is also [`Wire`].
 //! - `fixture` (feature `workloads`): a loopback TCP server over `mio` that answers
 //!   length-prefixed requests after a delay, with a barrier mode that proves overlap without
 //!   timing anything.

@@ -20,12 +20,23 @@
 //!
 //! The runtimes record only when built with their `trace` cargo feature *and* given a recorder;
 //! without the feature no recording code is compiled at all.
+//!
+//! What is recorded can be shown two ways, each a submodule over [`TrialTrace`] (one trial's
+//! events, its time origin and lane order): [`chrome`], a Chrome trace-event JSON file for
+//! Perfetto or `chrome://tracing`, and [`svg`], a picture of a window of time.
 
 use std::cell::UnsafeCell;
+use std::collections::TryReserveError;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::{Wire, WireError};
+
+pub mod chrome;
+pub mod svg;
+mod trial;
+
+pub use trial::TrialTrace;
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: the same clock in every process of this machine, so
 /// records from worker processes and from their parent share one time axis.
@@ -79,7 +90,8 @@ pub enum Kind {
     PollerWait,
     /// Instant: the manager sent a chunk of tasks to a worker.
     ChunkSent,
-    /// Span: a worker ran a chunk, from reading it to having written its answer.
+    /// Span: a worker ran a chunk, from picking it up to having its answer ready (the write of
+    /// the answer is not in it: the span travels inside that answer).
     ChunkRun,
 }
 
@@ -203,19 +215,38 @@ unsafe impl Send for Recorder {}
 
 impl Recorder {
     /// A recorder for at most `capacity` events, all allocated now.
+    ///
+    /// # Panics
+    ///
+    /// As [`Vec::with_capacity`] does, if `capacity` events cannot be allocated (for example
+    /// `usize::MAX`); [`try_with_capacity`](Recorder::try_with_capacity) returns that as an
+    /// error instead.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Recorder {
-        let slots = (0..capacity)
-            .map(|_| Slot {
-                ready: AtomicBool::new(false),
-                event: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
-        Recorder {
-            slots,
+        match Recorder::try_with_capacity(capacity) {
+            Ok(recorder) => recorder,
+            Err(e) => panic!("a recorder of {capacity} events cannot be allocated: {e}"),
+        }
+    }
+
+    /// A recorder for at most `capacity` events, all allocated now, or the reason they cannot
+    /// be (a capacity whose bytes overflow, or an allocation the system refuses).
+    ///
+    /// # Errors
+    ///
+    /// [`TryReserveError`] if the slots cannot be allocated.
+    pub fn try_with_capacity(capacity: usize) -> Result<Recorder, TryReserveError> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity)?;
+        slots.extend((0..capacity).map(|_| Slot {
+            ready: AtomicBool::new(false),
+            event: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        Ok(Recorder {
+            slots: slots.into_boxed_slice(),
             next: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
-        }
+        })
     }
 
     /// How many events it can hold.
@@ -252,14 +283,21 @@ impl Recorder {
     /// A copy of every event fully recorded so far, in the order their slots were claimed.
     #[must_use]
     pub fn events(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        self.for_each(|event| events.push(event));
+        events
+    }
+
+    /// Calls `f` with every event fully recorded so far, in the order their slots were
+    /// claimed, without allocating (a forked worker sends its records to its parent this way).
+    pub fn for_each(&self, mut f: impl FnMut(Event)) {
         let claimed = self.next.load(Ordering::Acquire).min(self.slots.len());
         self.slots[..claimed]
             .iter()
             .filter(|slot| slot.ready.load(Ordering::Acquire))
             // SAFETY: `ready` was true (Acquire), so the writer's write to `event` happened
             // before, and nobody writes the slot again until `reset`, which needs `&mut self`.
-            .map(|slot| unsafe { (*slot.event.get()).assume_init() })
-            .collect()
+            .for_each(|slot| f(unsafe { (*slot.event.get()).assume_init() }));
     }
 
     /// Empties the recorder, keeping its memory (a worker process does this after sending its
@@ -390,6 +428,17 @@ mod tests {
         rec.record(Event::instant_now(Lane::Loop, Kind::DropRequest));
         assert!(rec.events().is_empty());
         assert_eq!(rec.dropped(), 1);
+    }
+
+    /// A capacity that cannot be allocated is an error, not a panic or an abort; the
+    /// capacities that can be are unchanged.
+    #[test]
+    fn an_impossible_capacity_is_an_error() {
+        assert!(Recorder::try_with_capacity(usize::MAX).is_err());
+        assert!(Recorder::try_with_capacity(usize::MAX / 2).is_err());
+        let rec = Recorder::try_with_capacity(3).unwrap();
+        assert_eq!(rec.capacity(), 3);
+        assert!(std::panic::catch_unwind(|| Recorder::with_capacity(usize::MAX)).is_err());
     }
 
     #[test]

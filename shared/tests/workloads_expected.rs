@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use concurrency_shared::fixture::{Fixture, FixtureConfig, MAX_PAYLOAD};
 use concurrency_shared::run_blocking;
 use concurrency_shared::workloads::{
-    Mixed, MixedOutput, PrimeCount, RoundTrips, Sleeper, Workload, WorkloadError,
+    CpuIo, CpuIoOutput, Mixed, MixedOutput, PrimeCount, RoundTrips, Sleeper, Workload,
+    WorkloadError,
 };
 
 /// A hang guard for waits on the fixture; never expected to expire.
@@ -94,6 +95,39 @@ fn mixed_gives_both_parts() {
     assert_eq!(job.expected().primes, 1_229);
 }
 
+/// A cpu-io job gives its three parts' outputs, checked against values computed by hand: the
+/// primes by a known count, each leg's checksum by the payload formula.
+#[test]
+fn cpu_io_gives_all_three_parts() {
+    let fixture = Fixture::start(FixtureConfig::new()).unwrap();
+    let job = CpuIo::new(
+        RoundTrips::new(fixture.addr(), 1, 2),
+        PrimeCount::new(0, 10_000),
+    );
+    assert_correct(&job);
+    // Round 0 of a 2-byte payload is the bytes 0 and 7: a checksum of 1 + 0 + 7.
+    let leg = Ok(8);
+    assert_eq!(
+        run_blocking(&job),
+        CpuIoOutput {
+            fetched: leg.clone(),
+            primes: 1_229, // π(10,000)
+            replied: leg,
+        }
+    );
+    // The compare program's own part: π(1,050,000) − π(1,000,000), by the sieve, here
+    // against trial division on the blocking context.
+    assert_correct(&CpuIo::new(
+        RoundTrips::new(fixture.addr(), 1, 64),
+        PrimeCount::new(1_000_000, 1_050_000),
+    ));
+    assert_eq!(
+        fixture.stats().connections,
+        3 * 2,
+        "three runs, each leg on a connection of its own"
+    );
+}
+
 /// Nothing can listen on port 0, so connecting there is refused: an `Err` output.
 #[test]
 fn refused_connection_is_an_error_output() {
@@ -114,6 +148,21 @@ fn refused_connection_is_an_error_output() {
             }
         ),
         "{mixed:?}"
+    );
+    let cpu_io = run_blocking(&CpuIo::new(
+        RoundTrips::new(nowhere, 1, 8),
+        PrimeCount::new(0, 100),
+    ));
+    assert!(
+        matches!(
+            cpu_io,
+            CpuIoOutput {
+                fetched: Err(WorkloadError::Connect { .. }),
+                primes: 25,
+                replied: Err(WorkloadError::Connect { .. }),
+            }
+        ),
+        "{cpu_io:?}"
     );
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use concurrency_shared::wire::{Wire, WireError};
 use concurrency_shared::workloads::{
-    Mixed, MixedOutput, PrimeCount, RoundTrips, Sleeper, WorkloadError,
+    CpuIo, CpuIoOutput, Mixed, MixedOutput, PrimeCount, RoundTrips, Sleeper, WorkloadError,
 };
 
 /// Encodes and decodes `value`, then checks that every truncation of its encoding fails.
@@ -43,6 +43,10 @@ fn workloads_round_trip() {
         RoundTrips::new(addr(), 2, 3),
         Duration::from_millis(10),
     ));
+    assert_round_trip(&CpuIo::new(
+        RoundTrips::new(addr(), 1, 64),
+        PrimeCount::new(5, 50),
+    ));
 }
 
 /// Each output type, including every error variant, decodes to itself.
@@ -68,6 +72,16 @@ fn outputs_round_trip() {
         assert_round_trip(&MixedOutput {
             primes: 4,
             net: Err(e.clone()),
+        });
+        assert_round_trip(&CpuIoOutput {
+            fetched: Ok(1),
+            primes: 4,
+            replied: Err(e.clone()),
+        });
+        assert_round_trip(&CpuIoOutput {
+            fetched: Err(e.clone()),
+            primes: 0,
+            replied: Ok(2),
         });
     }
     assert_round_trip(&MixedOutput {

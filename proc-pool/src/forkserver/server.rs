@@ -137,6 +137,8 @@ fn serve_pool(marker: &[u8]) -> ! {
                 tasks: 0,
                 budget: 0,
             },
+            #[cfg(feature = "trace")]
+            traced: config.traced,
         },
     }
     .run()
@@ -154,6 +156,9 @@ struct Config {
     initializer: Option<fn()>,
     /// Whether the pool's process ignores `SIGINT` (then its workers do too).
     sigint_ignored: bool,
+    /// Whether the pool traces (its workers get a log and append it to their answers).
+    #[cfg(feature = "trace")]
+    traced: bool,
 }
 
 /// Sends the hello and takes the pool's configuration: its token (adopted here), the
@@ -177,6 +182,8 @@ fn greet(control: &OwnedFd) -> Option<Config> {
     }
     task::adopt_token(cur.u64()?);
     let (tag, offset, sigint_ignored) = (cur.u8()?, cur.u64()?, cur.u8()?);
+    #[cfg(feature = "trace")]
+    let traced = cur.u8()? != 0;
     let initializer = if tag == 0 {
         None
     } else {
@@ -189,6 +196,8 @@ fn greet(control: &OwnedFd) -> Option<Config> {
     Some(Config {
         initializer,
         sigint_ignored: sigint_ignored != 0,
+        #[cfg(feature = "trace")]
+        traced,
     })
 }
 
@@ -249,6 +258,10 @@ impl Server {
     fn spawn(&mut self, id: WorkerId, [task_rx, result_tx, counters]: [OwnedFd; 3]) {
         let server = sys::getpid();
         let mapped = SharedCounters::map_file(counters.as_fd());
+        // Before the fork, as under `Fork`; here, in a single-threaded process, an allocation
+        // after it would be safe too, but one rule for both start methods is simpler to check.
+        #[cfg(feature = "trace")]
+        let mut log = self.spec.traced.then(crate::trace::WorkerLog::before_fork);
         let reply = match mapped {
             Err(e) => Err(e),
             // SAFETY: this process is single-threaded (the server never starts a thread), so
@@ -266,6 +279,8 @@ impl Server {
                         progress.counters(),
                         server,
                         self.spec,
+                        #[cfg(feature = "trace")]
+                        log.take(),
                     )
                 }
                 Ok(sys::Forked::Parent(pid)) => match PidFd::open(pid) {

@@ -7,6 +7,7 @@
 //! | [`Sleeper`] | waiting: [`Ctx::sleep`](crate::Ctx::sleep) | the naps taken |
 //! | [`RoundTrips`] | the network: round trips against a [`Fixture`](crate::fixture::Fixture) | a checksum, or a [`WorkloadError`] |
 //! | [`Mixed`] | all three, in turn | [`MixedOutput`] |
+//! | [`CpuIo`] | a slow round trip, a CPU part marked for [`Ctx::offload`](crate::Ctx::offload), another round trip | [`CpuIoOutput`] |
 //!
 //! Invariant: [`Workload::expected`] is computed without running the job (and, for
 //! [`PrimeCount`], by a different algorithm), so comparing the two checks the runtime that ran
@@ -28,12 +29,14 @@
 //! check(&PrimeCount::new(1_000, 2_000));
 //! ```
 
+mod cpu_io;
 mod error;
 mod mixed;
 mod prime_count;
 mod round_trips;
 mod sleeper;
 
+pub use cpu_io::{CpuIo, CpuIoOutput};
 pub use error::WorkloadError;
 pub use mixed::{Mixed, MixedOutput};
 pub use prime_count::{CANDIDATES_PER_CHECKPOINT, PrimeCount};
