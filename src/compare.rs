@@ -81,8 +81,8 @@ pub fn run(options: &Options, python: Option<&Python>) -> Result<(), String> {
     }
 }
 
-/// How many jobs the row stands for and how many each trial runs.
-fn plan(options: &Options, workload: WorkloadKind, runtime: RuntimeKind) -> Sample {
+/// How many jobs the row stands for and how many each trial runs (its traced trial too).
+pub fn plan(options: &Options, workload: WorkloadKind, runtime: RuntimeKind) -> Sample {
     let tasks = options.tasks(workload);
     let workers = runtime.workers(tasks, options.workers.map(|n| n.get()));
     Sample::plan(workload, runtime, tasks, workers)

@@ -14,7 +14,9 @@
 //! ```
 //!
 //! Why separate trials: recording costs time (a clock read and a store per event), so no
-//! measured row is ever recorded; a traced trial is never timed.
+//! measured row is ever recorded; a traced trial is never timed. A traced trial runs the jobs
+//! its row's measured trials ran: a sample of them where the row was sampled (`sample.rs`),
+//! so tracing never runs the full count a row was spared.
 //!
 //! The size is bounded at each step: the child's recorder holds at most
 //! [`RECORDER_CAPACITY`] events (the rest are counted as dropped), only the first
@@ -43,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use crate::chart;
 use crate::child::{self, Supervised};
 use crate::cli::Options;
+use crate::compare;
 use crate::fixture_proc::FixtureProcess;
 use crate::runtime::RuntimeKind;
 use crate::trial;
@@ -131,16 +134,16 @@ pub fn run(options: &Options) -> Vec<String> {
         };
         for &runtime in &runtimes {
             eprintln!("[trace] {} on {}…", workload.name(), runtime.name());
-            let tasks = options.tasks(workload);
+            let sample = compare::plan(options, workload, runtime);
             let spec = TracedSpec {
                 workload,
                 runtime,
-                tasks,
-                workers: runtime.workers(tasks, options.workers.map(|n| n.get())),
+                tasks: sample.ran,
+                workers: sample.workers,
                 server: fixture.as_ref().map(FixtureProcess::addr),
                 scale: options.scale,
             };
-            match run_child(&spec, options) {
+            match run_child(&spec, sample.tasks, options) {
                 Ok(trace) => trials.push(trace),
                 Err(why) => {
                     let why = format!("traced {} on {}: {why}", workload.name(), runtime.name());
@@ -192,8 +195,9 @@ fn write(path: &Path, text: &str, what: &str) -> Option<String> {
     }
 }
 
-/// Runs one traced trial in a child process and decodes its events.
-fn run_child(spec: &TracedSpec, options: &Options) -> Result<TrialTrace, String> {
+/// Runs one traced trial in a child process and decodes its events; `of` is the jobs its row
+/// stands for (more than the spec's if the row was sampled).
+fn run_child(spec: &TracedSpec, of: usize, options: &Options) -> Result<TrialTrace, String> {
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
     let mut command = child::own_command();
     command
@@ -226,12 +230,16 @@ fn run_child(spec: &TracedSpec, options: &Options) -> Result<TrialTrace, String>
         return Err(why);
     }
     let (events, dropped) = decode_answer(last_line)?;
+    let jobs = if spec.tasks < of {
+        format!("{} of {}", spec.tasks, count(of, "job"))
+    } else {
+        count(spec.tasks, "job")
+    };
     Ok(TrialTrace {
         name: format!(
-            "{} · {} ({}, {})",
+            "{} · {} ({jobs}, {})",
             spec.runtime.name(),
             spec.workload.name(),
-            count(spec.tasks, "job"),
             count(
                 spec.workers,
                 if spec.runtime.forks_processes() {

@@ -267,3 +267,44 @@ fn the_loop_with_a_pool_shows_polls_and_offloaded_chunks() {
         assert!(names.contains(kind), "no {kind:?} span in {names:?}");
     }
 }
+
+/// A traced trial runs the jobs its row's measured trials ran: where a row is measured on a
+/// sample (a pool working through uniform jobs in turn), so is its traced trial, so `--trace`
+/// never runs the full count that the row was spared (at `--scale 10`, minutes past
+/// `--trial-timeout`, failing a run whose every row passed).
+#[test]
+fn a_sampled_row_is_traced_on_its_sample() {
+    let dir = Scratch::new("sampled");
+    let trace = dir.path("t.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args(["--workload", "sleep", "--runtime", "proc-pool"])
+        .args(["--tasks", "60", "--workers", "2", "--repeat", "1"])
+        .args(["--skip-memory", "--json", "--trace"])
+        .arg(&trace)
+        .output()
+        .expect("the compare program starts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let ran = report["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["runtime"] == "proc-pool")
+        .and_then(|r| r["ran_tasks"].as_u64())
+        .expect("the proc-pool row says how many jobs it ran");
+    assert!(ran < 60, "the row was not sampled: {ran}");
+    let text = std::fs::read_to_string(&trace).expect("the trace was written");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("the trace is JSON");
+    let chunks = doc["traceEvents"]
+        .as_array()
+        .expect("a traceEvents array")
+        .iter()
+        .filter(|e| e["name"] == "chunk run")
+        .count();
+    assert_eq!(chunks as u64, ran, "one chunk run per job of the sample");
+}
