@@ -234,7 +234,23 @@ impl Options {
     /// Fails if a selected workload would hold more connections at once than `connections`,
     /// the most a trial process (and the fixture process, which holds the other ends) may
     /// open under the open-file limit: past it the trial fails with "too many open files".
+    /// Also fails if `--trace` or `--timeline` is asked of runtimes none of which records
+    /// (the baseline and CPython rows record nothing): the files would be empty.
     pub fn check(&self, connections: usize) -> Result<(), String> {
+        let wants_trace = self.trace.is_some() || self.timeline.is_some();
+        if wants_trace
+            && !self
+                .runtimes()
+                .into_iter()
+                .any(crate::tracing_trials::traced)
+        {
+            return Err(
+                "--trace and --timeline record gil-threads, mini-eventloop and \
+                        proc-pool (and their combination), and none of them is selected: the \
+                        baseline and CPython rows record nothing"
+                    .to_owned(),
+            );
+        }
         let Some(tasks) = self.tasks.map(NonZeroUsize::get) else {
             return Ok(());
         };

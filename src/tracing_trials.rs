@@ -71,7 +71,7 @@ const ANSWER_KEEP: usize = 4 * TRACE_EVENTS * 30 + 64 * 1024;
 
 /// The runtimes that record: the three models (the pool with either start method) and the
 /// loop with a pool, whose loop and pool share one recorder (tasks and workers on one axis).
-fn traced(runtime: RuntimeKind) -> bool {
+pub fn traced(runtime: RuntimeKind) -> bool {
     matches!(
         runtime,
         RuntimeKind::GilThreads

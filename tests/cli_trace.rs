@@ -308,3 +308,31 @@ fn a_sampled_row_is_traced_on_its_sample() {
         .count();
     assert_eq!(chunks as u64, ran, "one chunk run per job of the sample");
 }
+
+/// `--trace` or `--timeline` asked of runtimes none of which records (the baseline alone) is a
+/// usage error, status 2 before anything runs, not an empty file and status 0.
+#[test]
+fn tracing_only_runtimes_that_record_nothing_is_a_usage_error() {
+    let dir = Scratch::new("nothing");
+    for flag in ["--trace", "--timeline"] {
+        let file = dir.path("out");
+        let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+            .args([
+                "--workload",
+                "cpu",
+                "--runtime",
+                "sequential",
+                "--tasks",
+                "1",
+            ])
+            .args(["--scale", "0.01", "--repeat", "1", "--skip-memory", flag])
+            .arg(&file)
+            .output()
+            .expect("the compare program starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("record nothing"), "{flag}: {stderr}");
+        assert!(out.stdout.is_empty(), "{flag}: nothing runs");
+        assert!(!file.exists(), "{flag}: no file written");
+    }
+}
