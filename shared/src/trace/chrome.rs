@@ -9,10 +9,11 @@
 //!
 //! Invariants: the output is valid JSON whatever the trial names hold (they are escaped);
 //! events on one track are written in order of their start, so `ts` never goes back on a
-//! track; and a trial contributes at most `max_events` events (its earliest), so the file's
-//! size is bounded by the caller, with the number left out named in the process's label.
+//! track; and a trial contributes at most `max_events` events (its earliest) and names only
+//! the tracks those are on, so the file's size is bounded by the caller whatever the number
+//! of lanes, with the number left out named in the process's label.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{Event, Kind, Lane, TrialTrace};
@@ -53,10 +54,15 @@ pub fn to_json(trials: &[TrialTrace], max_events_per_trial: usize) -> String {
             );
         }
         // Lanes are numbered over every event of the trial, so a track keeps its number
-        // whatever the size bound kept.
+        // whatever the size bound kept; only the tracks of kept events are named, so a trial
+        // of many lanes (a task per job) adds at most two records per kept event.
         let lanes = trial.lanes();
         let track: HashMap<Lane, usize> = lanes.iter().enumerate().map(|(i, l)| (*l, i)).collect();
+        let shown: HashSet<Lane> = kept.iter().map(|e| e.lane).collect();
         for (position, lane) in lanes.iter().enumerate() {
+            if !shown.contains(lane) {
+                continue;
+            }
             let tid = position + 1;
             push(
                 &mut out,
@@ -278,6 +284,27 @@ mod tests {
                 .starts_with("6 events")
         );
         assert_eq!(parse(&to_json(&[], 10)).len(), 0);
+    }
+
+    /// A trial of many lanes (a task per job) cut to a few events names only the tracks of
+    /// those events, so the size bound holds whatever the number of lanes; the tracks keep the
+    /// numbers they have in the whole trial.
+    #[test]
+    fn the_size_bound_holds_whatever_the_number_of_lanes() {
+        let many = (0..50_000)
+            .map(|i| ev(Lane::Task(i), Kind::TaskPoll, 1_000 + i, 1_001 + i))
+            .collect();
+        let events = parse(&to_json(&[TrialTrace::new("loop", many)], 10));
+        let timed = events.iter().filter(|e| e["ph"] != "M").count();
+        assert_eq!(timed, 10);
+        // Two per process (name, order), one label of what is left out, two per shown track.
+        assert_eq!(events.len(), 10 + 3 + 2 * 10, "{} records", events.len());
+        let tids: Vec<u64> = events
+            .iter()
+            .filter(|e| e["name"] == "thread_name")
+            .map(|e| e["tid"].as_u64().expect("a tid"))
+            .collect();
+        assert_eq!(tids, (1..=10).collect::<Vec<_>>());
     }
 
     #[test]
