@@ -194,6 +194,32 @@ fn the_timeline_is_xml_with_one_lane_per_unit_of_concurrency() {
     let combined = lanes_of("mini-eventloop+proc-pool");
     assert_eq!(count(&combined, "task"), TASKS + 1, "{combined:?}");
     assert_eq!(sections.len(), 4, "{sections:?}");
+
+    // The window asked for (1e9 ms) is longer than every trial, so it is cut to the longest
+    // one, as the trace of the same trials measures it (its ends, in µs from each trial's
+    // first event).
+    let title = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("title"))
+        .and_then(|n| n.text())
+        .expect("a title");
+    let drawn_ms: f64 = title
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("no window in {title:?}"));
+    let json = std::fs::read_to_string(&trace).expect("the trace was written");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("the trace is JSON");
+    let longest_us = json["traceEvents"]
+        .as_array()
+        .expect("a traceEvents array")
+        .iter()
+        .filter(|e| e["ph"] != "M")
+        .map(|e| e["ts"].as_f64().unwrap_or(0.0) + e["dur"].as_f64().unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    assert!(
+        (drawn_ms - longest_us / 1_000.0).abs() < 0.002,
+        "{title:?}, longest trial {longest_us} µs"
+    );
 }
 
 /// An unwritable `--trace` path fails the run after the results are printed, and the
