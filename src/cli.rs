@@ -6,7 +6,7 @@
 //! positive number of seconds (a huge one means no limit).
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum};
@@ -235,8 +235,27 @@ impl Options {
     /// the most a trial process (and the fixture process, which holds the other ends) may
     /// open under the open-file limit: past it the trial fails with "too many open files".
     /// Also fails if `--trace` or `--timeline` is asked of runtimes none of which records
-    /// (the baseline and CPython rows record nothing): the files would be empty.
+    /// (the baseline and CPython rows record nothing): the files would be empty; and if two of
+    /// `--svg`, `--trace` and `--timeline` name one file: the last written would silently
+    /// replace the other.
     pub fn check(&self, connections: usize) -> Result<(), String> {
+        let outputs = [
+            ("--svg", &self.svg),
+            ("--trace", &self.trace),
+            ("--timeline", &self.timeline),
+        ];
+        for (i, (flag, path)) in outputs.iter().enumerate() {
+            for (other, other_path) in &outputs[i + 1..] {
+                if let (Some(a), Some(b)) = (path, other_path)
+                    && resolved(a) == resolved(b)
+                {
+                    return Err(format!(
+                        "{flag} and {other} name the same file ({}): one would overwrite the other",
+                        a.display()
+                    ));
+                }
+            }
+        }
         let wants_trace = self.trace.is_some() || self.timeline.is_some();
         if wants_trace
             && !self
@@ -306,6 +325,19 @@ impl Options {
             || workload.default_tasks(self.scale, MAX_TASKS),
             |n| n.get(),
         )
+    }
+}
+
+/// `path` with its directory resolved (`./a.svg` and `a.svg` are one file), or as given if the
+/// directory cannot be.
+fn resolved(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
     }
 }
 

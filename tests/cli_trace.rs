@@ -362,3 +362,34 @@ fn tracing_only_runtimes_that_record_nothing_is_a_usage_error() {
         assert!(!file.exists(), "{flag}: no file written");
     }
 }
+
+/// Two of `--svg`, `--trace` and `--timeline` naming one file (also as `./name` and `name`)
+/// is a usage error, status 2 before anything runs: before, the timeline silently replaced the
+/// trace, with status 0.
+#[test]
+fn two_outputs_naming_one_file_is_a_usage_error() {
+    let dir = Scratch::new("same");
+    let file = dir.path("out");
+    let dotted = dir.0.join(".").join("out");
+    for (first, second) in [("--trace", "--timeline"), ("--svg", "--trace")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+            .args([
+                "--workload",
+                "cpu",
+                "--runtime",
+                "mini-eventloop",
+                "--tasks",
+                "1",
+            ])
+            .args(["--scale", "0.01", "--repeat", "1", "--skip-memory", first])
+            .arg(&file)
+            .arg(second)
+            .arg(&dotted)
+            .output()
+            .expect("the compare program starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{first} {second}: {stderr}");
+        assert!(stderr.contains("name the same file"), "{stderr}");
+        assert!(!file.exists(), "{first} {second}: nothing written");
+    }
+}
