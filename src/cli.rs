@@ -155,8 +155,11 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
     let ms: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of milliseconds"))?;
+    if ms.is_nan() || ms <= 0.0 {
+        return Err("must be more than 0 milliseconds".to_owned());
+    }
     parse_seconds(&(ms / 1_000.0).to_string())
-        .map_err(|_| "must be more than 0 milliseconds".to_owned())
+        .map_err(|_| "must be at least a nanosecond (0.000001 ms)".to_owned())
 }
 
 /// Parses a `--scale` factor: a finite number more than 0 and at most [`MAX_SCALE`].
@@ -375,6 +378,14 @@ mod tests {
         for bad in ["0", "-1", "NaN", "x", "1e-300"] {
             assert!(parse_millis(bad).is_err(), "{bad}");
         }
+        // A positive window under a nanosecond is refused for what it is, not as "0 or less".
+        for tiny in ["1e-7", "1e-300"] {
+            assert!(
+                parse_millis(tiny).is_err_and(|e| e.contains("nanosecond")),
+                "{tiny}"
+            );
+        }
+        assert_eq!(parse_millis("1e-6"), Ok(Duration::from_nanos(1)));
         assert_eq!(parse_scale("0.1"), Ok(0.1));
         assert_eq!(parse_scale("10"), Ok(MAX_SCALE));
         for bad in ["0", "-1", "NaN", "inf", "10.5", "x", ""] {
