@@ -393,3 +393,41 @@ fn two_outputs_naming_one_file_is_a_usage_error() {
         assert!(!file.exists(), "{first} {second}: nothing written");
     }
 }
+
+/// A traced trial that outlives `--trial-timeout` is killed and reported as a problem (status
+/// 1, after the rows are printed), and the files are still written, valid, with what the
+/// other trials recorded (here none): the module's promise for a failed traced trial.
+#[test]
+fn a_traced_trial_past_the_timeout_is_a_problem_and_the_files_are_still_written() {
+    let dir = Scratch::new("timeout");
+    let (trace, timeline) = (dir.path("t.json"), dir.path("t.svg"));
+    let out = Command::new(env!("CARGO_BIN_EXE_concurrency"))
+        .args([
+            "--workload",
+            "cpu",
+            "--runtime",
+            "mini-eventloop",
+            "--tasks",
+            "1",
+        ])
+        .args(["--scale", "0.01", "--repeat", "1", "--skip-memory"])
+        // No process starts, runs and answers within a nanosecond.
+        .args(["--trial-timeout", "1e-9", "--trace"])
+        .arg(&trace)
+        .arg("--timeline")
+        .arg(&timeline)
+        .output()
+        .expect("the compare program starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("traced cpu on mini-eventloop: timed out"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mini-eventloop"));
+    let json = std::fs::read_to_string(&trace).expect("the trace was written");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("the trace is JSON");
+    assert_eq!(json["traceEvents"].as_array().map(Vec::len), Some(0));
+    let svg = std::fs::read_to_string(&timeline).expect("the timeline was written");
+    roxmltree::Document::parse(&svg).expect("the timeline is XML");
+}
