@@ -145,7 +145,8 @@ fn the_trace_is_valid_chrome_json_with_each_runtimes_own_kinds() {
 fn the_timeline_is_xml_with_one_lane_per_unit_of_concurrency() {
     let dir = Scratch::new("svg");
     let (trace, timeline) = (dir.path("t.json"), dir.path("t.svg"));
-    traced_cpu_run(&trace, &timeline, &[]);
+    // Both start methods, so the fork server's pool is traced too.
+    traced_cpu_run(&trace, &timeline, &["--start-method", "both"]);
     let text = std::fs::read_to_string(&timeline).expect("the timeline was written");
     let doc = roxmltree::Document::parse(&text).expect("the timeline is XML");
     let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -187,13 +188,15 @@ fn the_timeline_is_xml_with_one_lane_per_unit_of_concurrency() {
     let tasks = lanes_of("mini-eventloop");
     assert_eq!(count(&tasks, "task"), TASKS + 1, "{tasks:?}");
     assert!(count(&tasks, "event loop") <= 1, "{tasks:?}");
-    let workers = lanes_of("proc-pool");
-    assert_eq!(count(&workers, "worker"), WORKERS, "{workers:?}");
-    assert_eq!(workers.len(), WORKERS, "{workers:?}");
+    for pool in ["proc-pool", "proc-pool-forkserver"] {
+        let workers = lanes_of(pool);
+        assert_eq!(count(&workers, "worker"), WORKERS, "{pool}: {workers:?}");
+        assert_eq!(workers.len(), WORKERS, "{pool}: {workers:?}");
+    }
     // The loop with a pool: `cpu` offloads nothing, so only its tasks have lanes.
     let combined = lanes_of("mini-eventloop+proc-pool");
     assert_eq!(count(&combined, "task"), TASKS + 1, "{combined:?}");
-    assert_eq!(sections.len(), 4, "{sections:?}");
+    assert_eq!(sections.len(), 5, "{sections:?}");
 
     // The window asked for (1e9 ms) is longer than every trial, so it is cut to the longest
     // one, as the trace of the same trials measures it (its ends, in µs from each trial's
