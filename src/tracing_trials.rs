@@ -331,6 +331,13 @@ fn record<W: Workload + Clone>(spec: &TracedSpec, jobs: Vec<W>) -> Result<Traced
     let expected: Vec<W::Output> = jobs.iter().map(Workload::expected).collect();
     let recorder = Arc::new(Recorder::with_capacity(RECORDER_CAPACITY));
     let outputs = run_recorded(spec.runtime, jobs, spec.workers, &recorder)?;
+    if outputs.len() != expected.len() {
+        return Err(format!(
+            "{} outputs for {} jobs",
+            outputs.len(),
+            expected.len()
+        ));
+    }
     for (i, (want, got)) in expected.iter().zip(&outputs).enumerate() {
         match got {
             Ok(got) if got == want => {}
@@ -391,15 +398,16 @@ fn run_recorded<W: Workload>(
             Ok(strings(pool.run_all(jobs)))
         }
         RuntimeKind::MiniEventloopProcPool => {
-            let mut rt = mini_eventloop::Runtime::builder()
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the event loop: {e}"))?;
+            // The pool first, as in the measured trial: its workers inherit no loop descriptor.
             let pool = proc_pool::Pool::builder()
                 .workers(workers)
                 .recorder(Arc::clone(recorder))
                 .build()
                 .map_err(|e| format!("cannot start the pool: {e}"))?;
+            let mut rt = mini_eventloop::Runtime::builder()
+                .recorder(Arc::clone(recorder))
+                .build()
+                .map_err(|e| format!("cannot start the event loop: {e}"))?;
             let pool = std::rc::Rc::new(pool);
             Ok(strings(crate::offload::run_jobs(&mut rt, &pool, jobs)))
         }
