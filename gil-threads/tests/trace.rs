@@ -243,3 +243,27 @@ fn only_the_interpreter_given_a_recorder_records() {
     assert!(full.events().is_empty());
     assert!(full.dropped() >= 2 * totals.acquisitions);
 }
+
+/// A thread the OS refuses to start never enters the interpreter: it takes no lane number,
+/// so the next thread that enters gets the next one.
+#[test]
+fn a_thread_that_never_started_takes_no_lane() {
+    let (interp, recorder) = recorded(Policy::Fair);
+    interp.with_gil(|_| ()).expect("entered");
+    let refused = interp.thread_builder().stack_size(usize::MAX).spawn(|_| ());
+    assert!(
+        matches!(
+            refused.join(),
+            Err(gil_threads::JoinFailed::Thread(
+                gil_threads::JoinError::Spawn(_)
+            ))
+        ),
+        "the OS started a thread with an impossible stack"
+    );
+    interp.spawn(|_| ()).join().expect("a thread that starts");
+    let lanes: Vec<Lane> = of_kind(&recorder.events(), Kind::GilHeld)
+        .iter()
+        .map(|e| e.lane)
+        .collect();
+    assert_eq!(lanes, [0, 1].map(Lane::Thread));
+}
