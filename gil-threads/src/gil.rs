@@ -943,14 +943,16 @@ impl GilCore {
             return admission(&st, seat);
         }
         if st.policy == Policy::Fifo {
-            // Queue behind the head first, then hand the head the GIL: the notify is the
-            // last thing before our own wait, so the woken thread rarely finds the mutex held.
+            // Hand the head the GIL, then queue behind it; the head is unparked only in our
+            // own wait, once `state` is unlocked, so it rarely finds the mutex held. Our wait
+            // starts after the release, so the statistics and the trace never count the end
+            // of our hold as waiting.
+            let hand_off = self.release_locked(&mut st, seat.key);
             st.queue.push_back(Waiter {
                 seat: Arc::clone(seat),
                 thread: sync::current_thread(),
                 since: Instant::now(),
             });
-            let hand_off = self.release_locked(&mut st, seat.key);
             let st = self.wait_in_queue(st, seat, hand_off);
             return admission(&st, seat);
         }

@@ -267,3 +267,44 @@ fn a_thread_that_never_started_takes_no_lane() {
         .collect();
     assert_eq!(lanes, [0, 1].map(Lane::Thread));
 }
+
+/// Hand-offs each of two threads makes through `yield_now` in `yield_turns`.
+const YIELDS: u32 = 200;
+
+/// Two threads pass the GIL to each other `YIELDS` times each through `yield_now`.
+fn yield_turns(interp: &Interpreter) {
+    let players: Vec<_> = (0..2)
+        .map(|_| {
+            interp.spawn(|gil| {
+                for _ in 0..YIELDS {
+                    gil.yield_now();
+                }
+            })
+        })
+        .collect();
+    for p in players {
+        p.join().expect("a player");
+    }
+}
+
+/// Under every policy, a thread that yields the GIL starts waiting for it again no earlier
+/// than its hold ended: its spans follow one another (`Fifo` queues the yielder before it
+/// releases, so its wait was once recorded as starting inside its own hold).
+#[test]
+fn a_yielders_wait_starts_after_its_hold_ends() {
+    for policy in POLICIES {
+        let (interp, recorder) = recorded(policy);
+        yield_turns(&interp);
+        let events = recorder.events();
+        assert_eq!(recorder.dropped(), 0, "{policy:?}: the recorder overflowed");
+        for lane in [Lane::Thread(0), Lane::Thread(1)] {
+            let mut spans: Vec<Event> = events
+                .iter()
+                .filter(|e| e.lane == lane && !e.kind.is_instant())
+                .copied()
+                .collect();
+            spans.sort_by_key(|e| (e.start_ns, e.end_ns));
+            assert_in_sequence(&spans, &format!("{policy:?}, spans of {lane:?}"));
+        }
+    }
+}
