@@ -97,7 +97,9 @@
 //!   Last, a dropper that handed the GIL to a returner still polling for it (so running,
 //!   and soon to block again) polls briefly for the GIL's return before it sleeps, unless
 //!   another thread waits for the GIL (the poller would beat it every time): asleep, it
-//!   would cost the returner a futex wake-up (and its core a halt) at that release.
+//!   would cost the returner a futex wake-up (and its core a halt) at that release. Polling
+//!   or not, from the hand-off until it takes the GIL again such a dropper is counted as
+//!   waiting (`after_hand_off`), so the returner's `yield_now` lets it run.
 //!
 //! # Races this prevents
 //!
