@@ -949,13 +949,18 @@ impl GilCore {
             // own wait, once `state` is unlocked, so it rarely finds the mutex held. Our wait
             // starts after the release, so the statistics and the trace never count the end
             // of our hold as waiting.
-            let hand_off = self.release_locked(&mut st, seat.key);
+            let Some(hand_off) = self.release_locked(&mut st, seat.key) else {
+                // Under `Fifo` every waiter is queued, so the GIL went to the head; were the
+                // queue empty, queueing now would park us beside a free GIL: take it back.
+                let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
+                return admission(&st, seat);
+            };
             st.queue.push_back(Waiter {
                 seat: Arc::clone(seat),
                 thread: sync::current_thread(),
                 since: Instant::now(),
             });
-            let st = self.wait_in_queue(st, seat, hand_off);
+            let st = self.wait_in_queue(st, seat, Some(hand_off));
             return admission(&st, seat);
         }
         // `Fair`, `IoPriority`: the GIL is freed (waiters notified through `gil_cond`), or
