@@ -45,11 +45,12 @@
 //!    checkpoint and blocks briefly in a loop would retake the GIL every time.
 //! 7. **yield_now** (not in CPython, where `time.sleep(0)` is a drop then a take): if anyone
 //!    waits, drop and wait as in step 5, in one critical section, so turns alternate strictly.
-//!    "Anyone" is a waiter on `gil_cond` or a dropper that will **retake** (one that dropped
-//!    at a checkpoint or in `yield_now`), never an `allow_threads` dropper still in its step-5
-//!    wait: that one leaves to run its blocking work, not to take the GIL. Every dropper that
-//!    leaves its step-5 wait notifies the droppers still in it, so a yielder re-counts rather
-//!    than sleeping beside a free GIL.
+//!    "Anyone" is a waiter on `gil_cond`, a dropper that will **retake** (one that dropped
+//!    at a checkpoint or in `yield_now`), or (`IoPriority`) a dropper that handed the GIL to a
+//!    returner and has not taken it back yet, never an `allow_threads` dropper still in its
+//!    step-5 wait: that one leaves to run its blocking work, not to take the GIL. Every
+//!    dropper that leaves its step-5 wait notifies the droppers still in it, so a yielder
+//!    re-counts rather than sleeping beside a free GIL.
 //!
 //! ```text
 //!   holder H                                   waiter W
@@ -96,7 +97,9 @@
 //!   Last, a dropper that handed the GIL to a returner still polling for it (so running,
 //!   and soon to block again) polls briefly for the GIL's return before it sleeps, unless
 //!   another thread waits for the GIL (the poller would beat it every time): asleep, it
-//!   would cost the returner a futex wake-up (and its core a halt) at that release.
+//!   would cost the returner a futex wake-up (and its core a halt) at that release. Polling
+//!   or not, from the hand-off until it takes the GIL again such a dropper is counted as
+//!   waiting (`after_hand_off`), so the returner's `yield_now` lets it run.
 //!
 //! # Races this prevents
 //!
@@ -302,6 +305,12 @@ struct GilState {
     /// a checkpoint or in `yield_now`); the others dropped for `allow_threads` and will run
     /// their blocking work first, so `yield_now` must not count on them to take a free GIL.
     retaking_droppers: usize,
+    /// `IoPriority`: threads that handed the GIL to a returner (at a checkpoint or in
+    /// `yield_now`) and will take it again, counted from that hand-off until they lock `state`
+    /// to take it (meanwhile they poll for it, `DROPPER_POLL`, or only unpark the returner).
+    /// They wait for the GIL on no condition variable, so `yield_now` must count them: the
+    /// returner yielding at once would otherwise find nobody waiting and keep the GIL.
+    after_hand_off: usize,
     /// `IoPriority`: a fair waiter (not a returner) that has waited a whole interval without
     /// getting the GIL. While set, nobody hands the GIL to a returner: it is freed for the
     /// fair waiters, so returners passing it to each other cannot starve them.
@@ -398,6 +407,7 @@ impl GilCore {
                 fair_waiters: 0,
                 switch_waiters: 0,
                 retaking_droppers: 0,
+                after_hand_off: 0,
                 starved: None,
                 queue: VecDeque::new(),
                 finalizing: false,
@@ -790,7 +800,7 @@ impl GilCore {
         let switch_before = st.switch_number;
         loop {
             let others = if dropper == Dropper::Yielding {
-                st.fair_waiters + st.retaking_droppers - 1
+                st.fair_waiters + st.retaking_droppers + st.after_hand_off - 1
             } else {
                 st.fair_waiters
             };
@@ -903,12 +913,16 @@ impl GilCore {
                 {
                     st.dropper_polls += u64::from(poll);
                 }
+                // Nothing between the two counts can unwind (no user code, no caller's
+                // value), so they need no guard.
+                st.after_hand_off += 1;
                 drop(st);
                 thread.unpark();
                 if poll {
                     self.poll_free();
                 }
                 st = sync::lock(&self.state);
+                st.after_hand_off -= 1;
             }
             None => st = self.wait_for_switch(st, seat.key, Dropper::Preempted),
         }
@@ -925,26 +939,39 @@ impl GilCore {
         let mut st = sync::lock(&self.state);
         // An `allow_threads` dropper in its switch wait is not waiting for the GIL: it will
         // run its blocking work first.
-        let others_waiting = !st.queue.is_empty() || st.fair_waiters + st.retaking_droppers > 0;
+        let others_waiting =
+            !st.queue.is_empty() || st.fair_waiters + st.retaking_droppers + st.after_hand_off > 0;
         if !others_waiting {
             return admission(&st, seat);
         }
         if st.policy == Policy::Fifo {
-            // Queue behind the head first, then hand the head the GIL: the notify is the
-            // last thing before our own wait, so the woken thread rarely finds the mutex held.
+            // Hand the head the GIL, then queue behind it; the head is unparked only in our
+            // own wait, once `state` is unlocked, so it rarely finds the mutex held. Our wait
+            // starts after the release, so the statistics and the trace never count the end
+            // of our hold as waiting.
+            let Some(hand_off) = self.release_locked(&mut st, seat.key) else {
+                // Under `Fifo` every waiter is queued, so the GIL went to the head; were the
+                // queue empty, queueing now would park us beside a free GIL: take it back.
+                let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
+                return admission(&st, seat);
+            };
             st.queue.push_back(Waiter {
                 seat: Arc::clone(seat),
                 thread: sync::current_thread(),
                 since: Instant::now(),
             });
-            let hand_off = self.release_locked(&mut st, seat.key);
-            let st = self.wait_in_queue(st, seat, hand_off);
+            let st = self.wait_in_queue(st, seat, Some(hand_off));
             return admission(&st, seat);
         }
         // `Fair`, `IoPriority`: the GIL is freed (waiters notified through `gil_cond`), or
         // handed to a returner (`IoPriority`), which is the switch already made.
         let st = match self.release_locked(&mut st, seat.key) {
-            Some(thread) => self.unpark_unlocked(st, thread),
+            Some(thread) => {
+                st.after_hand_off += 1;
+                let mut st = self.unpark_unlocked(st, thread);
+                st.after_hand_off -= 1;
+                st
+            }
             None => self.wait_for_switch(st, seat.key, Dropper::Yielding),
         };
         let st = self.take_locked(st, seat, Reason::Preempted, Instant::now());
@@ -1221,6 +1248,7 @@ pub mod model {
             let st = crate::sync::lock(&self.0.state);
             st.fair_waiters == 0
                 && st.switch_waiters == 0
+                && st.after_hand_off == 0
                 && st.queue.is_empty()
                 && st.drop_request.is_none()
                 && st.starved.is_none()
@@ -1304,6 +1332,7 @@ mod tests {
         let st = sync::lock(&core.state);
         assert_eq!(st.fair_waiters, 0);
         assert_eq!(st.switch_waiters, 0);
+        assert_eq!(st.after_hand_off, 0);
         assert!(st.queue.is_empty());
         assert_eq!(st.drop_request, None);
         assert_eq!(st.starved, None);

@@ -185,7 +185,6 @@ impl Builder {
         }
         // Reap the OS handles of threads that are done, so the registry stays small.
         registry.threads.retain(|r| !r.handle.is_finished());
-        self.rt.gil.register(id.0, self.name.clone(), self.daemon);
         let mut os = std::thread::Builder::new();
         if let Some(name) = &self.name {
             os = os.name(name.clone());
@@ -197,14 +196,17 @@ impl Builder {
         let thread_packet = Arc::clone(&packet);
         let thread_info = info.clone();
         match os.spawn(move || run_thread(rt, thread_info, f, &thread_packet)) {
-            Ok(handle) => registry.threads.push(Registered {
-                daemon: self.daemon,
-                handle,
-            }),
-            Err(e) => {
-                self.rt.gil.retire(id.0);
-                packet.set(Err(JoinError::Spawn(e.to_string())));
+            Ok(handle) => {
+                // Registered only once the OS has started it (a thread it refuses never
+                // enters: no record, no lane), and before it can take the GIL, which it does
+                // only after `registry`, still locked here, is unlocked (see `run_thread`).
+                self.rt.gil.register(id.0, self.name.clone(), self.daemon);
+                registry.threads.push(Registered {
+                    daemon: self.daemon,
+                    handle,
+                });
             }
+            Err(e) => packet.set(Err(JoinError::Spawn(e.to_string()))),
         }
         JoinHandle {
             info,
@@ -224,6 +226,9 @@ where
     CURRENT.with(|c| *c.borrow_mut() = Some(info.clone()));
     HOME.with(|h| h.set(Some(rt.id)));
     let key = info.id.0;
+    // The spawner registers this thread with the GIL after the OS started it, with
+    // `registry` locked: once we have locked it too, our record exists for our first take.
+    drop(sync::lock(&rt.registry));
     let seat = Arc::new(Seat::new(key, info.daemon));
     let gil_rt = Arc::clone(&rt);
     let outcome = panic::catch_unwind(AssertUnwindSafe(move || {

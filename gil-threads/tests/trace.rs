@@ -243,3 +243,68 @@ fn only_the_interpreter_given_a_recorder_records() {
     assert!(full.events().is_empty());
     assert!(full.dropped() >= 2 * totals.acquisitions);
 }
+
+/// A thread the OS refuses to start never enters the interpreter: it takes no lane number,
+/// so the next thread that enters gets the next one.
+#[test]
+fn a_thread_that_never_started_takes_no_lane() {
+    let (interp, recorder) = recorded(Policy::Fair);
+    interp.with_gil(|_| ()).expect("entered");
+    let refused = interp.thread_builder().stack_size(usize::MAX).spawn(|_| ());
+    assert!(
+        matches!(
+            refused.join(),
+            Err(gil_threads::JoinFailed::Thread(
+                gil_threads::JoinError::Spawn(_)
+            ))
+        ),
+        "the OS started a thread with an impossible stack"
+    );
+    interp.spawn(|_| ()).join().expect("a thread that starts");
+    let lanes: Vec<Lane> = of_kind(&recorder.events(), Kind::GilHeld)
+        .iter()
+        .map(|e| e.lane)
+        .collect();
+    assert_eq!(lanes, [0, 1].map(Lane::Thread));
+}
+
+/// Hand-offs each of two threads makes through `yield_now` in `yield_turns`.
+const YIELDS: u32 = 200;
+
+/// Two threads pass the GIL to each other `YIELDS` times each through `yield_now`.
+fn yield_turns(interp: &Interpreter) {
+    let players: Vec<_> = (0..2)
+        .map(|_| {
+            interp.spawn(|gil| {
+                for _ in 0..YIELDS {
+                    gil.yield_now();
+                }
+            })
+        })
+        .collect();
+    for p in players {
+        p.join().expect("a player");
+    }
+}
+
+/// Under every policy, a thread that yields the GIL starts waiting for it again no earlier
+/// than its hold ended: its spans follow one another (`Fifo` queues the yielder before it
+/// releases, so its wait was once recorded as starting inside its own hold).
+#[test]
+fn a_yielders_wait_starts_after_its_hold_ends() {
+    for policy in POLICIES {
+        let (interp, recorder) = recorded(policy);
+        yield_turns(&interp);
+        let events = recorder.events();
+        assert_eq!(recorder.dropped(), 0, "{policy:?}: the recorder overflowed");
+        for lane in [Lane::Thread(0), Lane::Thread(1)] {
+            let mut spans: Vec<Event> = events
+                .iter()
+                .filter(|e| e.lane == lane && !e.kind.is_instant())
+                .copied()
+                .collect();
+            spans.sort_by_key(|e| (e.start_ns, e.end_ns));
+            assert_in_sequence(&spans, &format!("{policy:?}, spans of {lane:?}"));
+        }
+    }
+}

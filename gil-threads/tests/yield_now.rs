@@ -4,6 +4,7 @@
 
 mod util;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -133,3 +134,59 @@ fn yield_right_after_a_forced_switch_out_of_allow_threads() {
 
 /// How many times a thread in the race above looks for a pending request before going on.
 const SPIN_LOOKS: u32 = 2_000;
+
+/// Rounds of the returner's yield below.
+const RETURNER_ROUNDS: u32 = 500;
+
+/// `IoPriority`: a thread back from `allow_threads` is handed the GIL by the CPU-bound holder,
+/// which then waits to take it back (polling for it first if the returner was still polling:
+/// `DROPPER_POLL`). That holder is waiting for the GIL, so the returner's `yield_now` must let
+/// it run: the GIL changes hands across every yield. (It once returned at once during the
+/// dropper's poll, which no count of waiters included.)
+#[test]
+fn a_returner_yields_to_the_cpu_thread_that_handed_it_the_gil() {
+    util::within_guard(|| {
+        let interp = util::interpreter(Policy::IoPriority);
+        // Checkpoints the CPU thread has passed, holding the GIL.
+        let passed = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (passed_c, stop_c) = (Arc::clone(&passed), Arc::clone(&stop));
+        let cpu = interp.spawn(move |gil| {
+            while !stop_c.load(Ordering::Relaxed) {
+                passed_c.fetch_add(1, Ordering::SeqCst);
+                gil.checkpoint();
+            }
+        });
+        let returner = interp.spawn(move |gil| {
+            // Stops the CPU thread however this one ends, so that a failure cannot hang.
+            let _stop = StopOnDrop(stop);
+            let mut missed = 0;
+            for _ in 0..RETURNER_ROUNDS {
+                // Blocking work that lasts until the CPU thread holds the GIL, so that the
+                // return is a hand-off from it (from then on it wants the GIL whenever it does
+                // not hold it).
+                gil.allow_threads(|| {
+                    let seen = passed.load(Ordering::SeqCst);
+                    while passed.load(Ordering::SeqCst) == seen {
+                        std::hint::spin_loop();
+                    }
+                });
+                let before = gil.switch_number();
+                gil.yield_now();
+                missed += u32::from(gil.switch_number() == before);
+            }
+            missed
+        });
+        assert_eq!(returner.join(), Ok(0), "yields that let nobody run");
+        cpu.join().unwrap();
+    });
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
