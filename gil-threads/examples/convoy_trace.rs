@@ -141,14 +141,15 @@ fn run(policy: Policy, name: &str, path: &str) -> std::io::Result<()> {
         .expect("valid settings");
     let origin = now_ns();
     let stop = Arc::new(AtomicBool::new(false));
-    let echo_stop = Arc::clone(&stop);
+    // Stops the CPU thread however the echo thread ends (an error, a panic, or never starting:
+    // the guard is dropped with the closure), or the interpreter's shutdown would wait for it
+    // for ever.
+    let stop_cpu = StopOnDrop(Arc::clone(&stop));
     let echo = interp
         .thread_builder()
         .name(LANES[0])
         .spawn(move |gil| -> std::io::Result<f64> {
-            // Stops the CPU thread however this one ends (an error, a panic), or the
-            // interpreter's shutdown would wait for it for ever.
-            let _stop_cpu = StopOnDrop(echo_stop);
+            let _stop_cpu = stop_cpu;
             let mut stream = gil.allow_threads(|| TcpStream::connect(addr))?;
             stream.set_nodelay(true)?;
             let start = Instant::now();

@@ -66,10 +66,12 @@ fn contend(interp: &Interpreter, mixed: bool) -> Stats {
             }
         }
     });
+    // Stops the rival however the observed thread ends (a failed assertion too, or never
+    // starting: the guard is dropped with the closure), so that the test fails instead of
+    // hanging on the rival's join.
+    let stop_rival = StopOnDrop(stop);
     let observed = interp.spawn(move |gil| {
-        // Stops the rival however this thread ends (a failed assertion too), so that the
-        // test fails instead of hanging on the rival's join.
-        let _stop_rival = StopOnDrop(stop);
+        let _stop_rival = stop_rival;
         let start = Instant::now();
         let mut switches = 0;
         while switches < SWITCHES {
