@@ -337,6 +337,54 @@ fn dropped_started_result_completes() {
     let _ = std::fs::remove_file(&gate);
 }
 
+/// Polls `inner`, and tells `first_pending` the first time it returns `Pending`: whoever
+/// waits for that message knows the future is now waiting for a wake, not polled again.
+async fn signal_when_pending<F: Future + Unpin>(
+    mut inner: F,
+    first_pending: std::sync::mpsc::Sender<()>,
+) -> F::Output {
+    let mut first_pending = Some(first_pending);
+    std::future::poll_fn(move |cx| {
+        let poll = std::pin::Pin::new(&mut inner).poll(cx);
+        if poll.is_pending()
+            && let Some(tx) = first_pending.take()
+        {
+            let _ = tx.send(());
+        }
+        poll
+    })
+    .await
+}
+
+/// Results that are already waiting for a wake (one running, one queued behind it) when
+/// another thread terminates the pool are woken and resolve to `PoolClosed`: only the
+/// manager's wake can end this `block_on`, so a missing wake hangs (and the guard fails it).
+fn pending_results_woken_when_pool_stops() {
+    let pool = util::pool(1);
+    let gate = fifo("stop-fifo");
+    let running = pool.apply_async(reads_fifo, gate.to_string_lossy().into_owned());
+    let queued = pool.apply_async(square, 2);
+    let (pending_tx, pending_rx) = std::sync::mpsc::channel();
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    let (running, queued) = std::thread::scope(|s| {
+        let pool = &pool;
+        s.spawn(move || {
+            // Both futures returned `Pending` once (the worker is blocked on the FIFO).
+            pending_rx.recv().unwrap();
+            pending_rx.recv().unwrap();
+            pool.terminate();
+        });
+        rt.block_on(async {
+            let running = mini_eventloop::spawn(signal_when_pending(running, pending_tx.clone()));
+            let queued = signal_when_pending(queued, pending_tx).await;
+            (running.await.unwrap(), queued)
+        })
+    });
+    assert_eq!(running, Err(TaskError::PoolClosed));
+    assert_eq!(queued, Err(TaskError::PoolClosed));
+    let _ = std::fs::remove_file(&gate);
+}
+
 /// A closed pool's awaited result resolves to an error rather than hanging.
 fn closed_pool_resolves() {
     let pool = util::pool(1);
@@ -365,6 +413,10 @@ fn main() {
                 dropped_started_result_completes,
             ),
             ("closed_pool_resolves", closed_pool_resolves),
+            (
+                "pending_results_woken_when_pool_stops",
+                pending_results_woken_when_pool_stops,
+            ),
             ("resolved_by_poll_is_ready", resolved_by_poll_is_ready),
             (
                 "cancelled_at_teardown_is_not_failed",
