@@ -334,6 +334,7 @@ fn dropped_started_result_completes() {
     assert_eq!(pool.apply(square, 4), Ok(16));
     let stats = pool.stats();
     assert_eq!((stats.tasks_done, stats.tasks_failed), (2, 0));
+    assert_eq!(stats.tasks_cancelled, 0, "a sent task is never cancelled");
     let _ = std::fs::remove_file(&gate);
 }
 
