@@ -1,7 +1,10 @@
 //! Executor task handles and thread join handles as futures, awaited from outside the
 //! interpreter on mini-eventloop and tokio; polling needs no GIL and never blocks.
 
-use std::pin::pin;
+mod util;
+
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 
 use gil_threads::{Interpreter, JoinError, TaskError, ThreadPoolExecutor};
@@ -36,6 +39,52 @@ fn task_handles_awaited_on_mini_eventloop() {
     assert_eq!(gated, Ok(42));
     assert_eq!(sum, TASKS * (TASKS - 1));
     pool.shutdown_blocking(true).unwrap();
+}
+
+/// Polls `inner`; the first time it returns `Pending`, sends `release` on `gate` (what the
+/// awaited thread or task waits for), so it finishes only once the future waits for a wake.
+async fn release_when_pending<F: Future + Unpin>(
+    mut inner: F,
+    gate: crossbeam_channel::Sender<u64>,
+    release: u64,
+) -> F::Output {
+    let mut gate = Some(gate);
+    std::future::poll_fn(move |cx| {
+        let poll = Pin::new(&mut inner).poll(cx);
+        if poll.is_pending()
+            && let Some(gate) = gate.take()
+        {
+            gate.send(release).unwrap();
+        }
+        poll
+    })
+    .await
+}
+
+/// A join handle and a task handle that already returned `Pending` are woken by the thread
+/// that finishes them: each finishes only after its future's first `Pending`, and only its
+/// wake can end the `block_on` (a missing wake hangs, and the guard fails the test).
+#[test]
+fn pending_handles_are_woken_by_their_thread() {
+    util::within_guard(|| {
+        let interp = Interpreter::new();
+        let pool = ThreadPoolExecutor::new(&interp, 1);
+        let (thread_tx, thread_rx) = crossbeam_channel::bounded::<u64>(1);
+        let (task_tx, task_rx) = crossbeam_channel::bounded::<u64>(1);
+        let thread = interp.spawn(move |gil| gil.allow_threads(|| thread_rx.recv().unwrap()) + 1);
+        let task = pool
+            .submit(move |gil| gil.allow_threads(|| task_rx.recv().unwrap()) + 2)
+            .unwrap();
+        let rt = mini_eventloop::Runtime::new().unwrap();
+        let (joined, done) = rt.block_on(async {
+            let joined = release_when_pending(thread, thread_tx, 10).await;
+            let done = release_when_pending(task, task_tx, 20).await;
+            (joined, done)
+        });
+        assert_eq!(joined, Ok(11));
+        assert_eq!(done, Ok(22));
+        pool.shutdown_blocking(true).unwrap();
+    });
 }
 
 /// Join handles awaited on a tokio current-thread runtime, a panicking thread included.

@@ -53,6 +53,11 @@ pub(crate) fn store_waker(slot: &mut Waker, waker: &Waker) -> Option<Waker> {
 
 /// The one task waiting for something only one task can wait for (loop thread only): the
 /// single-waiter form of [`Waiters`], with the same rules.
+///
+/// Not `concurrency_shared::WakerSlot`, on purpose: that one is woken from other threads, so
+/// it pays a lock on every register and wake and is 24 bytes; this one lives in every task's
+/// header and is only touched on the loop thread, where a `Cell` (16 bytes, no atomics)
+/// suffices and the caller drops the replaced waker outside its own `RefCell` borrow.
 #[derive(Default)]
 pub(crate) struct WakerSlot(Cell<Option<Waker>>);
 

@@ -47,6 +47,9 @@ pub enum TaskError {
         /// The object's path, or a description of the address if no object holds it.
         object: String,
     },
+    /// The result was already taken: its [`AsyncResult`](crate::AsyncResult) resolved as a
+    /// future before [`get`](crate::AsyncResult::get) was called on it.
+    Taken,
 }
 
 impl fmt::Display for TaskError {
@@ -60,6 +63,7 @@ impl fmt::Display for TaskError {
             TaskError::Codec(e) => write!(f, "task input or result could not be decoded: {e}"),
             TaskError::PoolBroken => f.write_str("the pool is broken"),
             TaskError::PoolClosed => f.write_str("the pool is closed"),
+            TaskError::Taken => f.write_str("the task's result was already taken by polling"),
             TaskError::CodeUnavailable { object } => {
                 write!(
                     f,

@@ -225,7 +225,7 @@ impl Manager {
                     if self.is_broken() {
                         chunks
                             .into_iter()
-                            .for_each(|c| self.fail(c, TaskError::PoolBroken));
+                            .for_each(|c| self.settle_unsent(c, TaskError::PoolBroken));
                     } else {
                         self.queue.extend(chunks);
                     }
@@ -426,9 +426,8 @@ impl Manager {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
-            // Its result was dropped before it started (`Future.cancel`): nobody will read the
-            // outcome, so it is dropped unsent, which frees its reply channel.
             if chunk.is_cancelled() {
+                self.cancel(chunk);
                 continue;
             }
             stats::add(&self.stats.tasks_sent, chunk.len as u64);
@@ -454,7 +453,7 @@ impl Manager {
     fn break_pool(&mut self) {
         self.broken.store(true, Ordering::Relaxed);
         while let Some(chunk) = self.queue.pop_front() {
-            self.fail(chunk, TaskError::PoolBroken);
+            self.settle_unsent(chunk, TaskError::PoolBroken);
         }
         let mut lost = Vec::new();
         for worker in self.slots.iter_mut().flatten() {
@@ -466,30 +465,57 @@ impl Manager {
 
     /// Kills and reaps every worker; whatever is still pending fails with `PoolClosed`.
     fn teardown(&mut self) {
-        let mut lost: Vec<Chunk> = self.queue.drain(..).collect();
+        // In the order they were submitted: queued, then held by workers, then never taken.
+        // Whether each was sent decides whether a dropped result makes it cancelled.
+        let mut lost: Vec<(Chunk, bool)> = self.queue.drain(..).map(|c| (c, false)).collect();
         for slot in 0..self.slots.len() {
             if let Some(worker) = self.slots[slot].take() {
                 self.forget(&worker);
-                lost.extend(worker.kill_and_reap());
+                lost.extend(worker.kill_and_reap().into_iter().map(|c| (c, true)));
             }
         }
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                Command::Submit(chunks) => lost.extend(chunks),
+                Command::Submit(chunks) => lost.extend(chunks.into_iter().map(|c| (c, false))),
                 Command::Pids(reply) => {
                     let _ = reply.send(Vec::new());
                 }
                 Command::Close | Command::Terminate => {}
             }
         }
-        lost.into_iter()
-            .for_each(|c| self.fail(c, TaskError::PoolClosed));
+        for (chunk, sent) in lost {
+            if sent {
+                self.fail(chunk, TaskError::PoolClosed);
+            } else {
+                self.settle_unsent(chunk, TaskError::PoolClosed);
+            }
+        }
     }
 
     /// Answers every task of `chunk` with `err`.
     fn fail(&self, chunk: Chunk, err: TaskError) {
         stats::add(&self.stats.tasks_failed, chunk.len as u64);
         chunk.fail(err);
+    }
+
+    /// Settles a chunk no worker has (queued, or never taken from the command channel) that
+    /// will not run: cancelled if its result was dropped, otherwise failed with `err`. The one
+    /// place, with [`cancel`](Self::cancel), that tells the two apart, so a cancelled chunk
+    /// never counts as failed whichever way the pool ends it.
+    fn settle_unsent(&self, chunk: Chunk, err: TaskError) {
+        if chunk.is_cancelled() {
+            self.cancel(chunk);
+        } else {
+            self.fail(chunk, err);
+        }
+    }
+
+    /// Drops a chunk whose result was dropped before it was sent (`Future.cancel` on a pending
+    /// future): nobody will read its outcome, so it is dropped unsent, which frees its reply
+    /// channel, and counted as cancelled, not failed.
+    fn cancel(&self, chunk: Chunk) {
+        stats::add(&self.stats.tasks_cancelled, chunk.len as u64);
+        drop(chunk);
     }
 }
 

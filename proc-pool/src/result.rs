@@ -90,8 +90,10 @@ pub(crate) fn receive(
 /// already ran changes nothing.
 ///
 /// As a future, it resolves once; polling it again after it returned `Ready` panics (with
-/// "AsyncResult polled after completion"), as most futures do. In a process forked from the
-/// one that made it, it resolves at once to [`TaskError::PoolBroken`], as [`get`](Self::get).
+/// "AsyncResult polled after completion"), as most futures do. After that it stays
+/// [`ready`](Self::ready), and [`get`](Self::get) returns [`TaskError::Taken`] at once: the
+/// value went to the poll. In a process forked from the one that made it, it resolves at once
+/// to [`TaskError::PoolBroken`], as [`get`](Self::get).
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -145,7 +147,7 @@ pub struct AsyncResult<U> {
     /// The waker slot and cancel flag shared with the chunk; `None` for the handle
     /// [`Pool::apply`](crate::Pool::apply) makes only to block on.
     notify: Option<Arc<Notify>>,
-    /// Set once the future returned `Ready`.
+    /// Set once the future returned `Ready`: the outcome was taken by the poll.
     done: bool,
     /// The result type.
     _result: PhantomData<fn() -> U>,
@@ -174,23 +176,39 @@ impl<U: Wire> AsyncResult<U> {
         std::process::id() != self.owner
     }
 
-    /// Whether [`get`](Self::get) would return at once (always, in a forked copy, where it
-    /// refuses).
+    /// Whether [`get`](Self::get) would return at once: the outcome arrived, or was already
+    /// taken by polling the handle as a future, or the pool's manager ended (always, in a
+    /// forked copy, where it refuses).
     pub fn ready(&self) -> bool {
-        self.forked_copy()
+        self.done
+            || self.forked_copy()
             || !self.rx.is_empty()
             || matches!(self.alive.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// Why [`get`](Self::get) must not wait, if it must not: this is a forked copy, where the
+    /// answer never arrives (whatever the copy did before, every call there refuses), or the
+    /// outcome was taken by a poll.
+    fn settled(&self) -> Option<TaskError> {
+        if self.forked_copy() {
+            Some(TaskError::PoolBroken)
+        } else if self.done {
+            Some(TaskError::Taken)
+        } else {
+            None
+        }
     }
 
     /// Waits for the task and returns its result.
     ///
     /// # Errors
     ///
-    /// The task's [`TaskError`]; [`TaskError::PoolBroken`] at once in a process forked from
-    /// the one that made it (inside a task, say), where the answer never arrives.
+    /// The task's [`TaskError`]; at once, [`TaskError::PoolBroken`] in a process forked from
+    /// the one that made it (inside a task, say), where the answer never arrives, and
+    /// [`TaskError::Taken`] if the handle already resolved as a future.
     pub fn get(self) -> Result<U, TaskError> {
-        if self.forked_copy() {
-            return Err(TaskError::PoolBroken);
+        if let Some(err) = self.settled() {
+            return Err(err);
         }
         match receive(&self.rx, None, None) {
             Received::Outcome(outcome) => first(outcome),
@@ -202,11 +220,11 @@ impl<U: Wire> AsyncResult<U> {
     ///
     /// # Errors
     ///
-    /// `Err(self)` if the task is still running after `timeout`; `Ok(Err(PoolBroken))` at once
-    /// in a forked copy, as [`get`](Self::get).
+    /// `Err(self)` if the task is still running after `timeout`; `Ok(Err(Taken))` and
+    /// `Ok(Err(PoolBroken))` at once, as [`get`](Self::get).
     pub fn get_timeout(self, timeout: Duration) -> Result<Result<U, TaskError>, Self> {
-        if self.forked_copy() {
-            return Ok(Err(TaskError::PoolBroken));
+        if let Some(err) = self.settled() {
+            return Ok(Err(err));
         }
         let deadline = concurrency_shared::deadline_after(timeout);
         match receive(&self.rx, None, deadline) {
@@ -255,7 +273,7 @@ impl<U> Drop for AsyncResult<U> {
 impl<U> std::fmt::Debug for AsyncResult<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncResult")
-            .field("answered", &!self.rx.is_empty())
+            .field("answered", &(self.done || !self.rx.is_empty()))
             .finish()
     }
 }

@@ -17,8 +17,14 @@ pub struct PoolStats {
     pub tasks_done: u64,
     /// Tasks that ended with an error the pool knows of (panics, dead or killed workers,
     /// garbled answers, shutdown). Decoding errors of results happen in the caller and are not
-    /// counted.
+    /// counted, nor are cancelled tasks ([`tasks_cancelled`](Self::tasks_cancelled)).
     pub tasks_failed: u64,
+    /// Tasks never sent because their [`AsyncResult`](crate::AsyncResult) was dropped while
+    /// they waited in the pool's queue, whether the pool then sent the next task, broke or
+    /// was torn down. As in `concurrent.futures`, where a cancelled future is not a failed
+    /// one, they are not in [`tasks_failed`](Self::tasks_failed). A task whose handle was
+    /// dropped after it was sent is not cancelled: it runs, and counts as done or failed.
+    pub tasks_cancelled: u64,
     /// Worker processes started, the first ones included.
     pub workers_started: u64,
     /// Workers replaced because they died on their own (signal, abort, exit, garbled answers).
@@ -42,6 +48,8 @@ pub(crate) struct Counters {
     pub(crate) tasks_done: AtomicU64,
     /// See [`PoolStats::tasks_failed`].
     pub(crate) tasks_failed: AtomicU64,
+    /// See [`PoolStats::tasks_cancelled`].
+    pub(crate) tasks_cancelled: AtomicU64,
     /// See [`PoolStats::workers_started`].
     pub(crate) workers_started: AtomicU64,
     /// See [`PoolStats::replaced_crashed`].
@@ -69,6 +77,7 @@ impl Counters {
             tasks_sent: get(&self.tasks_sent),
             tasks_done: get(&self.tasks_done),
             tasks_failed: get(&self.tasks_failed),
+            tasks_cancelled: get(&self.tasks_cancelled),
             workers_started: get(&self.workers_started),
             replaced_crashed: get(&self.replaced_crashed),
             replaced_timed_out: get(&self.replaced_timed_out),

@@ -29,6 +29,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use concurrency_shared::WakeOnDrop;
 use crossbeam_channel::Sender;
 
 use crate::error::TaskError;
@@ -194,7 +195,7 @@ impl Chunk {
 
     /// Links the chunk to an awaitable result.
     pub(crate) fn with_wake(mut self, notify: Arc<Notify>) -> Chunk {
-        self.wake = Some(Wake(notify));
+        self.wake = Some(WakeOnDrop(notify));
         self
     }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use proc_pool::{Pool, TaskError};
+use proc_pool::{CrashPolicy, Pool, TaskError};
 use util::SumBelow;
 
 /// How many results each loop awaits at once.
@@ -28,6 +28,11 @@ enum Event {
 
 fn square(x: u64) -> u64 {
     x * x
+}
+
+/// Panics in the worker.
+fn panics(_: u64) -> u64 {
+    panic!("on purpose")
 }
 
 /// Waits, in the worker, until the file `gate` exists; then returns `x` squared. Polls: the
@@ -50,6 +55,13 @@ fn reads_fifo(path: String) -> u64 {
     let mut fifo = std::fs::File::open(path).unwrap();
     std::io::Read::read_exact(&mut fifo, &mut byte).unwrap();
     u64::from(byte[0])
+}
+
+/// Reads one byte from the FIFO at `path`, then ends its worker (a crash).
+fn exits_after_fifo(path: String) -> u64 {
+    reads_fifo(path);
+    // SAFETY: `_exit` has no preconditions; the test wants the worker to die on its own.
+    unsafe { libc::_exit(3) }
 }
 
 /// A fresh path in the temp directory, named for this process and `what`.
@@ -203,6 +215,35 @@ fn polled_after_completion_panics() {
     assert!(message.contains("polled after completion"), "{message}");
 }
 
+/// A result awaited to the end is ready, whichever way it was observed, and `get` on it
+/// afterwards says the value was taken, at once, instead of waiting or claiming the pool
+/// closed; the same for a result that resolved to an error.
+fn resolved_by_poll_is_ready() {
+    let pool = util::pool(1);
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    let mut answered = pool.apply_async(square, 3);
+    assert_eq!(rt.block_on(&mut answered), Ok(9));
+    assert!(answered.ready(), "resolved by poll, yet not ready");
+    assert_eq!(answered.get(), Err(TaskError::Taken));
+    let mut timed = pool.apply_async(square, 4);
+    assert_eq!(rt.block_on(&mut timed), Ok(16));
+    assert!(matches!(
+        timed.get_timeout(Duration::MAX),
+        Ok(Err(TaskError::Taken))
+    ));
+    // Kept alive past the poll: the pool is still running, so only the handle knows.
+    let mut failed = pool.apply_async(panics, 0);
+    assert!(matches!(
+        rt.block_on(&mut failed),
+        Err(TaskError::Panicked(_))
+    ));
+    assert!(
+        failed.ready(),
+        "resolved to an error by poll, yet not ready"
+    );
+    assert_eq!(failed.get(), Err(TaskError::Taken));
+}
+
 /// Handles dropped while their tasks wait in the queue (one never polled, one polled once)
 /// cancel them: the tasks never run; the pool goes on with the next task.
 fn dropped_queued_result_never_runs() {
@@ -231,6 +272,52 @@ fn dropped_queued_result_never_runs() {
     assert!(!polled.exists(), "a dropped, awaited task ran");
     let stats = pool.stats();
     assert_eq!((stats.tasks_sent, stats.tasks_done), (2, 2));
+    assert_eq!((stats.tasks_failed, stats.tasks_cancelled), (0, 2));
+    let _ = std::fs::remove_file(&gate);
+}
+
+/// A handle dropped while its task waits in the queue of a pool that is then terminated:
+/// the task counts as cancelled, not failed (as `concurrent.futures` tells a cancelled future
+/// from a failed one); the running task the termination kills is the one failure.
+fn cancelled_at_teardown_is_not_failed() {
+    let pool = util::pool(1);
+    let gate = fifo("teardown-fifo");
+    let running = pool.apply_async(reads_fifo, gate.to_string_lossy().into_owned());
+    util::eventually("the blocking task to be sent", || {
+        pool.stats().tasks_sent == 1
+    });
+    // The worker has no room while it holds the blocking task: this one stays queued.
+    drop(pool.apply_async(square, 2));
+    pool.terminate();
+    assert_eq!(running.get(), Err(TaskError::PoolClosed));
+    let stats = pool.stats();
+    assert_eq!((stats.tasks_failed, stats.tasks_cancelled), (1, 1));
+    let _ = std::fs::remove_file(&gate);
+}
+
+/// The same when a crash breaks the pool (`CrashPolicy::FailPool`) while a dropped handle's
+/// task is queued: the crashed task fails, the dropped one counts as cancelled.
+fn cancelled_in_a_broken_pool_is_not_failed() {
+    let pool = util::builder()
+        .workers(1)
+        .crash_policy(CrashPolicy::FailPool)
+        .build()
+        .unwrap();
+    let gate = fifo("broken-fifo");
+    let crashing = pool.apply_async(exits_after_fifo, gate.to_string_lossy().into_owned());
+    util::eventually("the crashing task to be sent", || {
+        pool.stats().tasks_sent == 1
+    });
+    drop(pool.apply_async(square, 2));
+    std::fs::write(&gate, [1u8]).unwrap();
+    assert!(
+        matches!(crashing.get(), Err(TaskError::WorkerDied { .. })),
+        "the worker exited running it"
+    );
+    // After the manager ended, the counters are exact.
+    pool.terminate();
+    let stats = pool.stats();
+    assert_eq!((stats.tasks_failed, stats.tasks_cancelled), (1, 1));
     let _ = std::fs::remove_file(&gate);
 }
 
@@ -247,6 +334,55 @@ fn dropped_started_result_completes() {
     assert_eq!(pool.apply(square, 4), Ok(16));
     let stats = pool.stats();
     assert_eq!((stats.tasks_done, stats.tasks_failed), (2, 0));
+    assert_eq!(stats.tasks_cancelled, 0, "a sent task is never cancelled");
+    let _ = std::fs::remove_file(&gate);
+}
+
+/// Polls `inner`, and tells `first_pending` the first time it returns `Pending`: whoever
+/// waits for that message knows the future is now waiting for a wake, not polled again.
+async fn signal_when_pending<F: Future + Unpin>(
+    mut inner: F,
+    first_pending: std::sync::mpsc::Sender<()>,
+) -> F::Output {
+    let mut first_pending = Some(first_pending);
+    std::future::poll_fn(move |cx| {
+        let poll = std::pin::Pin::new(&mut inner).poll(cx);
+        if poll.is_pending()
+            && let Some(tx) = first_pending.take()
+        {
+            let _ = tx.send(());
+        }
+        poll
+    })
+    .await
+}
+
+/// Results that are already waiting for a wake (one running, one queued behind it) when
+/// another thread terminates the pool are woken and resolve to `PoolClosed`: only the
+/// manager's wake can end this `block_on`, so a missing wake hangs (and the guard fails it).
+fn pending_results_woken_when_pool_stops() {
+    let pool = util::pool(1);
+    let gate = fifo("stop-fifo");
+    let running = pool.apply_async(reads_fifo, gate.to_string_lossy().into_owned());
+    let queued = pool.apply_async(square, 2);
+    let (pending_tx, pending_rx) = std::sync::mpsc::channel();
+    let rt = mini_eventloop::Runtime::new().unwrap();
+    let (running, queued) = std::thread::scope(|s| {
+        let pool = &pool;
+        s.spawn(move || {
+            // Both futures returned `Pending` once (the worker is blocked on the FIFO).
+            pending_rx.recv().unwrap();
+            pending_rx.recv().unwrap();
+            pool.terminate();
+        });
+        rt.block_on(async {
+            let running = mini_eventloop::spawn(signal_when_pending(running, pending_tx.clone()));
+            let queued = signal_when_pending(queued, pending_tx).await;
+            (running.await.unwrap(), queued)
+        })
+    });
+    assert_eq!(running, Err(TaskError::PoolClosed));
+    assert_eq!(queued, Err(TaskError::PoolClosed));
     let _ = std::fs::remove_file(&gate);
 }
 
@@ -278,6 +414,19 @@ fn main() {
                 dropped_started_result_completes,
             ),
             ("closed_pool_resolves", closed_pool_resolves),
+            (
+                "pending_results_woken_when_pool_stops",
+                pending_results_woken_when_pool_stops,
+            ),
+            ("resolved_by_poll_is_ready", resolved_by_poll_is_ready),
+            (
+                "cancelled_at_teardown_is_not_failed",
+                cancelled_at_teardown_is_not_failed,
+            ),
+            (
+                "cancelled_in_a_broken_pool_is_not_failed",
+                cancelled_in_a_broken_pool_is_not_failed,
+            ),
         ],
         &[],
     );

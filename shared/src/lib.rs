@@ -16,6 +16,9 @@
 //! - [`deadline`]: [`deadline_after`], the one rule for a caller's `Duration`: a deadline past
 //!   what an `Instant` holds is "no deadline", never a panic.
 //! - [`panic`](mod@panic): [`panic_message`], the text of a caught panic, for the runtimes' join errors.
+//! - [`waker_slot`]: [`WakerSlot`], where the one task awaiting an outcome leaves its waker
+//!   for another thread to wake, and [`WakeOnDrop`]; the runtimes' awaitable result handles
+//!   are built on it.
 //! - [`wire`]: the [`Wire`] binary codec that carries jobs and results across process
 //!   boundaries, with its typed [`WireError`].
 //! - `limits` (feature `workloads`): `raise_nofile_limit`, `stress_connections` and
@@ -35,8 +38,8 @@
 //!
 //! # Features
 //!
-//! By default the crate holds only the traits, the codec and the blocking context, with no
-//! dependencies. `trace` adds the recording types (`libc`, for the shared clock). `workloads` adds the standard workloads and the fixture server (`mio`, `libc`).
+//! By default the crate holds only the traits, the codec, the blocking context and the waker
+//! slot, with no dependencies. `trace` adds the recording types (`libc`, for the shared clock). `workloads` adds the standard workloads and the fixture server (`mio`, `libc`).
 //!
 //! # Implementation
 //!
@@ -47,6 +50,7 @@ pub mod blocking;
 pub mod deadline;
 pub mod job;
 pub mod panic;
+pub mod waker_slot;
 pub mod wire;
 
 #[cfg(feature = "workloads")]
@@ -67,4 +71,5 @@ pub use limits::{
     stress_connections,
 };
 pub use panic::panic_message;
+pub use waker_slot::{WakeOnDrop, WakerSlot};
 pub use wire::{Wire, WireError};
