@@ -5,9 +5,10 @@
 //! `std::thread::park` directly, except for the process-wide id counters below, which only
 //! hand out unique numbers and carry no happens-before edge anybody relies on (and must be
 //! `static`, which loom's types cannot be). `Arc` is std's everywhere: reference counting is
-//! not part of any protocol the model checks. The waker slot behind the thread and task handles'
-futures (`waker.rs`) is `concurrency-shared`'s, with its own std lock and its own race tests:
-it links a handle to an outside executor, not to the GIL, so the model leaves it out. Channels (`crossbeam-channel`, used by `Queue`
+//! not part of any protocol the model checks. The waker slot behind the thread and task
+//! handles' futures (`waker.rs`) is `concurrency-shared`'s, with its own std lock and its own
+//! race tests: it links a handle to an outside executor, not to the GIL, so the model leaves it
+//! out. Channels (`crossbeam-channel`, used by `Queue`
 //! and the executor) are not modelled; the loom model covers the GIL core.
 //!
 //! Two helpers hide what the two worlds do differently:
