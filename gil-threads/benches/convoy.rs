@@ -299,9 +299,8 @@ enum Subject {
     MutexLimit,
 }
 
-/// Median alone rate, median beside rate, and the median ratio and the lowest and highest
-/// ratio of `subject` over `REPS` measurements.
-fn measure(subject: Subject, addr: SocketAddr, scale: u32) -> [f64; 5] {
+/// One measurement of `subject`: its alone rate, beside rate and their ratio.
+fn measure_once(subject: Subject, addr: SocketAddr, scale: u32) -> (f64, f64, f64) {
     // Fewer round trips where each one waits for a switch interval.
     let beside = match subject {
         Subject::Gil(Policy::IoPriority) | Subject::MutexLimit => CHUNK,
@@ -309,22 +308,35 @@ fn measure(subject: Subject, addr: SocketAddr, scale: u32) -> [f64; 5] {
         Subject::Gil(Policy::Fifo) => CHUNK / 20,
     };
     let sizes = (CHUNK / scale, (beside / scale).max(1));
-    let (mut alone, mut busy, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let tally = match subject {
+        Subject::Gil(policy) => gil_tally(policy, addr, CHUNKS, sizes),
+        Subject::MutexLimit => mutex_tally(addr, CHUNKS, sizes),
+    };
+    tally.rates()
+}
+
+/// For each subject, over `REPS` rounds: median alone rate, median beside rate, and the
+/// median ratio and the lowest and highest ratio. The subjects take turns within each round,
+/// so a drift in the machine's load (where the scheduler put the burners, another program
+/// starting) weighs on every subject alike instead of on whichever was measured then.
+fn measure(subjects: &[Subject], addr: SocketAddr, scale: u32) -> Vec<[f64; 5]> {
+    let mut samples = vec![(Vec::new(), Vec::new(), Vec::new()); subjects.len()];
     for _ in 0..REPS {
-        let tally = match subject {
-            Subject::Gil(policy) => gil_tally(policy, addr, CHUNKS, sizes),
-            Subject::MutexLimit => mutex_tally(addr, CHUNKS, sizes),
-        };
-        let (a, b, r) = tally.rates();
-        alone.push(a);
-        busy.push(b);
-        ratio.push(r);
+        for (subject, (alone, busy, ratio)) in subjects.iter().zip(&mut samples) {
+            let (a, b, r) = measure_once(*subject, addr, scale);
+            alone.push(a);
+            busy.push(b);
+            ratio.push(r);
+        }
     }
-    let (lo, hi) = (
-        ratio.iter().copied().fold(f64::INFINITY, f64::min),
-        ratio.iter().copied().fold(0.0, f64::max),
-    );
-    [median(alone), median(busy), median(ratio), lo, hi]
+    samples
+        .into_iter()
+        .map(|(alone, busy, ratio)| {
+            let lo = ratio.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ratio.iter().copied().fold(0.0, f64::max);
+            [median(alone), median(busy), median(ratio), lo, hi]
+        })
+        .collect()
 }
 
 /// Starts the external CPU-bound processes: copies of this binary in `--burn` mode.
@@ -397,14 +409,16 @@ fn table(condition: &str, goal: Goal, addr: SocketAddr, scale: u32) {
         "{:<12} {:>13} {:>13} {:>8} {:>17}",
         "subject", "alone (rt/s)", "beside (rt/s)", "ratio", "[lowest, highest]"
     );
-    let mut limit = f64::NAN;
-    for subject in [
+    let subjects = [
         Subject::MutexLimit,
         Subject::Gil(Policy::Fair),
         Subject::Gil(Policy::Fifo),
         Subject::Gil(Policy::IoPriority),
-    ] {
-        let [alone, busy, ratio, lo, hi] = measure(subject, addr, scale);
+    ];
+    let mut limit = f64::NAN;
+    for (subject, [alone, busy, ratio, lo, hi]) in
+        subjects.into_iter().zip(measure(&subjects, addr, scale))
+    {
         let name = match subject {
             Subject::Gil(policy) => format!("{policy:?}"),
             Subject::MutexLimit => "Mutex limit".to_owned(),
@@ -440,7 +454,8 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "convoy: echo round trips over loopback, 5 ms switch interval, {cores} cores; each ratio \
-         is the median of {REPS} measurements of {CHUNKS} interleaved chunk pairs (alone, beside)"
+         is the median of {REPS} measurements of {CHUNKS} interleaved chunk pairs (alone, beside), \
+         the subjects taking turns"
     );
     table("quiet", Goal::Quiet, addr, scale);
     let burners = start_burners();
