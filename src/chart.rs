@@ -194,9 +194,11 @@ fn draw_panel(
         .map(|v| panel.scale.height(v));
     let (low, high) = heights.fold((0.0_f64, 0.0_f64), |(lo, hi), h| (lo.min(h), hi.max(h)));
     // Head room above the tallest bar for its label.
-    // A legend of many runtimes needs room of its own above the bars.
+    // A legend of many runtimes needs room of its own above the bars, about a sixth of the
+    // tallest bar's height per entry (ten entries, the `--python` chart's, take over half the
+    // panel).
     let head_room = if panel.legend && runtimes.len() > 4 {
-        1.6
+        1.0 + 0.18 * runtimes.len() as f64
     } else {
         1.15
     };
