@@ -2,10 +2,12 @@
 //! compare program is one arm in each `match` here, nothing else.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use concurrency_shared::run_blocking;
+use concurrency_shared::trace::Recorder;
 use concurrency_shared::workloads::Workload;
 use serde::{Deserialize, Serialize};
 
@@ -255,14 +257,32 @@ impl RuntimeKind {
     /// Runs `jobs` with `workers` threads or processes and returns their outputs in order.
     /// The runtime is started and shut down inside, so its costs are part of the run.
     pub fn run<W: Workload>(self, jobs: Vec<W>, workers: usize) -> RunOutcome<W::Output> {
+        self.run_with(jobs, workers, None)
+    }
+
+    /// [`run`](Self::run), with the runtime (and, for the combined one, its loop and its
+    /// pool) recording into `recorder` when one is given: a traced trial is built exactly as
+    /// a measured one, but for the recorder. The baseline records nothing.
+    pub fn run_with<W: Workload>(
+        self,
+        jobs: Vec<W>,
+        workers: usize,
+        recorder: Option<&Arc<Recorder>>,
+    ) -> RunOutcome<W::Output> {
         let count = jobs.len();
         let outputs = match self {
             RuntimeKind::Sequential => jobs.iter().map(|job| Ok(run_blocking(job))).collect(),
             RuntimeKind::GilThreads => {
-                let interp = gil_threads::Interpreter::new();
-                stringify(interp.run_jobs(jobs, workers))
+                let mut builder = gil_threads::Interpreter::builder();
+                if let Some(recorder) = recorder {
+                    builder = builder.recorder(Arc::clone(recorder));
+                }
+                match builder.build() {
+                    Ok(interp) => stringify(interp.run_jobs(jobs, workers)),
+                    Err(e) => fail_all(count, &format!("cannot start the interpreter: {e}")),
+                }
             }
-            RuntimeKind::MiniEventloop => match mini_eventloop::Runtime::new() {
+            RuntimeKind::MiniEventloop => match event_loop(recorder) {
                 Ok(mut rt) => stringify(rt.run_jobs(jobs)),
                 Err(e) => fail_all(count, &format!("cannot start the event loop: {e}")),
             },
@@ -272,11 +292,14 @@ impl RuntimeKind {
                 } else {
                     proc_pool::StartMethod::ForkServer
                 };
-                return with_pool(method, workers, count, |pool| stringify(pool.run_all(jobs)));
+                return with_pool(method, workers, count, recorder, |pool| {
+                    stringify(pool.run_all(jobs))
+                });
             }
             RuntimeKind::MiniEventloopProcPool => {
-                return with_pool(proc_pool::StartMethod::Fork, workers, count, |pool| {
-                    match mini_eventloop::Runtime::new() {
+                let method = proc_pool::StartMethod::Fork;
+                return with_pool(method, workers, count, recorder, |pool| {
+                    match event_loop(recorder) {
                         Ok(mut rt) => stringify(offload::run_jobs(&mut rt, pool, jobs)),
                         Err(e) => fail_all(count, &format!("cannot start the event loop: {e}")),
                     }
@@ -312,14 +335,18 @@ fn with_pool<T>(
     method: proc_pool::StartMethod,
     workers: usize,
     count: usize,
+    recorder: Option<&Arc<Recorder>>,
     f: impl FnOnce(&Rc<proc_pool::Pool>) -> Vec<Result<T, String>>,
 ) -> RunOutcome<T> {
     let cpu_before_start = measure::cpu_time_with_children();
     let (built, started) = timed(|| {
-        proc_pool::Pool::builder()
+        let mut builder = proc_pool::Pool::builder()
             .workers(workers)
-            .start_method(method)
-            .build()
+            .start_method(method);
+        if let Some(recorder) = recorder {
+            builder = builder.recorder(Arc::clone(recorder));
+        }
+        builder.build()
     });
     let pool = match built {
         Ok(pool) => Rc::new(pool),
@@ -350,6 +377,15 @@ fn with_pool<T>(
         fixed: started + stopping.elapsed(),
         fixed_cpu,
     }
+}
+
+/// An event loop, recording into `recorder` if one is given.
+fn event_loop(recorder: Option<&Arc<Recorder>>) -> std::io::Result<mini_eventloop::Runtime> {
+    let mut builder = mini_eventloop::Runtime::builder();
+    if let Some(recorder) = recorder {
+        builder = builder.recorder(Arc::clone(recorder));
+    }
+    builder.build()
 }
 
 /// Runs `f` and says how long it took.

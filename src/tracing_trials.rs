@@ -355,64 +355,17 @@ fn record<W: Workload + Clone>(spec: &TracedSpec, jobs: Vec<W>) -> Result<Traced
     })
 }
 
-/// Runs `jobs` on `runtime`, built to record into `recorder`.
+/// Runs `jobs` on `runtime`, built as in a measured trial but recording into `recorder`.
 fn run_recorded<W: Workload>(
     runtime: RuntimeKind,
     jobs: Vec<W>,
     workers: usize,
     recorder: &Arc<Recorder>,
 ) -> Result<Vec<Result<W::Output, String>>, String> {
-    fn strings<T, E: std::fmt::Display>(results: Vec<Result<T, E>>) -> Vec<Result<T, String>> {
-        results
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
-            .collect()
+    if !traced(runtime) {
+        return Err(format!("{} records nothing", runtime.name()));
     }
-    match runtime {
-        RuntimeKind::GilThreads => {
-            let interp = gil_threads::Interpreter::builder()
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the interpreter: {e}"))?;
-            Ok(strings(interp.run_jobs(jobs, workers)))
-        }
-        RuntimeKind::MiniEventloop => {
-            let mut rt = mini_eventloop::Runtime::builder()
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the event loop: {e}"))?;
-            Ok(strings(rt.run_jobs(jobs)))
-        }
-        RuntimeKind::ProcPool | RuntimeKind::ProcPoolForkserver => {
-            let method = if runtime == RuntimeKind::ProcPool {
-                proc_pool::StartMethod::Fork
-            } else {
-                proc_pool::StartMethod::ForkServer
-            };
-            let pool = proc_pool::Pool::builder()
-                .workers(workers)
-                .start_method(method)
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the pool: {e}"))?;
-            Ok(strings(pool.run_all(jobs)))
-        }
-        RuntimeKind::MiniEventloopProcPool => {
-            // The pool first, as in the measured trial: its workers inherit no loop descriptor.
-            let pool = proc_pool::Pool::builder()
-                .workers(workers)
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the pool: {e}"))?;
-            let mut rt = mini_eventloop::Runtime::builder()
-                .recorder(Arc::clone(recorder))
-                .build()
-                .map_err(|e| format!("cannot start the event loop: {e}"))?;
-            let pool = std::rc::Rc::new(pool);
-            Ok(strings(crate::offload::run_jobs(&mut rt, &pool, jobs)))
-        }
-        other => Err(format!("{} records nothing", other.name())),
-    }
+    Ok(runtime.run_with(jobs, workers, Some(recorder)).outputs)
 }
 
 /// Keeps the events of the first [`TRACE_LANES`] lanes of each kind (the runtime's own lane,
