@@ -3,7 +3,9 @@
 //! (CPython's algorithm), `Fifo` and `IoPriority` (the fix), and the **limit**: the same echo
 //! beside a CPU-bound thread that holds a plain `Mutex`, which the echo takes once per round
 //! trip and the CPU thread drops and retakes at every checkpoint. That limit pays for a lock
-//! holder preempted by the OS, which no user-space hand-off can avoid.
+//! holder preempted by the OS, which no user-space hand-off can avoid. Beside them, the
+//! **baseline**: the same echo beside a CPU-bound thread with which it shares nothing, which
+//! only costs it the cores that thread occupies (no lock can do better).
 //!
 //! Each figure is a ratio, echo rate beside the CPU thread / echo rate alone. One echo thread,
 //! started for the measurement under every subject (an interpreter thread, or a plain thread
@@ -247,26 +249,31 @@ fn gil_tally(policy: Policy, addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -
     tally.expect("echo thread")
 }
 
-/// The limit: a plain OS thread echoes and takes `lock` once per round trip, alternating
-/// chunks alone and chunks beside a plain OS thread that holds `lock` while it computes and
-/// drops and retakes it at every checkpoint (the same work per checkpoint as
-/// `util::spin_until_stopped`).
-fn mutex_tally(addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -> Tally {
-    let lock = Arc::new(Mutex::new(0u64));
+/// Plain OS threads: one echoes, alternating chunks alone and chunks beside one that
+/// computes (the same work per checkpoint as `util::spin_until_stopped`). With
+/// `Shared::Mutex`, **the limit**: the CPU thread holds a `Mutex` while it computes and drops
+/// and retakes it at every checkpoint, and the echo takes it once per round trip. With
+/// `Shared::Nothing`, the **baseline**: the threads share no lock, so the echo loses only
+/// the cores the CPU thread occupies.
+fn plain_tally(addr: SocketAddr, chunks: u32, sizes: (u32, u32), shared: Shared) -> Tally {
+    let lock = match shared {
+        Shared::Mutex => Some(Arc::new(Mutex::new(0u64))),
+        Shared::Nothing => None,
+    };
     let pacer = Arc::new(Pacer::default());
     let cpu = {
-        let (lock, pacer) = (Arc::clone(&lock), Arc::clone(&pacer));
+        let (lock, pacer) = (lock.clone(), Arc::clone(&pacer));
         std::thread::spawn(move || {
             let mut x = 1u64;
             while pacer.park() {
                 while !pacer.halt.load(Ordering::Relaxed) {
-                    let mut held = lock.lock().expect("never poisoned");
+                    let held = lock.as_ref().map(|l| l.lock().expect("never poisoned"));
                     for _ in 0..100 {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
                     }
-                    *held = std::hint::black_box(x);
+                    std::hint::black_box(x);
                     // The checkpoint: drop, then retake at the top of the loop.
                     drop(held);
                 }
@@ -274,10 +281,9 @@ fn mutex_tally(addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -> Tally {
         })
     };
     // The echo runs on a thread of its own, started for this measurement, as the GIL's echo
-    // does (an interpreter thread): not on the bench's main thread, whose long-lived
-    // placement on the cores would give the limit's "alone" chunks a rate of their own.
+    // does (an interpreter thread), not on the bench's main thread.
     let echo = {
-        let (lock, pacer) = (Arc::clone(&lock), Arc::clone(&pacer));
+        let (lock, pacer) = (lock.clone(), Arc::clone(&pacer));
         std::thread::spawn(move || {
             let mut s = TcpStream::connect(addr).expect("connect");
             s.set_nodelay(true).expect("nodelay");
@@ -287,7 +293,10 @@ fn mutex_tally(addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -> Tally {
                 Step::RoundTrip(i) => {
                     send(&mut s, i);
                     receive(&mut s);
-                    *lock.lock().expect("never poisoned") += 1; // the shared state touched per request
+                    // The shared state touched per request.
+                    if let Some(lock) = &lock {
+                        *lock.lock().expect("never poisoned") += 1;
+                    }
                 }
             })
         })
@@ -298,33 +307,42 @@ fn mutex_tally(addr: SocketAddr, chunks: u32, sizes: (u32, u32)) -> Tally {
     tally.expect("echo thread")
 }
 
+/// What the plain threads of `plain_tally` share.
+#[derive(Debug, Clone, Copy)]
+enum Shared {
+    /// A `Mutex`, held by the CPU thread between checkpoints: the limit.
+    Mutex,
+    /// Nothing: the baseline.
+    Nothing,
+}
+
 /// The median of `xs`.
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
-/// What is measured: a GIL policy, or the plain-mutex limit.
+/// What is measured: a GIL policy, or plain threads sharing a mutex (the limit) or nothing.
 #[derive(Debug, Clone, Copy)]
 enum Subject {
     /// An interpreter with this policy.
     Gil(Policy),
-    /// Plain OS threads and a `Mutex`.
-    MutexLimit,
+    /// Plain OS threads.
+    Plain(Shared),
 }
 
 /// One measurement of `subject`: its alone rate, beside rate and their ratio.
 fn measure_once(subject: Subject, addr: SocketAddr, scale: u32) -> (f64, f64, f64) {
     // Fewer round trips where each one waits for a switch interval.
     let beside = match subject {
-        Subject::Gil(Policy::IoPriority) | Subject::MutexLimit => CHUNK,
+        Subject::Gil(Policy::IoPriority) | Subject::Plain(_) => CHUNK,
         Subject::Gil(Policy::Fair) => CHUNK / 10,
         Subject::Gil(Policy::Fifo) => CHUNK / 20,
     };
     let sizes = (CHUNK / scale, (beside / scale).max(1));
     let tally = match subject {
         Subject::Gil(policy) => gil_tally(policy, addr, CHUNKS, sizes),
-        Subject::MutexLimit => mutex_tally(addr, CHUNKS, sizes),
+        Subject::Plain(shared) => plain_tally(addr, CHUNKS, sizes, shared),
     };
     tally.rates()
 }
@@ -424,7 +442,8 @@ fn table(condition: &str, goal: Goal, addr: SocketAddr, scale: u32) {
         "subject", "alone (rt/s)", "beside (rt/s)", "ratio", "[lowest, highest]"
     );
     let subjects = [
-        Subject::MutexLimit,
+        Subject::Plain(Shared::Nothing),
+        Subject::Plain(Shared::Mutex),
         Subject::Gil(Policy::Fair),
         Subject::Gil(Policy::Fifo),
         Subject::Gil(Policy::IoPriority),
@@ -435,14 +454,16 @@ fn table(condition: &str, goal: Goal, addr: SocketAddr, scale: u32) {
     {
         let name = match subject {
             Subject::Gil(policy) => format!("{policy:?}"),
-            Subject::MutexLimit => "Mutex limit".to_owned(),
+            Subject::Plain(Shared::Mutex) => "Mutex limit".to_owned(),
+            Subject::Plain(Shared::Nothing) => "No lock".to_owned(),
         };
         let of_limit = match subject {
             Subject::Gil(_) => format!("  ({:.2} of the limit)", ratio / limit),
-            Subject::MutexLimit => {
+            Subject::Plain(Shared::Mutex) => {
                 limit = ratio;
                 String::new()
             }
+            Subject::Plain(Shared::Nothing) => String::new(),
         };
         println!(
             "{name:<12} {alone:>13.0} {busy:>13.0} {ratio:>7.3}x  [{lo:.3}, {hi:.3}]{of_limit}"
